@@ -1,0 +1,225 @@
+# A growable byte buffer as a plain C struct, and the wire primitives written into it.
+# Writers call buf_need() once for the bytes they are about to put, then the put_* helpers,
+# which never check capacity themselves.
+
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy, memmove, strlen
+
+
+cdef struct Buf:
+    char* data
+    Py_ssize_t len
+    Py_ssize_t cap
+
+
+cdef int buf_grow(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t need = b.len + extra
+    cdef Py_ssize_t cap = b.cap * 2 if b.cap else 4096
+    while cap < need:
+        cap *= 2
+    cdef char* p = <char*>PyMem_Realloc(b.data, cap)
+    if p == NULL:
+        raise MemoryError()
+    b.data = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int buf_need(Buf* b, Py_ssize_t extra) except -1:
+    if b.len + extra > b.cap:
+        return buf_grow(b, extra)
+    return 0
+
+
+cdef void buf_free(Buf* b) noexcept:
+    PyMem_Free(b.data)
+    b.data = NULL
+    b.len = 0
+    b.cap = 0
+
+
+cdef inline void put(Buf* b, const char* p, Py_ssize_t n) noexcept:
+    memcpy(b.data + b.len, p, n)
+    b.len += n
+
+
+cdef inline void put_byte(Buf* b, uint8_t c) noexcept:
+    b.data[b.len] = <char>c
+    b.len += 1
+
+
+cdef inline int vsize(uint64_t v) noexcept:
+    cdef int n = 1
+    while v >= 0x80:
+        v >>= 7
+        n += 1
+    return n
+
+
+cdef inline void put_varint(Buf* b, uint64_t v) noexcept:
+    while v >= 0x80:
+        b.data[b.len] = <char>((v & 0x7F) | 0x80)
+        b.len += 1
+        v >>= 7
+    b.data[b.len] = <char>v
+    b.len += 1
+
+
+cdef inline void put_fixed64(Buf* b, uint64_t v) noexcept:
+    cdef int i
+    for i in range(8):
+        b.data[b.len + i] = <char>((v >> (8 * i)) & 0xFF)
+    b.len += 8
+
+
+cdef inline void write_varint_at(char* p, uint64_t v) noexcept:
+    while v >= 0x80:
+        p[0] = <char>((v & 0x7F) | 0x80)
+        p += 1
+        v >>= 7
+    p[0] = <char>v
+
+
+cdef int patch_len(Buf* b, Py_ssize_t slot, int reserved) except -1:
+    """Write the length of what follows a slot of `reserved` bytes, shifting the content if the varint differs."""
+    cdef Py_ssize_t start = slot + reserved
+    cdef Py_ssize_t n = b.len - start
+    cdef int size = vsize(<uint64_t>n)
+    if size > reserved:
+        buf_need(b, size - reserved)
+    if size != reserved:
+        memmove(b.data + slot + size, b.data + start, n)
+        b.len += size - reserved
+    write_varint_at(b.data + slot, <uint64_t>n)
+    return 0
+
+
+cdef char[17] HEXDIGITS
+HEXDIGITS[:] = b"0123456789abcdef\0"
+
+
+cdef inline void put_hex(Buf* b, const uint8_t* p, int n) noexcept:
+    cdef int i
+    for i in range(n):
+        b.data[b.len] = HEXDIGITS[p[i] >> 4]
+        b.data[b.len + 1] = HEXDIGITS[p[i] & 0xF]
+        b.len += 2
+
+
+cdef inline int put_u64_dec(Buf* b, uint64_t v) except -1:
+    cdef char tmp[24]
+    cdef int i = 24
+    if v == 0:
+        buf_need(b, 1)
+        put_byte(b, 48)
+        return 0
+    while v:
+        i -= 1
+        tmp[i] = <char>(48 + v % 10)
+        v //= 10
+    buf_need(b, 24 - i)
+    put(b, tmp + i, 24 - i)
+    return 0
+
+
+cdef inline int put_i64_dec(Buf* b, int64_t v) except -1:
+    if v < 0:
+        buf_need(b, 1)
+        put_byte(b, 45)
+        return put_u64_dec(b, <uint64_t>0 - <uint64_t>v)
+    return put_u64_dec(b, <uint64_t>v)
+
+
+# JSON string escaping over UTF-8 bytes, the same rules as the json module:
+# short escapes for " \ \b \f \n \r \t, \u00xx for the other control bytes, everything else as is.
+cdef uint8_t[256] ESC
+cdef int _i
+for _i in range(256):
+    ESC[_i] = 0
+for _i in range(0x20):
+    ESC[_i] = 117  # 'u'
+ESC[8] = 98
+ESC[12] = 102
+ESC[10] = 110
+ESC[13] = 114
+ESC[9] = 116
+ESC[34] = 34
+ESC[92] = 92
+
+
+cdef int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
+    """Append bytes escaped for the inside of a JSON string (no quotes)."""
+    cdef const uint8_t* s = <const uint8_t*>p
+    cdef Py_ssize_t i, extra = 0, run
+    cdef uint8_t e, c
+    for i in range(n):
+        e = ESC[s[i]]
+        if e:
+            extra += 5 if e == 117 else 1
+    buf_need(b, n + extra)
+    if extra == 0:
+        put(b, p, n)
+        return 0
+    run = 0
+    for i in range(n):
+        c = s[i]
+        e = ESC[c]
+        if e == 0:
+            continue
+        if i > run:
+            put(b, p + run, i - run)
+        run = i + 1
+        b.data[b.len] = 92
+        b.len += 1
+        if e == 117:
+            put(b, "u00", 3)
+            b.data[b.len] = HEXDIGITS[c >> 4]
+            b.data[b.len + 1] = HEXDIGITS[c & 0xF]
+            b.len += 2
+        else:
+            b.data[b.len] = <char>e
+            b.len += 1
+    if n > run:
+        put(b, p + run, n - run)
+    return 0
+
+
+cdef inline int put_quoted(Buf* b, const char* p, Py_ssize_t n) except -1:
+    buf_need(b, 1)
+    put_byte(b, 34)
+    put_escaped(b, p, n)
+    buf_need(b, 1)
+    put_byte(b, 34)
+    return 0
+
+
+cdef inline int put_lit(Buf* b, const char* p, Py_ssize_t n) except -1:
+    buf_need(b, n)
+    put(b, p, n)
+    return 0
+
+
+cdef inline int put_cstr(Buf* b, const char* s) except -1:
+    # Inlined with a literal, strlen folds to a constant.
+    return put_lit(b, s, strlen(s))
+
+
+# The id hash: FNV-1a 64 (basis xor seed) with the splitmix64 finaliser; never 0.
+cdef inline uint64_t hash64(const char* p, Py_ssize_t n, uint64_t seed) noexcept:
+    cdef uint64_t h = 0xCBF29CE484222325ULL ^ seed
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <uint8_t>p[i]) * 0x100000001B3ULL
+    h ^= h >> 30
+    h *= 0xBF58476D1CE4E5B9ULL
+    h ^= h >> 27
+    h *= 0x94D049BB133111EBULL
+    h ^= h >> 31
+    return h if h else 1
+
+
+cdef inline void store_be64(uint8_t* out, uint64_t v) noexcept:
+    cdef int i
+    for i in range(8):
+        out[i] = <uint8_t>(v >> (56 - 8 * i))

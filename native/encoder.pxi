@@ -1,0 +1,941 @@
+# The trace encoder: records straight to OTLP protobuf or OTLP JSON span bytes, guided by an
+# attribute plan. The wire format and field numbers are tabled at the top of
+# src/spancast/codec/_py.py; this file writes the same fields in the same order.
+
+from cpython.object cimport PyObject_TypeCheck
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Malloc
+from libc.string cimport strlen
+
+from spancast.errors import EncodeError
+from spancast.record import Generation, ProviderAttempt
+from spancast.codec.plan import Op, get_plan
+from spancast.codec.envelope import EMPTY_JSON, Envelope
+from spancast.codec import _py
+
+
+cdef extern from "Python.h":
+    unsigned long long PyLong_AsUnsignedLongLong(object v)
+    PyObject* PyErr_Occurred()
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+cdef enum:
+    OP_STR = 1
+    OP_STR_LOWER = 2
+    OP_STR_OR = 3
+    OP_STR_ARRAY = 4
+    OP_INT = 5
+    OP_DOUBLE = 6
+    OP_BOOL = 7
+    OP_CONST = 8
+    OP_EXPAND = 9
+    OP_JSON = 10
+    OP_JSON_OBJECT = 11
+    OP_TEXT_OR_JSON = 12
+    OP_MIME_OF = 13
+    OP_MESSAGES = 14
+    OP_OUTPUT_MESSAGE = 15
+    OP_CUSTOM_JSON = 16
+
+#: The op numbers this module was compiled with; a test checks them against spancast.codec.plan.Op.
+OPS = {
+    "STR": OP_STR, "STR_LOWER": OP_STR_LOWER, "STR_OR": OP_STR_OR, "STR_ARRAY": OP_STR_ARRAY,
+    "INT": OP_INT, "DOUBLE": OP_DOUBLE, "BOOL": OP_BOOL, "CONST": OP_CONST, "EXPAND": OP_EXPAND,
+    "JSON": OP_JSON, "JSON_OBJECT": OP_JSON_OBJECT, "TEXT_OR_JSON": OP_TEXT_OR_JSON,
+    "MIME_OF": OP_MIME_OF, "MESSAGES": OP_MESSAGES, "OUTPUT_MESSAGE": OP_OUTPUT_MESSAGE,
+    "CUSTOM_JSON": OP_CUSTOM_JSON,
+}
+
+cdef enum:
+    KIND_INTERNAL = 1
+    KIND_CLIENT = 3
+    STATUS_OK = 1
+    STATUS_ERROR = 2
+    T_OBJECT_EX = 16
+
+
+# Record fields are read by their slot offset, resolved once here from the struct's member
+# descriptors: a getattr per field would cost more than writing the whole span.
+cdef dict _offsets(object cls):
+    cdef dict out = {}
+    cdef PyMemberDescrObject* descr
+    for name in cls.__struct_fields__:
+        attr = cls.__dict__.get(name)
+        if type(attr).__name__ != "member_descriptor":
+            raise ImportError(f"{cls.__name__}.{name} is not a slot (msgspec layout changed)")
+        descr = <PyMemberDescrObject*>attr
+        if descr.d_member.type != T_OBJECT_EX:
+            raise ImportError(f"{cls.__name__}.{name} is not an object slot")
+        out[name] = descr.d_member.offset
+    return out
+
+
+cdef dict GEN = _offsets(Generation)
+cdef dict ATT = _offsets(ProviderAttempt)
+cdef Py_ssize_t F_ID = GEN["id"], F_START = GEN["start_time_ns"], F_END = GEN["end_time_ns"]
+cdef Py_ssize_t F_TRACE = GEN["trace"], F_STATUS = GEN["status"], F_ERRMSG = GEN["error_message"]
+cdef Py_ssize_t F_ATTEMPTS = GEN["provider_attempts"], F_COMPLETION = GEN["completion"]
+cdef Py_ssize_t F_TOOL_CALLS = GEN["tool_calls"]
+cdef Py_ssize_t A_PROVIDER = ATT["provider"], A_STATUS = ATT["status"], A_LATENCY = ATT["latency_ms"]
+cdef Py_ssize_t A_ERROR = ATT["error"]
+
+
+cdef inline object fget(object rec, Py_ssize_t off):
+    cdef PyObject* p = (<PyObject**>((<char*><PyObject*>rec) + off))[0]
+    if p == NULL:
+        return None
+    return <object>p
+
+
+cdef enum:
+    SEED_TRACE_HI = 1
+    SEED_TRACE_LO = 2
+    SEED_SPAN_GEN = 3
+    SEED_SPAN_MID = 4
+    SEED_PARENT = 5
+    SEED_ATTEMPT = 256
+
+
+
+cdef struct Step:
+    int op
+    Py_ssize_t off
+    Py_ssize_t off2
+    double scale
+    const char* key
+    Py_ssize_t keylen
+    PyObject* arg        # borrowed; owned by TraceEncoder._plan_refs
+    PyObject* name       # field name, for errors
+    PyObject* name2
+
+
+cdef inline int hexval(int c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+cdef bint parse_id(const char* p, Py_ssize_t n, int nbytes, uint8_t* out) noexcept:
+    """A valid, non-zero W3C id of 2*nbytes hex digits into out; False otherwise."""
+    cdef int i, hi, lo
+    cdef bint nonzero = False
+    if n != 2 * nbytes:
+        return False
+    for i in range(nbytes):
+        hi = hexval(<uint8_t>p[2 * i])
+        lo = hexval(<uint8_t>p[2 * i + 1])
+        if hi < 0 or lo < 0:
+            return False
+        out[i] = <uint8_t>((hi << 4) | lo)
+        if out[i]:
+            nonzero = True
+    return nonzero
+
+
+cdef object id_text(object trace, str key):
+    """trace[key] as text: str as is, int as decimal, None when absent; anything else is an error."""
+    if trace is None:
+        return None
+    v = (<dict>trace).get(key)
+    if v is None or PyUnicode_Check(v):
+        return v
+    if PyLong_Check(v) and not (v is True or v is False):
+        return int.__repr__(v)
+    raise EncodeError(f"trace.{key}", f"expected str, got {type(v).__name__}")
+
+
+cdef object text_of(object v, object field):
+    if PyUnicode_Check(v):
+        return v
+    raise EncodeError(field_name(field), f"expected str, got {type(v).__name__}")
+
+
+cdef int64_t int64_of(object v, object field) except? -1:
+    cdef int overflow = 0
+    cdef long long iv
+    if not PyLong_Check(v):
+        raise EncodeError(field_name(field), f"expected int, got {type(v).__name__}")
+    iv = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow:
+        raise EncodeError(field_name(field), "integer out of the int64 range")
+    return iv
+
+
+cdef double double_of(object v, object field) except? -1.0:
+    if PyFloat_Check(v):
+        return PyFloat_AS_DOUBLE(v)
+    if PyLong_Check(v):
+        try:
+            return float(v)
+        except OverflowError:
+            raise EncodeError(field_name(field), "integer too large for a double") from None
+    raise EncodeError(field_name(field), f"expected float, got {type(v).__name__}")
+
+
+cdef uint64_t time_of(object v, str field) except? 0:
+    cdef unsigned long long t
+    if PyLong_Check(v):
+        t = PyLong_AsUnsignedLongLong(v)
+        if not (t == <unsigned long long>-1 and PyErr_Occurred()):
+            return t
+        PyErr_Clear()
+    raise EncodeError(field, "expected an int in [0, 2**64)")
+
+
+cdef struct SpanHead:
+    uint8_t trace_id[16]
+    uint8_t span_id[8]
+    uint8_t parent[8]
+    bint has_parent
+    const char* name
+    Py_ssize_t name_len
+    int kind
+    uint64_t start
+    uint64_t end
+
+
+cdef class TraceEncoder:
+    """Appends records one by one into one ExportTraceServiceRequest; knows its exact size so far."""
+
+    cdef Buf body          # [headroom for the envelope head][spans...]
+    cdef Buf scratch       # nested JSON text of one value
+    cdef Buf keyb          # a key built from a prefix and an index or a mapping key
+    cdef Py_ssize_t head_room
+    cdef bint json
+    cdef Step* steps
+    cdef Py_ssize_t nsteps
+    cdef list _plan_refs
+    cdef list _keep        # temporaries whose UTF-8 buffers are in use during one append
+    cdef list _mid_attrs   # (key bytes, value bytes) of the intermediate span
+    cdef bytes prefix, suffix, resource_field, scope_field
+    cdef Py_ssize_t nattrs  # attributes written in the current span (JSON commas)
+    cdef readonly str format
+    cdef readonly object plan
+    cdef readonly object envelope
+    cdef readonly Py_ssize_t records
+    cdef readonly Py_ssize_t spans
+
+    def __cinit__(self):
+        self.steps = NULL
+
+    def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None):
+        if format not in ("protobuf", "json"):
+            raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
+        self.format = format
+        self.json = format == "json"
+        self.plan = get_plan(flavor)
+        self.envelope = Envelope(
+            format, [(k, _py.typed_value(v, f"resource.{k}")) for k, v in _py._resource(resource)]
+        )
+        self.prefix = self.envelope.prefix
+        self.suffix = self.envelope.suffix
+        self.resource_field = self.envelope.resource_field
+        self.scope_field = self.envelope.scope_field
+        self._keep = []
+        self._compile(self.plan)
+        # Room for the longest head: JSON's fixed prefix, or protobuf's two tags, two varints and two fields.
+        if self.json:
+            self.head_room = len(self.prefix)
+        else:
+            self.head_room = 2 + 20 + len(self.resource_field) + len(self.scope_field)
+        buf_need(&self.body, self.head_room + 65536)
+        self.body.len = self.head_room
+        if self.json:
+            memcpy(self.body.data, PyBytes_AS_STRING(self.prefix), self.head_room)
+
+    def __dealloc__(self):
+        buf_free(&self.body)
+        buf_free(&self.scratch)
+        buf_free(&self.keyb)
+        PyMem_Free(self.steps)
+
+    cdef _compile(self, plan):
+        cdef Step* s
+        cdef Py_ssize_t i
+        self._plan_refs = []
+        self.nsteps = len(plan.steps)
+        self.steps = <Step*>PyMem_Malloc(sizeof(Step) * (self.nsteps + 1))
+        if self.steps == NULL:
+            raise MemoryError()
+        for i, (op, key, field, arg) in enumerate(plan.steps):
+            s = &self.steps[i]
+            kb = key.encode("utf-8")
+            self._plan_refs.append(kb)
+            s.op = int(op)
+            s.key = PyBytes_AS_STRING(kb)
+            s.keylen = len(kb)
+            s.off = GEN[field] if field is not None else -1
+            s.off2 = -1
+            s.scale = 1.0
+            s.arg = NULL
+            s.name = <PyObject*>field
+            s.name2 = <PyObject*>None
+            if op == Op.STR_OR:
+                s.off2 = GEN[arg]
+                s.name2 = <PyObject*>arg
+            elif op == Op.DOUBLE:
+                s.scale = arg
+            elif op == Op.CONST:
+                ref = arg.encode("utf-8")
+                self._plan_refs.append(ref)
+                s.arg = <PyObject*>ref
+            elif op == Op.EXPAND or op == Op.CUSTOM_JSON:
+                ref = frozenset(arg)
+                self._plan_refs.append(ref)
+                s.arg = <PyObject*>ref if ref else NULL
+            elif op == Op.JSON_OBJECT:
+                ref = tuple((f'"{k}":'.encode("utf-8"), GEN[f], f) for k, f in arg)
+                self._plan_refs.append(ref)
+                s.arg = <PyObject*>ref
+                s.name = <PyObject*>key  # its errors name the attribute, as the Python twin does
+                self._plan_refs.append(key)
+            elif op == Op.TEXT_OR_JSON or op == Op.MIME_OF:
+                s.off = GEN[arg[0]]
+                s.name = <PyObject*>arg[0]
+                if arg[1] is not None:
+                    s.off2 = GEN[arg[1]]
+                    s.name2 = <PyObject*>arg[1]
+            self._plan_refs.append(field)
+        self._mid_attrs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in plan.intermediate]
+
+    # ------------------------------------------------------------ attribute writers
+
+    cdef int _kv_open(self, const char* k, Py_ssize_t kn, Py_ssize_t av_len) except -1:
+        """Protobuf: everything of a span attribute up to its AnyValue body, with room for that body."""
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t kv_len = 1 + vsize(kn) + kn + 1 + vsize(av_len) + av_len
+        buf_need(b, 1 + vsize(kv_len) + kv_len)
+        put_byte(b, 0x4A)
+        put_varint(b, kv_len)
+        put_byte(b, 0x0A)
+        put_varint(b, kn)
+        put(b, k, kn)
+        put_byte(b, 0x12)
+        put_varint(b, av_len)
+        return 0
+
+    cdef int _json_kv_open(self, const char* k, Py_ssize_t kn) except -1:
+        cdef Buf* b = &self.body
+        if self.nattrs:
+            put_cstr(b, ',{"key":"')
+        else:
+            put_cstr(b, '{"key":"')
+        put_escaped(b, k, kn)
+        put_cstr(b, '","value":')
+        self.nattrs += 1
+        return 0
+
+    cdef int kv_str(self, const char* k, Py_ssize_t kn, const char* v, Py_ssize_t vn) except -1:
+        cdef Buf* b = &self.body
+        if self.json:
+            self._json_kv_open(k, kn)
+            put_cstr(b, '{"stringValue":"')
+            put_escaped(b, v, vn)
+            put_cstr(b, '"}}')
+        else:
+            self._kv_open(k, kn, 1 + vsize(vn) + vn)
+            put_byte(b, 0x0A)
+            put_varint(b, vn)
+            put(b, v, vn)
+        return 0
+
+    cdef int kv_str_array1(self, const char* k, Py_ssize_t kn, const char* v, Py_ssize_t vn) except -1:
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t item_len, arr_len
+        if self.json:
+            self._json_kv_open(k, kn)
+            put_cstr(b, '{"arrayValue":{"values":[{"stringValue":"')
+            put_escaped(b, v, vn)
+            put_cstr(b, '"}]}}}')
+        else:
+            item_len = 1 + vsize(vn) + vn
+            arr_len = 1 + vsize(item_len) + item_len
+            self._kv_open(k, kn, 1 + vsize(arr_len) + arr_len)
+            put_byte(b, 0x2A)
+            put_varint(b, arr_len)
+            put_byte(b, 0x0A)
+            put_varint(b, item_len)
+            put_byte(b, 0x0A)
+            put_varint(b, vn)
+            put(b, v, vn)
+        return 0
+
+    cdef int kv_int(self, const char* k, Py_ssize_t kn, int64_t v) except -1:
+        cdef Buf* b = &self.body
+        if self.json:
+            self._json_kv_open(k, kn)
+            put_cstr(b, '{"intValue":"')
+            put_i64_dec(b, v)
+            put_cstr(b, '"}}')
+        else:
+            self._kv_open(k, kn, 1 + vsize(<uint64_t>v))
+            put_byte(b, 0x18)
+            put_varint(b, <uint64_t>v)
+        return 0
+
+    cdef int kv_double(self, const char* k, Py_ssize_t kn, double v) except -1:
+        cdef Buf* b = &self.body
+        cdef uint64_t bits
+        if self.json:
+            self._json_kv_open(k, kn)
+            if isfinite(v):
+                put_cstr(b, '{"doubleValue":')
+                put_double_repr(b, v)
+                put_cstr(b, '}}')
+            elif v != v:
+                put_cstr(b, '{"doubleValue":"NaN"}}')
+            elif v > 0:
+                put_cstr(b, '{"doubleValue":"Infinity"}}')
+            else:
+                put_cstr(b, '{"doubleValue":"-Infinity"}}')
+        else:
+            self._kv_open(k, kn, 9)
+            put_byte(b, 0x21)
+            memcpy(&bits, &v, 8)
+            put_fixed64(b, bits)
+        return 0
+
+    cdef int kv_bool(self, const char* k, Py_ssize_t kn, bint v) except -1:
+        cdef Buf* b = &self.body
+        if self.json:
+            self._json_kv_open(k, kn)
+            if v:
+                put_cstr(b, '{"boolValue":true}}')
+            else:
+                put_cstr(b, '{"boolValue":false}}')
+        else:
+            self._kv_open(k, kn, 2)
+            put_byte(b, 0x10)
+            put_byte(b, 1 if v else 0)
+        return 0
+
+    cdef int kv_null(self, const char* k, Py_ssize_t kn) except -1:
+        if self.json:
+            self._json_kv_open(k, kn)
+            put_cstr(&self.body, '{}}')
+        else:
+            self._kv_open(k, kn, 0)
+        return 0
+
+    cdef int kv_scratch(self, const char* k, Py_ssize_t kn) except -1:
+        return self.kv_str(k, kn, self.scratch.data, self.scratch.len)
+
+    cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
+        self.scratch.len = 0
+        json_value(&self.scratch, v, field, 1, self._keep)
+        return self.kv_scratch(k, kn)
+
+    cdef int kv_text(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
+        cdef Py_ssize_t n
+        cdef const char* p = utf8_of(text_of(v, field), &n, self._keep)
+        return self.kv_str(k, kn, p, n)
+
+    cdef int kv_typed(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
+        cdef int overflow = 0
+        cdef long long iv
+        if v is None:
+            return self.kv_null(k, kn)
+        if v is True or v is False:
+            return self.kv_bool(k, kn, v is True)
+        if PyUnicode_Check(v):
+            return self.kv_text(k, kn, v, field)
+        if PyLong_Check(v):
+            iv = PyLong_AsLongLongAndOverflow(v, &overflow)
+            if overflow == 0:
+                return self.kv_int(k, kn, iv)
+            self.scratch.len = 0
+            put_int_dec(&self.scratch, v)
+            return self.kv_scratch(k, kn)
+        if PyFloat_Check(v):
+            return self.kv_double(k, kn, PyFloat_AS_DOUBLE(v))
+        if PyList_Check(v) or PyTuple_Check(v) or PyDict_Check(v):
+            return self.kv_json(k, kn, v, field)
+        raise EncodeError(field_name(field), f"unsupported type {type(v).__name__}")
+
+    # ------------------------------------------------------------ keys built on the fly
+
+    cdef inline void key_reset(self) noexcept:
+        self.keyb.len = 0
+
+    cdef int key_put(self, const char* p, Py_ssize_t n) except -1:
+        return put_lit(&self.keyb, p, n)
+
+    cdef int key_index(self, Py_ssize_t i) except -1:
+        return put_u64_dec(&self.keyb, <uint64_t>i)
+
+    cdef int msg_attrs(self, object role, object content, object tool_calls, object field) except -1:
+        """role / content / tool_calls.N.tool_call.* under the key prefix already in keyb."""
+        cdef Py_ssize_t base = self.keyb.len, base2, j, n
+        cdef const char* p
+        if role is not None and PyUnicode_Check(role):
+            self.key_put("role", 4)
+            self.kv_text(self.keyb.data, self.keyb.len, role, field)
+            self.keyb.len = base
+        if content is not None:
+            self.key_put("content", 7)
+            if PyUnicode_Check(content):
+                self.kv_text(self.keyb.data, self.keyb.len, content, field)
+            else:
+                self.kv_json(self.keyb.data, self.keyb.len, content, field)
+            self.keyb.len = base
+        if not (PyList_Check(tool_calls) or PyTuple_Check(tool_calls)):
+            return 0
+        for j, call in enumerate(tool_calls):
+            if not PyDict_Check(call):
+                continue
+            self.keyb.len = base
+            self.key_put("tool_calls.", 11)
+            self.key_index(j)
+            self.key_put(".tool_call.", 11)
+            base2 = self.keyb.len
+            call_id = (<dict>call).get("id")
+            if call_id is not None and PyUnicode_Check(call_id):
+                self.key_put("id", 2)
+                self.kv_text(self.keyb.data, self.keyb.len, call_id, field)
+                self.keyb.len = base2
+            fn = (<dict>call).get("function")
+            if fn is not None and PyDict_Check(fn):
+                name = (<dict>fn).get("name")
+                if name is not None and PyUnicode_Check(name):
+                    self.key_put("function.name", 13)
+                    self.kv_text(self.keyb.data, self.keyb.len, name, field)
+                    self.keyb.len = base2
+                args = (<dict>fn).get("arguments")
+                if args is not None:
+                    self.key_put("function.arguments", 18)
+                    if PyUnicode_Check(args):
+                        self.kv_text(self.keyb.data, self.keyb.len, args, field)
+                    else:
+                        self.kv_json(self.keyb.data, self.keyb.len, args, field)
+                    self.keyb.len = base2
+        self.keyb.len = base
+        return 0
+
+    # ------------------------------------------------------------ the plan
+
+    cdef int run_plan(self, object rec) except -1:
+        cdef Step* s
+        cdef Py_ssize_t i, n, pos
+        cdef const char* p
+        cdef PyObject* k
+        cdef PyObject* val
+        cdef double d
+        cdef bint first
+        for i in range(self.nsteps):
+            s = &self.steps[i]
+            v = fget(rec, s.off) if s.off >= 0 else None
+            if s.op == OP_STR:
+                if v is not None:
+                    self.kv_text(s.key, s.keylen, v, <object>s.name)
+            elif s.op == OP_STR_LOWER:
+                if v is not None:
+                    low = text_of(v, <object>s.name).lower()
+                    self.kv_text(s.key, s.keylen, low, <object>s.name)
+            elif s.op == OP_STR_OR:
+                if v is not None:
+                    self.kv_text(s.key, s.keylen, v, <object>s.name)
+                else:
+                    v = fget(rec, s.off2)
+                    if v is not None:
+                        self.kv_text(s.key, s.keylen, v, <object>s.name2)
+            elif s.op == OP_STR_ARRAY:
+                if v is not None:
+                    p = utf8_of(text_of(v, <object>s.name), &n, self._keep)
+                    self.kv_str_array1(s.key, s.keylen, p, n)
+            elif s.op == OP_INT:
+                if v is not None:
+                    self.kv_int(s.key, s.keylen, int64_of(v, <object>s.name))
+            elif s.op == OP_DOUBLE:
+                if v is not None:
+                    d = double_of(v, <object>s.name)
+                    self.kv_double(s.key, s.keylen, d if s.scale == 1.0 else d * s.scale)
+            elif s.op == OP_BOOL:
+                if v is not None:
+                    self.kv_bool(s.key, s.keylen, True if v else False)
+            elif s.op == OP_CONST:
+                self.kv_str(s.key, s.keylen, PyBytes_AS_STRING(<bytes>s.arg), PyBytes_GET_SIZE(<bytes>s.arg))
+            elif s.op == OP_EXPAND:
+                if v is not None:
+                    if not PyDict_Check(v):
+                        raise EncodeError(<object>s.name, f"expected an object, got {type(v).__name__}")
+                    pos = 0
+                    while PyDict_Next(v, &pos, &k, &val):
+                        if not PyUnicode_Check(<object>k):
+                            raise EncodeError(<object>s.name, f"key {(<object>k)!r} is not a string")
+                        if s.arg != NULL and (<object>k) in <frozenset>s.arg:
+                            continue
+                        self.keyb.len = 0
+                        self.key_put(s.key, s.keylen)
+                        p = utf8_of(<object>k, &n, self._keep)
+                        self.key_put(p, n)
+                        self.kv_typed(self.keyb.data, self.keyb.len, <object>val, (<object>s.name, <object>k))
+            elif s.op == OP_JSON:
+                if v is not None:
+                    self.kv_json(s.key, s.keylen, v, <object>s.name)
+            elif s.op == OP_JSON_OBJECT:
+                first = True
+                self.scratch.len = 0
+                for jkey, off, fname in <tuple>s.arg:
+                    item = fget(rec, off)
+                    if item is None:
+                        continue
+                    put_lit(&self.scratch, "{" if first else ",", 1)
+                    first = False
+                    put_lit(&self.scratch, PyBytes_AS_STRING(jkey), PyBytes_GET_SIZE(jkey))
+                    json_value(&self.scratch, item, <object>s.name, 2, self._keep)
+                if not first:
+                    put_cstr(&self.scratch, "}")
+                    self.kv_scratch(s.key, s.keylen)
+            elif s.op == OP_TEXT_OR_JSON or s.op == OP_MIME_OF:
+                other = fget(rec, s.off2) if s.off2 >= 0 else None
+                if v is not None:
+                    if s.op == OP_MIME_OF:
+                        self.kv_str(s.key, s.keylen, "text/plain", 10)
+                    else:
+                        self.kv_text(s.key, s.keylen, v, <object>s.name)
+                elif other is not None:
+                    if s.op == OP_MIME_OF:
+                        self.kv_str(s.key, s.keylen, "application/json", 16)
+                    else:
+                        self.kv_json(s.key, s.keylen, other, <object>s.name2)
+            elif s.op == OP_MESSAGES:
+                if PyList_Check(v) or PyTuple_Check(v):
+                    for j, msg in enumerate(v):
+                        if not PyDict_Check(msg):
+                            continue
+                        self.keyb.len = 0
+                        self.key_put(s.key, s.keylen)
+                        self.key_index(j)
+                        self.key_put(".message.", 9)
+                        self.msg_attrs((<dict>msg).get("role"), (<dict>msg).get("content"),
+                                       (<dict>msg).get("tool_calls"), <object>s.name)
+            elif s.op == OP_OUTPUT_MESSAGE:
+                completion = fget(rec, F_COMPLETION)
+                tool_calls = fget(rec, F_TOOL_CALLS)
+                if completion is not None or tool_calls is not None:
+                    self.keyb.len = 0
+                    self.key_put(s.key, s.keylen)
+                    self.key_put("0.message.", 10)
+                    self.msg_attrs("assistant", completion, tool_calls, "completion")
+            elif s.op == OP_CUSTOM_JSON:
+                if v is not None:
+                    if not PyDict_Check(v):
+                        raise EncodeError(<object>s.name, f"expected an object, got {type(v).__name__}")
+                    first = True
+                    self.scratch.len = 0
+                    pos = 0
+                    while PyDict_Next(v, &pos, &k, &val):
+                        if s.arg != NULL and (<object>k) in <frozenset>s.arg:
+                            continue
+                        if not PyUnicode_Check(<object>k):
+                            raise EncodeError(<object>s.name, f"object key {(<object>k)!r} is not a string")
+                        put_lit(&self.scratch, "{" if first else ",", 1)
+                        first = False
+                        p = utf8_of(<object>k, &n, self._keep)
+                        put_quoted(&self.scratch, p, n)
+                        put_cstr(&self.scratch, ":")
+                        json_value(&self.scratch, <object>val, <object>s.name, 2, self._keep)
+                    if not first:
+                        put_cstr(&self.scratch, "}")
+                        self.kv_scratch(s.key, s.keylen)
+        return 0
+
+    # ------------------------------------------------------------ spans
+
+    cdef Py_ssize_t span_open(self, SpanHead* h) except -1:
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t slot = 0
+        self.nattrs = 0
+        if self.json:
+            if self.spans:
+                put_cstr(b, ",")
+            buf_need(b, 128)
+            put(b, '{"traceId":"', strlen('{"traceId":"'))
+            put_hex(b, h.trace_id, 16)
+            put(b, '","spanId":"', strlen('","spanId":"'))
+            put_hex(b, h.span_id, 8)
+            if h.has_parent:
+                put(b, '","parentSpanId":"', strlen('","parentSpanId":"'))
+                put_hex(b, h.parent, 8)
+            put(b, '","name":"', strlen('","name":"'))
+            put_escaped(b, h.name, h.name_len)
+            put_cstr(b, '","kind":')
+            put_u64_dec(b, h.kind)
+            put_cstr(b, ',"startTimeUnixNano":"')
+            put_u64_dec(b, h.start)
+            put_cstr(b, '","endTimeUnixNano":"')
+            put_u64_dec(b, h.end)
+            put_cstr(b, '","attributes":[')
+        else:
+            buf_need(b, 3 + 18 + 10 + 10 + 1 + vsize(h.name_len) + h.name_len + 2 + 18)
+            put_byte(b, 0x12)
+            slot = b.len
+            b.len += 2  # most spans are 128 B to 16 KiB: a 2-byte length, patched at the end
+            put(b, "\x0a\x10", 2)
+            put(b, <const char*>h.trace_id, 16)
+            put(b, "\x12\x08", 2)
+            put(b, <const char*>h.span_id, 8)
+            if h.has_parent:
+                put(b, "\x22\x08", 2)
+                put(b, <const char*>h.parent, 8)
+            put_byte(b, 0x2A)
+            put_varint(b, h.name_len)
+            put(b, h.name, h.name_len)
+            put_byte(b, 0x30)
+            put_varint(b, h.kind)
+            put_byte(b, 0x39)
+            put_fixed64(b, h.start)
+            put_byte(b, 0x41)
+            put_fixed64(b, h.end)
+        return slot
+
+    cdef int span_close(self, Py_ssize_t slot, int code, const char* msg, Py_ssize_t msg_len) except -1:
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t status_len
+        if self.json:
+            put_cstr(b, '],"status":{')
+            if msg != NULL:
+                put_cstr(b, '"message":"')
+                put_escaped(b, msg, msg_len)
+                put_cstr(b, '",')
+            put_cstr(b, '"code":')
+            put_u64_dec(b, code)
+            put_cstr(b, '}}')
+        else:
+            status_len = 2 + (1 + vsize(msg_len) + msg_len if msg != NULL else 0)
+            buf_need(b, 2 + status_len)
+            put_byte(b, 0x7A)
+            put_varint(b, status_len)
+            if msg != NULL:
+                put_byte(b, 0x12)
+                put_varint(b, msg_len)
+                put(b, msg, msg_len)
+            put_byte(b, 0x18)
+            put_varint(b, code)
+            patch_len(b, slot, 2)
+        self.spans += 1
+        return 0
+
+    cdef int _append(self, object rec) except -1:
+        cdef SpanHead h
+        cdef SpanHead mid
+        cdef Py_ssize_t n, idn, slot, tn
+        cdef const char* idp
+        cdef const char* p
+        cdef const char* msgp = NULL
+        cdef Py_ssize_t msgn = 0
+        cdef uint64_t start, end, cursor, stop, duration
+        cdef uint8_t gen_span_id[8]
+        cdef bint has_mid = False, failed
+        cdef int code = STATUS_OK
+        cdef double latency
+        cdef int64_t status_code
+        if not isinstance(rec, Generation):
+            raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
+        trace = fget(rec, F_TRACE)
+        if trace is not None and not PyDict_Check(trace):
+            raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
+        idp = utf8_of(text_of(fget(rec, F_ID), "id"), &idn, self._keep)
+        start = time_of(fget(rec, F_START), "start_time_ns")
+        end = time_of(fget(rec, F_END), "end_time_ns")
+
+        trace_text = id_text(trace, "trace_id")
+        original_trace = None
+        if trace_text is not None:
+            p = utf8_of(trace_text, &tn, self._keep)
+            if not parse_id(p, tn, 16, h.trace_id):
+                store_be64(h.trace_id, hash64(p, tn, SEED_TRACE_HI))
+                store_be64(h.trace_id + 8, hash64(p, tn, SEED_TRACE_LO))
+                original_trace = trace_text
+        else:
+            store_be64(h.trace_id, hash64(idp, idn, SEED_TRACE_HI))
+            store_be64(h.trace_id + 8, hash64(idp, idn, SEED_TRACE_LO))
+        parent_text = id_text(trace, "parent_span_id")
+        original_parent = None
+        h.has_parent = False
+        if parent_text is not None:
+            p = utf8_of(parent_text, &tn, self._keep)
+            h.has_parent = True
+            if not parse_id(p, tn, 8, h.parent):
+                store_be64(h.parent, hash64(p, tn, SEED_PARENT))
+                original_parent = parent_text
+        name = id_text(trace, "generation_name") or id_text(trace, "trace_name") or "LLM Generation"
+        span_name = id_text(trace, "span_name")
+        status = fget(rec, F_STATUS)
+        if status == "error":
+            code = STATUS_ERROR
+            message = fget(rec, F_ERRMSG) or "Provider returned error"
+            msgp = utf8_of(text_of(message, "error_message"), &msgn, self._keep)
+
+        if span_name:
+            has_mid = True
+            memcpy(mid.trace_id, h.trace_id, 16)
+            store_be64(mid.span_id, hash64(idp, idn, SEED_SPAN_MID))
+            mid.has_parent = h.has_parent
+            memcpy(mid.parent, h.parent, 8)
+            mid.name = utf8_of(span_name, &mid.name_len, self._keep)
+            mid.kind = KIND_INTERNAL
+            mid.start = start
+            mid.end = end
+            slot = self.span_open(&mid)
+            for key, value in self._mid_attrs:
+                self.kv_str(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+            self.span_close(slot, STATUS_OK, NULL, 0)
+            h.has_parent = True
+            memcpy(h.parent, mid.span_id, 8)
+
+        store_be64(h.span_id, hash64(idp, idn, SEED_SPAN_GEN))
+        memcpy(gen_span_id, h.span_id, 8)
+        h.name = utf8_of(name, &h.name_len, self._keep)
+        h.kind = KIND_CLIENT
+        h.start = start
+        h.end = end
+        slot = self.span_open(&h)
+        self.run_plan(rec)
+        if original_trace is not None:
+            self.kv_text("spancast.original_trace_id", 26, original_trace, "trace.trace_id")
+        if original_parent is not None:
+            self.kv_text("spancast.original_parent_span_id", 32, original_parent, "trace.parent_span_id")
+        self.span_close(slot, code, msgp, msgn)
+
+        attempts = fget(rec, F_ATTEMPTS)
+        if not attempts:
+            return 0
+        cursor = start
+        for number, attempt in enumerate(attempts, 1):
+            if not isinstance(attempt, ProviderAttempt):
+                raise EncodeError("provider_attempts", f"expected ProviderAttempt, got {type(attempt).__name__}")
+            provider = text_of(fget(attempt, A_PROVIDER), "provider_attempts.provider")
+            lat = fget(attempt, A_LATENCY)
+            if lat is None:
+                stop = end
+            else:
+                latency = double_of(lat, "provider_attempts.latency_ms")
+                duration = <uint64_t>(latency * 1e6) if 0.0 <= latency <= 1e12 else 0
+                stop = end if duration > end - cursor else cursor + duration
+            memcpy(h.parent, gen_span_id, 8)
+            h.has_parent = True
+            store_be64(h.span_id, hash64(idp, idn, SEED_ATTEMPT + number))
+            aname = f"provider attempt {number}: {provider}"
+            h.name = utf8_of(aname, &h.name_len, self._keep)
+            h.start = cursor
+            h.end = stop
+            slot = self.span_open(&h)
+            p = utf8_of(provider, &n, self._keep)
+            self.kv_str("gen_ai.provider.name", 20, p, n)
+            astatus = fget(attempt, A_STATUS)
+            if astatus is not None:
+                status_code = int64_of(astatus, "provider_attempts.status")
+                self.kv_int("http.response.status_code", 25, status_code)
+            aerror = fget(attempt, A_ERROR)
+            if aerror is not None:
+                p = utf8_of(text_of(aerror, "provider_attempts.error"), &n, self._keep)
+                self.span_close(slot, STATUS_ERROR, p, n)
+            else:
+                failed = astatus is not None and astatus >= 400
+                self.span_close(slot, STATUS_ERROR if failed else STATUS_OK, NULL, 0)
+            cursor = stop
+        return 0
+
+    # ------------------------------------------------------------ public
+
+    def append(self, record):
+        """Add one record; returns the bytes it added. On error nothing is added."""
+        cdef Py_ssize_t before_len = self.body.len, before_spans = self.spans
+        cdef Py_ssize_t before = self._size()
+        try:
+            self._append(record)
+        except BaseException:
+            self.body.len = before_len
+            self.spans = before_spans
+            raise
+        finally:
+            if self._keep:
+                self._keep.clear()
+        self.records += 1
+        return self._size() - before
+
+    def extend(self, records):
+        for record in records:
+            self.append(record)
+
+    cdef Py_ssize_t _size(self) noexcept:
+        cdef Py_ssize_t body_len = self.body.len - self.head_room, ss, rs
+        if self.spans == 0:
+            return len(EMPTY_JSON) if self.json else 0
+        if self.json:
+            return self.head_room + body_len + len(self.suffix)
+        ss = len(self.scope_field) + body_len
+        rs = len(self.resource_field) + 1 + vsize(ss) + ss
+        return 1 + vsize(rs) + rs
+
+    @property
+    def size(self):
+        """Exact length of what finish() would return now."""
+        return self._size()
+
+    def finish(self):
+        """The request bytes; the encoder is empty again afterwards."""
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t body_len = b.len - self.head_room, ss, rs, head, start
+        cdef bytes out
+        if self.spans == 0:
+            return EMPTY_JSON if self.json else b""
+        if self.json:
+            put_lit(b, PyBytes_AS_STRING(self.suffix), len(self.suffix))
+            out = PyBytes_FromStringAndSize(b.data, b.len)
+        else:
+            ss = len(self.scope_field) + body_len
+            rs = len(self.resource_field) + 1 + vsize(ss) + ss
+            head = 1 + vsize(rs) + len(self.resource_field) + 1 + vsize(ss) + len(self.scope_field)
+            start = self.head_room - head
+            b.len = start
+            put_byte(b, 0x0A)
+            put_varint(b, rs)
+            put(b, PyBytes_AS_STRING(self.resource_field), len(self.resource_field))
+            put_byte(b, 0x12)
+            put_varint(b, ss)
+            put(b, PyBytes_AS_STRING(self.scope_field), len(self.scope_field))
+            out = PyBytes_FromStringAndSize(b.data + start, head + body_len)
+        self.reset()
+        return out
+
+    def reset(self):
+        """Drop what was appended; a buffer grown past 16 MiB by a big batch is given back."""
+        if self.body.cap > (16 << 20):
+            buf_free(&self.body)
+            buf_need(&self.body, self.head_room + 65536)
+            if self.json:
+                memcpy(self.body.data, PyBytes_AS_STRING(self.prefix), self.head_room)
+        if self.scratch.cap > (16 << 20):
+            buf_free(&self.scratch)
+        self.body.len = self.head_room
+        self.records = 0
+        self.spans = 0
+
+    def __repr__(self):
+        return (f"<TraceEncoder impl=native format={self.format} flavor={self.plan.name} "
+                f"records={self.records} bytes={self._size()}>")
+
+
+def encode_traces(records, *, format="protobuf", flavor="gen_ai", resource=None):
+    """Encode records into one ExportTraceServiceRequest (protobuf or OTLP JSON bytes)."""
+    cdef TraceEncoder encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
+    encoder.extend(records)
+    return encoder.finish()
+
+
+def hash64_py(data, seed):
+    """The id hash, exposed so tests can compare it with the pure-Python one."""
+    cdef bytes b = bytes(data)
+    return hash64(PyBytes_AS_STRING(b), len(b), seed)

@@ -1,0 +1,128 @@
+# Canonical JSON of free-form values (model parameters, messages, custom metadata), the twin of
+# spancast.codec._py.json_text: compact, insertion order, floats as repr(), non-finite floats as null.
+
+from cpython.dict cimport PyDict_Check, PyDict_Next
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.list cimport PyList_Check, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_Check
+from cpython.ref cimport PyObject
+from cpython.tuple cimport PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport PyUnicode_Check
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.math cimport isfinite
+
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size)
+    long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
+    void PyErr_Clear()
+    char* PyOS_double_to_string(double val, char format_code, int precision, int flags, int* ptype) except NULL
+    int Py_DTSF_ADD_DOT_0
+
+
+cdef enum:
+    MAX_JSON_DEPTH = 256
+
+
+cdef inline const char* utf8_of(object s, Py_ssize_t* n, list keep) except NULL:
+    """UTF-8 of a str without copying; lone surrogates (only from records built in Python) become '?'."""
+    cdef const char* p = PyUnicode_AsUTF8AndSize(s, n)
+    if p != NULL:
+        return p
+    PyErr_Clear()
+    cdef bytes b = str.encode(s, "utf-8", "replace")
+    keep.append(b)
+    n[0] = PyBytes_GET_SIZE(b)
+    return PyBytes_AS_STRING(b)
+
+
+cdef object field_name(object field):
+    # Error paths only: a (field, key) pair names an entry of a mapping field.
+    if isinstance(field, tuple):
+        return f"{field[0]}.{field[1]}"
+    return field
+
+
+cdef int put_double_repr(Buf* b, double d) except -1:
+    cdef char* s = PyOS_double_to_string(d, b"r", 0, Py_DTSF_ADD_DOT_0, NULL)
+    cdef Py_ssize_t n = 0
+    while s[n]:
+        n += 1
+    try:
+        put_lit(b, s, n)
+    finally:
+        PyMem_Free(s)
+    return 0
+
+
+cdef int put_int_dec(Buf* b, object v) except -1:
+    """Decimal of any Python int: fast for int64, int.__repr__ beyond."""
+    cdef int overflow = 0
+    cdef long long iv = PyLong_AsLongLongAndOverflow(v, &overflow)
+    cdef bytes text
+    if overflow == 0:
+        return put_i64_dec(b, iv)
+    text = int.__repr__(v).encode("ascii")
+    return put_lit(b, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+
+
+cdef int json_value(Buf* b, object v, object field, int depth, list keep) except -1:
+    cdef Py_ssize_t n, i, pos
+    cdef const char* p
+    cdef double d
+    cdef PyObject* k
+    cdef PyObject* val
+    cdef bint first
+    if depth > MAX_JSON_DEPTH:
+        raise EncodeError(field_name(field), f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if v is None:
+        put_cstr(b, "null")
+    elif v is True:
+        put_cstr(b, "true")
+    elif v is False:
+        put_cstr(b, "false")
+    elif PyUnicode_Check(v):
+        p = utf8_of(v, &n, keep)
+        put_quoted(b, p, n)
+    elif PyLong_Check(v):
+        put_int_dec(b, v)
+    elif PyFloat_Check(v):
+        d = PyFloat_AS_DOUBLE(v)
+        if isfinite(d):
+            put_double_repr(b, d)
+        else:
+            put_cstr(b, "null")
+    elif PyList_Check(v):
+        put_cstr(b, "[")
+        i = 0
+        while i < PyList_GET_SIZE(v):
+            if i:
+                put_cstr(b, ",")
+            json_value(b, <object>PyList_GET_ITEM(v, i), field, depth + 1, keep)
+            i += 1
+        put_cstr(b, "]")
+    elif PyTuple_Check(v):
+        put_cstr(b, "[")
+        for i in range(PyTuple_GET_SIZE(v)):
+            if i:
+                put_cstr(b, ",")
+            json_value(b, <object>PyTuple_GET_ITEM(v, i), field, depth + 1, keep)
+        put_cstr(b, "]")
+    elif PyDict_Check(v):
+        put_cstr(b, "{")
+        pos = 0
+        first = True
+        while PyDict_Next(v, &pos, &k, &val):
+            if not PyUnicode_Check(<object>k):
+                raise EncodeError(field_name(field), f"object key {(<object>k)!r} is not a string")
+            if not first:
+                put_cstr(b, ",")
+            first = False
+            p = utf8_of(<object>k, &n, keep)
+            put_quoted(b, p, n)
+            put_cstr(b, ":")
+            json_value(b, <object>val, field, depth + 1, keep)
+        put_cstr(b, "}")
+    else:
+        raise EncodeError(field_name(field), f"unsupported type {type(v).__name__}")
+    return 0

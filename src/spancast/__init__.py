@@ -1,0 +1,19 @@
+"""spancast: broadcast LLM generation records to observability and finance backends."""
+
+from ._version import __version__
+from .errors import EncodeError, NativeUnavailableError, RecordError, SpancastError
+from .record import DecodeResult, Generation, ProviderAttempt, decode_records
+from .codec import IMPL as __impl__
+
+__all__ = [
+    "__version__",
+    "__impl__",
+    "Generation",
+    "ProviderAttempt",
+    "DecodeResult",
+    "decode_records",
+    "SpancastError",
+    "RecordError",
+    "EncodeError",
+    "NativeUnavailableError",
+]

@@ -1,0 +1,516 @@
+"""Pure-Python twin of the native OTLP encoder: the same bytes, written plainly.
+
+Wire format (OTLP trace protobuf; the native encoder writes the same fields in
+the same order, so the bytes are identical):
+
+    ExportTraceServiceRequest  1 resource_spans (LEN)
+    ResourceSpans              1 resource (LEN)        2 scope_spans (LEN)
+    Resource                   1 attributes (LEN, KeyValue)
+    ScopeSpans                 1 scope (LEN)           2 spans (LEN, repeated)
+    InstrumentationScope       1 name (LEN)            2 version (LEN)
+    Span                       1 trace_id (LEN 16)     2 span_id (LEN 8)      4 parent_span_id (LEN 8)
+                               5 name (LEN)            6 kind (VARINT)        7 start_time_unix_nano (I64)
+                               8 end_time_unix_nano (I64)   9 attributes (LEN)   15 status (LEN)
+    Status                     2 message (LEN)         3 code (VARINT)
+    KeyValue                   1 key (LEN)             2 value (LEN, AnyValue; present even when empty)
+    AnyValue (oneof)           1 string (LEN)  2 bool (VARINT)  3 int (VARINT, two's complement)
+                               4 double (I64)  5 array (LEN: ArrayValue 1 values (LEN, AnyValue))
+
+OTLP JSON follows the OTLP specification: lowerCamelCase keys, lowercase hex
+ids, integer enums, 64-bit integers as strings, non-finite doubles as
+"NaN" / "Infinity" / "-Infinity". Strings are escaped as the json module
+does (short escapes, \\u00XX for other control characters, UTF-8 otherwise).
+
+Values are first evaluated into tagged tuples, then written by one of two
+small writers; the native encoder writes straight into its buffer instead.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any, Iterable, Mapping
+
+from ..errors import EncodeError
+from .envelope import Envelope
+from ..record import Generation, ProviderAttempt
+from .plan import AttributePlan, Op, get_plan
+from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
+
+__all__ = ["TraceEncoder", "encode_traces", "hash64", "json_text"]
+
+_M64 = 0xFFFFFFFFFFFFFFFF
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_JSON_DEPTH = 256
+DEFAULT_NAME = "LLM Generation"
+
+# Seeds of the id hash: one per kind of id, so different ids of one record never collide.
+SEED_TRACE_HI, SEED_TRACE_LO, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_PARENT, SEED_ATTEMPT = 1, 2, 3, 4, 5, 256
+
+KIND_INTERNAL, KIND_CLIENT = 1, 3
+STATUS_OK, STATUS_ERROR = 1, 2
+ORIGINAL_TRACE_ID = "spancast.original_trace_id"
+ORIGINAL_PARENT_ID = "spancast.original_parent_span_id"
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def hash64(data: bytes, seed: int) -> int:
+    """FNV-1a 64 over the bytes (basis xor seed) with the splitmix64 finaliser; never 0."""
+    h = 0xCBF29CE484222325 ^ seed
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & _M64
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & _M64
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & _M64
+    h ^= h >> 31
+    return h or 1
+
+
+# ---------------------------------------------------------------- canonical JSON of free values
+
+
+def _json_parts(value: Any, field: str, depth: int, out: list[str]) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise EncodeError(field, f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(json_quote(value))
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(float.__repr__(value) if math.isfinite(value) else "null")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _json_parts(item, field, depth + 1, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        out.append("{")
+        first = True
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise EncodeError(field, f"object key {k!r} is not a string")
+            if not first:
+                out.append(",")
+            first = False
+            out.append(json_quote(k))
+            out.append(":")
+            _json_parts(v, field, depth + 1, out)
+        out.append("}")
+    else:
+        raise EncodeError(field, f"unsupported type {type(value).__name__}")
+
+
+def json_text(value: Any, field: str = "value") -> str:
+    """The canonical JSON text spancast writes for a free-form value (compact, non-finite -> null)."""
+    out: list[str] = []
+    _json_parts(value, field, 1, out)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- typed values (tagged tuples)
+
+# ("s", utf8 bytes) | ("b", bool) | ("i", int) | ("d", float) | ("a", [values]) | ("n", None)
+
+
+def typed_value(value: Any, field: str) -> tuple[str, Any]:
+    """The AnyValue a free-form value becomes (see the table in plan.py)."""
+    if value is None:
+        return ("n", None)
+    if value is True or value is False:
+        return ("b", value)
+    if isinstance(value, str):
+        return ("s", utf8(value))
+    if isinstance(value, int):
+        if INT64_MIN <= value <= INT64_MAX:
+            return ("i", int(value))
+        return ("s", int.__repr__(value).encode())
+    if isinstance(value, float):
+        return ("d", float(value))
+    if isinstance(value, (list, tuple, dict)):
+        return ("s", utf8(json_text(value, field)))
+    raise EncodeError(field, f"unsupported type {type(value).__name__}")
+
+
+def _text(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise EncodeError(field, f"expected str, got {type(value).__name__}")
+
+
+def _int64(value: Any, field: str) -> int:
+    if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
+        return int(value)
+    if isinstance(value, int):
+        raise EncodeError(field, "integer out of the int64 range")
+    raise EncodeError(field, f"expected int, got {type(value).__name__}")
+
+
+def _double(value: Any, field: str) -> float:
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            raise EncodeError(field, "integer too large for a double") from None
+    raise EncodeError(field, f"expected float, got {type(value).__name__}")
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise EncodeError(field, f"expected an object, got {type(value).__name__}")
+
+
+def _tool_call_attrs(prefix: str, tool_calls: Any, field: str, out: list) -> None:
+    if not isinstance(tool_calls, (list, tuple)):
+        return
+    for j, call in enumerate(tool_calls):
+        if not isinstance(call, dict):
+            continue
+        base = f"{prefix}tool_calls.{j}.tool_call."
+        call_id = call.get("id")
+        if isinstance(call_id, str):
+            out.append((base + "id", ("s", utf8(call_id))))
+        fn = call.get("function")
+        if isinstance(fn, dict):
+            name = fn.get("name")
+            if isinstance(name, str):
+                out.append((base + "function.name", ("s", utf8(name))))
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                out.append((base + "function.arguments", ("s", utf8(args))))
+            elif args is not None:
+                out.append((base + "function.arguments", ("s", utf8(json_text(args, field)))))
+
+
+def _message_attrs(prefix: str, role: Any, content: Any, tool_calls: Any, field: str, out: list) -> None:
+    if isinstance(role, str):
+        out.append((prefix + "role", ("s", utf8(role))))
+    if isinstance(content, str):
+        out.append((prefix + "content", ("s", utf8(content))))
+    elif content is not None:
+        out.append((prefix + "content", ("s", utf8(json_text(content, field)))))
+    _tool_call_attrs(prefix, tool_calls, field, out)
+
+
+def evaluate(plan: AttributePlan, rec: Any) -> list[tuple[str, tuple[str, Any]]]:
+    """Run a plan over one record: the generation span's attributes, in order."""
+    out: list[tuple[str, tuple[str, Any]]] = []
+    for op, key, field, arg in plan.steps:
+        value = getattr(rec, field) if field is not None else None
+        if op == Op.STR or op == Op.STR_LOWER:
+            if value is not None:
+                text = _text(value, field)
+                out.append((key, ("s", utf8(text.lower() if op == Op.STR_LOWER else text))))
+        elif op == Op.STR_OR:
+            if value is None:
+                field, value = arg, getattr(rec, arg)
+            if value is not None:
+                out.append((key, ("s", utf8(_text(value, field)))))
+        elif op == Op.STR_ARRAY:
+            if value is not None:
+                out.append((key, ("a", [("s", utf8(_text(value, field)))])))
+        elif op == Op.INT:
+            if value is not None:
+                out.append((key, ("i", _int64(value, field))))
+        elif op == Op.DOUBLE:
+            if value is not None:
+                number = _double(value, field)
+                out.append((key, ("d", number if arg == 1.0 else number * arg)))
+        elif op == Op.BOOL:
+            if value is not None:
+                out.append((key, ("b", bool(value))))
+        elif op == Op.CONST:
+            out.append((key, ("s", utf8(arg))))
+        elif op == Op.EXPAND:
+            if value is not None:
+                for k, v in _mapping(value, field).items():
+                    if not isinstance(k, str):
+                        raise EncodeError(field, f"key {k!r} is not a string")
+                    if k not in arg:
+                        out.append((key + k, typed_value(v, f"{field}.{k}")))
+        elif op == Op.JSON:
+            if value is not None:
+                out.append((key, ("s", utf8(json_text(value, field)))))
+        elif op == Op.JSON_OBJECT:
+            present = {k: getattr(rec, f) for k, f in arg if getattr(rec, f) is not None}
+            if present:
+                out.append((key, ("s", utf8(json_text(present, key)))))
+        elif op == Op.TEXT_OR_JSON or op == Op.MIME_OF:
+            text_field, json_field = arg
+            text = getattr(rec, text_field)
+            other = getattr(rec, json_field) if json_field is not None else None
+            if text is not None:
+                out.append((key, ("s", b"text/plain" if op == Op.MIME_OF else utf8(_text(text, text_field)))))
+            elif other is not None:
+                data = b"application/json" if op == Op.MIME_OF else utf8(json_text(other, json_field))
+                out.append((key, ("s", data)))
+        elif op == Op.MESSAGES:
+            if isinstance(value, (list, tuple)):
+                for i, msg in enumerate(value):
+                    if isinstance(msg, dict):
+                        prefix = f"{key}{i}.message."
+                        _message_attrs(prefix, msg.get("role"), msg.get("content"), msg.get("tool_calls"), field, out)
+        elif op == Op.OUTPUT_MESSAGE:
+            if rec.completion is not None or rec.tool_calls is not None:
+                _message_attrs(f"{key}0.message.", "assistant", rec.completion, rec.tool_calls, "completion", out)
+        elif op == Op.CUSTOM_JSON:
+            if value is not None:
+                custom = {k: v for k, v in _mapping(value, field).items() if k not in arg}
+                if custom:
+                    out.append((key, ("s", utf8(json_text(custom, field)))))
+        else:  # pragma: no cover - plan.py and this file change together
+            raise AssertionError(f"unknown op {op}")
+    return out
+
+
+# ---------------------------------------------------------------- ids and the span tree
+
+
+def _id_text(trace: Mapping[str, Any] | None, key: str) -> str | None:
+    if trace is None:
+        return None
+    value = trace.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__repr__(value)
+    raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")
+
+
+def _given_id(text: str, nhex: int) -> bytes | None:
+    """The id as bytes when the text is a valid, non-zero W3C id of nhex hex digits."""
+    if len(text) == nhex and all(c in _HEX for c in text):
+        raw = bytes.fromhex(text)
+        if any(raw):
+            return raw
+    return None
+
+
+class _Span:
+    __slots__ = ("trace_id", "span_id", "parent", "name", "kind", "start", "end", "attrs", "code", "message")
+
+    def __init__(self, trace_id, span_id, parent, name, kind, start, end, attrs, code, message):
+        self.trace_id, self.span_id, self.parent, self.name, self.kind = trace_id, span_id, parent, name, kind
+        self.start, self.end, self.attrs, self.code, self.message = start, end, attrs, code, message
+
+
+def _time(value: Any, field: str) -> int:
+    if isinstance(value, int) and 0 <= value <= _M64:
+        return int(value)
+    raise EncodeError(field, "expected an int in [0, 2**64)")
+
+
+def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
+    """The spans one record becomes: [intermediate], generation, provider attempts.
+
+    Checks run in the order the native encoder runs them, so both raise the same error.
+    """
+    if not isinstance(rec, Generation):
+        raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
+    trace = rec.trace
+    if trace is not None:
+        _mapping(trace, "trace")
+    gen_id = utf8(_text(rec.id, "id"))
+    start = _time(rec.start_time_ns, "start_time_ns")
+    end = _time(rec.end_time_ns, "end_time_ns")
+
+    trace_text = _id_text(trace, "trace_id")
+    original: list[tuple[str, tuple[str, Any]]] = []
+    if trace_text is None:
+        trace_id = _hash_trace(gen_id)
+    else:
+        trace_id = _given_id(trace_text, 32)
+        if trace_id is None:
+            trace_id = _hash_trace(utf8(trace_text))
+            original.append((ORIGINAL_TRACE_ID, ("s", utf8(trace_text))))
+    parent_text = _id_text(trace, "parent_span_id")
+    parent = None
+    if parent_text is not None:
+        parent = _given_id(parent_text, 16)
+        if parent is None:
+            parent = hash64(utf8(parent_text), SEED_PARENT).to_bytes(8, "big")
+            original.append((ORIGINAL_PARENT_ID, ("s", utf8(parent_text))))
+    name = _id_text(trace, "generation_name") or _id_text(trace, "trace_name") or DEFAULT_NAME
+    span_name = _id_text(trace, "span_name")
+    if rec.status == "error":
+        code, message = STATUS_ERROR, _text(rec.error_message or "Provider returned error", "error_message")
+    else:
+        code, message = STATUS_OK, None
+
+    spans = []
+    if span_name:
+        mid_id = hash64(gen_id, SEED_SPAN_MID).to_bytes(8, "big")
+        mid_attrs = [(k, ("s", utf8(v))) for k, v in plan.intermediate]
+        spans.append(_Span(trace_id, mid_id, parent, span_name, KIND_INTERNAL, start, end, mid_attrs, STATUS_OK, None))
+        parent = mid_id
+    gen_span_id = hash64(gen_id, SEED_SPAN_GEN).to_bytes(8, "big")
+    attrs = evaluate(plan, rec) + original
+    spans.append(_Span(trace_id, gen_span_id, parent, name, KIND_CLIENT, start, end, attrs, code, message))
+    spans += _attempt_spans(rec, trace_id, gen_id, gen_span_id, start, end)
+    return spans
+
+
+def _hash_trace(source: bytes) -> bytes:
+    return hash64(source, SEED_TRACE_HI).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO).to_bytes(8, "big")
+
+
+def _attempt_spans(rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, start: int, end: int) -> list[_Span]:
+    """One child span per provider attempt, laid end to end from the generation's start."""
+    spans = []
+    cursor = start
+    for n, attempt in enumerate(rec.provider_attempts or (), 1):
+        if not isinstance(attempt, ProviderAttempt):
+            raise EncodeError("provider_attempts", f"expected ProviderAttempt, got {type(attempt).__name__}")
+        provider = _text(attempt.provider, "provider_attempts.provider")
+        latency = attempt.latency_ms
+        if latency is None:
+            stop = end
+        else:
+            latency = _double(latency, "provider_attempts.latency_ms")
+            duration = int(latency * 1e6) if 0.0 <= latency <= 1e12 else 0
+            stop = end if duration > end - cursor else cursor + duration
+        attrs = [("gen_ai.provider.name", ("s", utf8(provider)))]
+        if attempt.status is not None:
+            attrs.append(("http.response.status_code", ("i", _int64(attempt.status, "provider_attempts.status"))))
+        if attempt.error is not None:
+            code, message = STATUS_ERROR, _text(attempt.error, "provider_attempts.error")
+        else:
+            code, message = (STATUS_ERROR if attempt.status is not None and attempt.status >= 400 else STATUS_OK), None
+        span_id = hash64(gen_id, SEED_ATTEMPT + n).to_bytes(8, "big")
+        name = f"provider attempt {n}: {provider}"
+        spans.append(_Span(trace_id, span_id, parent, name, KIND_CLIENT, cursor, stop, attrs, code, message))
+        cursor = stop
+    return spans
+
+
+# ---------------------------------------------------------------- protobuf writer
+
+
+def pb_span(span: _Span) -> bytes:
+    parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
+    if span.parent is not None:
+        parts += [b"\x22\x08", span.parent]
+    parts += [
+        len_field(0x2A, utf8(span.name)),
+        b"\x30" + varint(span.kind),
+        b"\x39" + struct.pack("<Q", span.start),
+        b"\x41" + struct.pack("<Q", span.end),
+    ]
+    parts += [len_field(0x4A, pb_kv(k, v)) for k, v in span.attrs]
+    status = b""
+    if span.message is not None:
+        status = len_field(0x12, utf8(span.message))
+    status += b"\x18" + varint(span.code)
+    parts.append(len_field(0x7A, status))
+    return len_field(0x12, b"".join(parts))  # as a ScopeSpans.spans entry
+
+
+# ---------------------------------------------------------------- JSON writer
+
+
+def json_span(span: _Span) -> bytes:
+    parts = ['{"traceId":"', span.trace_id.hex(), '","spanId":"', span.span_id.hex(), '"']
+    if span.parent is not None:
+        parts += [',"parentSpanId":"', span.parent.hex(), '"']
+    parts += [
+        ',"name":',
+        json_quote(span.name),
+        ',"kind":',
+        str(span.kind),
+        ',"startTimeUnixNano":"',
+        str(span.start),
+        '","endTimeUnixNano":"',
+        str(span.end),
+        '","attributes":[',
+        ",".join(json_kv(k, v) for k, v in span.attrs),
+        '],"status":{',
+    ]
+    if span.message is not None:
+        parts += ['"message":', json_quote(span.message), ","]
+    parts += ['"code":', str(span.code), "}}"]
+    return utf8("".join(parts))
+
+
+# ---------------------------------------------------------------- the encoder
+
+
+class TraceEncoder:
+    """Appends records one by one into one ExportTraceServiceRequest; knows its exact size so far."""
+
+    def __init__(self, *, format: str = "protobuf", flavor: Any = "gen_ai", resource: Mapping[str, Any] | None = None):
+        if format not in ("protobuf", "json"):
+            raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
+        self.format = format
+        self.plan = get_plan(flavor)
+        self.envelope = Envelope(format, [(k, typed_value(v, f"resource.{k}")) for k, v in _resource(resource)])
+        self._json = format == "json"
+        self._chunks: list[bytes] = []
+        self._body = 0
+        self.records = 0
+        self.spans = 0
+
+    def append(self, record: Any) -> int:
+        """Add one record; returns the bytes it added. On error nothing is added."""
+        spans = spans_of(self.plan, record)
+        if self._json:
+            chunks = [json_span(s) for s in spans]
+            added = sum(map(len, chunks)) + len(chunks) - (0 if self.spans else 1)
+        else:
+            chunks = [pb_span(s) for s in spans]
+            added = sum(map(len, chunks))
+        before = self.size
+        self._chunks += chunks
+        self._body += added
+        self.records += 1
+        self.spans += len(chunks)
+        return self.size - before
+
+    def extend(self, records: Iterable[Any]) -> None:
+        for record in records:
+            self.append(record)
+
+    @property
+    def size(self) -> int:
+        """Exact length of what finish() would return now."""
+        return self.envelope.size(self._body, self.spans)
+
+    def finish(self) -> bytes:
+        """The request bytes; the encoder is empty again afterwards."""
+        if self._json:
+            body = b",".join(self._chunks)
+        else:
+            body = b"".join(self._chunks)
+        data = self.envelope.wrap(body, self.spans)
+        self.reset()
+        return data
+
+    def reset(self) -> None:
+        self._chunks = []
+        self._body = 0
+        self.records = 0
+        self.spans = 0
+
+    def __repr__(self) -> str:
+        return f"<TraceEncoder impl=python format={self.format} flavor={self.plan.name} records={self.records} bytes={self.size}>"
+
+
+def _resource(resource: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    items = dict(resource or {})
+    service = items.pop("service.name", "spancast")
+    return [("service.name", service), *items.items()]
+
+
+def encode_traces(records: Iterable[Any], *, format: str = "protobuf", flavor: Any = "gen_ai", resource=None) -> bytes:
+    """Encode records into one ExportTraceServiceRequest (protobuf or OTLP JSON bytes)."""
+    encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
+    encoder.extend(records)
+    return encoder.finish()

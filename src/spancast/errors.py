@@ -1,0 +1,49 @@
+"""The one exception tree of spancast.
+
+::
+
+    SpancastError                 base of everything spancast raises on purpose
+    ├── RecordError (ValueError)  a generation record failed validation: .index, .field, .reason
+    ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
+    └── NativeUnavailableError (ImportError)
+                                  the Cython extension was asked for but cannot be loaded
+
+Errors never carry secrets: messages name fields and reasons, not values of
+credentials. Record values may appear only where they help (a bad enum).
+"""
+
+from __future__ import annotations
+
+
+class SpancastError(Exception):
+    """Base class of every error spancast raises on purpose."""
+
+
+class RecordError(SpancastError, ValueError):
+    """A record failed validation; the other records of the same input are unaffected."""
+
+    def __init__(self, field: str, reason: str, index: int | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.index = index
+        where = f"record {index}: " if index is not None else ""
+        super().__init__(f"{where}{field}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"<RecordError index={self.index} field={self.field!r} reason={self.reason!r}>"
+
+
+class EncodeError(SpancastError, ValueError):
+    """A record holds a value that cannot be written (an unsupported type, an integer out of range)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"<EncodeError field={self.field!r} reason={self.reason!r}>"
+
+
+class NativeUnavailableError(SpancastError, ImportError):
+    """The native extension was required (SPANCAST_IMPL=native) but cannot be imported."""

@@ -1,0 +1,154 @@
+"""The generation record (one LLM call) and its tolerant JSON decoding."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from .errors import RecordError
+
+__all__ = ["Generation", "ProviderAttempt", "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS"]
+
+# Limits are generous on content (a long context is legitimate) and tight on
+# identifiers, which end up as span attributes and index keys downstream.
+ShortStr = Annotated[str, msgspec.Meta(max_length=256)]
+IdStr = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Label = Annotated[str, msgspec.Meta(max_length=1024)]
+Text = Annotated[str, msgspec.Meta(max_length=32 * 1024 * 1024)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+TimeNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+#: What privacy mode removes, and nothing else.
+CONTENT_FIELDS = ("messages", "prompt", "completion", "reasoning", "tool_calls")
+#: Keys of ``trace`` that have a meaning; every other key is custom metadata.
+TRACE_KEYS = ("trace_id", "trace_name", "span_name", "generation_name", "parent_span_id")
+
+
+class ProviderAttempt(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One upstream attempt of a generation (a provider that was tried)."""
+
+    provider: Label
+    status: Annotated[int, msgspec.Meta(ge=0, le=999)] | None = None  # HTTP status
+    latency_ms: float | None = None
+    error: Text | None = None
+
+
+class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One LLM call. Only ``id``, ``model`` and the two timestamps are required."""
+
+    id: IdStr
+    start_time_ns: TimeNs
+    end_time_ns: TimeNs
+    model: IdStr
+    response_model: ShortStr | None = None
+    provider: Label | None = None
+    operation: ShortStr = "chat"
+    status: Literal["ok", "error"] = "ok"
+    error_type: Label | None = None
+    error_message: Text | None = None
+    finish_reason: ShortStr | None = None
+    native_finish_reason: ShortStr | None = None
+    prompt_tokens: Count | None = None
+    completion_tokens: Count | None = None
+    total_tokens: Count | None = None
+    cached_tokens: Count | None = None
+    cache_write_tokens: Count | None = None
+    reasoning_tokens: Count | None = None
+    input_cost: float | None = None
+    output_cost: float | None = None
+    total_cost: float | None = None
+    time_to_first_token_ms: float | None = None
+    streamed: bool | None = None
+    cancelled: bool | None = None
+    model_parameters: dict[str, Any] | None = None
+    messages: list[dict[str, Any]] | None = None
+    prompt: Text | None = None
+    completion: Text | None = None
+    reasoning: Text | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    user: ShortStr | None = None
+    session_id: ShortStr | None = None
+    trace: dict[str, Any] | None = None
+    api_key_hash: ShortStr | None = None
+    api_key_name: ShortStr | None = None
+    provider_attempts: list[ProviderAttempt] | None = None
+
+    def __post_init__(self) -> None:
+        if self.end_time_ns < self.start_time_ns:
+            raise ValueError("end_time_ns is before start_time_ns - at `$.end_time_ns`")
+        if self.total_tokens is None and (self.prompt_tokens is not None or self.completion_tokens is not None):
+            self.total_tokens = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+class DecodeResult(msgspec.Struct, frozen=True):
+    """What decoding an input produced: the good records and one error per bad one."""
+
+    records: list[Generation]
+    errors: list[RecordError]
+
+    def __repr__(self) -> str:
+        return f"<DecodeResult records={len(self.records)} errors={len(self.errors)}>"
+
+
+_decoder = msgspec.json.Decoder(Generation)
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_AT_PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def _record_error(exc: Exception, index: int) -> RecordError:
+    """Turn a msgspec/Unicode error into a RecordError that names the field."""
+    if isinstance(exc, UnicodeDecodeError):
+        return RecordError("<record>", f"invalid UTF-8 at byte {exc.start}", index)
+    message = str(exc)
+    field = "<record>"
+    match = _AT_PATH.search(message)
+    if match:
+        message = message[: match.start()]
+        path = match.group(1)
+        field = path[1:] if path.startswith(".") else path or "<record>"
+    missing = _MISSING.search(message)
+    if missing:
+        prefix = "" if field == "<record>" else field + "."
+        field = prefix + missing.group(1)
+    return RecordError(field, message[:1].lower() + message[1:], index)
+
+
+def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeResult) -> None:
+    try:
+        out.records.append(_decoder.decode(raw))
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        out.errors.append(_record_error(exc, index))
+
+
+def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:
+    """Decode one JSON object, a JSON array of objects, or NDJSON into records.
+
+    Each bad record yields a :class:`RecordError` (with its position) and the
+    good records of the same input still decode. A malformed array as a whole
+    (not one bad element) is one error at index ``None``.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    out = DecodeResult([], [])
+    view = bytes(data).lstrip()
+    if view[:1] == b"[":
+        try:
+            items = _raw_list.decode(view)
+        except msgspec.DecodeError as exc:
+            out.errors.append(RecordError("<input>", f"malformed JSON array: {exc}"))
+            return out
+        for index, raw in enumerate(items):
+            _decode_one(raw, index, out)
+        return out
+    lines = [line for line in view.split(b"\n") if line.strip()]
+    # NDJSON when the first line is a whole object; a pretty-printed object starts with a lone "{".
+    first = lines[0].strip() if lines else b""
+    if len(lines) > 1 and first[:1] == b"{" and first[-1:] == b"}":
+        for index, line in enumerate(lines):
+            _decode_one(line, index, out)
+    else:
+        _decode_one(view, 0, out)
+    return out
