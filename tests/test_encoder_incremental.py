@@ -1,0 +1,107 @@
+"""The incremental encoder the batcher uses: exact sizes, atomic appends, reuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import attempts_record, full_record
+from otlp import parse, spans
+from spancast import EncodeError, Generation
+
+
+def test_size_is_exact_after_every_append(impl, fmt):
+    enc = impl.TraceEncoder(format=fmt)
+    recs = [full_record(i) for i in range(20)] + [attempts_record()]
+    sizes = []
+    for rec in recs:
+        before = enc.size
+        added = enc.append(rec)
+        assert enc.size == before + added
+        sizes.append(enc.size)
+    data = enc.finish()
+    assert len(data) == sizes[-1]
+    # Every prefix of the batch, encoded on its own, has the size the encoder announced for it.
+    for n in (1, 2, 7, len(recs)):
+        assert len(impl.encode_traces(recs[:n], format=fmt)) == sizes[n - 1]
+    assert len(spans(parse(data, fmt))) == 20 + 5
+
+
+def test_size_crosses_varint_boundaries(impl):
+    # Lengths around 127/128 and 16383/16384 change the width of the envelope's length prefixes.
+    enc = impl.TraceEncoder(format="protobuf")
+    for n in range(0, 40000, 97):
+        rec = full_record(n, completion="z" * n, messages=None, trace=None, model_parameters=None)
+        enc.append(rec)
+        expected = enc.size
+        data = impl.encode_traces([full_record(m, completion="z" * m, messages=None, trace=None, model_parameters=None) for m in range(0, n + 1, 97)])
+        assert len(data) == expected
+        if n > 2000:
+            break
+    assert parse(enc.finish(), "protobuf")
+
+
+def test_a_failing_record_adds_nothing(impl, fmt):
+    enc = impl.TraceEncoder(format=fmt)
+    good = [full_record(1), full_record(2)]
+    enc.append(good[0])
+    size = enc.size
+    bad = full_record(3, trace={"custom": {"when": object()}})
+    with pytest.raises(EncodeError) as info:
+        enc.append(bad)
+    assert info.value.field == "trace.custom"
+    assert (enc.size, enc.records) == (size, 1)
+    enc.append(good[1])
+    assert enc.finish() == impl.encode_traces(good, format=fmt)
+
+
+def test_failure_inside_a_later_span_rolls_back_the_earlier_ones(impl, fmt):
+    enc = impl.TraceEncoder(format=fmt)
+    enc.append(full_record(1))
+    before = enc.size
+    rec = attempts_record()
+    rec.provider_attempts[2].provider = 42  # fails after the intermediate and generation spans were written
+    with pytest.raises(EncodeError, match="provider_attempts.provider"):
+        enc.append(rec)
+    assert enc.size == before and enc.spans == 1
+    assert enc.finish() == impl.encode_traces([full_record(1)], format=fmt)
+
+
+def test_finish_resets_and_the_encoder_is_reusable(impl, fmt):
+    enc = impl.TraceEncoder(format=fmt)
+    batch = [full_record(i) for i in range(5)]
+    enc.extend(batch)
+    first = enc.finish()
+    assert (enc.records, enc.spans) == (0, 0)
+    assert enc.size == len(impl.encode_traces([], format=fmt))
+    enc.extend(batch)
+    assert enc.finish() == first
+
+
+def test_a_huge_batch_then_small_ones(impl):
+    enc = impl.TraceEncoder()
+    big = full_record(completion="q" * (20 << 20))
+    enc.append(big)
+    assert len(enc.finish()) > 20 << 20
+    enc.append(full_record(1))
+    assert enc.finish() == impl.encode_traces([full_record(1)])
+
+
+def test_not_a_generation_is_an_error(impl):
+    with pytest.raises(EncodeError) as info:
+        impl.encode_traces([{"id": "x"}])
+    assert info.value.field == "<record>"
+
+
+def test_unknown_format_and_flavor(impl):
+    with pytest.raises(ValueError, match="format"):
+        impl.TraceEncoder(format="xml")
+    with pytest.raises(ValueError, match="flavor"):
+        impl.TraceEncoder(flavor="nope")
+
+
+def test_repr_is_informative(impl):
+    enc = impl.TraceEncoder(format="json", flavor="openinference")
+    enc.append(Generation(id="g", start_time_ns=1, end_time_ns=2, model="m"))
+    text = repr(enc)
+    assert "format=json" in text and "flavor=openinference" in text and "records=1" in text
+    assert f"bytes={enc.size}" in text
