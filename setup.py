@@ -10,7 +10,7 @@ if os.environ.get("SPANCAST_NO_EXTENSIONS", "") not in ("1", "true", "yes"):
     from setuptools import Extension
 
     ext_modules = cythonize(
-        [Extension("spancast._native", ["native/_native.pyx"], extra_compile_args=["-O3"])],
+        [Extension("spancast._native", ["native/_native.pyx"], include_dirs=["native"], extra_compile_args=["-O3"])],
         compiler_directives={
             "language_level": "3",
             "boundscheck": False,

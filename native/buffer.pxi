@@ -39,6 +39,43 @@ cdef void buf_free(Buf* b) noexcept:
     b.cap = 0
 
 
+# Straight-line writers through a local pointer: writes through char* may alias the Buf, so code
+# that updated b.len after every byte would reload it each time. Callers do
+#   p = b.data + b.len; p = w...(p, ...); b.len = p - b.data
+cdef inline char* wbyte(char* p, uint8_t c) noexcept:
+    p[0] = <char>c
+    return p + 1
+
+
+cdef inline char* wvarint(char* p, uint64_t v) noexcept:
+    while v >= 0x80:
+        p[0] = <char>((v & 0x7F) | 0x80)
+        p += 1
+        v >>= 7
+    p[0] = <char>v
+    return p + 1
+
+
+cdef inline char* wcopy(char* p, const void* s, Py_ssize_t n) noexcept:
+    memcpy(p, s, n)
+    return p + n
+
+
+cdef inline char* wfixed64(char* p, uint64_t v) noexcept:
+    cdef int i
+    for i in range(8):
+        p[i] = <char>((v >> (8 * i)) & 0xFF)
+    return p + 8
+
+
+cdef inline int put_char(Buf* b, char c) except -1:
+    if b.len + 1 > b.cap:
+        buf_grow(b, 1)
+    b.data[b.len] = c
+    b.len += 1
+    return 0
+
+
 cdef inline void put(Buf* b, const char* p, Py_ssize_t n) noexcept:
     memcpy(b.data + b.len, p, n)
     b.len += n
@@ -50,6 +87,10 @@ cdef inline void put_byte(Buf* b, uint8_t c) noexcept:
 
 
 cdef inline int vsize(uint64_t v) noexcept:
+    if v < 0x80:
+        return 1
+    if v < 0x4000:
+        return 2
     cdef int n = 1
     while v >= 0x80:
         v >>= 7
@@ -133,56 +174,40 @@ cdef inline int put_i64_dec(Buf* b, int64_t v) except -1:
 
 # JSON string escaping over UTF-8 bytes, the same rules as the json module:
 # short escapes for " \ \b \f \n \r \t, \u00xx for the other control bytes, everything else as is.
-cdef uint8_t[256] ESC
-cdef int _i
-for _i in range(256):
-    ESC[_i] = 0
-for _i in range(0x20):
-    ESC[_i] = 117  # 'u'
-ESC[8] = 98
-ESC[12] = 102
-ESC[10] = 110
-ESC[13] = 114
-ESC[9] = 116
-ESC[34] = 34
-ESC[92] = 92
+cdef extern from "escape.h":
+    size_t spancast_copy_safe(char* dst, const char* src, size_t n) nogil
+
+
+cdef char[32] SHORT_ESC
+SHORT_ESC[:] = b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"
 
 
 cdef int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
     """Append bytes escaped for the inside of a JSON string (no quotes)."""
-    cdef const uint8_t* s = <const uint8_t*>p
-    cdef Py_ssize_t i, extra = 0, run
-    cdef uint8_t e, c
-    for i in range(n):
-        e = ESC[s[i]]
-        if e:
-            extra += 5 if e == 117 else 1
-    buf_need(b, n + extra)
-    if extra == 0:
-        put(b, p, n)
-        return 0
-    run = 0
-    for i in range(n):
-        c = s[i]
-        e = ESC[c]
-        if e == 0:
-            continue
-        if i > run:
-            put(b, p + run, i - run)
-        run = i + 1
+    cdef Py_ssize_t i = 0, run
+    cdef uint8_t c
+    buf_need(b, n)
+    while True:
+        run = <Py_ssize_t>spancast_copy_safe(b.data + b.len, p + i, <size_t>(n - i))
+        b.len += run
+        i += run
+        if i >= n:
+            return 0
+        c = <uint8_t>p[i]
+        i += 1
+        buf_need(b, 6 + (n - i))
         b.data[b.len] = 92
-        b.len += 1
-        if e == 117:
-            put(b, "u00", 3)
-            b.data[b.len] = HEXDIGITS[c >> 4]
-            b.data[b.len + 1] = HEXDIGITS[c & 0xF]
+        if c == 34 or c == 92:
+            b.data[b.len + 1] = <char>c
+            b.len += 2
+        elif SHORT_ESC[c] != 117:
+            b.data[b.len + 1] = SHORT_ESC[c]
             b.len += 2
         else:
-            b.data[b.len] = <char>e
-            b.len += 1
-    if n > run:
-        put(b, p + run, n - run)
-    return 0
+            memcpy(b.data + b.len + 1, b"u00", 3)
+            b.data[b.len + 4] = HEXDIGITS[c >> 4]
+            b.data[b.len + 5] = HEXDIGITS[c & 0xF]
+            b.len += 6
 
 
 cdef inline int put_quoted(Buf* b, const char* p, Py_ssize_t n) except -1:

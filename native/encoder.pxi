@@ -4,8 +4,9 @@
 
 from cpython.object cimport PyObject_TypeCheck
 from cpython.bytes cimport PyBytes_FromStringAndSize
+cimport cython
 from cpython.mem cimport PyMem_Malloc
-from libc.string cimport strlen
+from libc.string cimport memcmp, strlen
 
 from spancast.errors import EncodeError
 from spancast.record import Generation, ProviderAttempt
@@ -86,8 +87,13 @@ cdef Py_ssize_t A_PROVIDER = ATT["provider"], A_STATUS = ATT["status"], A_LATENC
 cdef Py_ssize_t A_ERROR = ATT["error"]
 
 
+cdef inline PyObject* fraw(object rec, Py_ssize_t off) noexcept:
+    # Borrowed: the record holds the reference while it is being encoded. NULL or None = absent.
+    return (<PyObject**>((<char*><PyObject*>rec) + off))[0]
+
+
 cdef inline object fget(object rec, Py_ssize_t off):
-    cdef PyObject* p = (<PyObject**>((<char*><PyObject*>rec) + off))[0]
+    cdef PyObject* p = fraw(rec, off)
     if p == NULL:
         return None
     return <object>p
@@ -142,6 +148,17 @@ cdef bint parse_id(const char* p, Py_ssize_t n, int nbytes, uint8_t* out) noexce
     return nonzero
 
 
+cdef inline bint in_skip(tuple skip, const char* p, Py_ssize_t n) noexcept:
+    """Whether the UTF-8 key is one of the (few) keys a step leaves out."""
+    cdef Py_ssize_t i
+    cdef PyObject* item
+    for i in range(PyTuple_GET_SIZE(skip)):
+        item = PyTuple_GET_ITEM(skip, i)
+        if PyBytes_GET_SIZE(<object>item) == n and memcmp(PyBytes_AS_STRING(<object>item), p, n) == 0:
+            return True
+    return False
+
+
 cdef object id_text(object trace, str key):
     """trace[key] as text: str as is, int as decimal, None when absent; anything else is an error."""
     if trace is None:
@@ -157,17 +174,17 @@ cdef object id_text(object trace, str key):
 cdef object text_of(object v, object field):
     if PyUnicode_Check(v):
         return v
-    raise EncodeError(field_name(field), f"expected str, got {type(v).__name__}")
+    raise EncodeError(field, f"expected str, got {type(v).__name__}")
 
 
 cdef int64_t int64_of(object v, object field) except? -1:
     cdef int overflow = 0
     cdef long long iv
     if not PyLong_Check(v):
-        raise EncodeError(field_name(field), f"expected int, got {type(v).__name__}")
+        raise EncodeError(field, f"expected int, got {type(v).__name__}")
     iv = PyLong_AsLongLongAndOverflow(v, &overflow)
     if overflow:
-        raise EncodeError(field_name(field), "integer out of the int64 range")
+        raise EncodeError(field, "integer out of the int64 range")
     return iv
 
 
@@ -178,13 +195,20 @@ cdef double double_of(object v, object field) except? -1.0:
         try:
             return float(v)
         except OverflowError:
-            raise EncodeError(field_name(field), "integer too large for a double") from None
-    raise EncodeError(field_name(field), f"expected float, got {type(v).__name__}")
+            raise EncodeError(field, "integer too large for a double") from None
+    raise EncodeError(field, f"expected float, got {type(v).__name__}")
 
 
 cdef uint64_t time_of(object v, str field) except? 0:
     cdef unsigned long long t
+    cdef int overflow = 0
+    cdef long long iv
     if PyLong_Check(v):
+        iv = PyLong_AsLongLongAndOverflow(v, &overflow)  # the fast path: every time before 2262
+        if overflow == 0:
+            if iv >= 0:
+                return <uint64_t>iv
+            raise EncodeError(field, "expected an int in [0, 2**64)")
         t = PyLong_AsUnsignedLongLong(v)
         if not (t == <unsigned long long>-1 and PyErr_Occurred()):
             return t
@@ -204,6 +228,7 @@ cdef struct SpanHead:
     uint64_t end
 
 
+@cython.final
 cdef class TraceEncoder:
     """Appends records one by one into one ExportTraceServiceRequest; knows its exact size so far."""
 
@@ -290,7 +315,7 @@ cdef class TraceEncoder:
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref
             elif op == Op.EXPAND or op == Op.CUSTOM_JSON:
-                ref = frozenset(arg)
+                ref = tuple(sorted(k.encode("utf-8") for k in arg))  # compared as UTF-8 in in_skip()
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref if ref else NULL
             elif op == Op.JSON_OBJECT:
@@ -310,19 +335,19 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ attribute writers
 
-    cdef int _kv_open(self, const char* k, Py_ssize_t kn, Py_ssize_t av_len) except -1:
-        """Protobuf: everything of a span attribute up to its AnyValue body, with room for that body."""
+    cdef char* _kv_open(self, const char* k, Py_ssize_t kn, Py_ssize_t av_len) except NULL:
+        """Protobuf: a span attribute up to its AnyValue body; returns where the body goes (room reserved)."""
         cdef Buf* b = &self.body
         cdef Py_ssize_t kv_len = 1 + vsize(kn) + kn + 1 + vsize(av_len) + av_len
         buf_need(b, 1 + vsize(kv_len) + kv_len)
-        put_byte(b, 0x4A)
-        put_varint(b, kv_len)
-        put_byte(b, 0x0A)
-        put_varint(b, kn)
-        put(b, k, kn)
-        put_byte(b, 0x12)
-        put_varint(b, av_len)
-        return 0
+        cdef char* p = b.data + b.len
+        p = wbyte(p, 0x4A)
+        p = wvarint(p, kv_len)
+        p = wbyte(p, 0x0A)
+        p = wvarint(p, kn)
+        p = wcopy(p, k, kn)
+        p = wbyte(p, 0x12)
+        return wvarint(p, av_len)
 
     cdef int _json_kv_open(self, const char* k, Py_ssize_t kn) except -1:
         cdef Buf* b = &self.body
@@ -337,21 +362,24 @@ cdef class TraceEncoder:
 
     cdef int kv_str(self, const char* k, Py_ssize_t kn, const char* v, Py_ssize_t vn) except -1:
         cdef Buf* b = &self.body
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(b, '{"stringValue":"')
             put_escaped(b, v, vn)
             put_cstr(b, '"}}')
         else:
-            self._kv_open(k, kn, 1 + vsize(vn) + vn)
-            put_byte(b, 0x0A)
-            put_varint(b, vn)
-            put(b, v, vn)
+            p = self._kv_open(k, kn, 1 + vsize(vn) + vn)
+            p = wbyte(p, 0x0A)
+            p = wvarint(p, vn)
+            p = wcopy(p, v, vn)
+            b.len = p - b.data
         return 0
 
     cdef int kv_str_array1(self, const char* k, Py_ssize_t kn, const char* v, Py_ssize_t vn) except -1:
         cdef Buf* b = &self.body
         cdef Py_ssize_t item_len, arr_len
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(b, '{"arrayValue":{"values":[{"stringValue":"')
@@ -360,32 +388,36 @@ cdef class TraceEncoder:
         else:
             item_len = 1 + vsize(vn) + vn
             arr_len = 1 + vsize(item_len) + item_len
-            self._kv_open(k, kn, 1 + vsize(arr_len) + arr_len)
-            put_byte(b, 0x2A)
-            put_varint(b, arr_len)
-            put_byte(b, 0x0A)
-            put_varint(b, item_len)
-            put_byte(b, 0x0A)
-            put_varint(b, vn)
-            put(b, v, vn)
+            p = self._kv_open(k, kn, 1 + vsize(arr_len) + arr_len)
+            p = wbyte(p, 0x2A)
+            p = wvarint(p, arr_len)
+            p = wbyte(p, 0x0A)
+            p = wvarint(p, item_len)
+            p = wbyte(p, 0x0A)
+            p = wvarint(p, vn)
+            p = wcopy(p, v, vn)
+            b.len = p - b.data
         return 0
 
     cdef int kv_int(self, const char* k, Py_ssize_t kn, int64_t v) except -1:
         cdef Buf* b = &self.body
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(b, '{"intValue":"')
             put_i64_dec(b, v)
             put_cstr(b, '"}}')
         else:
-            self._kv_open(k, kn, 1 + vsize(<uint64_t>v))
-            put_byte(b, 0x18)
-            put_varint(b, <uint64_t>v)
+            p = self._kv_open(k, kn, 1 + vsize(<uint64_t>v))
+            p = wbyte(p, 0x18)
+            p = wvarint(p, <uint64_t>v)
+            b.len = p - b.data
         return 0
 
     cdef int kv_double(self, const char* k, Py_ssize_t kn, double v) except -1:
         cdef Buf* b = &self.body
         cdef uint64_t bits
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             if isfinite(v):
@@ -399,14 +431,16 @@ cdef class TraceEncoder:
             else:
                 put_cstr(b, '{"doubleValue":"-Infinity"}}')
         else:
-            self._kv_open(k, kn, 9)
-            put_byte(b, 0x21)
+            p = self._kv_open(k, kn, 9)
+            p = wbyte(p, 0x21)
             memcpy(&bits, &v, 8)
-            put_fixed64(b, bits)
+            p = wfixed64(p, bits)
+            b.len = p - b.data
         return 0
 
     cdef int kv_bool(self, const char* k, Py_ssize_t kn, bint v) except -1:
         cdef Buf* b = &self.body
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             if v:
@@ -414,9 +448,10 @@ cdef class TraceEncoder:
             else:
                 put_cstr(b, '{"boolValue":false}}')
         else:
-            self._kv_open(k, kn, 2)
-            put_byte(b, 0x10)
-            put_byte(b, 1 if v else 0)
+            p = self._kv_open(k, kn, 2)
+            p = wbyte(p, 0x10)
+            p = wbyte(p, 1 if v else 0)
+            b.len = p - b.data
         return 0
 
     cdef int kv_null(self, const char* k, Py_ssize_t kn) except -1:
@@ -424,23 +459,26 @@ cdef class TraceEncoder:
             self._json_kv_open(k, kn)
             put_cstr(&self.body, '{}}')
         else:
-            self._kv_open(k, kn, 0)
+            self.body.len = self._kv_open(k, kn, 0) - self.body.data
         return 0
 
     cdef int kv_scratch(self, const char* k, Py_ssize_t kn) except -1:
         return self.kv_str(k, kn, self.scratch.data, self.scratch.len)
 
-    cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
+    cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field, object subkey=None) except -1:
         self.scratch.len = 0
-        json_value(&self.scratch, v, field, 1, self._keep)
+        json_value(&self.scratch, v, field, subkey, 1, self._keep)
         return self.kv_scratch(k, kn)
 
     cdef int kv_text(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
         cdef Py_ssize_t n
-        cdef const char* p = utf8_of(text_of(v, field), &n, self._keep)
+        cdef const char* p
+        if not PyUnicode_Check(v):
+            text_of(v, field)  # raises
+        p = utf8_of(v, &n, self._keep)
         return self.kv_str(k, kn, p, n)
 
-    cdef int kv_typed(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
+    cdef int kv_typed(self, const char* k, Py_ssize_t kn, object v, object field, object subkey) except -1:
         cdef int overflow = 0
         cdef long long iv
         if v is None:
@@ -459,8 +497,8 @@ cdef class TraceEncoder:
         if PyFloat_Check(v):
             return self.kv_double(k, kn, PyFloat_AS_DOUBLE(v))
         if PyList_Check(v) or PyTuple_Check(v) or PyDict_Check(v):
-            return self.kv_json(k, kn, v, field)
-        raise EncodeError(field_name(field), f"unsupported type {type(v).__name__}")
+            return self.kv_json(k, kn, v, field, subkey)
+        raise EncodeError(field_name(field, subkey), f"unsupported type {type(v).__name__}")
 
     # ------------------------------------------------------------ keys built on the fly
 
@@ -531,9 +569,16 @@ cdef class TraceEncoder:
         cdef PyObject* val
         cdef double d
         cdef bint first
+        cdef PyObject* raw
         for i in range(self.nsteps):
             s = &self.steps[i]
-            v = fget(rec, s.off) if s.off >= 0 else None
+            if s.off >= 0:
+                raw = fraw(rec, s.off)
+                if (raw == NULL or raw == <PyObject*>None) and s.op <= OP_BOOL and s.op != OP_STR_OR:
+                    continue  # an absent field writes nothing for these ops
+                v = <object>raw if raw != NULL else None
+            else:
+                v = None
             if s.op == OP_STR:
                 if v is not None:
                     self.kv_text(s.key, s.keylen, v, <object>s.name)
@@ -572,13 +617,13 @@ cdef class TraceEncoder:
                     while PyDict_Next(v, &pos, &k, &val):
                         if not PyUnicode_Check(<object>k):
                             raise EncodeError(<object>s.name, f"key {(<object>k)!r} is not a string")
-                        if s.arg != NULL and (<object>k) in <frozenset>s.arg:
+                        p = utf8_of(<object>k, &n, self._keep)
+                        if s.arg != NULL and in_skip(<tuple>s.arg, p, n):
                             continue
                         self.keyb.len = 0
                         self.key_put(s.key, s.keylen)
-                        p = utf8_of(<object>k, &n, self._keep)
                         self.key_put(p, n)
-                        self.kv_typed(self.keyb.data, self.keyb.len, <object>val, (<object>s.name, <object>k))
+                        self.kv_typed(self.keyb.data, self.keyb.len, <object>val, <object>s.name, <object>k)
             elif s.op == OP_JSON:
                 if v is not None:
                     self.kv_json(s.key, s.keylen, v, <object>s.name)
@@ -589,12 +634,12 @@ cdef class TraceEncoder:
                     item = fget(rec, off)
                     if item is None:
                         continue
-                    put_lit(&self.scratch, "{" if first else ",", 1)
+                    put_char(&self.scratch, b'{' if first else b',')
                     first = False
                     put_lit(&self.scratch, PyBytes_AS_STRING(jkey), PyBytes_GET_SIZE(jkey))
-                    json_value(&self.scratch, item, <object>s.name, 2, self._keep)
+                    json_value(&self.scratch, item, <object>s.name, None, 2, self._keep)
                 if not first:
-                    put_cstr(&self.scratch, "}")
+                    put_char(&self.scratch, b'}')
                     self.kv_scratch(s.key, s.keylen)
             elif s.op == OP_TEXT_OR_JSON or s.op == OP_MIME_OF:
                 other = fget(rec, s.off2) if s.off2 >= 0 else None
@@ -635,18 +680,18 @@ cdef class TraceEncoder:
                     self.scratch.len = 0
                     pos = 0
                     while PyDict_Next(v, &pos, &k, &val):
-                        if s.arg != NULL and (<object>k) in <frozenset>s.arg:
-                            continue
                         if not PyUnicode_Check(<object>k):
                             raise EncodeError(<object>s.name, f"object key {(<object>k)!r} is not a string")
-                        put_lit(&self.scratch, "{" if first else ",", 1)
-                        first = False
                         p = utf8_of(<object>k, &n, self._keep)
+                        if s.arg != NULL and in_skip(<tuple>s.arg, p, n):
+                            continue
+                        put_char(&self.scratch, b'{' if first else b',')
+                        first = False
                         put_quoted(&self.scratch, p, n)
-                        put_cstr(&self.scratch, ":")
-                        json_value(&self.scratch, <object>val, <object>s.name, 2, self._keep)
+                        put_char(&self.scratch, b':')
+                        json_value(&self.scratch, <object>val, <object>s.name, None, 2, self._keep)
                     if not first:
-                        put_cstr(&self.scratch, "}")
+                        put_char(&self.scratch, b'}')
                         self.kv_scratch(s.key, s.keylen)
         return 0
 
@@ -655,10 +700,11 @@ cdef class TraceEncoder:
     cdef Py_ssize_t span_open(self, SpanHead* h) except -1:
         cdef Buf* b = &self.body
         cdef Py_ssize_t slot = 0
+        cdef char* p
         self.nattrs = 0
         if self.json:
             if self.spans:
-                put_cstr(b, ",")
+                put_char(b, b',')
             buf_need(b, 128)
             put(b, '{"traceId":"', strlen('{"traceId":"'))
             put_hex(b, h.trace_id, 16)
@@ -678,25 +724,23 @@ cdef class TraceEncoder:
             put_cstr(b, '","attributes":[')
         else:
             buf_need(b, 3 + 18 + 10 + 10 + 1 + vsize(h.name_len) + h.name_len + 2 + 18)
-            put_byte(b, 0x12)
-            slot = b.len
-            b.len += 2  # most spans are 128 B to 16 KiB: a 2-byte length, patched at the end
-            put(b, "\x0a\x10", 2)
-            put(b, <const char*>h.trace_id, 16)
-            put(b, "\x12\x08", 2)
-            put(b, <const char*>h.span_id, 8)
+            p = wbyte(b.data + b.len, 0x12)
+            slot = p - b.data
+            p += 2  # most spans are 128 B to 16 KiB: a 2-byte length, patched at the end
+            p = wbyte(wbyte(p, 0x0A), 16)
+            p = wcopy(p, h.trace_id, 16)
+            p = wbyte(wbyte(p, 0x12), 8)
+            p = wcopy(p, h.span_id, 8)
             if h.has_parent:
-                put(b, "\x22\x08", 2)
-                put(b, <const char*>h.parent, 8)
-            put_byte(b, 0x2A)
-            put_varint(b, h.name_len)
-            put(b, h.name, h.name_len)
-            put_byte(b, 0x30)
-            put_varint(b, h.kind)
-            put_byte(b, 0x39)
-            put_fixed64(b, h.start)
-            put_byte(b, 0x41)
-            put_fixed64(b, h.end)
+                p = wbyte(wbyte(p, 0x22), 8)
+                p = wcopy(p, h.parent, 8)
+            p = wbyte(p, 0x2A)
+            p = wvarint(p, h.name_len)
+            p = wcopy(p, h.name, h.name_len)
+            p = wvarint(wbyte(p, 0x30), h.kind)
+            p = wfixed64(wbyte(p, 0x39), h.start)
+            p = wfixed64(wbyte(p, 0x41), h.end)
+            b.len = p - b.data
         return slot
 
     cdef int span_close(self, Py_ssize_t slot, int code, const char* msg, Py_ssize_t msg_len) except -1:
@@ -849,10 +893,8 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ public
 
-    def append(self, record):
-        """Add one record; returns the bytes it added. On error nothing is added."""
+    cdef int _append_atomic(self, object record) except -1:
         cdef Py_ssize_t before_len = self.body.len, before_spans = self.spans
-        cdef Py_ssize_t before = self._size()
         try:
             self._append(record)
         except BaseException:
@@ -863,11 +905,18 @@ cdef class TraceEncoder:
             if self._keep:
                 self._keep.clear()
         self.records += 1
+        return 0
+
+    def append(self, record):
+        """Add one record; returns the bytes it added. On error nothing is added."""
+        cdef Py_ssize_t before = self._size()
+        self._append_atomic(record)
         return self._size() - before
 
     def extend(self, records):
+        """Append each record in turn; stops at the first that fails (the ones before it stay)."""
         for record in records:
-            self.append(record)
+            self._append_atomic(record)
 
     cdef Py_ssize_t _size(self) noexcept:
         cdef Py_ssize_t body_len = self.body.len - self.head_room, ss, rs

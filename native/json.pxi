@@ -14,6 +14,9 @@ from libc.math cimport isfinite
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size)
+    bint PyUnicode_IS_COMPACT_ASCII(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    void* PyUnicode_DATA(object s)
     long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
     void PyErr_Clear()
     char* PyOS_double_to_string(double val, char format_code, int precision, int flags, int* ptype) except NULL
@@ -26,6 +29,9 @@ cdef enum:
 
 cdef inline const char* utf8_of(object s, Py_ssize_t* n, list keep) except NULL:
     """UTF-8 of a str without copying; lone surrogates (only from records built in Python) become '?'."""
+    if PyUnicode_IS_COMPACT_ASCII(s):  # ASCII text is its own UTF-8
+        n[0] = PyUnicode_GET_LENGTH(s)
+        return <const char*>PyUnicode_DATA(s)
     cdef const char* p = PyUnicode_AsUTF8AndSize(s, n)
     if p != NULL:
         return p
@@ -36,11 +42,11 @@ cdef inline const char* utf8_of(object s, Py_ssize_t* n, list keep) except NULL:
     return PyBytes_AS_STRING(b)
 
 
-cdef object field_name(object field):
-    # Error paths only: a (field, key) pair names an entry of a mapping field.
-    if isinstance(field, tuple):
-        return f"{field[0]}.{field[1]}"
-    return field
+cdef object field_name(object field, object subkey):
+    # Error paths only: a subkey names an entry of a mapping field.
+    if subkey is None:
+        return field
+    return f"{field}.{subkey}"
 
 
 cdef int put_double_repr(Buf* b, double d) except -1:
@@ -66,7 +72,7 @@ cdef int put_int_dec(Buf* b, object v) except -1:
     return put_lit(b, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
 
 
-cdef int json_value(Buf* b, object v, object field, int depth, list keep) except -1:
+cdef int json_value(Buf* b, object v, object field, object subkey, int depth, list keep) except -1:
     cdef Py_ssize_t n, i, pos
     cdef const char* p
     cdef double d
@@ -74,7 +80,7 @@ cdef int json_value(Buf* b, object v, object field, int depth, list keep) except
     cdef PyObject* val
     cdef bint first
     if depth > MAX_JSON_DEPTH:
-        raise EncodeError(field_name(field), f"nested deeper than {MAX_JSON_DEPTH} levels")
+        raise EncodeError(field_name(field, subkey), f"nested deeper than {MAX_JSON_DEPTH} levels")
     if v is None:
         put_cstr(b, "null")
     elif v is True:
@@ -93,36 +99,36 @@ cdef int json_value(Buf* b, object v, object field, int depth, list keep) except
         else:
             put_cstr(b, "null")
     elif PyList_Check(v):
-        put_cstr(b, "[")
+        put_char(b, b'[')
         i = 0
         while i < PyList_GET_SIZE(v):
             if i:
-                put_cstr(b, ",")
-            json_value(b, <object>PyList_GET_ITEM(v, i), field, depth + 1, keep)
+                put_char(b, b',')
+            json_value(b, <object>PyList_GET_ITEM(v, i), field, subkey, depth + 1, keep)
             i += 1
-        put_cstr(b, "]")
+        put_char(b, b']')
     elif PyTuple_Check(v):
-        put_cstr(b, "[")
+        put_char(b, b'[')
         for i in range(PyTuple_GET_SIZE(v)):
             if i:
-                put_cstr(b, ",")
-            json_value(b, <object>PyTuple_GET_ITEM(v, i), field, depth + 1, keep)
-        put_cstr(b, "]")
+                put_char(b, b',')
+            json_value(b, <object>PyTuple_GET_ITEM(v, i), field, subkey, depth + 1, keep)
+        put_char(b, b']')
     elif PyDict_Check(v):
-        put_cstr(b, "{")
+        put_char(b, b'{')
         pos = 0
         first = True
         while PyDict_Next(v, &pos, &k, &val):
             if not PyUnicode_Check(<object>k):
-                raise EncodeError(field_name(field), f"object key {(<object>k)!r} is not a string")
+                raise EncodeError(field_name(field, subkey), f"object key {(<object>k)!r} is not a string")
             if not first:
-                put_cstr(b, ",")
+                put_char(b, b',')
             first = False
             p = utf8_of(<object>k, &n, keep)
             put_quoted(b, p, n)
-            put_cstr(b, ":")
-            json_value(b, <object>val, field, depth + 1, keep)
-        put_cstr(b, "}")
+            put_char(b, b':')
+            json_value(b, <object>val, field, subkey, depth + 1, keep)
+        put_char(b, b'}')
     else:
-        raise EncodeError(field_name(field), f"unsupported type {type(v).__name__}")
+        raise EncodeError(field_name(field, subkey), f"unsupported type {type(v).__name__}")
     return 0
