@@ -261,7 +261,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--format", type=_list(str), action="extend", help=f"formats (default {FORMATS})")
     p.add_argument("--contender", type=_list(str), action="extend", help=f"contenders (default {tuple(BY_KEY)})")
     p.add_argument("--repeats", type=int, help="timed repeats per cell (default 5, --quick 3)")
-    p.add_argument("--seconds", type=float, help="target duration of one repeat (default 0.2, --quick 0.1)")
+    p.add_argument("--seconds", type=float, help="target duration of one repeat (default 0.2, --quick 0.08)")
     args = p.parse_args(argv)
     args.batch = args.batch or list(BATCHES)
     args.workload = args.workload or list(WORKLOADS)
@@ -275,7 +275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if any(b < 1 or b > POOL for b in args.batch):
         p.error(f"batch sizes must be in 1..{POOL}")
     args.repeats = args.repeats or (3 if args.quick else 5)
-    args.seconds = args.seconds or (0.1 if args.quick else 0.2)
+    args.seconds = args.seconds or (0.08 if args.quick else 0.2)
     return args
 
 
@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - began
     env["loadavg_end"] = loadavg()
     if native_build(NATIVE) != env["native_build"]:
-        print("\nWARNING: the native extension file changed during the run; figures may mix builds")
+        print("\nWARNING: the native extension on disk changed during the run; the figures are for the build"
+              " loaded at start (sha256 above), re-run to measure the new one")
     print(f"\ndone in {elapsed:.0f} s (loadavg now {env['loadavg_end']})")
     if args.json:
         doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},

@@ -182,11 +182,12 @@ cdef char[32] SHORT_ESC
 SHORT_ESC[:] = b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"
 
 
-cdef int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
-    """Append bytes escaped for the inside of a JSON string (no quotes)."""
+cdef int put_esc(Buf* b, const char* p, Py_ssize_t n, int level) except -1:
+    """Append bytes escaped for the inside of a JSON string; level 2 escapes them twice (JSON text
+    that is itself the value of a string in an OTLP JSON document)."""
     cdef Py_ssize_t i = 0, run
     cdef uint8_t c
-    buf_need(b, n)
+    buf_need(b, n + 16)  # spancast_copy_safe may store a whole 16-byte block past the text
     while True:
         run = <Py_ssize_t>spancast_copy_safe(b.data + b.len, p + i, <size_t>(n - i))
         b.len += run
@@ -195,28 +196,43 @@ cdef int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
             return 0
         c = <uint8_t>p[i]
         i += 1
-        buf_need(b, 6 + (n - i))
+        buf_need(b, 8 + 16 + (n - i))
         b.data[b.len] = 92
+        b.len += 1
+        if level == 2:  # the backslash of the first escape, escaped
+            b.data[b.len] = 92
+            b.len += 1
         if c == 34 or c == 92:
-            b.data[b.len + 1] = <char>c
-            b.len += 2
+            if level == 2:  # and the escaped character's own escape
+                b.data[b.len] = 92
+                b.len += 1
+            b.data[b.len] = <char>c
+            b.len += 1
         elif SHORT_ESC[c] != 117:
-            b.data[b.len + 1] = SHORT_ESC[c]
-            b.len += 2
+            b.data[b.len] = SHORT_ESC[c]
+            b.len += 1
         else:
-            memcpy(b.data + b.len + 1, b"u00", 3)
-            b.data[b.len + 4] = HEXDIGITS[c >> 4]
-            b.data[b.len + 5] = HEXDIGITS[c & 0xF]
-            b.len += 6
+            memcpy(b.data + b.len, b"u00", 3)
+            b.data[b.len + 3] = HEXDIGITS[c >> 4]
+            b.data[b.len + 4] = HEXDIGITS[c & 0xF]
+            b.len += 5
 
 
-cdef inline int put_quoted(Buf* b, const char* p, Py_ssize_t n) except -1:
-    buf_need(b, 1)
-    put_byte(b, 34)
-    put_escaped(b, p, n)
-    buf_need(b, 1)
-    put_byte(b, 34)
-    return 0
+cdef inline int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
+    return put_esc(b, p, n, 1)
+
+
+cdef inline int put_quote(Buf* b, int level) except -1:
+    """A JSON string delimiter: '"', or '\\"' inside a string."""
+    if level == 2:
+        return put_lit(b, b"\\\"", 2)
+    return put_char(b, 34)
+
+
+cdef inline int put_quoted(Buf* b, const char* p, Py_ssize_t n, int level) except -1:
+    put_quote(b, level)
+    put_esc(b, p, n, level)
+    return put_quote(b, level)
 
 
 cdef inline int put_lit(Buf* b, const char* p, Py_ssize_t n) except -1:

@@ -159,11 +159,47 @@ cdef inline bint in_skip(tuple skip, const char* p, Py_ssize_t n) noexcept:
     return False
 
 
-cdef object id_text(object trace, str key):
-    """trace[key] as text: str as is, int as decimal, None when absent; anything else is an error."""
+cdef enum:
+    K_TRACE_ID = 0
+    K_PARENT = 1
+    K_GEN_NAME = 2
+    K_TRACE_NAME = 3
+    K_SPAN_NAME = 4
+
+
+cdef void trace_keys(object trace, PyObject** out) noexcept:
+    """The five meaningful trace keys in one pass over the dict (borrowed values, NULL when absent)."""
+    cdef Py_ssize_t pos = 0, n
+    cdef PyObject* k
+    cdef PyObject* val
+    cdef const char* p
+    cdef int i
+    for i in range(5):
+        out[i] = NULL
     if trace is None:
+        return
+    while PyDict_Next(trace, &pos, &k, &val):
+        if not PyUnicode_Check(<object>k) or not PyUnicode_IS_COMPACT_ASCII(<object>k):
+            continue
+        n = PyUnicode_GET_LENGTH(<object>k)
+        p = <const char*>PyUnicode_DATA(<object>k)
+        if n == 8 and memcmp(p, b"trace_id", 8) == 0:
+            out[K_TRACE_ID] = val
+        elif n == 14 and memcmp(p, b"parent_span_id", 14) == 0:
+            out[K_PARENT] = val
+        elif n == 15 and memcmp(p, b"generation_name", 15) == 0:
+            out[K_GEN_NAME] = val
+        elif n == 10 and memcmp(p, b"trace_name", 10) == 0:
+            out[K_TRACE_NAME] = val
+        elif n == 9 and memcmp(p, b"span_name", 9) == 0:
+            out[K_SPAN_NAME] = val
+
+
+cdef object id_text(PyObject* raw, str key):
+    """A trace key's value as text: str as is, int as decimal, None when absent; anything else is an error."""
+    if raw == NULL:
         return None
-    v = (<dict>trace).get(key)
+    v = <object>raw
     if v is None or PyUnicode_Check(v):
         return v
     if PyLong_Check(v) and not (v is True or v is False):
@@ -244,6 +280,7 @@ cdef class TraceEncoder:
     cdef list _mid_attrs   # (key bytes, value bytes) of the intermediate span
     cdef bytes prefix, suffix, resource_field, scope_field
     cdef Py_ssize_t nattrs  # attributes written in the current span (JSON commas)
+    cdef int level          # how many times nested JSON text is escaped: 1, or 2 in OTLP JSON
     cdef readonly str format
     cdef readonly object plan
     cdef readonly object envelope
@@ -258,6 +295,7 @@ cdef class TraceEncoder:
             raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
         self.format = format
         self.json = format == "json"
+        self.level = 2 if self.json else 1
         self.plan = get_plan(flavor)
         self.envelope = Envelope(
             format, [(k, _py.typed_value(v, f"resource.{k}")) for k, v in _py._resource(resource)]
@@ -319,7 +357,8 @@ cdef class TraceEncoder:
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref if ref else NULL
             elif op == Op.JSON_OBJECT:
-                ref = tuple((f'"{k}":'.encode("utf-8"), GEN[f], f) for k, f in arg)
+                # each JSON key as written in plain JSON text, and escaped again inside an OTLP JSON string
+                ref = tuple((f'"{k}":'.encode(), f'\\"{k}\\":'.encode(), GEN[f], f) for k, f in arg)
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref
                 s.name = <PyObject*>key  # its errors name the attribute, as the Python twin does
@@ -465,10 +504,24 @@ cdef class TraceEncoder:
     cdef int kv_scratch(self, const char* k, Py_ssize_t kn) except -1:
         return self.kv_str(k, kn, self.scratch.data, self.scratch.len)
 
-    cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field, object subkey=None) except -1:
+    cdef Buf* nested_open(self, const char* k, Py_ssize_t kn) except NULL:
+        """Where the JSON text of a string attribute goes: straight into an OTLP JSON document
+        (escaped twice there), or into scratch until its length is known for protobuf."""
+        if self.json:
+            self._json_kv_open(k, kn)
+            put_cstr(&self.body, '{"stringValue":"')
+            return &self.body
         self.scratch.len = 0
-        json_value(&self.scratch, v, field, subkey, 1, self._keep)
+        return &self.scratch
+
+    cdef int nested_close(self, const char* k, Py_ssize_t kn) except -1:
+        if self.json:
+            return put_cstr(&self.body, '"}}')
         return self.kv_scratch(k, kn)
+
+    cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field, object subkey=None) except -1:
+        json_value(self.nested_open(k, kn), v, field, subkey, 1, self._keep, self.level)
+        return self.nested_close(k, kn)
 
     cdef int kv_text(self, const char* k, Py_ssize_t kn, object v, object field) except -1:
         cdef Py_ssize_t n
@@ -570,6 +623,8 @@ cdef class TraceEncoder:
         cdef double d
         cdef bint first
         cdef PyObject* raw
+        cdef Py_ssize_t j
+        cdef Buf* nb
         for i in range(self.nsteps):
             s = &self.steps[i]
             if s.off >= 0:
@@ -584,8 +639,18 @@ cdef class TraceEncoder:
                     self.kv_text(s.key, s.keylen, v, <object>s.name)
             elif s.op == OP_STR_LOWER:
                 if v is not None:
-                    low = text_of(v, <object>s.name).lower()
-                    self.kv_text(s.key, s.keylen, low, <object>s.name)
+                    text_of(v, <object>s.name)
+                    if PyUnicode_IS_COMPACT_ASCII(v):  # ASCII lower-cases byte by byte, as str.lower() does
+                        self.scratch.len = 0
+                        n = PyUnicode_GET_LENGTH(v)
+                        buf_need(&self.scratch, n)
+                        p = <const char*>PyUnicode_DATA(v)
+                        for j in range(n):
+                            self.scratch.data[j] = <char>(p[j] + 32 if 65 <= p[j] <= 90 else p[j])
+                        self.scratch.len = n
+                        self.kv_scratch(s.key, s.keylen)
+                    else:
+                        self.kv_text(s.key, s.keylen, v.lower(), <object>s.name)
             elif s.op == OP_STR_OR:
                 if v is not None:
                     self.kv_text(s.key, s.keylen, v, <object>s.name)
@@ -628,19 +693,22 @@ cdef class TraceEncoder:
                 if v is not None:
                     self.kv_json(s.key, s.keylen, v, <object>s.name)
             elif s.op == OP_JSON_OBJECT:
-                first = True
-                self.scratch.len = 0
-                for jkey, off, fname in <tuple>s.arg:
+                nb = NULL
+                for jkey, jkey2, off, fname in <tuple>s.arg:
                     item = fget(rec, off)
                     if item is None:
                         continue
-                    put_char(&self.scratch, b'{' if first else b',')
-                    first = False
-                    put_lit(&self.scratch, PyBytes_AS_STRING(jkey), PyBytes_GET_SIZE(jkey))
-                    json_value(&self.scratch, item, <object>s.name, None, 2, self._keep)
-                if not first:
-                    put_char(&self.scratch, b'}')
-                    self.kv_scratch(s.key, s.keylen)
+                    if nb == NULL:
+                        nb = self.nested_open(s.key, s.keylen)
+                        put_char(nb, b'{')
+                    else:
+                        put_char(nb, b',')
+                    jk = jkey2 if self.json else jkey
+                    put_lit(nb, PyBytes_AS_STRING(jk), PyBytes_GET_SIZE(jk))
+                    json_value(nb, item, <object>s.name, None, 2, self._keep, self.level)
+                if nb != NULL:
+                    put_char(nb, b'}')
+                    self.nested_close(s.key, s.keylen)
             elif s.op == OP_TEXT_OR_JSON or s.op == OP_MIME_OF:
                 other = fget(rec, s.off2) if s.off2 >= 0 else None
                 if v is not None:
@@ -676,8 +744,7 @@ cdef class TraceEncoder:
                 if v is not None:
                     if not PyDict_Check(v):
                         raise EncodeError(<object>s.name, f"expected an object, got {type(v).__name__}")
-                    first = True
-                    self.scratch.len = 0
+                    nb = NULL
                     pos = 0
                     while PyDict_Next(v, &pos, &k, &val):
                         if not PyUnicode_Check(<object>k):
@@ -685,14 +752,17 @@ cdef class TraceEncoder:
                         p = utf8_of(<object>k, &n, self._keep)
                         if s.arg != NULL and in_skip(<tuple>s.arg, p, n):
                             continue
-                        put_char(&self.scratch, b'{' if first else b',')
-                        first = False
-                        put_quoted(&self.scratch, p, n)
-                        put_char(&self.scratch, b':')
-                        json_value(&self.scratch, <object>val, <object>s.name, None, 2, self._keep)
-                    if not first:
-                        put_char(&self.scratch, b'}')
-                        self.kv_scratch(s.key, s.keylen)
+                        if nb == NULL:
+                            nb = self.nested_open(s.key, s.keylen)
+                            put_char(nb, b'{')
+                        else:
+                            put_char(nb, b',')
+                        put_quoted(nb, p, n, self.level)
+                        put_char(nb, b':')
+                        json_value(nb, <object>val, <object>s.name, None, 2, self._keep, self.level)
+                    if nb != NULL:
+                        put_char(nb, b'}')
+                        self.nested_close(s.key, s.keylen)
         return 0
 
     # ------------------------------------------------------------ spans
@@ -793,7 +863,9 @@ cdef class TraceEncoder:
         start = time_of(fget(rec, F_START), "start_time_ns")
         end = time_of(fget(rec, F_END), "end_time_ns")
 
-        trace_text = id_text(trace, "trace_id")
+        cdef PyObject* tk[5]
+        trace_keys(trace, tk)
+        trace_text = id_text(tk[K_TRACE_ID], "trace_id")
         original_trace = None
         if trace_text is not None:
             p = utf8_of(trace_text, &tn, self._keep)
@@ -804,7 +876,7 @@ cdef class TraceEncoder:
         else:
             store_be64(h.trace_id, hash64(idp, idn, SEED_TRACE_HI))
             store_be64(h.trace_id + 8, hash64(idp, idn, SEED_TRACE_LO))
-        parent_text = id_text(trace, "parent_span_id")
+        parent_text = id_text(tk[K_PARENT], "parent_span_id")
         original_parent = None
         h.has_parent = False
         if parent_text is not None:
@@ -813,8 +885,8 @@ cdef class TraceEncoder:
             if not parse_id(p, tn, 8, h.parent):
                 store_be64(h.parent, hash64(p, tn, SEED_PARENT))
                 original_parent = parent_text
-        name = id_text(trace, "generation_name") or id_text(trace, "trace_name") or "LLM Generation"
-        span_name = id_text(trace, "span_name")
+        name = id_text(tk[K_GEN_NAME], "generation_name") or id_text(tk[K_TRACE_NAME], "trace_name") or "LLM Generation"
+        span_name = id_text(tk[K_SPAN_NAME], "span_name")
         status = fget(rec, F_STATUS)
         if status == "error":
             code = STATUS_ERROR
@@ -982,6 +1054,18 @@ def encode_traces(records, *, format="protobuf", flavor="gen_ai", resource=None)
     cdef TraceEncoder encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
     encoder.extend(records)
     return encoder.finish()
+
+
+def double_repr(double d):
+    """The text the encoder writes for a double; tests compare it with float.__repr__."""
+    cdef Buf b
+    b.data = NULL
+    b.len = b.cap = 0
+    try:
+        put_double_repr(&b, d)
+        return (<bytes>PyBytes_FromStringAndSize(b.data, b.len)).decode()
+    finally:
+        buf_free(&b)
 
 
 def hash64_py(data, seed):

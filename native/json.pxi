@@ -9,7 +9,7 @@ from cpython.ref cimport PyObject
 from cpython.tuple cimport PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.math cimport isfinite
+from libc.math cimport fabs, isfinite, llround, signbit
 
 
 cdef extern from "Python.h":
@@ -49,7 +49,55 @@ cdef object field_name(object field, object subkey):
     return f"{field}.{subkey}"
 
 
+cdef double[18] POW10_D
+cdef long long[18] POW10_I
+POW10_I[0] = 1
+POW10_D[0] = 1.0
+for _i in range(1, 18):
+    POW10_I[_i] = POW10_I[_i - 1] * 10
+    POW10_D[_i] = <double>POW10_I[_i]
+
+
 cdef int put_double_repr(Buf* b, double d) except -1:
+    """repr(d) exactly, as float.__repr__ writes it (the shortest text that reads back as d)."""
+    cdef double a = fabs(d), t
+    cdef long long m
+    cdef int k
+    if a == 0.0:
+        return put_cstr(b, "-0.0" if signbit(d) else "0.0")
+    if 1e-4 <= a < 1e15:
+        # The fewest fractional digits k whose rounding reads back as d is the shortest repr, and in
+        # this range repr writes it in fixed notation. m/10^k is one correctly rounded division, i.e.
+        # what parsing the text gives. If a neighbour of m reads back too, the tie is dtoa's to break.
+        for k in range(18):
+            t = a * POW10_D[k]
+            if t >= 9007199254740992.0:  # 2**53: m/10^k would no longer be exact
+                break
+            m = llround(t)
+            if <double>m / POW10_D[k] == a:
+                if <double>(m - 1) / POW10_D[k] == a or <double>(m + 1) / POW10_D[k] == a:
+                    break
+                if d < 0:
+                    put_char(b, b'-')
+                put_i64_dec(b, m // POW10_I[k])
+                put_char(b, b'.')
+                if k == 0:
+                    return put_char(b, b'0')
+                return put_padded(b, m % POW10_I[k], k)
+    return put_double_dtoa(b, d)
+
+
+cdef int put_padded(Buf* b, long long v, int width) except -1:
+    cdef int i
+    buf_need(b, width)
+    for i in range(width - 1, -1, -1):
+        b.data[b.len + i] = <char>(48 + v % 10)
+        v //= 10
+    b.len += width
+    return 0
+
+
+cdef int put_double_dtoa(Buf* b, double d) except -1:
     cdef char* s = PyOS_double_to_string(d, b"r", 0, Py_DTSF_ADD_DOT_0, NULL)
     cdef Py_ssize_t n = 0
     while s[n]:
@@ -72,7 +120,7 @@ cdef int put_int_dec(Buf* b, object v) except -1:
     return put_lit(b, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
 
 
-cdef int json_value(Buf* b, object v, object field, object subkey, int depth, list keep) except -1:
+cdef int json_value(Buf* b, object v, object field, object subkey, int depth, list keep, int level) except -1:
     cdef Py_ssize_t n, i, pos
     cdef const char* p
     cdef double d
@@ -89,7 +137,7 @@ cdef int json_value(Buf* b, object v, object field, object subkey, int depth, li
         put_cstr(b, "false")
     elif PyUnicode_Check(v):
         p = utf8_of(v, &n, keep)
-        put_quoted(b, p, n)
+        put_quoted(b, p, n, level)
     elif PyLong_Check(v):
         put_int_dec(b, v)
     elif PyFloat_Check(v):
@@ -104,7 +152,7 @@ cdef int json_value(Buf* b, object v, object field, object subkey, int depth, li
         while i < PyList_GET_SIZE(v):
             if i:
                 put_char(b, b',')
-            json_value(b, <object>PyList_GET_ITEM(v, i), field, subkey, depth + 1, keep)
+            json_value(b, <object>PyList_GET_ITEM(v, i), field, subkey, depth + 1, keep, level)
             i += 1
         put_char(b, b']')
     elif PyTuple_Check(v):
@@ -112,7 +160,7 @@ cdef int json_value(Buf* b, object v, object field, object subkey, int depth, li
         for i in range(PyTuple_GET_SIZE(v)):
             if i:
                 put_char(b, b',')
-            json_value(b, <object>PyTuple_GET_ITEM(v, i), field, subkey, depth + 1, keep)
+            json_value(b, <object>PyTuple_GET_ITEM(v, i), field, subkey, depth + 1, keep, level)
         put_char(b, b']')
     elif PyDict_Check(v):
         put_char(b, b'{')
@@ -125,9 +173,9 @@ cdef int json_value(Buf* b, object v, object field, object subkey, int depth, li
                 put_char(b, b',')
             first = False
             p = utf8_of(<object>k, &n, keep)
-            put_quoted(b, p, n)
+            put_quoted(b, p, n, level)
             put_char(b, b':')
-            json_value(b, <object>val, field, subkey, depth + 1, keep)
+            json_value(b, <object>val, field, subkey, depth + 1, keep, level)
         put_char(b, b'}')
     else:
         raise EncodeError(field_name(field, subkey), f"unsupported type {type(v).__name__}")

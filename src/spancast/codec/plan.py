@@ -92,7 +92,8 @@ def _gen_ai() -> AttributePlan:
         A(Op.DOUBLE, "gen_ai.server.time_to_first_token", "time_to_first_token_ms", 0.001),
         A(Op.BOOL, "gen_ai.request.stream", "streamed"),
         A(Op.BOOL, "gen_ai.response.cancelled", "cancelled"),
-        A(Op.EXPAND, "gen_ai.request.", "model_parameters", frozenset()),
+        # "model" and "stream" would repeat gen_ai.request.model / .stream, which come from the record.
+        A(Op.EXPAND, "gen_ai.request.", "model_parameters", frozenset({"model", "stream"})),
         A(Op.STR, "error.type", "error_type"),
         A(Op.STR, "user.id", "user"),
         A(Op.STR, "session.id", "session_id"),
@@ -145,8 +146,14 @@ _FIELDS = frozenset(Generation.__struct_fields__)
 
 
 def _check(plan: AttributePlan) -> AttributePlan:
-    """Reject a plan that names a field the record does not have (a typo would silently emit nothing)."""
+    """Reject a plan that names a field the record does not have (a typo would silently emit nothing),
+    or whose expanded keys could repeat another step's key (OTLP attribute keys are unique)."""
+    fixed = {step.key for step in plan.steps if step.op not in (Op.EXPAND, Op.MESSAGES, Op.OUTPUT_MESSAGE)}
     for step in plan.steps:
+        if step.op is Op.EXPAND:
+            clash = {key[len(step.key) :] for key in fixed if key.startswith(step.key)} - set(step.arg)
+            if clash:
+                raise ValueError(f"plan {plan.name}: {step.key}* would repeat keys {sorted(clash)}; skip them")
         names = [step.field]
         if step.op in (Op.JSON_OBJECT,):
             names += [f for _, f in step.arg]
