@@ -7,29 +7,16 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memmove, strlen
 
 
-cdef struct Buf:
-    char* data
-    Py_ssize_t len
-    Py_ssize_t cap
-
-
-cdef int buf_grow(Buf* b, Py_ssize_t extra) except -1:
-    cdef Py_ssize_t need = b.len + extra
-    cdef Py_ssize_t cap = b.cap * 2 if b.cap else 4096
-    while cap < need:
-        cap *= 2
-    cdef char* p = <char*>PyMem_Realloc(b.data, cap)
-    if p == NULL:
-        raise MemoryError()
-    b.data = p
-    b.cap = cap
-    return 0
-
-
-cdef inline int buf_need(Buf* b, Py_ssize_t extra) except -1:
-    if b.len + extra > b.cap:
-        return buf_grow(b, extra)
-    return 0
+cdef extern from "buf.h":
+    ctypedef struct Buf "spancast_buf":
+        char* data
+        Py_ssize_t len
+        Py_ssize_t cap
+    int buf_grow "spancast_buf_grow"(Buf* b, Py_ssize_t extra) except -1
+    int buf_need "spancast_buf_need"(Buf* b, Py_ssize_t extra) except -1
+    int put_char "spancast_put_char"(Buf* b, char c) except -1
+    int put_lit "spancast_put_lit"(Buf* b, const char* s, Py_ssize_t n) except -1
+    int put_cstr "spancast_put_cstr"(Buf* b, const char* s) except -1
 
 
 cdef void buf_free(Buf* b) noexcept:
@@ -66,14 +53,6 @@ cdef inline char* wfixed64(char* p, uint64_t v) noexcept:
     for i in range(8):
         p[i] = <char>((v >> (8 * i)) & 0xFF)
     return p + 8
-
-
-cdef inline int put_char(Buf* b, char c) except -1:
-    if b.len + 1 > b.cap:
-        buf_grow(b, 1)
-    b.data[b.len] = c
-    b.len += 1
-    return 0
 
 
 cdef inline void put(Buf* b, const char* p, Py_ssize_t n) noexcept:
@@ -175,47 +154,22 @@ cdef inline int put_i64_dec(Buf* b, int64_t v) except -1:
 # JSON string escaping over UTF-8 bytes, the same rules as the json module:
 # short escapes for " \ \b \f \n \r \t, \u00xx for the other control bytes, everything else as is.
 cdef extern from "escape.h":
-    size_t spancast_copy_safe(char* dst, const char* src, size_t n) nogil
+    Py_ssize_t spancast_escape(char* dst, Py_ssize_t cap, const char* src, Py_ssize_t n, Py_ssize_t* pos, int level) nogil
+    void spancast_detect_cpu() nogil
+    int spancast_use_avx2
 
-
-cdef char[32] SHORT_ESC
-SHORT_ESC[:] = b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"
+spancast_detect_cpu()
 
 
 cdef int put_esc(Buf* b, const char* p, Py_ssize_t n, int level) except -1:
     """Append bytes escaped for the inside of a JSON string; level 2 escapes them twice (JSON text
     that is itself the value of a string in an OTLP JSON document)."""
-    cdef Py_ssize_t i = 0, run
-    cdef uint8_t c
-    buf_need(b, n + 16)  # spancast_copy_safe may store a whole 16-byte block past the text
+    cdef Py_ssize_t pos = 0
     while True:
-        run = <Py_ssize_t>spancast_copy_safe(b.data + b.len, p + i, <size_t>(n - i))
-        b.len += run
-        i += run
-        if i >= n:
+        buf_need(b, n - pos + 64)
+        b.len += spancast_escape(b.data + b.len, b.cap - b.len, p, n, &pos, level)
+        if pos >= n:
             return 0
-        c = <uint8_t>p[i]
-        i += 1
-        buf_need(b, 8 + 16 + (n - i))
-        b.data[b.len] = 92
-        b.len += 1
-        if level == 2:  # the backslash of the first escape, escaped
-            b.data[b.len] = 92
-            b.len += 1
-        if c == 34 or c == 92:
-            if level == 2:  # and the escaped character's own escape
-                b.data[b.len] = 92
-                b.len += 1
-            b.data[b.len] = <char>c
-            b.len += 1
-        elif SHORT_ESC[c] != 117:
-            b.data[b.len] = SHORT_ESC[c]
-            b.len += 1
-        else:
-            memcpy(b.data + b.len, b"u00", 3)
-            b.data[b.len + 3] = HEXDIGITS[c >> 4]
-            b.data[b.len + 4] = HEXDIGITS[c & 0xF]
-            b.len += 5
 
 
 cdef inline int put_escaped(Buf* b, const char* p, Py_ssize_t n) except -1:
@@ -235,15 +189,6 @@ cdef inline int put_quoted(Buf* b, const char* p, Py_ssize_t n, int level) excep
     return put_quote(b, level)
 
 
-cdef inline int put_lit(Buf* b, const char* p, Py_ssize_t n) except -1:
-    buf_need(b, n)
-    put(b, p, n)
-    return 0
-
-
-cdef inline int put_cstr(Buf* b, const char* s) except -1:
-    # Inlined with a literal, strlen folds to a constant.
-    return put_lit(b, s, strlen(s))
 
 
 # The id hash: FNV-1a 64 (basis xor seed) with the splitmix64 finaliser; never 0.

@@ -77,6 +77,20 @@ cdef dict _offsets(object cls):
     return out
 
 
+cdef extern from "Python.h":
+    ctypedef struct PyTypeObject
+    PyTypeObject* Py_TYPE(object o)
+    bint PyType_IsSubtype(PyTypeObject* a, PyTypeObject* b)
+
+# isinstance() on a msgspec Struct goes through its metaclass's __instancecheck__; this does not.
+cdef PyTypeObject* GEN_TYPE = <PyTypeObject*>Generation
+cdef PyTypeObject* ATT_TYPE = <PyTypeObject*>ProviderAttempt
+
+
+cdef inline bint is_instance(object o, PyTypeObject* t) noexcept:
+    return Py_TYPE(o) == t or PyType_IsSubtype(Py_TYPE(o), t)
+
+
 cdef dict GEN = _offsets(Generation)
 cdef dict ATT = _offsets(ProviderAttempt)
 cdef Py_ssize_t F_ID = GEN["id"], F_START = GEN["start_time_ns"], F_END = GEN["end_time_ns"]
@@ -281,6 +295,7 @@ cdef class TraceEncoder:
     cdef bytes prefix, suffix, resource_field, scope_field
     cdef Py_ssize_t nattrs  # attributes written in the current span (JSON commas)
     cdef int level          # how many times nested JSON text is escaped: 1, or 2 in OTLP JSON
+    cdef Py_ssize_t nested_at  # where the attribute holding nested JSON text starts (protobuf)
     cdef readonly str format
     cdef readonly object plan
     cdef readonly object envelope
@@ -333,6 +348,8 @@ cdef class TraceEncoder:
         for i, (op, key, field, arg) in enumerate(plan.steps):
             s = &self.steps[i]
             kb = key.encode("utf-8")
+            if any(c < 0x20 or c in b'"\\' for c in kb):
+                raise ValueError(f"plan {plan.name}: key {key!r} has characters JSON must escape")
             self._plan_refs.append(kb)
             s.op = int(op)
             s.key = PyBytes_AS_STRING(kb)
@@ -394,7 +411,10 @@ cdef class TraceEncoder:
             put_cstr(b, ',{"key":"')
         else:
             put_cstr(b, '{"key":"')
-        put_escaped(b, k, kn)
+        if k == self.keyb.data:  # built from record data: escape it
+            put_escaped(b, k, kn)
+        else:  # a key of the plan or of this file, checked to need no escaping
+            put_lit(b, k, kn)
         put_cstr(b, '","value":')
         self.nattrs += 1
         return 0
@@ -505,19 +525,49 @@ cdef class TraceEncoder:
         return self.kv_str(k, kn, self.scratch.data, self.scratch.len)
 
     cdef Buf* nested_open(self, const char* k, Py_ssize_t kn) except NULL:
-        """Where the JSON text of a string attribute goes: straight into an OTLP JSON document
-        (escaped twice there), or into scratch until its length is known for protobuf."""
+        """Where the JSON text of a string attribute goes: straight into the body either way. In an
+        OTLP JSON document it is escaped twice; in protobuf its three enclosing lengths are not
+        known yet, so each gets a 2-byte slot (right for 128 B to 16 KiB) that nested_close() fills."""
+        cdef char* p
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(&self.body, '{"stringValue":"')
             return &self.body
-        self.scratch.len = 0
-        return &self.scratch
+        buf_need(&self.body, 1 + 2 + 1 + vsize(kn) + kn + 1 + 2 + 1 + 2)
+        p = self.body.data + self.body.len
+        self.nested_at = self.body.len
+        p = wbyte(p, 0x4A) + 2
+        p = wvarint(wbyte(p, 0x0A), kn)
+        p = wcopy(p, k, kn)
+        p = wbyte(p, 0x12) + 2
+        p = wbyte(p, 0x0A) + 2
+        self.body.len = p - self.body.data
+        return &self.body
 
     cdef int nested_close(self, const char* k, Py_ssize_t kn) except -1:
+        cdef Buf* b = &self.body
+        cdef Py_ssize_t head = 1 + 2 + 1 + vsize(kn) + kn + 1 + 2 + 1 + 2
+        cdef Py_ssize_t text = b.len - self.nested_at - head
+        cdef Py_ssize_t av_len, kv_len, exact, shift
+        cdef char* p
         if self.json:
-            return put_cstr(&self.body, '"}}')
-        return self.kv_scratch(k, kn)
+            return put_cstr(b, '"}}')
+        av_len = 1 + vsize(text) + text
+        kv_len = 1 + vsize(kn) + kn + 1 + vsize(av_len) + av_len
+        exact = 1 + vsize(kv_len) + kv_len - text
+        shift = exact - head
+        if shift > 0:
+            buf_need(b, shift)
+        if shift != 0:  # a length that is not 2 bytes long: move the text to fit the exact header
+            memmove(b.data + self.nested_at + exact, b.data + self.nested_at + head, text)
+            b.len += shift
+        p = b.data + self.nested_at
+        p = wvarint(wbyte(p, 0x4A), kv_len)
+        p = wvarint(wbyte(p, 0x0A), kn)
+        p = wcopy(p, k, kn)
+        p = wvarint(wbyte(p, 0x12), av_len)
+        wvarint(wbyte(p, 0x0A), text)
+        return 0
 
     cdef int kv_json(self, const char* k, Py_ssize_t kn, object v, object field, object subkey=None) except -1:
         json_value(self.nested_open(k, kn), v, field, subkey, 1, self._keep, self.level)
@@ -854,7 +904,7 @@ cdef class TraceEncoder:
         cdef int code = STATUS_OK
         cdef double latency
         cdef int64_t status_code
-        if not isinstance(rec, Generation):
+        if not is_instance(rec, GEN_TYPE):
             raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
         trace = fget(rec, F_TRACE)
         if trace is not None and not PyDict_Check(trace):
@@ -929,7 +979,7 @@ cdef class TraceEncoder:
             return 0
         cursor = start
         for number, attempt in enumerate(attempts, 1):
-            if not isinstance(attempt, ProviderAttempt):
+            if not is_instance(attempt, ATT_TYPE):
                 raise EncodeError("provider_attempts", f"expected ProviderAttempt, got {type(attempt).__name__}")
             provider = text_of(fget(attempt, A_PROVIDER), "provider_attempts.provider")
             lat = fget(attempt, A_LATENCY)
@@ -1054,6 +1104,11 @@ def encode_traces(records, *, format="protobuf", flavor="gen_ai", resource=None)
     cdef TraceEncoder encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
     encoder.extend(records)
     return encoder.finish()
+
+
+def simd():
+    """Which vector path the JSON escaper took on this CPU (for the benchmark's environment line)."""
+    return "avx2" if spancast_use_avx2 else "sse2-or-scalar"
 
 
 def double_repr(double d):

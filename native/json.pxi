@@ -49,13 +49,14 @@ cdef object field_name(object field, object subkey):
     return f"{field}.{subkey}"
 
 
-cdef double[18] POW10_D
+cdef double[23] POW10_D  # 10**k is exact in a double up to k = 22
 cdef long long[18] POW10_I
 POW10_I[0] = 1
 POW10_D[0] = 1.0
-for _i in range(1, 18):
-    POW10_I[_i] = POW10_I[_i - 1] * 10
-    POW10_D[_i] = <double>POW10_I[_i]
+for _i in range(1, 23):
+    POW10_D[_i] = POW10_D[_i - 1] * 10.0
+    if _i < 18:
+        POW10_I[_i] = POW10_I[_i - 1] * 10
 
 
 cdef int put_double_repr(Buf* b, double d) except -1:
@@ -65,6 +66,8 @@ cdef int put_double_repr(Buf* b, double d) except -1:
     cdef int k
     if a == 0.0:
         return put_cstr(b, "-0.0" if signbit(d) else "0.0")
+    if 1e-7 <= a < 1e-4:
+        return put_small_double(b, d, a)
     if 1e-4 <= a < 1e15:
         # The fewest fractional digits k whose rounding reads back as d is the shortest repr, and in
         # this range repr writes it in fixed notation. m/10^k is one correctly rounded division, i.e.
@@ -84,6 +87,37 @@ cdef int put_double_repr(Buf* b, double d) except -1:
                 if k == 0:
                     return put_char(b, b'0')
                 return put_padded(b, m % POW10_I[k], k)
+    return put_double_dtoa(b, d)
+
+
+cdef int put_small_double(Buf* b, double d, double a) except -1:
+    """repr() of 1e-7 <= |d| < 1e-4, which repr writes as d.ddde-0X; same method as above."""
+    cdef double t
+    cdef long long m
+    cdef int k, ndigits, i
+    cdef char digits[24]
+    for k in range(5, 23):
+        t = a * POW10_D[k]
+        if t >= 9007199254740992.0:
+            break
+        m = llround(t)
+        if <double>m / POW10_D[k] == a:
+            if <double>(m - 1) / POW10_D[k] == a or <double>(m + 1) / POW10_D[k] == a:
+                break
+            ndigits = 0
+            while m:
+                digits[ndigits] = <char>(48 + m % 10)
+                m //= 10
+                ndigits += 1
+            if d < 0:
+                put_char(b, b'-')
+            put_char(b, digits[ndigits - 1])
+            if ndigits > 1:
+                put_char(b, b'.')
+                for i in range(ndigits - 2, -1, -1):
+                    put_char(b, digits[i])
+            put_cstr(b, "e-0")  # the exponent ndigits-1-k is between -5 and -7 here
+            return put_char(b, <char>(48 + (k - ndigits + 1)))
     return put_double_dtoa(b, d)
 
 

@@ -231,7 +231,13 @@ def test_hash_is_the_same_function():
 
 
 @settings(max_examples=3000, deadline=None)
-@given(d=st.floats(allow_nan=False, allow_infinity=False) | st.floats(min_value=1e-4, max_value=1e15) | st.integers(1, 10**6).map(lambda i: i / 10**4))
+@given(
+    d=st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-4, max_value=1e15)
+    | st.floats(min_value=1e-7, max_value=1e-4)
+    | st.integers(1, 10**6).map(lambda i: i / 10**4)
+    | st.integers(1, 10**6).map(lambda i: i * 1e-9)
+)
 def test_native_double_text_is_repr(d):
     # The native encoder writes doubles with a fast exact path and falls back to dtoa; both must be repr().
     assert NATIVE.double_repr(d) == float.__repr__(d)
