@@ -13,6 +13,7 @@ from spancast.record import Generation, ProviderAttempt
 from spancast.codec.plan import Op, get_plan
 from spancast.codec.envelope import EMPTY_JSON, Envelope
 from spancast.codec import _py
+from spancast.codec._cache import encode_with
 
 
 cdef extern from "Python.h":
@@ -1101,9 +1102,7 @@ cdef class TraceEncoder:
 
 def encode_traces(records, *, format="protobuf", flavor="gen_ai", resource=None):
     """Encode records into one ExportTraceServiceRequest (protobuf or OTLP JSON bytes)."""
-    cdef TraceEncoder encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
-    encoder.extend(records)
-    return encoder.finish()
+    return encode_with(TraceEncoder, records, format, flavor, resource)
 
 
 def simd():

@@ -59,66 +59,78 @@ for _i in range(1, 23):
         POW10_I[_i] = POW10_I[_i - 1] * 10
 
 
+cdef bint shortest(double a, int k, long long* m_out, int* k_out) noexcept:
+    """The fewest decimals k (from k on) such that round(a * 10^k) / 10^k reads back as a, when that
+    integer stays below 2**51 and no neighbour of it reads back too (a tie is dtoa's to break).
+
+    m / 10^k is one correctly rounded division, i.e. what parsing the text gives. Below 2**51,
+    t + 0.5 is exact, so truncating it rounds t to nearest as llround() would, and t is within an
+    ulp of a * 10^k, so a candidate further than 3 ulps from t cannot read back: no division then."""
+    cdef double t
+    cdef long long m
+    while k < 23:
+        t = a * POW10_D[k]
+        if t >= 2251799813685248.0:  # 2**51
+            return False
+        m = <long long>(t + 0.5)
+        if m != 0 and fabs(t - <double>m) <= t * 6.7e-16 + 1e-300:
+            if <double>m / POW10_D[k] == a:
+                if <double>(m - 1) / POW10_D[k] == a or <double>(m + 1) / POW10_D[k] == a:
+                    return False
+                m_out[0] = m
+                k_out[0] = k
+                return True
+        k += 1
+    return False
+
+
 cdef int put_double_repr(Buf* b, double d) except -1:
     """repr(d) exactly, as float.__repr__ writes it (the shortest text that reads back as d)."""
-    cdef double a = fabs(d), t
+    cdef double a = fabs(d)
     cdef long long m
-    cdef int k
+    cdef int k = 0
     if a == 0.0:
         return put_cstr(b, "-0.0" if signbit(d) else "0.0")
     if 1e-7 <= a < 1e-4:
         return put_small_double(b, d, a)
     if 1e-4 <= a < 1e15:
-        # The fewest fractional digits k whose rounding reads back as d is the shortest repr, and in
-        # this range repr writes it in fixed notation. m/10^k is one correctly rounded division, i.e.
-        # what parsing the text gives. If a neighbour of m reads back too, the tie is dtoa's to break.
-        for k in range(18):
-            t = a * POW10_D[k]
-            if t >= 9007199254740992.0:  # 2**53: m/10^k would no longer be exact
-                break
-            m = llround(t)
-            if <double>m / POW10_D[k] == a:
-                if <double>(m - 1) / POW10_D[k] == a or <double>(m + 1) / POW10_D[k] == a:
-                    break
-                if d < 0:
-                    put_char(b, b'-')
-                put_i64_dec(b, m // POW10_I[k])
-                put_char(b, b'.')
-                if k == 0:
-                    return put_char(b, b'0')
-                return put_padded(b, m % POW10_I[k], k)
+        # In this range repr writes the shortest digits in fixed notation.
+        while k < 17 and a * POW10_D[k] < 1.0:  # decimals before the first significant digit
+            k += 1
+        if shortest(a, k, &m, &k) and k < 18:
+            if d < 0:
+                put_char(b, b'-')
+            put_i64_dec(b, m // POW10_I[k])
+            put_char(b, b'.')
+            if k == 0:
+                return put_char(b, b'0')
+            return put_padded(b, m % POW10_I[k], k)
     return put_double_dtoa(b, d)
 
 
 cdef int put_small_double(Buf* b, double d, double a) except -1:
-    """repr() of 1e-7 <= |d| < 1e-4, which repr writes as d.ddde-0X; same method as above."""
-    cdef double t
+    """repr() of 1e-7 <= |d| < 1e-4, which repr writes as d.ddde-0X."""
     cdef long long m
-    cdef int k, ndigits, i
+    cdef int k = 5, ndigits, i
     cdef char digits[24]
-    for k in range(5, 23):
-        t = a * POW10_D[k]
-        if t >= 9007199254740992.0:
-            break
-        m = llround(t)
-        if <double>m / POW10_D[k] == a:
-            if <double>(m - 1) / POW10_D[k] == a or <double>(m + 1) / POW10_D[k] == a:
-                break
-            ndigits = 0
-            while m:
-                digits[ndigits] = <char>(48 + m % 10)
-                m //= 10
-                ndigits += 1
-            if d < 0:
-                put_char(b, b'-')
-            put_char(b, digits[ndigits - 1])
-            if ndigits > 1:
-                put_char(b, b'.')
-                for i in range(ndigits - 2, -1, -1):
-                    put_char(b, digits[i])
-            put_cstr(b, "e-0")  # the exponent ndigits-1-k is between -5 and -7 here
-            return put_char(b, <char>(48 + (k - ndigits + 1)))
-    return put_double_dtoa(b, d)
+    while k < 8 and a * POW10_D[k] < 1.0:
+        k += 1
+    if not shortest(a, k, &m, &k):
+        return put_double_dtoa(b, d)
+    ndigits = 0
+    while m:
+        digits[ndigits] = <char>(48 + m % 10)
+        m //= 10
+        ndigits += 1
+    if d < 0:
+        put_char(b, b'-')
+    put_char(b, digits[ndigits - 1])
+    if ndigits > 1:
+        put_char(b, b'.')
+        for i in range(ndigits - 2, -1, -1):
+            put_char(b, digits[i])
+    put_cstr(b, "e-0")  # the exponent, ndigits - 1 - k, is -5, -6 or -7 here
+    return put_char(b, <char>(48 + (k - ndigits + 1)))
 
 
 cdef int put_padded(Buf* b, long long v, int width) except -1:

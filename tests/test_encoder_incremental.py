@@ -105,3 +105,46 @@ def test_repr_is_informative(impl):
     text = repr(enc)
     assert "format=json" in text and "flavor=openinference" in text and "records=1" in text
     assert f"bytes={enc.size}" in text
+
+
+def fresh(impl, recs, **kw):
+    enc = impl.TraceEncoder(**kw)
+    enc.extend(recs)
+    return enc.finish()
+
+
+def test_encode_traces_reuses_encoders_without_mixing_configurations(impl):
+    recs = [full_record(i) for i in range(4)]
+    configs = [
+        {"format": "protobuf"},
+        {"format": "json"},
+        {"format": "protobuf", "flavor": "openinference"},
+        {"format": "json", "resource": {"service.name": "gw"}},
+        {"format": "json", "resource": {"tags": ["a", "b"]}},  # unhashable: encoded without reuse
+    ]
+    for _ in range(3):
+        for kw in configs:
+            assert impl.encode_traces(recs, **kw) == fresh(impl, recs, **kw)
+    with pytest.raises(EncodeError):
+        impl.encode_traces([full_record(1), full_record(2, trace={"x": object()})])
+    assert impl.encode_traces(recs) == fresh(impl, recs)  # the failed call left nothing behind
+
+
+def test_encode_traces_from_many_threads(impl):
+    import threading
+
+    batches = [[full_record(t * 100 + i) for i in range(t + 1)] for t in range(4)]
+    expected = [fresh(impl, b) for b in batches]
+    failures = []
+
+    def work(t):
+        for _ in range(30):
+            if impl.encode_traces(batches[t]) != expected[t]:
+                failures.append(t)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert failures == []

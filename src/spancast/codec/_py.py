@@ -32,6 +32,7 @@ import struct
 from typing import Any, Iterable, Mapping
 
 from ..errors import EncodeError
+from ._cache import encode_with
 from .envelope import Envelope
 from ..record import Generation, ProviderAttempt
 from .plan import AttributePlan, Op, get_plan
@@ -511,6 +512,4 @@ def _resource(resource: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
 
 def encode_traces(records: Iterable[Any], *, format: str = "protobuf", flavor: Any = "gen_ai", resource=None) -> bytes:
     """Encode records into one ExportTraceServiceRequest (protobuf or OTLP JSON bytes)."""
-    encoder = TraceEncoder(format=format, flavor=flavor, resource=resource)
-    encoder.extend(records)
-    return encoder.finish()
+    return encode_with(TraceEncoder, records, format, flavor, resource)
