@@ -17,6 +17,16 @@ from spancast.codec._cache import encode_with
 
 
 cdef extern from "Python.h":
+    # Borrowed-pointer forms of the checks simple_step() needs.
+    bint PyUnicode_Check_p "PyUnicode_Check"(PyObject* o)
+    bint PyUnicode_IS_COMPACT_ASCII_p "PyUnicode_IS_COMPACT_ASCII"(PyObject* o)
+    void* PyUnicode_DATA_p "PyUnicode_DATA"(PyObject* o)
+    Py_ssize_t PyUnicode_GET_LENGTH_p "PyUnicode_GET_LENGTH"(PyObject* o)
+    bint PyLong_Check_p "PyLong_Check"(PyObject* o)
+    long long PyLong_AsLongLongAndOverflow_p "PyLong_AsLongLongAndOverflow"(PyObject* o, int* overflow)
+    bint PyFloat_CheckExact_p "PyFloat_CheckExact"(PyObject* o)
+    double PyFloat_AS_DOUBLE_p "PyFloat_AS_DOUBLE"(PyObject* o)
+    int PyObject_IsTrue_p "PyObject_IsTrue"(PyObject* o)
     unsigned long long PyLong_AsUnsignedLongLong(object v)
     PyObject* PyErr_Occurred()
     ctypedef struct PyMemberDef:
@@ -665,6 +675,55 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ the plan
 
+    cdef int simple_step(self, Step* s, PyObject* raw) except -1:
+        """One str / int / double / bool field, read through a borrowed pointer (no reference counting
+        on the path every record takes); the checked object-level helpers only run to raise."""
+        cdef Py_ssize_t n
+        cdef const char* p
+        cdef int overflow = 0
+        cdef long long iv
+        cdef double d
+        cdef int truth
+        cdef Py_ssize_t i
+        if s.op == OP_STR or s.op == OP_STR_ARRAY:
+            if not PyUnicode_Check_p(raw):
+                text_of(<object>raw, <object>s.name)
+            if PyUnicode_IS_COMPACT_ASCII_p(raw):
+                p = <const char*>PyUnicode_DATA_p(raw)
+                n = PyUnicode_GET_LENGTH_p(raw)
+            else:
+                p = utf8_of(<object>raw, &n, self._keep)
+            if s.op == OP_STR:
+                return self.kv_str(s.key, s.keylen, p, n)
+            return self.kv_str_array1(s.key, s.keylen, p, n)
+        if s.op == OP_INT:
+            if PyLong_Check_p(raw):
+                iv = PyLong_AsLongLongAndOverflow_p(raw, &overflow)
+                if overflow == 0:
+                    return self.kv_int(s.key, s.keylen, iv)
+            return self.kv_int(s.key, s.keylen, int64_of(<object>raw, <object>s.name))
+        if s.op == OP_DOUBLE:
+            d = PyFloat_AS_DOUBLE_p(raw) if PyFloat_CheckExact_p(raw) else double_of(<object>raw, <object>s.name)
+            return self.kv_double(s.key, s.keylen, d if s.scale == 1.0 else d * s.scale)
+        if s.op == OP_BOOL:
+            truth = PyObject_IsTrue_p(raw)
+            if truth < 0:
+                return -1  # its exception is set
+            return self.kv_bool(s.key, s.keylen, truth)
+        # STR_LOWER: the general path
+        v = <object>raw
+        text_of(v, <object>s.name)
+        if PyUnicode_IS_COMPACT_ASCII(v):  # ASCII lower-cases byte by byte, as str.lower() does
+            n = PyUnicode_GET_LENGTH(v)
+            self.scratch.len = 0
+            buf_need(&self.scratch, n)
+            p = <const char*>PyUnicode_DATA(v)
+            for i in range(n):
+                self.scratch.data[i] = <char>(p[i] + 32 if 65 <= p[i] <= 90 else p[i])
+            self.scratch.len = n
+            return self.kv_scratch(s.key, s.keylen)
+        return self.kv_text(s.key, s.keylen, v.lower(), <object>s.name)
+
     cdef int run_plan(self, object rec) except -1:
         cdef Step* s
         cdef Py_ssize_t i, n, pos
@@ -680,49 +739,20 @@ cdef class TraceEncoder:
             s = &self.steps[i]
             if s.off >= 0:
                 raw = fraw(rec, s.off)
-                if (raw == NULL or raw == <PyObject*>None) and s.op <= OP_BOOL and s.op != OP_STR_OR:
-                    continue  # an absent field writes nothing for these ops
+                if s.op <= OP_BOOL and s.op != OP_STR_OR:
+                    if raw != NULL and raw != <PyObject*>None:  # an absent field writes nothing
+                        self.simple_step(s, raw)
+                    continue
                 v = <object>raw if raw != NULL else None
             else:
                 v = None
-            if s.op == OP_STR:
-                if v is not None:
-                    self.kv_text(s.key, s.keylen, v, <object>s.name)
-            elif s.op == OP_STR_LOWER:
-                if v is not None:
-                    text_of(v, <object>s.name)
-                    if PyUnicode_IS_COMPACT_ASCII(v):  # ASCII lower-cases byte by byte, as str.lower() does
-                        self.scratch.len = 0
-                        n = PyUnicode_GET_LENGTH(v)
-                        buf_need(&self.scratch, n)
-                        p = <const char*>PyUnicode_DATA(v)
-                        for j in range(n):
-                            self.scratch.data[j] = <char>(p[j] + 32 if 65 <= p[j] <= 90 else p[j])
-                        self.scratch.len = n
-                        self.kv_scratch(s.key, s.keylen)
-                    else:
-                        self.kv_text(s.key, s.keylen, v.lower(), <object>s.name)
-            elif s.op == OP_STR_OR:
+            if s.op == OP_STR_OR:
                 if v is not None:
                     self.kv_text(s.key, s.keylen, v, <object>s.name)
                 else:
                     v = fget(rec, s.off2)
                     if v is not None:
                         self.kv_text(s.key, s.keylen, v, <object>s.name2)
-            elif s.op == OP_STR_ARRAY:
-                if v is not None:
-                    p = utf8_of(text_of(v, <object>s.name), &n, self._keep)
-                    self.kv_str_array1(s.key, s.keylen, p, n)
-            elif s.op == OP_INT:
-                if v is not None:
-                    self.kv_int(s.key, s.keylen, int64_of(v, <object>s.name))
-            elif s.op == OP_DOUBLE:
-                if v is not None:
-                    d = double_of(v, <object>s.name)
-                    self.kv_double(s.key, s.keylen, d if s.scale == 1.0 else d * s.scale)
-            elif s.op == OP_BOOL:
-                if v is not None:
-                    self.kv_bool(s.key, s.keylen, True if v else False)
             elif s.op == OP_CONST:
                 self.kv_str(s.key, s.keylen, PyBytes_AS_STRING(<bytes>s.arg), PyBytes_GET_SIZE(<bytes>s.arg))
             elif s.op == OP_EXPAND:

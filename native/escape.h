@@ -61,24 +61,6 @@ static inline __attribute__((always_inline)) size_t spancast_copy_safe(char *dst
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define SPANCAST_HAVE_AVX2_PATH 1
-/* The same as spancast_copy_safe, 32 bytes a step, for CPUs with AVX2 (chosen at import). */
-__attribute__((target("avx2"))) static inline size_t spancast_copy_safe_avx2(char *dst, const char *src, size_t n) {
-    size_t i = 0;
-    const __m256i quote = _mm256_set1_epi8('"');
-    const __m256i bslash = _mm256_set1_epi8('\\');
-    const __m256i top_ctrl = _mm256_set1_epi8(0x1F);
-#define SPANCAST_HITS256(v) _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8((v), top_ctrl), (v)), \
-                                            _mm256_or_si256(_mm256_cmpeq_epi8((v), quote), _mm256_cmpeq_epi8((v), bslash)))
-    for (; i + 32 <= n; i += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(src + i));
-        _mm256_storeu_si256((__m256i *)(dst + i), v);
-        unsigned mask = (unsigned)_mm256_movemask_epi8(SPANCAST_HITS256(v));
-        if (mask)
-            return i + (size_t)__builtin_ctz(mask);
-    }
-#undef SPANCAST_HITS256
-    return i + spancast_copy_safe(dst + i, src + i, n - i);
-}
 static int spancast_use_avx2 = 0;
 static void spancast_detect_cpu(void) {
     __builtin_cpu_init();
@@ -94,50 +76,94 @@ static const char spancast_short_esc[32] = "uuuuuuuubtnufruuuuuuuuuuuuuuuuuu";
 static const char spancast_hex[16] = {'0','1','2','3','4','5','6','7','8','9','a','b','c','d','e','f'};
 
 /* Escape src[*pos..n) into dst (room: cap bytes) for the inside of a JSON string; level 2 escapes
- * the result again (JSON text that is itself a string value in an OTLP JSON document). Stops when
- * the text is done or fewer than 48 bytes of room are left (the caller grows dst and calls again);
- * returns the bytes written and advances *pos. Defined twice, around the SSE2 and the AVX2 copy, so
- * that each copy loop is inlined with its constants hoisted. */
-#define SPANCAST_ESCAPE_BODY(COPY)                                                        \
-    Py_ssize_t i = *pos, out = 0;                                                         \
-    while (i < n && cap - out >= 48) {                                                    \
-        Py_ssize_t room = cap - out - 16; /* COPY may store a whole block past the run */ \
-        Py_ssize_t chunk = n - i < room ? n - i : room;                                   \
-        size_t run = COPY(dst + out, src + i, (size_t)chunk);                             \
-        out += (Py_ssize_t)run;                                                           \
-        i += (Py_ssize_t)run;                                                             \
-        if ((Py_ssize_t)run < chunk) {                                                    \
-            unsigned char c = (unsigned char)src[i++];                                    \
-            dst[out++] = '\\';                                                            \
-            if (level == 2)                                                               \
-                dst[out++] = '\\';                                                        \
-            if (c == '"' || c == '\\') {                                                  \
-                if (level == 2)                                                           \
-                    dst[out++] = '\\';                                                    \
-                dst[out++] = (char)c;                                                     \
-            } else if (spancast_short_esc[c] != 'u') {                                    \
-                dst[out++] = spancast_short_esc[c];                                       \
-            } else {                                                                      \
-                dst[out++] = 'u';                                                         \
-                dst[out++] = '0';                                                         \
-                dst[out++] = '0';                                                         \
-                dst[out++] = spancast_hex[c >> 4];                                        \
-                dst[out++] = spancast_hex[c & 0xF];                                       \
-            }                                                                             \
-        }                                                                                 \
-    }                                                                                     \
-    *pos = i;                                                                             \
-    return out;
+ * the result again (JSON text that is itself a string value in an OTLP JSON document). Returns the
+ * bytes written and advances *pos; stops early when room runs short (the caller grows dst and calls
+ * again). Escapes are written inside the block loop, so prose with a newline every line costs little
+ * more than plain text. Defined once per vector width (W bytes, BLOCK_MASK(offset_in, offset_out)
+ * stores a block and returns its bit mask of bytes to escape). */
+#define SPANCAST_ESCAPE_BODY(W, BLOCK_MASK)                                                 \
+    Py_ssize_t i = *pos, o = 0;                                                             \
+    unsigned c;                                                                             \
+    while (i < n) {                                                                         \
+        /* the rest copied as is, a block stored whole past it, and one escape */           \
+        if (cap - o < (n - i) + W + 16)                                                     \
+            break;                                                                          \
+        for (;;) {                                                                          \
+            if (i + W > n) {                                                                \
+                size_t run = spancast_copy_safe(dst + o, src + i, (size_t)(n - i));         \
+                i += (Py_ssize_t)run;                                                       \
+                o += (Py_ssize_t)run;                                                       \
+                break;                                                                      \
+            }                                                                               \
+            unsigned long long mask = BLOCK_MASK(i, o);                                     \
+            if (mask) {                                                                     \
+                unsigned j = (unsigned)__builtin_ctzll(mask);                               \
+                i += j;                                                                     \
+                o += j;                                                                     \
+                break;                                                                      \
+            }                                                                               \
+            i += W;                                                                         \
+            o += W;                                                                         \
+        }                                                                                   \
+        if (i >= n)                                                                         \
+            break;                                                                          \
+        c = (unsigned char)src[i++];                                                        \
+        dst[o++] = '\\';                                                                    \
+        if (level == 2)                                                                     \
+            dst[o++] = '\\';                                                                \
+        if (c == '"' || c == '\\') {                                                        \
+            if (level == 2)                                                                 \
+                dst[o++] = '\\';                                                            \
+            dst[o++] = (char)c;                                                             \
+        } else if (spancast_short_esc[c] != 'u') {                                          \
+            dst[o++] = spancast_short_esc[c];                                               \
+        } else {                                                                            \
+            dst[o++] = 'u';                                                                 \
+            dst[o++] = '0';                                                                 \
+            dst[o++] = '0';                                                                 \
+            dst[o++] = spancast_hex[c >> 4];                                                \
+            dst[o++] = spancast_hex[c & 0xF];                                               \
+        }                                                                                   \
+    }                                                                                       \
+    *pos = i;                                                                               \
+    return o;
+
+#if defined(__SSE2__)
+#define SPANCAST_MASK16(IN, OUT)                                                            \
+    ({ __m128i v_ = _mm_loadu_si128((const __m128i *)(src + (IN)));                        \
+       _mm_storeu_si128((__m128i *)(dst + (OUT)), v_);                                      \
+       (unsigned long long)(unsigned)_mm_movemask_epi8(                                     \
+           _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v_, _mm_set1_epi8(0x1F)), v_),          \
+                        _mm_or_si128(_mm_cmpeq_epi8(v_, _mm_set1_epi8('"')),                \
+                                     _mm_cmpeq_epi8(v_, _mm_set1_epi8('\\'))))); })
+#else
+#define SPANCAST_MASK16(IN, OUT)                                                            \
+    ({ unsigned long long m_ = 0; int k_;                                                   \
+       for (k_ = 0; k_ < 16; k_++) {                                                        \
+           unsigned char b_ = (unsigned char)src[(IN) + k_];                                \
+           dst[(OUT) + k_] = (char)b_;                                                      \
+           if (spancast_must_escape(b_)) m_ |= 1ull << k_;                                  \
+       }                                                                                    \
+       m_; })
+#endif
 
 static Py_ssize_t spancast_escape_sse2(char *dst, Py_ssize_t cap, const char *src, Py_ssize_t n,
                                        Py_ssize_t *pos, int level) {
-    SPANCAST_ESCAPE_BODY(spancast_copy_safe)
+    SPANCAST_ESCAPE_BODY(16, SPANCAST_MASK16)
 }
 
 #if SPANCAST_HAVE_AVX2_PATH
+#define SPANCAST_MASK32(IN, OUT)                                                            \
+    ({ __m256i v_ = _mm256_loadu_si256((const __m256i *)(src + (IN)));                     \
+       _mm256_storeu_si256((__m256i *)(dst + (OUT)), v_);                                   \
+       (unsigned long long)(unsigned)_mm256_movemask_epi8(                                  \
+           _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(v_, _mm256_set1_epi8(0x1F)), v_), \
+                           _mm256_or_si256(_mm256_cmpeq_epi8(v_, _mm256_set1_epi8('"')),    \
+                                           _mm256_cmpeq_epi8(v_, _mm256_set1_epi8('\\'))))); })
+
 __attribute__((target("avx2"))) static Py_ssize_t spancast_escape_avx2(
     char *dst, Py_ssize_t cap, const char *src, Py_ssize_t n, Py_ssize_t *pos, int level) {
-    SPANCAST_ESCAPE_BODY(spancast_copy_safe_avx2)
+    SPANCAST_ESCAPE_BODY(32, SPANCAST_MASK32)
 }
 #endif
 

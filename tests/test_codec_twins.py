@@ -241,3 +241,16 @@ def test_hash_is_the_same_function():
 def test_native_double_text_is_repr(d):
     # The native encoder writes doubles with a fast exact path and falls back to dtoa; both must be repr().
     assert NATIVE.double_repr(d) == float.__repr__(d)
+
+
+@pytest.mark.parametrize("text", ["\x01" * 70_000, '"\\' * 50_000, "a\n" * 40_000 + "é" * 1000, "x" * 31 + "\n" + "y" * 33])
+def test_escape_heavy_text_alike(text):
+    # Escapes grow the text up to sixfold (sevenfold escaped twice): the escaper must stop, let the
+    # buffer grow, and resume at the right byte.
+    rec = Generation(id="g", start_time_ns=0, end_time_ns=0, model="m", completion=text, user=text[:256])
+    for flavor in ("gen_ai", "openinference"):
+        for fmt in ("protobuf", "json"):
+            native = outcome(NATIVE, [rec], fmt, flavor)
+            assert native == outcome(PYTHON, [rec], fmt, flavor) and native[0] == "ok"
+    a = attrs(spans(parse_otlp_json(NATIVE.encode_traces([rec], format="json")))[0])
+    assert json.loads(a["gen_ai.completion"][1]) == {"completion": text}
