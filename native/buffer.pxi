@@ -155,6 +155,7 @@ cdef inline int put_i64_dec(Buf* b, int64_t v) except -1:
 # short escapes for " \ \b \f \n \r \t, \u00xx for the other control bytes, everything else as is.
 cdef extern from "escape.h":
     Py_ssize_t spancast_escape(char* dst, Py_ssize_t cap, const char* src, Py_ssize_t n, Py_ssize_t* pos, int level) nogil
+    size_t spancast_copy_safe(char* dst, const char* src, size_t n) nogil
     void spancast_detect_cpu() nogil
     int spancast_use_avx2
 
@@ -165,6 +166,11 @@ cdef int put_esc(Buf* b, const char* p, Py_ssize_t n, int level) except -1:
     """Append bytes escaped for the inside of a JSON string; level 2 escapes them twice (JSON text
     that is itself the value of a string in an OTLP JSON document)."""
     cdef Py_ssize_t pos = 0
+    if n <= 16:  # short text (keys, roles, enum values): one inline block, no call
+        buf_need(b, 32)
+        if <Py_ssize_t>spancast_copy_safe(b.data + b.len, p, <size_t>n) == n:
+            b.len += n
+            return 0
     while True:
         buf_need(b, n - pos + 64)
         b.len += spancast_escape(b.data + b.len, b.cap - b.len, p, n, &pos, level)
