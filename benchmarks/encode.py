@@ -65,7 +65,7 @@ CONTENDERS = (
     ),
     Contender(
         "python", FORMATS, {"protobuf": "spancast python twin", "json": "spancast python twin"},
-        "the pure-Python twin of the same call (identical bytes); fewer repeats, it is slow",
+        "the pure-Python twin of the same call (identical bytes); half the time per round, it is slow",
         _spancast(PYTHON),
     ),
     Contender(
@@ -148,7 +148,7 @@ def _timed(fn: Callable[[], Any], n: int) -> int:
 
 
 def _iterations(fn: Callable[[], Any], target_ns: int, first_ns: int) -> int:
-    """Calls per repeat so that one repeat takes about target_ns; the warm-up call is the first sample."""
+    """Calls per round so that one contender's slot takes about target_ns; the warm-up call is the first sample."""
     n, elapsed = 1, max(first_ns, 1)
     while elapsed < target_ns // 10 and n < 1 << 24:  # grow n until a tenth of the target is measured
         n = max(n * 2, int(n * (target_ns / 8) / elapsed))
@@ -156,26 +156,52 @@ def _iterations(fn: Callable[[], Any], target_ns: int, first_ns: int) -> int:
     return max(1, round(n * target_ns / elapsed))
 
 
-def measure(fn: Callable[[], bytes], batch: int, repeats: int, target_s: float) -> dict[str, Any]:
-    start = time.perf_counter_ns()
-    out = fn()  # warm-up, and the size of one request
-    n = _iterations(fn, int(target_s * 1e9), time.perf_counter_ns() - start)
-    per_call: list[float] = []
-    for _ in range(repeats):
-        gc.collect()  # every contender starts each repeat with the same clean heap; gc stays enabled
-        per_call.append(_timed(fn, n) / n)
-    rates = [batch * 1e9 / t for t in per_call]
-    median = statistics.median(rates)
-    return {
-        "median_spans_per_s": median,
-        "min_spans_per_s": min(rates),
-        "max_spans_per_s": max(rates),
-        "bytes_per_span": len(out) / batch,
-        "mb_per_s": median * len(out) / batch / 1e6,
-        "iterations": n,
-        "repeats": repeats,
-        "per_call_ns": per_call,
-    }
+def measure_cell(fns: dict[str, Callable[[], bytes]], targets: dict[str, float], rounds: int) -> dict[str, Any]:
+    """Calibrate every contender once, then `rounds` rounds; each round times every contender once, back to
+    back, the order rotated by one per round, so a drift of the machine hits all contenders of a round alike."""
+    sizes, iterations = {}, {}
+    for key, fn in fns.items():
+        start = time.perf_counter_ns()
+        out = fn()  # warm-up, and the size of one request
+        iterations[key] = _iterations(fn, int(targets[key] * 1e9), time.perf_counter_ns() - start)
+        sizes[key] = len(out)
+    keys, per_call, orders = list(fns), {key: [] for key in fns}, []
+    for r in range(rounds):
+        order = keys[r % len(keys):] + keys[: r % len(keys)]
+        orders.append(order)
+        for key in order:
+            gc.collect()  # every slot starts with the same clean heap; gc stays enabled
+            per_call[key].append(_timed(fns[key], iterations[key]) / iterations[key])
+    return {"sizes": sizes, "iterations": iterations, "per_call_ns": per_call, "orders": orders}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def cell_rows(cell: dict[str, Any], batch: int, rounds: int) -> dict[str, dict[str, Any]]:
+    """Per contender: rates over rounds, and per-round ratios against the SDK path and orjson of the same round."""
+    per_call = cell["per_call_ns"]
+    rows = {}
+    for key, times in per_call.items():
+        rates = [batch * 1e9 / t for t in times]
+        median, size = statistics.median(rates), cell["sizes"][key]
+        row = {
+            "median_spans_per_s": median, "min_spans_per_s": min(rates), "max_spans_per_s": max(rates),
+            "bytes_per_span": size / batch, "mb_per_s": median * size / batch / 1e6,
+            "iterations": cell["iterations"][key], "rounds": rounds, "per_call_ns": times,
+            "round_orders": cell["orders"],
+        }
+        for ref in ("sdk", "orjson"):
+            if ref in per_call:
+                ratios = [r / t for r, t in zip(per_call[ref], times)]  # reference time / own time, same round
+                spread = _spread(ratios)
+                row[f"vs_{ref}"], row[f"vs_{ref}_min"], row[f"vs_{ref}_max"] = spread["median"], spread["min"], spread["max"]
+                row[f"vs_{ref}_rounds"] = ratios
+            else:
+                row[f"vs_{ref}"] = None
+        rows[key] = row
+    return rows
 
 
 # ---------------------------------------------------------------- table
@@ -185,10 +211,18 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _ratio(x: float | None) -> str:
+def _x(x: float) -> str:
+    return f"{x:,.1f}" if x >= 1 else f"{x:.3f}"
+
+
+def _ratio(r: dict, ref: str) -> str:
+    """Median per-round ratio, and its min..max over rounds (none for the reference itself: it is 1 every round)."""
+    x = r.get(f"vs_{ref}")
     if x is None:
         return "-"
-    return f"{x:,.1f}x" if x >= 1 else f"{x:.3f}x"
+    if r["contender"] == ref:
+        return "1.0x"
+    return f"{_x(x)}x ({_x(r[f'vs_{ref}_min'])}..{_x(r[f'vs_{ref}_max'])})"
 
 
 def print_table(rows: list[dict], workload: str, fmt: str, sizes: dict) -> None:
@@ -198,18 +232,18 @@ def print_table(rows: list[dict], workload: str, fmt: str, sizes: dict) -> None:
     title = f"workload {workload!r}, {fmt}"
     if workload in sizes:
         title += f"  (spancast: {sizes[workload][fmt]:,.0f} B/span)"
-    head = ("batch", "contender", "spans/s (median)", "min .. max", "MB/s", "B/span", "vs SDK")
+    head = ("batch", "contender", "spans/s (median)", "min .. max", "MB/s", "B/span", "vs SDK (min..max)")
     if fmt == "json":
-        head += ("vs orjson",)
+        head += ("vs orjson (min..max)",)
     table = [head]
     for r in cells:
         line = (
             str(r["batch"]), r["label"], _n(r["median_spans_per_s"]),
             f"{_n(r['min_spans_per_s'])} .. {_n(r['max_spans_per_s'])}",
-            f"{r['mb_per_s']:,.1f}", f"{r['bytes_per_span']:,.0f}", _ratio(r.get("vs_sdk")),
+            f"{r['mb_per_s']:,.1f}", f"{r['bytes_per_span']:,.0f}", _ratio(r, "sdk"),
         )
         if fmt == "json":
-            line += (_ratio(r.get("vs_orjson")),)
+            line += (_ratio(r, "orjson"),)
         table.append(line)
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     left = {1}  # the contender column reads better left-aligned
@@ -220,29 +254,23 @@ def print_table(rows: list[dict], workload: str, fmt: str, sizes: dict) -> None:
             print("  " + "  ".join("-" * w for w in widths))
 
 
-def add_ratios(rows: list[dict]) -> None:
-    index = {(r["workload"], r["format"], r["batch"], r["contender"]): r["median_spans_per_s"] for r in rows}
-    for r in rows:
-        cell = (r["workload"], r["format"], r["batch"])
-        sdk, ref = index.get(cell + ("sdk",)), index.get(cell + ("orjson",))
-        r["vs_sdk"] = r["median_spans_per_s"] / sdk if sdk else None
-        r["vs_orjson"] = r["median_spans_per_s"] / ref if ref and r["format"] == "json" else None
-
-
 def print_verdict(rows: list[dict]) -> None:
-    """The issue's targets are on workload 'full' at batch 512; 'small' is shown for context."""
+    """The issue's targets are on workload 'full' at batch 512; 'small' is shown for context. Median per-round ratios."""
     cell = {(r["workload"], r["format"], r["batch"], r["contender"]): r for r in rows}
-    print("\nissue targets at batch 512 (they are stated for workload 'full'):")
+    print("\nissue targets at batch 512 (they are stated for workload 'full'; median of the per-round ratios):")
     for workload in ("full", "small"):
         pb, js = cell.get((workload, "protobuf", 512, "native")), cell.get((workload, "json", 512, "native"))
         if pb and pb["vs_sdk"] is not None:
-            ok = "met" if pb["vs_sdk"] >= 100 else "NOT met" + (", FAILURE (< 50x)" if pb["vs_sdk"] < 50 else "")
-            print(f"  {workload:5}  native protobuf = {pb['vs_sdk']:,.1f}x the SDK path"
-                  f" ({_n(pb['median_spans_per_s'])} spans/s)  [target >= 100x: {ok}]")
+            x = pb["vs_sdk"]
+            ok = "met" if x >= 100 else "NOT met" + (", FAILURE (< 50x)" if x < 50 else "")
+            print(f"  {workload:5}  native protobuf = {x:,.1f}x the SDK path (rounds {_x(pb['vs_sdk_min'])}.."
+                  f"{_x(pb['vs_sdk_max'])}; {_n(pb['median_spans_per_s'])} spans/s)  [target >= 100x: {ok}]")
         if js and js["vs_orjson"] is not None:
-            ok = "met" if js["vs_orjson"] >= 10 else "NOT met"
-            print(f"  {workload:5}  native JSON = {js['vs_orjson']:,.1f}x orjson on hand-built OTLP dicts"
-                  f" ({_n(js['median_spans_per_s'])} spans/s)  [target >= 10x: {ok}]")
+            x = js["vs_orjson"]
+            ok = "met" if x >= 10 else "NOT met"
+            print(f"  {workload:5}  native JSON = {x:,.1f}x orjson on hand-built OTLP dicts (rounds"
+                  f" {_x(js['vs_orjson_min'])}..{_x(js['vs_orjson_max'])}; {_n(js['median_spans_per_s'])} spans/s)"
+                  f"  [target >= 10x: {ok}]")
 
 
 # ---------------------------------------------------------------- main
@@ -254,14 +282,16 @@ def _list(kind: Callable[[str], Any]) -> Callable[[str], list]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true", help="3 short repeats; python twin skips batch 4096 (< ~60 s)")
+    p.add_argument("--quick", action="store_true", help="3 short rounds; python twin skips batch 4096 (< ~60 s)")
     p.add_argument("--json", metavar="PATH", help="also write the results (and the environment) as JSON here")
     p.add_argument("--batch", type=_list(int), action="extend", help=f"batch sizes, comma-separated (default {BATCHES})")
     p.add_argument("--workload", type=_list(str), action="extend", help=f"workloads (default {tuple(WORKLOADS)})")
     p.add_argument("--format", type=_list(str), action="extend", help=f"formats (default {FORMATS})")
     p.add_argument("--contender", type=_list(str), action="extend", help=f"contenders (default {tuple(BY_KEY)})")
-    p.add_argument("--repeats", type=int, help="timed repeats per cell (default 5, --quick 3)")
-    p.add_argument("--seconds", type=float, help="target duration of one repeat (default 0.2, --quick 0.08)")
+    p.add_argument("--rounds", "--repeats", dest="rounds", type=int,
+                   help="rounds per cell; each times every contender once (default 5, --quick 3)")
+    p.add_argument("--seconds", type=float,
+                   help="target duration of one contender's slot in a round (default 0.2, --quick 0.08)")
     args = p.parse_args(argv)
     args.batch = args.batch or list(BATCHES)
     args.workload = args.workload or list(WORKLOADS)
@@ -274,7 +304,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"unknown {name} {unknown}; known: {', '.join(known)}")
     if any(b < 1 or b > POOL for b in args.batch):
         p.error(f"batch sizes must be in 1..{POOL}")
-    args.repeats = args.repeats or (3 if args.quick else 5)
+    args.rounds = args.rounds or (3 if args.quick else 5)
     args.seconds = args.seconds or (0.08 if args.quick else 0.2)
     return args
 
@@ -293,8 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     for w, by_fmt in sizes.items():
         print(f"  workload  {w}: {by_fmt['protobuf']:,.0f} B/span protobuf, {by_fmt['json']:,.0f} B/span OTLP JSON"
               f" (spancast, averaged over {POOL} records)")
-    print(f"  timing    median of {args.repeats} repeats of ~{args.seconds}s each (python twin: at most 3, half as long),"
-          " gc.collect() before each repeat, gc enabled for all; the same batch is re-encoded every call")
+    print(f"  timing    {args.rounds} rounds per cell, ~{args.seconds}s per contender per round (python twin: half as"
+          " long), gc.collect() before each, gc enabled for all; the same batch is re-encoded every call")
+    print("  interleaved: each round times every contender of a (workload, format, batch) cell once, back to back, in an"
+          " order rotated every round; 'vs' ratios are per round (same round, so drift cancels): median (min..max)")
     print("  contenders:")
     for c in CONTENDERS:
         if c.key in args.contender:
@@ -308,20 +340,23 @@ def main(argv: list[str] | None = None) -> int:
         for fmt in args.format:
             for batch in args.batch:
                 records, spans = pools[workload][:batch], sdk[workload][:batch]
-                for c in CONTENDERS:
-                    if c.key not in args.contender or fmt not in c.formats:
-                        continue
-                    repeats, seconds = args.repeats, args.seconds
-                    if c.key == "python":
-                        if args.quick and batch >= 4096:
-                            continue
-                        repeats, seconds = min(repeats, 3), seconds / 2
-                    result = measure(c.make(fmt, records, spans), batch, repeats, seconds)
+                chosen = [c for c in CONTENDERS if c.key in args.contender and fmt in c.formats
+                          and not (c.key == "python" and args.quick and batch >= 4096)]
+                if not chosen:
+                    continue
+                fns = {c.key: c.make(fmt, records, spans) for c in chosen}
+                targets = {c.key: args.seconds / 2 if c.key == "python" else args.seconds for c in chosen}
+                cell = cell_rows(measure_cell(fns, targets, args.rounds), batch, args.rounds)
+                for c in chosen:
                     rows.append({"workload": workload, "format": fmt, "batch": batch, "contender": c.key,
-                                 "label": c.labels[fmt], **result})
-                    print(f"  .. {workload:5} {fmt:8} batch {batch:4} {c.labels[fmt]:26}"
-                          f" {_n(result['median_spans_per_s']):>12} spans/s", flush=True)
-    add_ratios(rows)
+                                 "label": c.labels[fmt], **cell[c.key]})
+                native = cell.get("native")
+                note = f"; native {_n(native['median_spans_per_s'])} spans/s" if native else ""
+                for ref, name in (("sdk", "SDK"), ("orjson", "orjson")):
+                    if native and native[f"vs_{ref}"] is not None:
+                        note += f", {_x(native[f'vs_{ref}'])}x {name}"
+                print(f"  .. {workload:5} {fmt:8} batch {batch:4}: {len(chosen)} contenders x {args.rounds} rounds"
+                      f"{note}", flush=True)
     for workload in args.workload:
         for fmt in args.format:
             print_table(rows, workload, fmt, sizes)
@@ -334,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndone in {elapsed:.0f} s (loadavg now {env['loadavg_end']})")
     if args.json:
         doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},
+               "method": "per cell: calibrate each contender once, then rounds timing every contender once, order"
+                         " rotated per round; vs_X_rounds[i] = X's time / own time in round i; vs_X = their median",
                "bytes_per_span": sizes, "contenders": {c.key: c.includes for c in CONTENDERS},
                "results": rows, "elapsed_s": elapsed}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -1,8 +1,8 @@
-# A growable byte buffer as a plain C struct, and the wire primitives written into it.
-# Writers call buf_need() once for the bytes they are about to put, then the put_* helpers,
-# which never check capacity themselves.
+# The byte buffer (declared in buf.h) and the wire primitives written into it: varints, hex, decimals,
+# JSON escaping (escape.h), the id hash. put_char / put_lit / put_cstr check capacity themselves; the
+# w* and put / put_byte / put_varint helpers do not, so their callers call buf_need() first.
 
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Free
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memmove, strlen
 
@@ -84,13 +84,6 @@ cdef inline void put_varint(Buf* b, uint64_t v) noexcept:
         v >>= 7
     b.data[b.len] = <char>v
     b.len += 1
-
-
-cdef inline void put_fixed64(Buf* b, uint64_t v) noexcept:
-    cdef int i
-    for i in range(8):
-        b.data[b.len + i] = <char>((v >> (8 * i)) & 0xFF)
-    b.len += 8
 
 
 cdef inline void write_varint_at(char* p, uint64_t v) noexcept:

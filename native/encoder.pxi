@@ -616,9 +616,6 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ keys built on the fly
 
-    cdef inline void key_reset(self) noexcept:
-        self.keyb.len = 0
-
     cdef int key_put(self, const char* p, Py_ssize_t n) except -1:
         return put_lit(&self.keyb, p, n)
 
