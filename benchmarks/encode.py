@@ -176,7 +176,7 @@ def measure_cell(fns: dict[str, Callable[[], bytes]], targets: dict[str, float],
 
 
 def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return {"": statistics.median(values), "_min": min(values), "_max": max(values)}
 
 
 def cell_rows(cell: dict[str, Any], batch: int, rounds: int) -> dict[str, dict[str, Any]]:
@@ -195,8 +195,7 @@ def cell_rows(cell: dict[str, Any], batch: int, rounds: int) -> dict[str, dict[s
         for ref in ("sdk", "orjson"):
             if ref in per_call:
                 ratios = [r / t for r, t in zip(per_call[ref], times)]  # reference time / own time, same round
-                spread = _spread(ratios)
-                row[f"vs_{ref}"], row[f"vs_{ref}_min"], row[f"vs_{ref}_max"] = spread["median"], spread["min"], spread["max"]
+                row.update({f"vs_{ref}{suffix}": v for suffix, v in _spread(ratios).items()})
                 row[f"vs_{ref}_rounds"] = ratios
             else:
                 row[f"vs_{ref}"] = None
@@ -255,7 +254,7 @@ def print_table(rows: list[dict], workload: str, fmt: str, sizes: dict) -> None:
 
 
 def print_verdict(rows: list[dict]) -> None:
-    """The issue's targets are on workload 'full' at batch 512; 'small' is shown for context. Median per-round ratios."""
+    """The issue's targets (workload 'full', batch 512; 'small' for context), on the median per-round ratios."""
     cell = {(r["workload"], r["format"], r["batch"], r["contender"]): r for r in rows}
     print("\nissue targets at batch 512 (they are stated for workload 'full'; median of the per-round ratios):")
     for workload in ("full", "small"):
@@ -325,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
               f" (spancast, averaged over {POOL} records)")
     print(f"  timing    {args.rounds} rounds per cell, ~{args.seconds}s per contender per round (python twin: half as"
           " long), gc.collect() before each, gc enabled for all; the same batch is re-encoded every call")
-    print("  interleaved: each round times every contender of a (workload, format, batch) cell once, back to back, in an"
-          " order rotated every round; 'vs' ratios are per round (same round, so drift cancels): median (min..max)")
+    print("  interleaved: each round times every contender of a (workload, format, batch) cell once, back to back,"
+          " in an order rotated every round; 'vs' ratios are per round (same round, so drift cancels):"
+          " median (min..max)")
     print("  contenders:")
     for c in CONTENDERS:
         if c.key in args.contender:

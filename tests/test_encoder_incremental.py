@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import attempts_record, full_record
+from conftest import NATIVE_EXPECTED, attempts_record, full_record
 from otlp import parse, spans
 from spancast import EncodeError, Generation
 
@@ -148,3 +148,17 @@ def test_encode_traces_from_many_threads(impl):
     for th in threads:
         th.join()
     assert failures == []
+
+
+def test_the_twins_never_share_cached_encoders(monkeypatch):
+    from spancast.codec import _py, implementation
+
+    recs = [full_record(i) for i in range(3)]
+    used = []
+    original = _py.TraceEncoder.extend
+    monkeypatch.setattr(_py.TraceEncoder, "extend", lambda self, records: used.append(self) or original(self, records))
+    for name in ("native", "python", "native", "python"):
+        if name == "native" and not NATIVE_EXPECTED:
+            continue
+        implementation(name).encode_traces(recs)
+    assert len(used) == 2 and all(isinstance(e, _py.TraceEncoder) for e in used)

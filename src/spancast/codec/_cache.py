@@ -16,9 +16,10 @@ _local = threading.local()
 MAX_CACHED = 8
 
 
-def _key(format: str, flavor: Any, resource: Mapping[str, Any] | None) -> Any:
+def _key(factory: Callable[..., Any], format: str, flavor: Any, resource: Mapping[str, Any] | None) -> Any:
+    # The factory is part of the key: the native encoder and its twin must never stand in for each other.
     try:
-        key = (format, flavor, tuple(sorted(resource.items())) if resource else ())
+        key = (factory, format, flavor, tuple(sorted(resource.items())) if resource else ())
         hash(key)
         return key
     except TypeError:  # unhashable resource values: no reuse, still correct
@@ -27,7 +28,7 @@ def _key(format: str, flavor: Any, resource: Mapping[str, Any] | None) -> Any:
 
 def encode_with(factory: Callable[..., Any], records, format: str, flavor: Any, resource) -> bytes:
     """Encode with this thread's encoder for the configuration, building it on first use."""
-    key = _key(format, flavor, resource)
+    key = _key(factory, format, flavor, resource)
     cache: OrderedDict | None = getattr(_local, "encoders", None)
     if cache is None:
         cache = _local.encoders = OrderedDict()
