@@ -144,6 +144,10 @@ cdef struct Step:
     PyObject* arg        # borrowed; owned by TraceEncoder._plan_refs
     PyObject* name       # field name, for errors
     PyObject* name2
+    int nparts           # JSON_OBJECT: its members, resolved to offsets and written keys
+    Py_ssize_t part_off[4]
+    PyObject* part_key[4]   # '"messages":' (bytes, owned by _plan_refs)
+    PyObject* part_key2[4]  # the same escaped again, for OTLP JSON
 
 
 cdef inline int hexval(int c) noexcept:
@@ -371,6 +375,7 @@ cdef class TraceEncoder:
             s.arg = NULL
             s.name = <PyObject*>field
             s.name2 = <PyObject*>None
+            s.nparts = 0
             if op == Op.STR_OR:
                 s.off2 = GEN[arg]
                 s.name2 = <PyObject*>arg
@@ -385,10 +390,16 @@ cdef class TraceEncoder:
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref if ref else NULL
             elif op == Op.JSON_OBJECT:
-                # each JSON key as written in plain JSON text, and escaped again inside an OTLP JSON string
-                ref = tuple((f'"{k}":'.encode(), f'\\"{k}\\":'.encode(), GEN[f], f) for k, f in arg)
-                self._plan_refs.append(ref)
-                s.arg = <PyObject*>ref
+                if len(arg) > 4:
+                    raise ValueError(f"plan {plan.name}: {key!r} has more than 4 members")
+                s.nparts = len(arg)
+                for j, (member, fname) in enumerate(arg):
+                    # each JSON key as written in plain JSON text, and escaped again inside an OTLP JSON string
+                    k1, k2 = f'"{member}":'.encode(), f'\\"{member}\\":'.encode()
+                    self._plan_refs += [k1, k2]
+                    s.part_off[j] = GEN[fname]
+                    s.part_key[j] = <PyObject*>k1
+                    s.part_key2[j] = <PyObject*>k2
                 s.name = <PyObject*>key  # its errors name the attribute, as the Python twin does
                 self._plan_refs.append(key)
             elif op == Op.TEXT_OR_JSON or op == Op.MIME_OF:
@@ -730,6 +741,7 @@ cdef class TraceEncoder:
         cdef double d
         cdef bint first
         cdef PyObject* raw
+        cdef PyObject* jk
         cdef Py_ssize_t j
         cdef Buf* nb
         for i in range(self.nsteps):
@@ -772,18 +784,18 @@ cdef class TraceEncoder:
                     self.kv_json(s.key, s.keylen, v, <object>s.name)
             elif s.op == OP_JSON_OBJECT:
                 nb = NULL
-                for jkey, jkey2, off, fname in <tuple>s.arg:
-                    item = fget(rec, off)
-                    if item is None:
+                for j in range(s.nparts):
+                    raw = fraw(rec, s.part_off[j])
+                    if raw == NULL or raw == <PyObject*>None:
                         continue
                     if nb == NULL:
                         nb = self.nested_open(s.key, s.keylen)
                         put_char(nb, b'{')
                     else:
                         put_char(nb, b',')
-                    jk = jkey2 if self.json else jkey
-                    put_lit(nb, PyBytes_AS_STRING(jk), PyBytes_GET_SIZE(jk))
-                    json_value(nb, item, <object>s.name, None, 2, self._keep, self.level)
+                    jk = s.part_key2[j] if self.json else s.part_key[j]
+                    put_lit(nb, PyBytes_AS_STRING(<object>jk), PyBytes_GET_SIZE(<object>jk))
+                    json_value(nb, <object>raw, <object>s.name, None, 2, self._keep, self.level)
                 if nb != NULL:
                     put_char(nb, b'}')
                     self.nested_close(s.key, s.keylen)
