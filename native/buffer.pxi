@@ -114,26 +114,36 @@ HEXDIGITS[:] = b"0123456789abcdef\0"
 
 cdef inline void put_hex(Buf* b, const uint8_t* p, int n) noexcept:
     cdef int i
+    cdef char* out = b.data + b.len
     for i in range(n):
-        b.data[b.len] = HEXDIGITS[p[i] >> 4]
-        b.data[b.len + 1] = HEXDIGITS[p[i] & 0xF]
-        b.len += 2
+        out[2 * i] = HEXDIGITS[p[i] >> 4]
+        out[2 * i + 1] = HEXDIGITS[p[i] & 0xF]
+    b.len += 2 * n
+
+
+# "00" "01" ... "99": decimals are written two digits a step.
+cdef char[201] DIGIT_PAIRS
+DIGIT_PAIRS[:] = b"".join(b"%02d" % _i for _i in range(100)) + b"\0"
 
 
 cdef inline int put_u64_dec(Buf* b, uint64_t v) except -1:
     cdef char tmp[24]
     cdef int i = 24
-    if v == 0:
-        buf_need(b, 1)
-        put_byte(b, 48)
-        return 0
-    while v:
+    cdef uint64_t r
+    while v >= 100:
+        r = v % 100
+        v //= 100
+        i -= 2
+        tmp[i] = DIGIT_PAIRS[2 * r]
+        tmp[i + 1] = DIGIT_PAIRS[2 * r + 1]
+    if v >= 10:
+        i -= 2
+        tmp[i] = DIGIT_PAIRS[2 * v]
+        tmp[i + 1] = DIGIT_PAIRS[2 * v + 1]
+    else:
         i -= 1
-        tmp[i] = <char>(48 + v % 10)
-        v //= 10
-    buf_need(b, 24 - i)
-    put(b, tmp + i, 24 - i)
-    return 0
+        tmp[i] = <char>(48 + v)
+    return put_lit(b, tmp + i, 24 - i)
 
 
 cdef inline int put_i64_dec(Buf* b, int64_t v) except -1:
