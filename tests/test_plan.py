@@ -20,6 +20,7 @@ def test_unknown_flavor_names_the_known_ones():
         ((Attr(Op.STR, "a", "no_such_field"),), "unknown record field 'no_such_field'"),
         ((Attr(Op.STR_OR, "a", "model", "nope"),), "unknown record field 'nope'"),
         ((Attr(Op.STR, 'we"ird', "model"),), "characters JSON must escape"),
+        ((Attr(Op.JSON_OBJECT, "a", None, (("new\nline", "completion"),)),), "characters JSON must escape"),
         (
             (Attr(Op.STR, "x.model", "model"), Attr(Op.EXPAND, "x.", "model_parameters", frozenset())),
             r"x\.\* would repeat keys \['model'\]",

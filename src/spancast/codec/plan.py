@@ -148,7 +148,8 @@ _FIELDS = frozenset(Generation.__struct_fields__)
 def _check(plan: AttributePlan) -> AttributePlan:
     """Reject a plan that names a field the record does not have (a typo would silently emit nothing),
     or whose expanded keys could repeat another step's key (OTLP attribute keys are unique)."""
-    for key in [step.key for step in plan.steps] + [k for k, _ in plan.intermediate]:
+    members = [m for step in plan.steps if step.op is Op.JSON_OBJECT for m, _ in step.arg]
+    for key in [step.key for step in plan.steps] + [k for k, _ in plan.intermediate] + members:
         if any(c < " " or c in '"\\' for c in key):  # the encoders write plan keys into JSON unescaped
             raise ValueError(f"plan {plan.name}: key {key!r} has characters JSON must escape")
     fixed = {step.key for step in plan.steps if step.op not in (Op.EXPAND, Op.MESSAGES, Op.OUTPUT_MESSAGE)}
