@@ -57,12 +57,13 @@ def test_each_bad_record_names_its_field_and_the_others_decode(record, field, re
 
 
 def test_invalid_utf8_fails_only_its_record():
-    lines = [orjson.dumps(good(0)), b'{"id":"gen-\xff\xfe","start_time_ns":1,"end_time_ns":2,"model":"m"}', orjson.dumps(good(2))]
+    bad = b'{"id":"g","start_time_ns":1,"end_time_ns":2,"model":"m","trace":{"team":["ok","x\xff\xfe"]}}'
+    lines = [orjson.dumps(good(0)), bad, orjson.dumps(good(2))]
     for data in (b"\n".join(lines), b"[" + b",".join(lines) + b"]"):
         result = decode_records(data)
         assert [r.id for r in result.records] == ["gen-0", "gen-2"]
         (err,) = result.errors
-        assert err.index == 1 and "invalid UTF-8" in err.reason
+        assert (err.index, err.field) == (1, "trace.team[1]") and "invalid UTF-8" in err.reason
 
 
 def test_a_malformed_ndjson_line_fails_only_that_line():
@@ -95,3 +96,8 @@ def test_records_round_trip_through_msgspec():
     rec = Generation(id="g", start_time_ns=1, end_time_ns=2, model="m", prompt_tokens=1)
     assert decode_records(msgspec.json.encode(rec)).records == [rec]
     assert repr(decode_records(b"[]")) == "<DecodeResult records=0 errors=0>"
+
+
+def test_invalid_utf8_names_the_field_it_is_in():
+    result = decode_records(b'{"id":"gen-\xc3\x28","start_time_ns":1,"end_time_ns":2,"model":"m"}')
+    assert result.records == [] and result.errors[0].field == "id"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -98,10 +99,33 @@ _AT_PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
-def _record_error(exc: Exception, index: int) -> RecordError:
+def _bad_utf8_path(raw: bytes) -> str | None:
+    """The path of the first string holding invalid UTF-8 (error path only: slow is fine)."""
+    try:
+        doc = json.loads(raw.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            return path if any("\udc80" <= c <= "\udcff" for c in value) else None
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if isinstance(key, str) and walk(key, path):
+                return path or "<key>"
+            found = walk(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+            if found:
+                return found
+        return None
+
+    found = walk(doc, "")
+    return found.lstrip(".") if found else None
+
+
+def _record_error(exc: Exception, index: int, raw: bytes = b"") -> RecordError:
     """Turn a msgspec/Unicode error into a RecordError that names the field."""
     if isinstance(exc, UnicodeDecodeError):
-        return RecordError("<record>", f"invalid UTF-8 at byte {exc.start}", index)
+        return RecordError(_bad_utf8_path(raw) or "<record>", f"invalid UTF-8 at byte {exc.start}", index)
     message = str(exc)
     field = "<record>"
     match = _AT_PATH.search(message)
@@ -120,7 +144,7 @@ def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeRe
     try:
         out.records.append(_decoder.decode(raw))
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        out.errors.append(_record_error(exc, index))
+        out.errors.append(_record_error(exc, index, bytes(raw)))
 
 
 def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:
