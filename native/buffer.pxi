@@ -169,8 +169,8 @@ cdef int put_esc(Buf* b, const char* p, Py_ssize_t n, int level) except -1:
     """Append bytes escaped for the inside of a JSON string; level 2 escapes them twice (JSON text
     that is itself the value of a string in an OTLP JSON document)."""
     cdef Py_ssize_t pos = 0
-    if n <= 16:  # short text (keys, roles, enum values): one inline block, no call
-        buf_need(b, 32)
+    if n <= 64:  # short text (keys, ids, model names): inline blocks, no call
+        buf_need(b, n + 16)
         if <Py_ssize_t>spancast_copy_safe(b.data + b.len, p, <size_t>n) == n:
             b.len += n
             return 0
