@@ -1,7 +1,7 @@
 """spancast: broadcast LLM generation records to observability and finance backends."""
 
 from ._version import __version__
-from .errors import EncodeError, NativeUnavailableError, RecordError, SpancastError
+from .errors import ConfigError, EncodeError, NativeUnavailableError, RecordError, SpancastError
 from .record import DecodeResult, Generation, ProviderAttempt, decode_records
 from .codec import IMPL as __impl__
 
@@ -13,6 +13,7 @@ __all__ = [
     "DecodeResult",
     "decode_records",
     "SpancastError",
+    "ConfigError",
     "RecordError",
     "EncodeError",
     "NativeUnavailableError",

@@ -3,6 +3,7 @@
 ::
 
     SpancastError                 base of everything spancast raises on purpose
+    ├── ConfigError (ValueError)  a setting is missing, unknown or out of range: .path, .reason
     ├── RecordError (ValueError)  a generation record failed validation: .index, .field, .reason
     ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
     └── NativeUnavailableError (ImportError)
@@ -17,6 +18,18 @@ from __future__ import annotations
 
 class SpancastError(Exception):
     """Base class of every error spancast raises on purpose."""
+
+
+class ConfigError(SpancastError, ValueError):
+    """A setting is missing, unknown or out of range; the path names it (``retry.max_attempts``)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"<ConfigError path={self.path!r} reason={self.reason!r}>"
 
 
 class RecordError(SpancastError, ValueError):

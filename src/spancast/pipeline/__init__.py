@@ -1,0 +1,1 @@
+"""The delivery pipeline, one stage a file: retry decisions, the concurrency limit, compression."""

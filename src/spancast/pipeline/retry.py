@@ -1,0 +1,136 @@
+"""What to do with a response (deliver, retry, split, give up) and how long to wait before a retry.
+
+One function decides from the status and headers, as the OTLP specification says: 429, 502, 503
+and 504 and connection errors are retried, honouring Retry-After; 413 splits the batch; other
+4xx and 5xx are permanent. A destination whose API retries more (PostHog retries every 5xx) passes
+its own set of retryable statuses. 429, 503 and timeouts also mean "overloaded": the adaptive
+concurrency limit backs off on them. Waits use exponential backoff with full jitter.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Mapping
+
+from ..errors import ConfigError
+
+__all__ = ["Action", "Decision", "RetryPolicy", "decide", "decide_error", "parse_retry_after", "OTLP_RETRYABLE"]
+
+OTLP_RETRYABLE = frozenset({429, 502, 503, 504})
+OVERLOAD = frozenset({429, 503})
+
+
+class Action(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    SPLIT = "split"  # 413: halve the batch and send the halves
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict on one attempt."""
+
+    action: Action
+    status: int | None = None
+    retry_after_s: float | None = None  # what the server asked for, when it did
+    overload: bool = False  # the concurrency limit should back off
+    reason: str = ""
+
+    def __repr__(self) -> str:
+        extra = f" retry_after={self.retry_after_s:g}s" if self.retry_after_s is not None else ""
+        return f"<Decision {self.action.value} status={self.status}{extra}{' overload' if self.overload else ''}>"
+
+
+def parse_retry_after(value: str | None, now_s: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now_s is None else now_s
+    return max(0.0, when.timestamp() - now)
+
+
+def decide(
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    *,
+    retryable: frozenset[int] = OTLP_RETRYABLE,
+    now_s: float | None = None,
+) -> Decision:
+    """The verdict on an HTTP response by its status and headers (partial success is the destination's)."""
+    if 200 <= status < 300:
+        return Decision(Action.DELIVERED, status)
+    if status == 413:
+        return Decision(Action.SPLIT, status, reason="payload too large")
+    if status in retryable:
+        after = parse_retry_after(_header(headers, "retry-after"), now_s)
+        return Decision(Action.RETRY, status, after, status in OVERLOAD, f"HTTP {status}")
+    return Decision(Action.PERMANENT, status, reason=f"HTTP {status}")
+
+
+def decide_error(kind: str) -> Decision:
+    """The verdict when no response came back: "timeout" (overload) or "connection" (reset, refused, DNS)."""
+    if kind not in ("timeout", "connection"):
+        raise ValueError(f"unknown error kind {kind!r}")
+    return Decision(Action.RETRY, None, None, kind == "timeout", kind)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None:  # plain dicts are case-sensitive; aiohttp's CIMultiDict is not
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long a batch is retried before it is dropped as "retries exhausted"."""
+
+    max_attempts: int = 6
+    max_retry_elapsed_s: float = 60.0
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 10.0
+    max_retry_after_s: float = 120.0  # a server asking for longer is capped, not obeyed blindly
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError("retry.max_attempts", f"must be at least 1, got {self.max_attempts}")
+        for name in ("max_retry_elapsed_s", "initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"retry.{name}", f"must be >= 0, got {getattr(self, name)}")
+        if self.initial_backoff_s > self.max_backoff_s:
+            raise ConfigError("retry.initial_backoff_s", "must not exceed max_backoff_s")
+
+    def delay_s(
+        self, attempt: int, elapsed_s: float, decision: Decision, rng: random.Random | None = None
+    ) -> float | None:
+        """Seconds to wait before attempt number attempt + 1, or None to give up.
+
+        attempt counts the attempts made so far (1 after the first); elapsed_s is the time since the
+        first. Full jitter: uniform in [0, min(max_backoff, initial * 2**(attempt-1))]; a Retry-After
+        from the server is a floor (capped at max_retry_after_s).
+        """
+        if decision.action is not Action.RETRY or attempt >= self.max_attempts:
+            return None
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+        wait = (rng or random).uniform(0.0, ceiling)
+        if decision.retry_after_s is not None:
+            wait = max(wait, min(decision.retry_after_s, self.max_retry_after_s))
+        if elapsed_s + wait > self.max_retry_elapsed_s:
+            return None
+        return wait
