@@ -1,0 +1,1 @@
+"""Helpers for testing spancast and the services around it: a scripted local OTLP receiver."""
