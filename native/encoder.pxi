@@ -857,10 +857,18 @@ cdef class TraceEncoder:
         self.records += 1
         return 0
 
-    def append(self, record):
-        """Add one record; returns the bytes it added. On error nothing is added."""
-        cdef Py_ssize_t before = self._size()
+    def append(self, record, Py_ssize_t max_bytes=-1):
+        """Add one record; returns the bytes it added. On error nothing is added.
+
+        With max_bytes, a record that would make a non-empty request larger than that is not added
+        and 0 is returned (the batch is full); a lone record is always added, however large."""
+        cdef Py_ssize_t before = self._size(), before_len = self.body.len, before_spans = self.spans
         self._append_atomic(record)
+        if max_bytes >= 0 and self.records > 1 and self._size() > max_bytes:
+            self.body.len = before_len
+            self.spans = before_spans
+            self.records -= 1
+            return 0
         return self._size() - before
 
     def extend(self, records):

@@ -162,3 +162,26 @@ def test_the_twins_never_share_cached_encoders(monkeypatch):
             continue
         implementation(name).encode_traces(recs)
     assert len(used) == 2 and all(isinstance(e, _py.TraceEncoder) for e in used)
+
+
+def test_max_bytes_cuts_batches_at_the_exact_size(impl, fmt):
+    recs = [full_record(i) for i in range(40)]
+    limit = len(impl.encode_traces(recs[:7], format=fmt)) + 10  # room for 7 records, not 8
+    enc = impl.TraceEncoder(format=fmt)
+    batches, current = [], []
+    for rec in recs:
+        if enc.append(rec, max_bytes=limit) == 0:  # full: close this batch, start the next with it
+            batches.append((current, enc.finish()))
+            current = []
+            assert enc.append(rec, max_bytes=limit) > 0
+        current.append(rec)
+    batches.append((current, enc.finish()))
+    assert [len(b) for b, _ in batches] == [7] * 5 + [5]
+    for batch, data in batches:
+        assert len(data) <= limit and data == impl.encode_traces(batch, format=fmt)
+
+
+def test_a_lone_record_is_added_whatever_its_size(impl):
+    enc = impl.TraceEncoder()
+    assert enc.append(full_record(completion="x" * 5000), max_bytes=100) > 100
+    assert enc.append(full_record(1), max_bytes=100) == 0 and enc.records == 1

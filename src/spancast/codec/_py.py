@@ -459,8 +459,11 @@ class TraceEncoder:
         self.records = 0
         self.spans = 0
 
-    def append(self, record: Any) -> int:
-        """Add one record; returns the bytes it added. On error nothing is added."""
+    def append(self, record: Any, max_bytes: int = -1) -> int:
+        """Add one record; returns the bytes it added. On error nothing is added.
+
+        With max_bytes, a record that would make a non-empty request larger than that is not added
+        and 0 is returned (the batch is full); a lone record is always added, however large."""
         spans = spans_of(self.plan, record)
         if self._json:
             chunks = [json_span(s) for s in spans]
@@ -469,6 +472,9 @@ class TraceEncoder:
             chunks = [pb_span(s) for s in spans]
             added = sum(map(len, chunks))
         before = self.size
+        if max_bytes >= 0 and self.records:
+            if self.envelope.size(self._body + added, self.spans + len(chunks)) > max_bytes:
+                return 0
         self._chunks += chunks
         self._body += added
         self.records += 1
