@@ -40,9 +40,11 @@ class Decision:
     retry_after_s: float | None = None  # what the server asked for, when it did
     overload: bool = False  # the concurrency limit should back off
     reason: str = ""
+    rejected_spans: int = 0  # delivered, but the receiver refused this many (OTLP partial success)
 
     def __repr__(self) -> str:
         extra = f" retry_after={self.retry_after_s:g}s" if self.retry_after_s is not None else ""
+        extra += f" rejected={self.rejected_spans}" if self.rejected_spans else ""
         return f"<Decision {self.action.value} status={self.status}{extra}{' overload' if self.overload else ''}>"
 
 

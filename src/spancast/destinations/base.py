@@ -1,0 +1,121 @@
+"""What every destination shares: settings parsing with named errors, the request it describes, its repr.
+
+A destination is pure: it knows its settings, how to render records into a body (an encoder), how
+to describe the HTTP request for a body, and how to classify the response. It owns no socket,
+timer, queue or retry loop; the pipeline does all I/O. Settings arrive as a mapping in the shape of
+a config-file entry; OpenRouter's camelCase keys (``baseUrl``) are accepted as well as snake_case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import msgspec
+
+from ..errors import ConfigError
+from ..pipeline.compress import Compressor
+from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
+
+__all__ = ["Request", "Destination", "CommonSettings", "parse_settings", "snake_case"]
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake_case(key: str) -> str:
+    return _CAMEL.sub("_", key).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The HTTP request a destination wants for one body (before compression)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def __repr__(self) -> str:  # header values may be credentials: names only
+        return f"<Request {self.method} {self.url} headers={sorted(self.headers)} body={len(self.body)}B>"
+
+
+class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings every destination takes."""
+
+    type: str
+    name: str = ""
+    enabled: bool = True
+    headers: dict[str, str] = {}
+    compression: str = "none"
+    compression_level: int | None = None
+    timeout_s: float = 10.0
+
+
+_PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where: str) -> Any:
+    """The mapping as settings of type cls; a ConfigError names the bad key as where.key."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(where, f"expected a mapping, got {type(mapping).__name__}")
+    data: dict[str, Any] = {}
+    given: dict[str, str] = {}  # snake_case name -> the key as written, for error paths
+    for key, value in mapping.items():
+        name = snake_case(key) if isinstance(key, str) else key
+        if name in data:
+            raise ConfigError(f"{where}.{key}", f"given twice (as {given[name]} too)")
+        data[name] = value
+        given[name] = key
+    try:
+        return msgspec.convert(data, cls)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path = ""
+        match = _PATH.search(message)
+        if match:
+            message, path = message[: match.start()], match.group(1)
+        for pattern in (_UNKNOWN, _MISSING):
+            found = pattern.search(message)
+            if found:
+                key = given.get(found.group(1), found.group(1))
+                path = f"{path}.{key}"
+                message = message.replace(f"`{found.group(1)}`", f"`{key}`")
+        head, _, rest = path.lstrip(".").partition(".")
+        if head:  # name the top-level key as the user wrote it (baseUrl, not base_url)
+            path = "." + ".".join(p for p in (given.get(head, head), rest) if p)
+        raise ConfigError(where + path, message[:1].lower() + message[1:]) from None
+
+
+class Destination:
+    """Base of the destination types: the parts every one has."""
+
+    type: ClassVar[str]
+    settings_class: ClassVar[type[CommonSettings]] = CommonSettings
+    retryable: ClassVar[frozenset[int]] = OTLP_RETRYABLE
+    #: Header names whose values are credentials, for masking in previews and logs.
+    secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
+
+    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
+        self.settings = parse_settings(mapping, self.settings_class, where)
+        if self.settings.type != self.type:
+            raise ConfigError(f"{where}.type", f"expected {self.type!r}, got {self.settings.type!r}")
+        self.name = self.settings.name or self.type
+        if self.settings.timeout_s <= 0:
+            raise ConfigError(f"{where}.timeout_s", f"must be > 0, got {self.settings.timeout_s}")
+        try:
+            self.compressor = Compressor(self.settings.compression, self.settings.compression_level)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.{exc.path}", exc.reason) from None
+        self.validate(where)
+
+    def validate(self, where: str) -> None:
+        """Checks beyond the types (URLs and the like); raise ConfigError naming the key."""
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
+        return decide(status, headers, retryable=self.retryable)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} type={self.type}>"
