@@ -1,0 +1,116 @@
+"""One open batch per destination: closes at max_batch_records, at max_batch_bytes (the exact encoded size),
+or flush_interval_s after its first record; each close reason is counted.
+
+The batcher encodes as records arrive (once per record and destination), so closing a batch is
+finishing its buffer, not encoding it. A record that would overflow the byte limit closes the open
+batch and starts the next one; a lone record larger than the limit is a batch of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import ConfigError
+
+__all__ = ["Batch", "Batcher", "BatchSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    max_batch_records: int = 512
+    max_batch_bytes: int = 4 * 1024 * 1024
+    flush_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_batch_records < 1:
+            raise ConfigError("max_batch_records", f"must be at least 1, got {self.max_batch_records}")
+        if self.max_batch_bytes < 1024:
+            raise ConfigError("max_batch_bytes", f"must be at least 1024, got {self.max_batch_bytes}")
+        if not self.flush_interval_s > 0:
+            raise ConfigError("flush_interval_s", f"must be > 0, got {self.flush_interval_s}")
+
+
+@dataclass(slots=True)
+class Batch:
+    """A closed batch: the request body and what is in it."""
+
+    body: bytes
+    ids: list[str]  # generation ids, in order
+    reason: str  # records | bytes | interval | flush
+    opened_at: float
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"<Batch records={self.records} bytes={len(self.body)} reason={self.reason} attempts={self.attempts}>"
+
+
+class Batcher:
+    """Turns a stream of records into closed batches for one destination."""
+
+    def __init__(self, encoder: Any, settings: BatchSettings | None = None, clock: Callable[[], float] = time.monotonic):
+        self.encoder = encoder
+        self.settings = settings or BatchSettings()
+        self.clock = clock
+        self.closed = Counter()  # close reason -> batches
+        self._ids: list[str] = []
+        self._opened_at = 0.0
+
+    @property
+    def records(self) -> int:
+        return len(self._ids)
+
+    @property
+    def bytes(self) -> int:
+        return self.encoder.size if self._ids else 0
+
+    def due_at(self) -> float | None:
+        """When the open batch must close for its age, or None when nothing is open."""
+        return self._opened_at + self.settings.flush_interval_s if self._ids else None
+
+    def add(self, record: Any) -> list[Batch]:
+        """Add a record; returns the batches this closed (none, or one, or two for an oversized lone record).
+
+        A record that cannot be encoded raises EncodeError and leaves the open batch as it was."""
+        s = self.settings
+        out: list[Batch] = []
+        if not self._ids:
+            self._opened_at = self.clock()
+        if self.encoder.append(record, s.max_batch_bytes) == 0:
+            out.append(self._close("bytes"))
+            self._opened_at = self.clock()
+            self.encoder.append(record, s.max_batch_bytes)  # a lone record is always taken
+        self._ids.append(record.id)
+        if len(self._ids) >= s.max_batch_records:
+            out.append(self._close("records"))
+        elif self.encoder.size >= s.max_batch_bytes:
+            out.append(self._close("bytes"))
+        return out
+
+    def flush_if_due(self, now: float | None = None) -> Batch | None:
+        due = self.due_at()
+        if due is not None and (self.clock() if now is None else now) >= due:
+            return self._close("interval")
+        return None
+
+    def flush(self) -> Batch | None:
+        """Close the open batch now (flush() and shutdown), if there is one."""
+        return self._close("flush") if self._ids else None
+
+    def _close(self, reason: str) -> Batch:
+        batch = Batch(self.encoder.finish(), self._ids, reason, self._opened_at)
+        self._ids = []
+        self.closed[reason] += 1
+        return batch
+
+    def __repr__(self) -> str:
+        age = self.clock() - self._opened_at if self._ids else 0.0
+        return f"<Batcher records={self.records} bytes={self.bytes} oldest={age:.1f}s closed={dict(self.closed)}>"
