@@ -93,3 +93,8 @@ def test_bad_policies_name_the_setting(kwargs, path):
 
 def test_reprs():
     assert repr(decide(429, {"Retry-After": "2"})) == "<Decision retry status=429 retry_after=2s overload>"
+
+
+def test_retry_after_fractions_and_nonsense():
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("-3") is None and parse_retry_after("nan") is None and parse_retry_after("inf") is None

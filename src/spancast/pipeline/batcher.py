@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import ConfigError
@@ -35,19 +35,23 @@ class BatchSettings:
 
 @dataclass(slots=True)
 class Batch:
-    """A closed batch: the request body and what is in it."""
+    """A closed batch: the request body and the records in it (kept to split it on a 413)."""
 
     body: bytes
-    ids: list[str]  # generation ids, in order
-    reason: str  # records | bytes | interval | flush
+    items: list[Any]  # the records, in order
+    reason: str  # records | bytes | interval | flush | split
     opened_at: float
     attempts: int = 0
     first_attempt_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    wire: bytes | None = None  # the body as sent (compressed), made once for all attempts
 
     @property
     def records(self) -> int:
-        return len(self.ids)
+        return len(self.items)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.items]
 
     def __repr__(self) -> str:
         return f"<Batch records={self.records} bytes={len(self.body)} reason={self.reason} attempts={self.attempts}>"
@@ -61,20 +65,20 @@ class Batcher:
         self.settings = settings or BatchSettings()
         self.clock = clock
         self.closed = Counter()  # close reason -> batches
-        self._ids: list[str] = []
+        self._items: list[Any] = []
         self._opened_at = 0.0
 
     @property
     def records(self) -> int:
-        return len(self._ids)
+        return len(self._items)
 
     @property
     def bytes(self) -> int:
-        return self.encoder.size if self._ids else 0
+        return self.encoder.size if self._items else 0
 
     def due_at(self) -> float | None:
         """When the open batch must close for its age, or None when nothing is open."""
-        return self._opened_at + self.settings.flush_interval_s if self._ids else None
+        return self._opened_at + self.settings.flush_interval_s if self._items else None
 
     def add(self, record: Any) -> list[Batch]:
         """Add a record; returns the batches this closed (none, or one, or two for an oversized lone record).
@@ -82,14 +86,14 @@ class Batcher:
         A record that cannot be encoded raises EncodeError and leaves the open batch as it was."""
         s = self.settings
         out: list[Batch] = []
-        if not self._ids:
+        if not self._items:
             self._opened_at = self.clock()
         if self.encoder.append(record, s.max_batch_bytes) == 0:
             out.append(self._close("bytes"))
             self._opened_at = self.clock()
             self.encoder.append(record, s.max_batch_bytes)  # a lone record is always taken
-        self._ids.append(record.id)
-        if len(self._ids) >= s.max_batch_records:
+        self._items.append(record)
+        if len(self._items) >= s.max_batch_records:
             out.append(self._close("records"))
         elif self.encoder.size >= s.max_batch_bytes:
             out.append(self._close("bytes"))
@@ -103,14 +107,14 @@ class Batcher:
 
     def flush(self) -> Batch | None:
         """Close the open batch now (flush() and shutdown), if there is one."""
-        return self._close("flush") if self._ids else None
+        return self._close("flush") if self._items else None
 
     def _close(self, reason: str) -> Batch:
-        batch = Batch(self.encoder.finish(), self._ids, reason, self._opened_at)
-        self._ids = []
+        batch = Batch(self.encoder.finish(), self._items, reason, self._opened_at)
+        self._items = []
         self.closed[reason] += 1
         return batch
 
     def __repr__(self) -> str:
-        age = self.clock() - self._opened_at if self._ids else 0.0
+        age = self.clock() - self._opened_at if self._items else 0.0
         return f"<Batcher records={self.records} bytes={self.bytes} oldest={age:.1f}s closed={dict(self.closed)}>"

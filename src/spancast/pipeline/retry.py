@@ -53,8 +53,12 @@ def parse_retry_after(value: str | None, now_s: float | None = None) -> float | 
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:  # delta-seconds; a fraction is not in RFC 9110 but some servers send one
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

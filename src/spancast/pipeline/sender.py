@@ -1,0 +1,190 @@
+"""Delivers one destination's closed batches over a keep-alive aiohttp session, as many at once as the
+adaptive limit allows, retrying what can be retried and counting every record it cannot deliver.
+
+A batch waiting to be retried gives its slot back first. A Retry-After pauses the whole destination.
+A 413 splits the batch and sends the halves (re-encoded from its records); a lone record that is
+still too large is dropped. Permanent errors are logged once per status with an excerpt of the
+response body, never with a header value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import aiohttp
+
+from .batcher import Batch
+from .limiter import AdaptiveLimit, ConcurrencyLimiter
+from .retry import Action, Decision, RetryPolicy, decide_error
+from .stats import DestinationStats
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("spancast")
+EXCERPT_CHARS = 200
+
+
+class Sender:
+    """Sends batches for one destination; start() on the event loop that will run it."""
+
+    def __init__(
+        self,
+        destination: Any,
+        stats: DestinationStats,
+        *,
+        retry: RetryPolicy | None = None,
+        limit: AdaptiveLimit | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.destination = destination
+        self.stats = stats
+        self.retry = retry or RetryPolicy()
+        self.limiter = ConcurrencyLimiter(limit)
+        self.rng = rng or random.Random()
+        self.session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._logged: set[int] = set()
+        stats.concurrency_limit = self.limiter.limit
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self.limiter.adaptive.maximum, keepalive_timeout=30, ttl_dns_cache=300, enable_cleanup_closed=True
+        )
+        timeout = aiohttp.ClientTimeout(total=self.destination.settings.timeout_s)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
+
+    def submit(self, batch: Batch) -> None:
+        """Start delivering a closed batch; returns at once."""
+        self.stats.in_flight += batch.records
+        task = asyncio.get_running_loop().create_task(self._deliver(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def busy(self) -> int:
+        """Batches being sent or waiting for a retry."""
+        return len(self._tasks)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for every batch to finish, up to timeout_s; the rest are cancelled and counted as
+        dropped for the shutdown deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout_s, 0.0)
+        while self._tasks and loop.time() < deadline:  # a split adds batches while we wait
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        pending = list(self._tasks)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    # ------------------------------------------------------------ one batch
+
+    async def _deliver(self, batch: Batch) -> None:
+        try:
+            while True:
+                decision = await self._attempt(batch)
+                if decision.retry_after_s is not None:
+                    self.limiter.pause(min(decision.retry_after_s, self.retry.max_retry_after_s))
+                if decision.action is Action.DELIVERED:
+                    self._delivered(batch, decision)
+                    return
+                if decision.action is Action.SPLIT:
+                    self._split(batch)
+                    return
+                if decision.action is Action.PERMANENT:
+                    self._permanent(batch, decision)
+                    return
+                elapsed = time.monotonic() - (batch.first_attempt_at or time.monotonic())
+                delay = self.retry.delay_s(batch.attempts, elapsed, decision, self.rng)
+                if delay is None:
+                    self.stats.drop("retries_exhausted", batch.records)
+                    self.stats.last_error = f"retries exhausted after {batch.attempts} attempts: {decision.reason}"
+                    return
+                self.stats.retried += 1
+                await asyncio.sleep(delay)  # without a slot: other batches go on meanwhile
+        except asyncio.CancelledError:
+            self.stats.drop("shutdown_deadline", batch.records)
+            raise
+        except Exception:  # a bug, not the destination: count the loss and say where it happened
+            log.exception("spancast: delivering a batch to %s failed", self.destination.name)
+            self.stats.drop("internal_error", batch.records)
+        finally:
+            self.stats.in_flight -= batch.records
+
+    async def _attempt(self, batch: Batch) -> Decision:
+        request = self.destination.request(batch.body)
+        if batch.wire is None:
+            batch.wire = await self.destination.compressor.compress_async(batch.body)
+        headers = dict(request.headers)
+        if self.destination.compressor.content_encoding:
+            headers["Content-Encoding"] = self.destination.compressor.content_encoding
+        await self.limiter.acquire()
+        batch.attempts += 1
+        if batch.first_attempt_at is None:
+            batch.first_attempt_at = time.monotonic()
+        decision: Decision | None = None
+        try:
+            assert self.session is not None, "start() the sender first"
+            async with self.session.request(request.method, request.url, data=batch.wire, headers=headers) as resp:
+                body = await resp.content.read(64 * 1024)
+                decision = self.destination.classify(resp.status, resp.headers, body)
+                if decision.action is Action.PERMANENT:
+                    decision = Decision(decision.action, decision.status, reason=_excerpt(body) or decision.reason)
+        except TimeoutError:
+            decision = decide_error("timeout")
+        except (aiohttp.ClientError, OSError) as exc:
+            decision = Decision(Action.RETRY, None, None, False, f"connection: {type(exc).__name__}")
+        finally:
+            overloaded = decision is not None and decision.overload
+            self.limiter.release(success=decision is not None and decision.action is Action.DELIVERED, overload=overloaded)
+            self.stats.concurrency_limit = self.limiter.limit
+        return decision
+
+    def _delivered(self, batch: Batch, decision: Decision) -> None:
+        rejected = min(decision.rejected_spans, batch.records)  # one span or more per record: at most all
+        self.stats.delivered += batch.records - rejected
+        self.stats.delivered_bytes += len(batch.wire or b"")
+        if rejected:
+            self.stats.drop("partial_success", rejected)
+            self.stats.last_error = f"partial success: {rejected} rejected: {decision.reason}"[:300]
+
+    def _split(self, batch: Batch) -> None:
+        if batch.records == 1:
+            self.stats.drop("too_large", 1)
+            self.stats.last_error = "HTTP 413 for a single record"
+            return
+        half = batch.records // 2
+        for part in (batch.items[:half], batch.items[half:]):
+            encoder = self.destination.new_encoder()
+            encoder.extend(part)
+            self.submit(Batch(encoder.finish(), part, "split", batch.opened_at))
+
+    def _permanent(self, batch: Batch, decision: Decision) -> None:
+        self.stats.drop("permanent_http_error", batch.records)
+        self.stats.last_error = f"HTTP {decision.status}: {decision.reason}"[:300]
+        if decision.status not in self._logged:
+            self._logged.add(decision.status or 0)
+            log.error(
+                "spancast: destination %s refused a batch with HTTP %s (not retried; later ones with this status"
+                " are counted, not logged): %s",
+                self.destination.name,
+                decision.status,
+                decision.reason,
+            )
+
+    def __repr__(self) -> str:
+        return f"<Sender {self.destination.name} busy={self.busy} {self.limiter!r}>"
+
+
+def _excerpt(body: bytes) -> str:
+    return body[:EXCERPT_CHARS].decode("utf-8", "replace").strip()

@@ -1,0 +1,147 @@
+"""The sender against a real local receiver: delivered, retried, split, refused, and every loss counted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from conftest import full_record
+from spancast.destinations import make_destination
+from spancast.pipeline.batcher import Batch
+from spancast.pipeline.limiter import AdaptiveLimit
+from spancast.pipeline.retry import RetryPolicy
+from spancast.pipeline.sender import Sender
+from spancast.pipeline.stats import DestinationStats
+from spancast.testing.sink import OtlpSink, Reply
+
+FAST = RetryPolicy(max_attempts=4, max_retry_elapsed_s=5, initial_backoff_s=0.01, max_backoff_s=0.05)
+
+
+def batch_of(dest, recs):
+    enc = dest.new_encoder()
+    enc.extend(recs)
+    return Batch(enc.finish(), list(recs), "records", 0.0)
+
+
+async def deliver(sink, batches_recs, *, script=(), retry=FAST, timeout_s=5.0, compression="none", drain_s=10.0):
+    sink.script(*script)
+    dest = make_destination({"type": "otel-collector", "endpoint": sink.url, "timeout_s": timeout_s, "compression": compression})
+    stats = DestinationStats(dest.name)
+    sender = Sender(dest, stats, retry=retry, limit=AdaptiveLimit(initial=2, minimum=1, maximum=4))
+    await sender.start()
+    try:
+        for recs in batches_recs:
+            stats.received += len(recs)
+            sender.submit(batch_of(dest, recs))
+        await sender.drain(drain_s)
+    finally:
+        await sender.close()
+    return stats
+
+
+def recs(n, start=0):
+    return [full_record(i) for i in range(start, start + n)]
+
+
+def run(main):
+    async def wrapper():
+        async with OtlpSink() as sink:
+            return sink, await main(sink)
+
+    return asyncio.run(wrapper())
+
+
+def test_every_record_delivered_once_when_nothing_fails():
+    batches = [recs(5, 10 * i) for i in range(6)]
+    sink, stats = run(lambda sink: deliver(sink, batches, compression="gzip"))
+    assert sorted(sink.generation_ids()) == sorted(r.id for b in batches for r in b)
+    assert (stats.delivered, stats.retried, dict(stats.dropped), stats.in_flight) == (30, 0, {}, 0)
+    assert stats.balanced() and stats.delivered_bytes > 0 and sink.problems == []
+
+
+def test_retryable_answers_are_retried_and_retry_after_pauses_the_destination():
+    batch = recs(3)
+    script = (Reply.error(429, retry_after_s=0.2), Reply.error(503), Reply.error(502))
+
+    async def main(sink):
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        stats = await deliver(sink, [batch], script=script)
+        return stats, loop.time() - start
+
+    sink, (stats, took) = run(main)
+    assert sink.generation_ids() == [r.id for r in batch]
+    assert (stats.delivered, stats.retried) == (3, 3) and stats.balanced()
+    assert took >= 0.2  # the Retry-After held the destination back
+    assert [r.status for r in sink.replies] == [429, 503, 502, 200]
+
+
+def test_a_permanent_error_drops_the_batch_counts_it_and_logs_once(caplog):
+    caplog.set_level(logging.ERROR, logger="spancast")
+    script = (Reply.error(400, body=b'{"error":"bad attribute"}'), Reply.error(400, body=b"again"))
+    sink, stats = run(lambda sink: deliver(sink, [recs(2), recs(2, 5)], script=script))
+    assert sink.generation_ids() == [] and stats.delivered == 0
+    assert dict(stats.dropped) == {"permanent_http_error": 4} and stats.balanced()
+    logged = [r for r in caplog.records if "HTTP 400" in r.getMessage()]
+    assert len(logged) == 1 and "bad attribute" in logged[0].getMessage()
+    assert "HTTP 400" in stats.last_error
+
+
+def test_413_splits_until_it_fits_and_a_lone_record_too_large_is_dropped():
+    batch = recs(4)
+    # 4 -> 413; halves of 2: the first gets 413 again (-> 1 + 1), the second 200; then the last single gets 413
+    script = (Reply.error(413), Reply.error(413), Reply.ok(), Reply.ok(), Reply.error(413))
+    sink, stats = run(lambda sink: deliver(sink, [batch], script=script))
+    assert stats.delivered + stats.dropped["too_large"] == 4 and stats.dropped["too_large"] == 1
+    assert len(sink.generation_ids()) == 3 and len(set(sink.generation_ids())) == 3
+    assert stats.balanced()
+
+
+def test_partial_success_is_counted_not_retried():
+    sink, stats = run(lambda sink: deliver(sink, [recs(5)], script=(Reply.partial(2, "2 too old"),)))
+    assert (stats.delivered, dict(stats.dropped), stats.retried) == (3, {"partial_success": 2}, 0)
+    assert "2 too old" in stats.last_error and stats.balanced()
+
+
+def test_lost_answers_are_retried_at_least_once():
+    batch = recs(3)
+    sink, stats = run(lambda sink: deliver(sink, [batch], script=(Reply.reset(),)))
+    ids = sink.generation_ids()
+    assert set(ids) == {r.id for r in batch} and len(ids) == 6  # the receiver got it twice: at least once
+    assert (stats.delivered, stats.retried) == (3, 1) and stats.balanced()
+
+
+def test_a_stalled_answer_times_out_and_is_retried():
+    batch = recs(2)
+    sink, stats = run(lambda sink: deliver(sink, [batch], script=(Reply.stall(),), timeout_s=0.2))
+    assert (stats.delivered, stats.retried) == (2, 1) and stats.balanced()
+    assert [r.kind for r in sink.replies] == ["stall", "status"]
+
+
+def test_retries_run_out():
+    policy = RetryPolicy(max_attempts=3, max_retry_elapsed_s=5, initial_backoff_s=0.01, max_backoff_s=0.02)
+    sink, stats = run(lambda sink: deliver(sink, [recs(2)], script=(Reply.error(503),) * 5, retry=policy))
+    assert dict(stats.dropped) == {"retries_exhausted": 2} and stats.retried == 2 and stats.balanced()
+    assert len(sink.replies) == 3
+
+
+def test_drain_stops_at_its_deadline_and_counts_what_was_left():
+    async def main(sink):
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        stats = await deliver(sink, [recs(2), recs(3, 10)], script=(Reply.stall(), Reply.stall()), drain_s=0.2)
+        return stats, loop.time() - start
+
+    sink, (stats, took) = run(main)
+    assert dict(stats.dropped) == {"shutdown_deadline": 5} and stats.in_flight == 0 and stats.balanced()
+    assert took < 5  # it did not wait for the request timeout
+
+
+def test_reprs():
+    stats = DestinationStats("x", received=3, delivered=2)
+    stats.drop("queue_full", 1)
+    assert repr(stats) == "<DestinationStats x received=3 delivered=2 queued=0 in_flight=0 dropped=(queue_full=1) retried=0>"
+    with pytest.raises(ValueError):
+        stats.drop("lost", 1)
