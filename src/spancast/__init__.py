@@ -4,10 +4,12 @@ from ._version import __version__
 from .errors import ConfigError, EncodeError, NativeUnavailableError, RecordError, SpancastError
 from .record import DecodeResult, Generation, ProviderAttempt, decode_records
 from .codec import IMPL as __impl__
+from .broadcaster import Broadcaster
 
 __all__ = [
     "__version__",
     "__impl__",
+    "Broadcaster",
     "Generation",
     "ProviderAttempt",
     "DecodeResult",

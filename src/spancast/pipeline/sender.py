@@ -48,6 +48,7 @@ class Sender:
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._logged: set[int] = set()
+        self.bytes_in_flight = 0  # bodies (and their compressed copies) held by batches not yet done
         stats.concurrency_limit = self.limiter.limit
 
     async def start(self) -> None:
@@ -60,6 +61,7 @@ class Sender:
     def submit(self, batch: Batch) -> None:
         """Start delivering a closed batch; returns at once."""
         self.stats.in_flight += batch.records
+        self.bytes_in_flight += len(batch.body)
         task = asyncio.get_running_loop().create_task(self._deliver(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -69,13 +71,18 @@ class Sender:
         """Batches being sent or waiting for a retry."""
         return len(self._tasks)
 
-    async def drain(self, timeout_s: float) -> None:
-        """Wait for every batch to finish, up to timeout_s; the rest are cancelled and counted as
-        dropped for the shutdown deadline."""
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no batch is being sent or waiting for a retry, up to timeout_s; True if so."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout_s, 0.0)
         while self._tasks and loop.time() < deadline:  # a split adds batches while we wait
             await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        return not self._tasks
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for every batch to finish, up to timeout_s; the rest are cancelled and counted as
+        dropped for the shutdown deadline."""
+        await self.wait_idle(timeout_s)
         pending = list(self._tasks)
         for task in pending:
             task.cancel()
@@ -120,11 +127,14 @@ class Sender:
             self.stats.drop("internal_error", batch.records)
         finally:
             self.stats.in_flight -= batch.records
+            self.bytes_in_flight -= len(batch.body) + (len(batch.wire) if batch.wire is not batch.body and batch.wire else 0)
 
     async def _attempt(self, batch: Batch) -> Decision:
         request = self.destination.request(batch.body)
         if batch.wire is None:
             batch.wire = await self.destination.compressor.compress_async(batch.body)
+            if batch.wire is not batch.body:
+                self.bytes_in_flight += len(batch.wire)
         headers = dict(request.headers)
         if self.destination.compressor.content_encoding:
             headers["Content-Encoding"] = self.destination.compressor.content_encoding

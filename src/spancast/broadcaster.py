@@ -1,0 +1,313 @@
+"""The public facade: a Broadcaster takes records from emit() and delivers them to every destination.
+
+Plain code: ``start()`` runs an event loop (uvloop when installed) on a background thread; ``emit``
+is thread-safe and O(1); ``flush`` and ``close`` wait at most their timeout. Asyncio code: ``async
+with Broadcaster(...)`` runs on the caller's loop, with ``aflush`` / ``aclose``. Either way one
+shutdown deadline covers draining, in-flight requests and retries, and what it leaves is counted.
+After fork() the child's broadcaster starts afresh on its first emit; the parent's queue stays
+with the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import threading
+import weakref
+from typing import Any, Mapping, Sequence
+
+from .destinations import make_destination
+from .errors import ConfigError
+from .pipeline.batcher import BatchSettings
+from .pipeline.intake import Intake
+from .pipeline.lane import Lane
+from .pipeline.limiter import AdaptiveLimit
+from .pipeline.retry import RetryPolicy
+from .pipeline.stats import DestinationStats
+
+__all__ = ["Broadcaster"]
+
+DRAIN_CHUNK = 2048  # records routed per loop turn, so that I/O callbacks run between chunks
+_LIVE: "weakref.WeakSet[Broadcaster]" = weakref.WeakSet()
+
+
+class Broadcaster:
+    """Delivers generation records to the configured destinations."""
+
+    def __init__(
+        self,
+        destinations: Sequence[Mapping[str, Any]],
+        *,
+        max_batch_records: int = 512,
+        max_batch_bytes: int = 4 * 1024 * 1024,
+        flush_interval_s: float = 1.0,
+        intake_max_records: int = 200_000,
+        overflow: str = "drop_newest",
+        block_timeout_s: float = 1.0,
+        max_queued_records: int = 200_000,
+        max_queued_bytes: int = 256 * 1024 * 1024,
+        max_memory_bytes: int = 1024 * 1024 * 1024,
+        initial_concurrency: int = 4,
+        max_concurrency: int = 32,
+        retry: RetryPolicy | None = None,
+        shutdown_timeout_s: float = 10.0,
+        use_uvloop: bool = True,
+    ) -> None:
+        self.destinations = [make_destination(d, f"destinations[{i}]") for i, d in enumerate(destinations)]
+        names = [d.name for d in self.destinations]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ConfigError(f"destinations[{i}].name", f"{name!r} is used twice; give each destination a name")
+        self.batch = BatchSettings(max_batch_records, max_batch_bytes, flush_interval_s)
+        self.retry = retry or RetryPolicy()
+        AdaptiveLimit(initial_concurrency, 1, max_concurrency)  # checks the numbers now, not on the loop
+        self.initial_concurrency, self.max_concurrency = initial_concurrency, max_concurrency
+        for key, value in (("max_queued_records", max_queued_records), ("max_queued_bytes", max_queued_bytes),
+                           ("max_memory_bytes", max_memory_bytes), ("shutdown_timeout_s", shutdown_timeout_s)):
+            if not value > 0:
+                raise ConfigError(key, f"must be > 0, got {value}")
+        self.max_queued_records, self.max_queued_bytes = max_queued_records, max_queued_bytes
+        self.max_memory_bytes = max_memory_bytes
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.use_uvloop = use_uvloop
+        self._intake_args = (intake_max_records, overflow, block_timeout_s)
+        self.intake = Intake(*self._intake_args)
+        self._reset()
+        _LIVE.add(self)
+
+    def _reset(self) -> None:
+        self.lanes: list[Lane] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._own_loop = False
+        self.state = "new"  # new -> running -> closing -> closed
+        self._forked = False
+
+    # ------------------------------------------------------------ plain code
+
+    def start(self) -> Broadcaster:
+        """Run the pipeline on its own thread; returns once it accepts records."""
+        if self.state != "new":
+            raise RuntimeError(f"Broadcaster is {self.state}; start() runs once")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = _new_loop(self.use_uvloop)
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._setup(loop))
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._own_loop = True
+        self._thread = threading.Thread(target=run, name="spancast", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self.state = "closed"
+            raise failure[0]
+        atexit.register(self._at_exit)
+        return self
+
+    def emit(self, record: Any) -> bool:
+        """Hand a record over; True when it was queued. Never blocks on the network."""
+        if self.state != "running":
+            if self._forked:
+                self._restart_after_fork()
+            else:
+                self.intake.dropped += 1  # not running: counted like a full intake
+                return False
+        return self.intake.put(record)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Send what is queued and wait for it, at most timeout_s; True when nothing is left in flight."""
+        timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
+        if self.state != "running" or self.loop is None:
+            return False
+        if not self._own_loop:
+            raise RuntimeError("in asyncio code, await aflush()")
+        future = asyncio.run_coroutine_threadsafe(self.aflush(timeout), self.loop)
+        return future.result(timeout + 5)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Stop taking records, deliver what is queued within timeout_s, count what is left, stop."""
+        if self.state in ("closing", "closed") or self.loop is None:
+            self.state = "closed"
+            return
+        if not self._own_loop:
+            raise RuntimeError("in asyncio code, await aclose()")
+        timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
+        future = asyncio.run_coroutine_threadsafe(self.aclose(timeout), self.loop)
+        future.result(timeout + 5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        atexit.unregister(self._at_exit)
+
+    def __enter__(self) -> Broadcaster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _at_exit(self) -> None:
+        self.close(self.shutdown_timeout_s)
+
+    # ------------------------------------------------------------ asyncio code
+
+    async def astart(self) -> Broadcaster:
+        if self.state != "new":
+            raise RuntimeError(f"Broadcaster is {self.state}; start runs once")
+        await self._setup(asyncio.get_running_loop())
+        return self
+
+    async def __aenter__(self) -> Broadcaster:
+        return await self.astart()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aflush(self, timeout_s: float | None = None) -> bool:
+        timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._drain(repeat=False)
+        for lane in self.lanes:
+            lane.flush()
+        idle = True
+        for lane in self.lanes:
+            idle = await lane.sender.wait_idle(deadline - loop.time()) and idle
+        return idle
+
+    async def aclose(self, timeout_s: float | None = None) -> None:
+        if self.state != "running":
+            self.state = "closed"
+            return
+        self.state = "closing"
+        timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._drain(repeat=False)
+        # Every lane gets the whole remaining time at once: a hung one cannot eat a healthy one's share.
+        await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
+        self.state = "closed"
+
+    # ------------------------------------------------------------ the loop side
+
+    async def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lanes = [
+            Lane(d, self.batch, self.retry, AdaptiveLimit(self.initial_concurrency, 1, self.max_concurrency),
+                 self.max_queued_records, self.max_queued_bytes, loop)
+            for d in self.destinations
+        ]
+        for lane in self.lanes:
+            await lane.start()
+        self.intake.connect(lambda: loop.call_soon_threadsafe(self._drain))
+        self.state = "running"
+        if len(self.intake):
+            loop.call_soon(self._drain)
+
+    def _drain(self, repeat: bool = True) -> None:
+        lanes = self.lanes
+        while True:
+            records = self.intake.take(DRAIN_CHUNK)
+            over = sum(lane.bytes_held() for lane in lanes) >= self.max_memory_bytes
+            for record in records:
+                for lane in lanes:
+                    if over:
+                        lane.stats.received += 1
+                        lane.stats.drop("queue_full", 1)
+                    else:
+                        lane.add(record)
+            if self.intake.idle:
+                return
+            if repeat:  # more came in: come back after pending I/O has had its turn
+                self.loop.call_soon(self._drain)  # type: ignore[union-attr]
+                return
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per destination (consistent: taken on the loop) and the intake's."""
+        on_loop_thread = self._thread is not None and threading.current_thread() is self._thread
+        if self.loop is not None and self._own_loop and self.state in ("running", "closing") and not on_loop_thread:
+            future = asyncio.run_coroutine_threadsafe(_call(self._snapshot), self.loop)
+            return future.result(5)
+        return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        now = self.loop.time() if self.loop is not None else 0.0
+        out: dict[str, Any] = {
+            "intake": {"queued": len(self.intake), "dropped": self.intake.dropped, "max_records": self.intake.max_records},
+            "destinations": {},
+        }
+        for lane in self.lanes:
+            s = lane.stats
+            opened = lane.batcher.due_at()
+            out["destinations"][lane.destination.name] = {
+                "received": s.received,
+                "filtered": s.filtered,
+                "queued": lane.batcher.records,
+                "queued_bytes": lane.batcher.bytes,
+                "oldest_queued_age_s": max(0.0, now - (opened - lane.batcher.settings.flush_interval_s)) if opened else 0.0,
+                "in_flight": s.in_flight,
+                "in_flight_bytes": lane.sender.bytes_in_flight,
+                "delivered": s.delivered,
+                "delivered_bytes": s.delivered_bytes,
+                "retried": s.retried,
+                "dropped": dict(s.dropped),
+                "batches": dict(s.batches),
+                "concurrency_limit": s.concurrency_limit,
+                "last_error": s.last_error,
+            }
+        return out
+
+    def destination_stats(self) -> dict[str, DestinationStats]:
+        return {lane.destination.name: lane.stats for lane in self.lanes}
+
+    # ------------------------------------------------------------ fork
+
+    def _restart_after_fork(self) -> None:
+        self._reset()
+        self.intake = Intake(*self._intake_args)
+        self.start()
+
+    def __repr__(self) -> str:
+        names = ", ".join(d.name for d in self.destinations)
+        return f"<Broadcaster {self.state} destinations=[{names}] {self.intake!r}>"
+
+
+async def _call(fn: Any) -> Any:
+    return fn()
+
+
+def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _after_fork_in_child() -> None:
+    for broadcaster in list(_LIVE):
+        if broadcaster.state in ("running", "closing"):  # its loop thread did not survive the fork
+            broadcaster.state = "forked"
+            broadcaster._forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

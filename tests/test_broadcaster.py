@@ -1,0 +1,162 @@
+"""The Broadcaster end to end over real HTTP on 127.0.0.1: delivered, retried, refused, bounded, closed on time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from conftest import full_record
+from sinkthread import SinkThread
+from spancast import Broadcaster, ConfigError
+from spancast.pipeline.retry import RetryPolicy
+from spancast.testing.sink import OtlpSink, Reply
+
+FAST = RetryPolicy(max_attempts=5, max_retry_elapsed_s=10, initial_backoff_s=0.01, max_backoff_s=0.05)
+
+
+def collector(sink, **extra):
+    return {"type": "otel-collector", "endpoint": sink.url, **extra}
+
+
+def balanced(stats):
+    for name, d in stats["destinations"].items():
+        total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["queued"] + d["in_flight"]
+        assert total == d["received"], (name, d)
+
+
+def test_every_record_arrives_exactly_once_when_nothing_fails():
+    recs = [full_record(i) for i in range(1000)]
+    with SinkThread(OtlpSink()) as sink:
+        with Broadcaster([collector(sink, compression="zstd")], max_batch_records=64, retry=FAST) as b:
+            assert all(b.emit(r) for r in recs)
+            assert b.flush(10)
+            stats = b.stats()
+        ids = sink.generation_ids()
+    assert sorted(ids) == sorted(r.id for r in recs)
+    d = stats["destinations"]["otel-collector"]
+    assert (d["received"], d["delivered"], d["dropped"]) == (1000, 1000, {})
+    assert d["batches"]["records"] == 15 and sum(d["batches"].values()) == 16
+    balanced(stats)
+
+
+def test_lost_answers_mean_at_least_once_and_permanent_errors_mean_never_and_counted():
+    recs = [full_record(i) for i in range(200)]
+    with SinkThread(OtlpSink()) as ok_sink, SinkThread(OtlpSink()) as bad_sink:
+        ok_sink.script(Reply.reset(), Reply.error(503), Reply.reset())
+        bad_sink.default = Reply.error(400)
+        with Broadcaster(
+            [collector(ok_sink, name="ok"), collector(bad_sink, name="bad")], max_batch_records=50, retry=FAST
+        ) as b:
+            for r in recs:
+                b.emit(r)
+            assert b.flush(10)
+            stats = b.stats()
+        got = ok_sink.generation_ids()
+        assert bad_sink.generation_ids() == []
+    assert set(got) == {r.id for r in recs} and len(got) >= 200  # duplicates only from the reset batches
+    assert stats["destinations"]["ok"]["delivered"] == 200
+    assert stats["destinations"]["bad"]["dropped"] == {"permanent_http_error": 200}
+    balanced(stats)
+
+
+def test_a_destination_that_is_down_is_bounded_and_counted():
+    with SinkThread(OtlpSink(default=Reply.stall())) as sink:
+        b = Broadcaster([collector(sink, timeout_s=30)], max_batch_records=16, max_queued_records=100,
+                        initial_concurrency=1, max_concurrency=1, retry=FAST).start()
+        for i in range(2000):
+            b.emit(full_record(i))
+        b.flush(0.5)
+        stats = b.stats()
+        start = time.monotonic()
+        b.close(0.5)
+        closed_in = time.monotonic() - start
+        final = b.stats()
+    d = stats["destinations"]["otel-collector"]
+    assert d["queued"] + d["in_flight"] <= 100  # the lane never held more than its bound
+    assert d["dropped"]["queue_full"] >= 1900 and d["received"] == 2000
+    balanced(stats)
+    assert closed_in < 3  # the shutdown deadline (0.5 s) held although the destination hangs
+    f = final["destinations"]["otel-collector"]
+    assert f["in_flight"] == 0 and f["dropped"]["shutdown_deadline"] == d["queued"] + d["in_flight"]
+    balanced(final)
+
+
+def test_emit_after_close_is_refused_and_counted():
+    with SinkThread(OtlpSink()) as sink:
+        b = Broadcaster([collector(sink)]).start()
+        b.close()
+        assert b.emit(full_record(1)) is False
+        assert b.stats()["intake"]["dropped"] == 1 and "closed" in repr(b)
+
+
+def test_asyncio_mode_runs_on_the_callers_loop():
+    recs = [full_record(i) for i in range(100)]
+
+    async def main():
+        async with OtlpSink() as sink:
+            async with Broadcaster([collector(sink)], max_batch_records=10, retry=FAST) as b:
+                assert b.loop is asyncio.get_running_loop()
+                for r in recs:
+                    b.emit(r)
+                assert await b.aflush(10)
+                stats = b.stats()
+            return sink.generation_ids(), stats
+
+    ids, stats = asyncio.run(main())
+    assert sorted(ids) == sorted(r.id for r in recs)
+    balanced(stats)
+
+
+def test_flush_interval_sends_a_partial_batch():
+    served = SinkThread(OtlpSink())
+    with served as sink:
+        with Broadcaster([collector(sink)], max_batch_records=1000, flush_interval_s=0.05) as b:
+            b.emit(full_record(1))
+            served.wait_for(lambda s: len(s.generation_ids()) == 1)  # no flush(): the interval sends it
+            stats = b.stats()
+        assert served.call(lambda s: s.generation_ids()) == [full_record(1).id]
+    assert stats["destinations"]["otel-collector"]["batches"] == {"interval": 1}
+
+
+@pytest.mark.parametrize(
+    "kwargs, path",
+    [
+        ({"overflow": "spill"}, "overflow"),
+        ({"max_batch_records": 0}, "max_batch_records"),
+        ({"max_memory_bytes": 0}, "max_memory_bytes"),
+    ],
+)
+def test_bad_pipeline_settings(kwargs, path):
+    with pytest.raises(ConfigError) as info:
+        Broadcaster([{"type": "otel-collector", "endpoint": "http://127.0.0.1:1/v1/traces"}], **kwargs)
+    assert info.value.path == path
+
+
+def test_two_destinations_need_two_names():
+    d = {"type": "otel-collector", "endpoint": "http://127.0.0.1:1/v1/traces"}
+    with pytest.raises(ConfigError) as info:
+        Broadcaster([d, d])
+    assert info.value.path == "destinations[1].name"
+
+
+def test_after_fork_the_child_has_a_working_broadcaster():
+    with SinkThread(OtlpSink()) as sink:
+        b = Broadcaster([collector(sink)], max_batch_records=5).start()
+        b.emit(full_record(1))
+        assert b.flush(10)
+        pid = os.fork()
+        if pid == 0:  # the child: its own loop thread starts on the first emit
+            try:
+                ok = b.emit(full_record(2)) and b.flush(10)
+                b.close(5)
+                os._exit(0 if ok else 3)
+            except BaseException:
+                os._exit(4)
+        _, status = os.waitpid(pid, 0)
+        b.close()
+        ids = sink.generation_ids()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(ids) == sorted([full_record(1).id, full_record(2).id])
