@@ -18,7 +18,7 @@ COLLECTOR = {"type": "otel-collector", "endpoint": "http://127.0.0.1:4318/v1/tra
 
 
 def test_registry():
-    assert set(REGISTRY) == {"otel-collector", "webhook"}
+    assert set(REGISTRY) == {"otel-collector", "webhook", "file"}
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ class Broadcaster:
         overflow: str = "drop_newest",
         block_timeout_s: float = 1.0,
         max_queued_records: int = 200_000,
-        max_queued_bytes: int = 256 * 1024 * 1024,
+        max_queued_bytes: int = 512 * 1024 * 1024,
         max_memory_bytes: int = 1024 * 1024 * 1024,
         initial_concurrency: int = 4,
         max_concurrency: int = 32,

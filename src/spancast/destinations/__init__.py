@@ -6,12 +6,15 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from .base import Destination, Request
+from .file import FileDestination
 from .otlp import OtlpDestination
 from .webhook import WebhookDestination
 
 __all__ = ["REGISTRY", "make_destination", "Destination", "Request"]
 
-REGISTRY: dict[str, type[Destination]] = {cls.type: cls for cls in (OtlpDestination, WebhookDestination)}
+REGISTRY: dict[str, type[Destination]] = {
+    cls.type: cls for cls in (OtlpDestination, WebhookDestination, FileDestination)
+}
 
 
 def make_destination(mapping: Mapping[str, Any], where: str = "destination") -> Destination:

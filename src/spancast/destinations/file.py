@@ -1,0 +1,56 @@
+"""The local ``file`` destination: OTLP JSON lines (one ExportTraceServiceRequest per line), rotating by size.
+
+For debugging and as the embedded default. Like every destination it only describes what to write;
+the pipeline's file transport appends it (off the event loop) and rotates the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ConfigError
+from .base import CommonSettings, Destination, Request
+from .otlp import OtlpDestination
+
+__all__ = ["FileSettings", "FileDestination"]
+
+
+class FileSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
+    directory: str = "spancast-out"
+    file_name: str = "traces.jsonl"
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_files: int = 5  # rotated files kept besides the current one
+    flavor: Literal["gen_ai", "openinference"] = "gen_ai"
+    resource: dict[str, object] = {}
+
+
+class FileDestination(OtlpDestination):
+    type = "file"
+    settings_class = FileSettings
+
+    def validate(self, where: str) -> None:
+        s = self.settings
+        if not s.file_name or "/" in s.file_name:
+            raise ConfigError(f"{where}.file_name", f"a plain file name, got {s.file_name!r}")
+        if s.max_file_bytes < 1024:
+            raise ConfigError(f"{where}.max_file_bytes", f"must be at least 1024, got {s.max_file_bytes}")
+        if s.max_files < 0:
+            raise ConfigError(f"{where}.max_files", f"must be >= 0, got {s.max_files}")
+        if self.compressor.kind != "none":
+            raise ConfigError(f"{where}.compression", "files are written as plain JSON lines")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.settings.directory) / self.settings.file_name
+
+    @property
+    def url(self) -> str:
+        return self.path.resolve().as_uri()
+
+    @property
+    def encoding(self) -> str:
+        return "json"
+
+    def request(self, body: bytes) -> Request:
+        return Request("APPEND", self.url, {}, body + b"\n")

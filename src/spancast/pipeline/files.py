@@ -1,0 +1,56 @@
+"""Appending to a local file that rotates by size: traces.jsonl, then traces.jsonl.1, .2, ... up to max_files."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+__all__ = ["RotatingFile"]
+
+
+class RotatingFile:
+    """Thread-safe appends (the pipeline writes from a worker thread); whole lines never split across files."""
+
+    def __init__(self, path: Path, max_bytes: int, max_files: int) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.max_files = max_files
+        self._lock = threading.Lock()
+        self._file = None
+        self._size = 0
+
+    def append(self, data: bytes) -> None:
+        with self._lock:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across appends
+                self._size = self._file.tell()
+            if self._size and self._size + len(data) > self.max_bytes:
+                self._rotate()
+            self._file.write(data)
+            self._file.flush()
+            self._size += len(data)
+
+    def _rotate(self) -> None:
+        assert self._file is not None
+        self._file.close()
+        if self.max_files == 0:
+            os.remove(self.path)
+        else:
+            for n in range(self.max_files - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._size = 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __repr__(self) -> str:
+        return f"<RotatingFile {self.path} size={self._size} max_bytes={self.max_bytes} max_files={self.max_files}>"
