@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ConfigError
-from .base import CommonSettings, Destination, Request
+from .base import CommonSettings, Request
 from .otlp import OtlpDestination
 
 __all__ = ["FileSettings", "FileDestination"]
