@@ -160,3 +160,28 @@ def test_after_fork_the_child_has_a_working_broadcaster():
         ids = sink.generation_ids()
     assert os.waitstatus_to_exitcode(status) == 0
     assert sorted(ids) == sorted([full_record(1).id, full_record(2).id])
+
+
+def test_a_hung_destination_does_not_hold_back_a_healthy_one():
+    # Structural isolation: the healthy lane delivers everything while every request to the other
+    # hangs; its queue, byte budget and concurrency are its own. (The rate comparison, healthy alone
+    # versus beside a hung one, is measured in benchmarks/pipeline.py, not asserted here.)
+    recs = [full_record(i) for i in range(3000)]
+    healthy_served = SinkThread(OtlpSink())
+    with healthy_served as healthy, SinkThread(OtlpSink(default=Reply.stall())) as hung:
+        b = Broadcaster(
+            [collector(healthy, name="healthy"), collector(hung, name="hung", timeout_s=60)],
+            max_batch_records=100, initial_concurrency=2, max_concurrency=2, retry=FAST,
+        ).start()
+        for r in recs:
+            b.emit(r)
+        healthy_served.wait_for(lambda s: len(s.generation_ids()) == len(recs), timeout_s=30)
+        stats = b.stats()
+        b.close(0.5)
+        final = b.stats()
+    h, x = stats["destinations"]["healthy"], stats["destinations"]["hung"]
+    assert (h["delivered"], h["dropped"]) == (3000, {})
+    assert (x["delivered"], x["queued"] + x["in_flight"]) == (0, 3000)
+    assert final["destinations"]["hung"]["dropped"] == {"shutdown_deadline": 3000}
+    balanced(stats)
+    balanced(final)
