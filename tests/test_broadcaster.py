@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 
 import pytest
@@ -23,7 +24,7 @@ def collector(sink, **extra):
 
 def balanced(stats):
     for name, d in stats["destinations"].items():
-        total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["queued"] + d["in_flight"]
+        total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["sampled_out"] + d["queued"] + d["in_flight"]
         assert total == d["received"], (name, d)
 
 
@@ -185,3 +186,40 @@ def test_a_hung_destination_does_not_hold_back_a_healthy_one():
     assert final["destinations"]["hung"]["dropped"] == {"shutdown_deadline": 3000}
     balanced(stats)
     balanced(final)
+
+
+def test_a_down_destination_holds_no_more_bytes_than_its_budget():
+    cap = 256 * 1024
+    with SinkThread(OtlpSink(default=Reply.stall())) as sink:
+        b = Broadcaster([collector(sink, timeout_s=60)], max_batch_records=16, max_queued_bytes=cap, retry=FAST).start()
+        peak = 0
+        for i in range(3000):
+            b.emit(full_record(i))
+            if i % 100 == 0:
+                d = b.stats()["destinations"]["otel-collector"]
+                peak = max(peak, d["queued_bytes"] + d["in_flight_bytes"])
+        d = b.stats()["destinations"]["otel-collector"]
+        b.close(0.2)
+    one_batch = 16 * 4 * 1024
+    assert peak <= cap + one_batch and d["queued_bytes"] + d["in_flight_bytes"] <= cap + one_batch
+    assert d["dropped"]["queue_full"] > 2000
+
+
+def test_records_emitted_before_exit_are_delivered_by_atexit(tmp_path):
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "app.py"
+    with SinkThread(OtlpSink()) as sink:
+        script.write_text(textwrap.dedent(f"""
+            from spancast import Broadcaster, Generation
+            b = Broadcaster([{{"type": "otel-collector", "endpoint": "{sink.url}"}}], flush_interval_s=600,
+                            shutdown_timeout_s=10).start()
+            for i in range(50):
+                b.emit(Generation(id=f"exit-{{i}}", start_time_ns=1, end_time_ns=2, model="m"))
+            # no flush(), no close(): the interpreter's exit drains within the shutdown deadline
+        """))
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        ids = sink.generation_ids()
+    assert done.returncode == 0, done.stderr
+    assert sorted(ids) == sorted(f"exit-{i}" for i in range(50))

@@ -257,6 +257,7 @@ class Broadcaster:
             out["destinations"][lane.destination.name] = {
                 "received": s.received,
                 "filtered": s.filtered,
+                "sampled_out": s.sampled_out,
                 "queued": lane.batcher.records,
                 "queued_bytes": lane.batcher.bytes,
                 "oldest_queued_age_s": max(0.0, now - (opened - lane.batcher.settings.flush_interval_s)) if opened else 0.0,

@@ -1,4 +1,4 @@
-"""Per-destination counters. They add up: received = delivered + dropped + filtered + queued + in flight."""
+"""Per-destination counters. They add up: received = delivered + dropped + filtered + sampled out + queued + in flight."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ DROP_REASONS = (
 class DestinationStats:
     name: str
     received: int = 0
-    filtered: int = 0  # key filter, filter rules and sampling (the routing issue)
+    filtered: int = 0  # key filter and filter rules (the routing issue)
+    sampled_out: int = 0  # left out by sampling (the routing issue)
     queued: int = 0  # in the open batch
     in_flight: int = 0  # in closed batches being sent or waiting to be retried
     delivered: int = 0
@@ -43,7 +44,9 @@ class DestinationStats:
 
     def balanced(self) -> bool:
         """The invariant every test checks: nothing is lost without being counted."""
-        accounted = self.delivered + sum(self.dropped.values()) + self.filtered + self.queued + self.in_flight
+        accounted = (
+            self.delivered + sum(self.dropped.values()) + self.filtered + self.sampled_out + self.queued + self.in_flight
+        )
         return accounted == self.received
 
     def __repr__(self) -> str:

@@ -1,0 +1,251 @@
+"""One timed pipeline run (one contender, one scenario) in a fresh process: warm up, burst, wait for acks, report JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import resource
+import struct
+import sys
+import time
+import urllib.request
+from array import array
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+if __package__ in (None, ""):  # run as `python benchmarks/pipeline_child.py SPEC`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import msgspec
+
+from spancast import Generation
+
+FRAME = struct.Struct("<Q")
+FLUSH_TIMEOUT_S = 600.0
+
+
+# ---------------------------------------------------------------- records, shared through a file of msgpack frames
+
+
+def write_records(path: str, records: list[Generation], chunk: int = 4096) -> None:
+    with open(path, "wb") as f:
+        for i in range(0, len(records), chunk):
+            data = msgspec.msgpack.encode(records[i : i + chunk])
+            f.write(FRAME.pack(len(data)) + data)
+
+
+def read_records(path: str) -> list[Generation]:
+    """Frame by frame, so that loading never holds the whole file and the records at once (peak RSS)."""
+    decoder = msgspec.msgpack.Decoder(list[Generation])
+    out: list[Generation] = []
+    with open(path, "rb") as f:
+        while header := f.read(FRAME.size):
+            out.extend(decoder.decode(f.read(FRAME.unpack(header)[0])))
+    return out
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=600) as resp:
+        return json.loads(resp.read())
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _timer_overhead_ns() -> int:
+    pc = time.perf_counter_ns
+    gaps = sorted(-(pc() - pc()) for _ in range(20_000))
+    return gaps[len(gaps) // 2]
+
+
+def _percentiles(costs: array) -> dict[str, int]:
+    s = sorted(costs)
+    n = len(s)
+    return {"median": s[n // 2], "p90": s[int(n * 0.9)], "p99": s[int(n * 0.99)], "max": s[-1]} if n else {}
+
+
+def _burst(records: list, call: Callable[[Any], Any]) -> tuple[array, int]:
+    """Call once per record as fast as possible, timing each call; (per-call ns, calls that returned False)."""
+    costs = array("q", bytes(8 * len(records)))
+    pc = time.perf_counter_ns
+    refused = 0
+    for i, rec in enumerate(records):
+        t = pc()
+        ok = call(rec)
+        costs[i] = pc() - t
+        if ok is False:
+            refused += 1
+    return costs, refused
+
+
+def endpoints(base: str, n: int) -> list[str]:
+    return [f"{base}/d{k + 1}/v1/traces" for k in range(n)]
+
+
+# ---------------------------------------------------------------- contenders: each returns (call, finish, info)
+
+
+def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dict], Any]:
+    from spancast import Broadcaster
+
+    dests = [{"type": "otel-collector", "endpoint": url, "compression": spec["compression"], "name": f"d{k + 1}"}
+             for k, url in enumerate(endpoints(spec["base"], spec["destinations"]))]
+    b = Broadcaster(dests).start()  # default settings throughout (max_batch_records=512, ...)
+
+    def info() -> dict:
+        st = b.stats()
+        dests = st["destinations"]
+        dropped = sum(sum(d["dropped"].values()) for d in dests.values())
+        return {"claimed": [dests[f"d{k + 1}"]["delivered"] for k in range(len(dests))],
+                "dropped_by_reason": [dests[f"d{k + 1}"]["dropped"] for k in range(len(dests))],
+                "intake_dropped": st["intake"]["dropped"], "reported_drops": dropped + st["intake"]["dropped"],
+                "retried": sum(d["retried"] for d in dests.values()),
+                "batches": [dests[f"d{k + 1}"]["batches"] for k in range(len(dests))]}
+
+    return b.emit, lambda: b.flush(FLUSH_TIMEOUT_S), info, b
+
+
+def sdk_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dict], Any]:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.status import Status, StatusCode
+
+    from spancast import __version__
+    from benchmarks.baselines import record_attributes, span_name
+
+    compression = {"none": Compression.NoCompression, "gzip": Compression.Gzip}[spec["compression"]]
+    provider = TracerProvider(resource=Resource.create({"service.name": "spancast"}))
+    extra = {"max_queue_size": spec["n"] + spec["warmup"]} if spec["contender"] == "sdk-bigq" else {}
+    for url in endpoints(spec["base"], spec["destinations"]):  # one processor + exporter per destination
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, compression=compression), **extra))
+    tracer = provider.get_tracer("spancast", __version__)
+    start_span, client, ok = tracer.start_span, SpanKind.CLIENT, Status(StatusCode.OK)
+
+    def call(rec: Any) -> None:  # what an app pays per generation: attributes, span, end
+        span = start_span(span_name(rec), kind=client, attributes=dict(record_attributes(rec)),
+                          start_time=rec.start_time_ns)
+        span.set_status(ok)
+        span.end(end_time=rec.end_time_ns)
+
+    return call, lambda: provider.force_flush(int(FLUSH_TIMEOUT_S * 1000)), lambda: {}, provider
+
+
+def ceiling_contender(spec: dict, records: list) -> tuple[Callable[[], bool], Callable[[], dict], Any]:
+    """Reference, not a contender: spancast's bodies pre-encoded (and pre-compressed) outside the timing, then
+    POSTed by a bare aiohttp client on uvloop, 4 at a time per destination: this box's HTTP ceiling."""
+    import aiohttp
+    import uvloop
+
+    from spancast.codec import TraceEncoder
+    from spancast.pipeline.compress import Compressor
+
+    comp = Compressor(spec["compression"])
+    bodies = []
+    for i in range(0, len(records), 512):
+        enc = TraceEncoder(format="protobuf")
+        enc.extend(records[i : i + 512])
+        bodies.append(comp.compress(enc.finish()))
+    headers = {"Content-Type": "application/x-protobuf"}
+    if comp.content_encoding:
+        headers["Content-Encoding"] = comp.content_encoding
+    urls = endpoints(spec["base"], spec["destinations"])
+
+    async def post_all() -> bool:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
+            async def lane(url: str) -> None:
+                sem = asyncio.Semaphore(4)
+
+                async def one(body: bytes) -> None:
+                    async with sem, session.post(url, data=body, headers=headers) as resp:
+                        await resp.read()
+                        assert resp.status == 200
+
+                await asyncio.gather(*(one(body) for body in bodies))
+
+            await asyncio.gather(*(lane(url) for url in urls))
+        return True
+
+    return lambda: uvloop.run(post_all()), lambda: {"wire_bytes_per_dest": sum(map(len, bodies))}, None
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run(spec: dict) -> dict:
+    records = read_records(spec["records"])[: spec["n"]]
+    gc.collect()
+    gc.freeze()  # the record pool is not garbage: keep the collector from walking 100k records on every pass
+    contender = spec["contender"]
+    warm = records[: spec["warmup"]]
+    out: dict[str, Any] = {"spec": {k: v for k, v in spec.items() if k != "records"}}
+    loop_prof = main_prof = None
+    if contender == "ceiling":
+        go, info, handle = ceiling_contender(spec, records)
+        _get(spec["base"] + "/_reset")
+        rss0, cpu0, t0 = _rss_mb(), time.process_time(), time.perf_counter_ns()
+        flushed = go()
+        t1 = time.perf_counter_ns()
+        emit_end, costs, refused = t1, array("q"), 0
+    else:
+        call, flush, info, handle = (spancast_contender if contender == "spancast" else sdk_contender)(spec)
+        _burst(warm, call)  # warm-up: connections, imports, caches and first-touch memory of the pipeline
+        out["warmup_flushed"] = flush()
+        _get(spec["base"] + "/_reset")
+        if spec.get("profile"):
+            main_prof, loop_prof = cProfile.Profile(), cProfile.Profile()
+            asyncio.run_coroutine_threadsafe(_call(loop_prof.enable), handle.loop).result()
+            main_prof.enable()
+        rss0, cpu0, t0 = _rss_mb(), time.process_time(), time.perf_counter_ns()
+        costs, refused = _burst(records, call)
+        emit_end = time.perf_counter_ns()
+        flushed = flush()
+        t1 = time.perf_counter_ns()
+    cpu1 = time.process_time()
+    if main_prof is not None:
+        main_prof.disable()
+        asyncio.run_coroutine_threadsafe(_call(loop_prof.disable), handle.loop).result()
+        main_prof.dump_stats(spec["profile"] + ".main")
+        loop_prof.dump_stats(spec["profile"] + ".loop")
+    sink_cpu = _get(spec["base"] + "/_cpu")
+    claimed = info()
+    sink = _get(spec["base"] + "/_stats")
+    if contender == "spancast":
+        handle.close(10)
+    elif contender != "ceiling":
+        handle.shutdown()
+    out.update(
+        elapsed_s=(t1 - t0) / 1e9, emit_phase_s=(emit_end - t0) / 1e9, flushed=flushed, refused=refused,
+        cpu_s=cpu1 - cpu0, sink_cpu_s=sink_cpu["cpu_s"], sink_wall_s=sink_cpu["wall_s"],
+        emit_ns=_percentiles(costs), timer_ns=_timer_overhead_ns(), rss_before_mb=rss0,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        delivered=[sink["paths"].get(f"/d{k + 1}/v1/traces", {}).get("spans", 0) for k in range(spec["destinations"])],
+        sink_paths=sink["paths"], **claimed,
+    )
+    return out
+
+
+async def _call(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    result = run(spec)
+    with open(spec["out"], "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
