@@ -871,6 +871,35 @@ cdef class TraceEncoder:
             return 0
         return self._size() - before
 
+    def append_many(self, list records, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes, list errors):
+        """Append records[start:] until the request is full; returns (next index, why it stopped).
+
+        Stops with "records" when it holds max_records, with "bytes" when the next record would make
+        it larger than max_bytes (that record is not added) or it has reached max_bytes, and with None
+        when every record is in. A record that cannot be encoded is skipped and (index, EncodeError)
+        is appended to errors. This is the batcher's loop, run here so it costs no Python per record."""
+        cdef Py_ssize_t i = start, n = len(records), before_len, before_spans
+        while i < n:
+            if self.records >= max_records:
+                return i, "records"
+            before_len = self.body.len
+            before_spans = self.spans
+            try:
+                self._append_atomic(records[i])
+            except EncodeError as exc:
+                errors.append((i, exc))
+                i += 1
+                continue
+            if self.records > 1 and self._size() > max_bytes:
+                self.body.len = before_len
+                self.spans = before_spans
+                self.records -= 1
+                return i, "bytes"
+            i += 1
+            if self._size() >= max_bytes:
+                return i, "bytes"
+        return i, "records" if self.records >= max_records else None
+
     def extend(self, records):
         """Append each record in turn; stops at the first that fails (the ones before it stay)."""
         for record in records:

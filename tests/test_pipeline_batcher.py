@@ -84,3 +84,26 @@ def test_repr():
     b = Batcher(TraceEncoder(), BatchSettings(max_batch_records=2), Clock())
     b.add(full_record(1))
     assert repr(b).startswith("<Batcher records=1 bytes=") and "oldest=0.0s" in repr(b)
+
+
+@pytest.mark.parametrize("limits", [(3, 4 * 1024 * 1024), (1000, 20 * 1024), (7, 30 * 1024)])
+def test_add_many_closes_the_same_batches_as_add(impl, limits):
+    records, bad = [full_record(i) for i in range(40)], full_record(99, trace={"x": object()})
+    stream = records[:10] + [bad] + records[10:]
+    settings = BatchSettings(max_batch_records=limits[0], max_batch_bytes=limits[1])
+    one = Batcher(impl.TraceEncoder(), settings, Clock())
+    expected = []
+    for r in stream:
+        try:
+            expected += one.add(r)
+        except EncodeError:
+            pass
+    many = Batcher(impl.TraceEncoder(), settings, Clock())
+    got, invalid = [], []
+    for chunk in (stream[:5], stream[5:23], stream[23:]):
+        closed, errs = many.add_many(chunk)
+        got += closed
+        invalid += errs
+    assert [(b.ids, b.body, b.reason) for b in got] == [(b.ids, b.body, b.reason) for b in expected]
+    assert [r.id for r, _ in invalid] == [bad.id] and isinstance(invalid[0][1], EncodeError)
+    assert many.records == one.records and many.flush().body == one.flush().body

@@ -223,14 +223,14 @@ class Broadcaster:
         lanes = self.lanes
         while True:
             records = self.intake.take(DRAIN_CHUNK)
-            over = sum(lane.bytes_held() for lane in lanes) >= self.max_memory_bytes
-            for record in records:
+            if records:
+                over = sum(lane.bytes_held() for lane in lanes) >= self.max_memory_bytes
                 for lane in lanes:
-                    if over:
-                        lane.stats.received += 1
-                        lane.stats.drop("queue_full", 1)
+                    if over:  # the whole broadcaster is at its memory cap
+                        lane.stats.received += len(records)
+                        lane.stats.drop("queue_full", len(records))
                     else:
-                        lane.add(record)
+                        lane.add_many(records)
             if self.intake.idle:
                 return
             if repeat:  # more came in: come back after pending I/O has had its turn

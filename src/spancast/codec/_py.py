@@ -481,6 +481,32 @@ class TraceEncoder:
         self.spans += len(chunks)
         return self.size - before
 
+    def append_many(
+        self, records: list, start: int, max_records: int, max_bytes: int, errors: list
+    ) -> tuple[int, str | None]:
+        """Append records[start:] until the request is full; returns (next index, why it stopped).
+
+        Stops with "records" when it holds max_records, with "bytes" when the next record would make
+        it larger than max_bytes (that record is not added) or it has reached max_bytes, and with None
+        when every record is in. A record that cannot be encoded is skipped and (index, EncodeError)
+        is appended to errors."""
+        i = start
+        while i < len(records):
+            if self.records >= max_records:
+                return i, "records"
+            try:
+                added = self.append(records[i], max_bytes)
+            except EncodeError as exc:
+                errors.append((i, exc))
+                i += 1
+                continue
+            if added == 0:
+                return i, "bytes"
+            i += 1
+            if self.size >= max_bytes:
+                return i, "bytes"
+        return i, "records" if self.records >= max_records else None
+
     def extend(self, records: Iterable[Any]) -> None:
         for record in records:
             self.append(record)

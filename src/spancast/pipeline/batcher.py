@@ -99,6 +99,29 @@ class Batcher:
             out.append(self._close("bytes"))
         return out
 
+    def add_many(self, records: list[Any]) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
+        """Add a chunk of records at once (the encoder runs the per-record loop); returns the batches
+        this closed and the records that could not be encoded, each with its error."""
+        s = self.settings
+        closed: list[Batch] = []
+        invalid: list[tuple[Any, Exception]] = []
+        i, n = 0, len(records)
+        while i < n:
+            if not self._items:
+                self._opened_at = self.clock()
+            errors: list[tuple[int, Exception]] = []
+            j, full = self.encoder.append_many(records, i, s.max_batch_records, s.max_batch_bytes, errors)
+            if errors:
+                bad = {k for k, _ in errors}
+                self._items.extend(r for k, r in enumerate(records[i:j], i) if k not in bad)
+                invalid.extend((records[k], exc) for k, exc in errors)
+            else:
+                self._items.extend(records[i:j])
+            i = j
+            if full is not None and self._items:
+                closed.append(self._close(full))
+        return closed, invalid
+
     def flush_if_due(self, now: float | None = None) -> Batch | None:
         due = self.due_at()
         if due is not None and (self.clock() if now is None else now) >= due:
