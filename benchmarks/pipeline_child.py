@@ -37,12 +37,12 @@ def write_records(path: str, records: list[Generation], chunk: int = 4096) -> No
             f.write(FRAME.pack(len(data)) + data)
 
 
-def read_records(path: str) -> list[Generation]:
+def read_records(path: str, limit: int | None = None) -> list[Generation]:
     """Frame by frame, so that loading never holds the whole file and the records at once (peak RSS)."""
     decoder = msgspec.msgpack.Decoder(list[Generation])
     out: list[Generation] = []
     with open(path, "rb") as f:
-        while header := f.read(FRAME.size):
+        while (limit is None or len(out) < limit) and (header := f.read(FRAME.size)):
             out.extend(decoder.decode(f.read(FRAME.unpack(header)[0])))
     return out
 
@@ -184,15 +184,17 @@ def ceiling_contender(spec: dict, records: list) -> tuple[Callable[[], bool], Ca
 
 
 def run(spec: dict) -> dict:
-    records = read_records(spec["records"])[: spec["n"]]
+    pool = read_records(spec["records"])
+    records, warm = pool[: spec["n"]], pool[spec["n"] : spec["n"] + spec["warmup"]]  # warm-up: other records
+    del pool
     gc.collect()
     gc.freeze()  # the record pool is not garbage: keep the collector from walking 100k records on every pass
     contender = spec["contender"]
-    warm = records[: spec["warmup"]]
     out: dict[str, Any] = {"spec": {k: v for k, v in spec.items() if k != "records"}}
     loop_prof = main_prof = None
     if contender == "ceiling":
         go, info, handle = ceiling_contender(spec, records)
+        before = {}
         _get(spec["base"] + "/_reset")
         rss0, cpu0, t0 = _rss_mb(), time.process_time(), time.perf_counter_ns()
         flushed = go()
@@ -202,24 +204,30 @@ def run(spec: dict) -> dict:
         call, flush, info, handle = (spancast_contender if contender == "spancast" else sdk_contender)(spec)
         _burst(warm, call)  # warm-up: connections, imports, caches and first-touch memory of the pipeline
         out["warmup_flushed"] = flush()
+        before = info()  # spancast's counters are cumulative: the timed run's are the difference
         _get(spec["base"] + "/_reset")
         if spec.get("profile"):
-            main_prof, loop_prof = cProfile.Profile(), cProfile.Profile()
+            # timer = the thread's own CPU time, so that waiting for the GIL is not counted as work
+            main_prof, loop_prof = (cProfile.Profile(time.thread_time_ns, 1e-9) for _ in range(2))
             asyncio.run_coroutine_threadsafe(_call(loop_prof.enable), handle.loop).result()
             main_prof.enable()
-        rss0, cpu0, t0 = _rss_mb(), time.process_time(), time.perf_counter_ns()
+        loop_cpu0 = _loop_cpu(handle)
+        rss0, cpu0, caller0, t0 = _rss_mb(), time.process_time(), time.thread_time(), time.perf_counter_ns()
         costs, refused = _burst(records, call)
         emit_end = time.perf_counter_ns()
         flushed = flush()
         t1 = time.perf_counter_ns()
+        caller, loop = time.thread_time() - caller0, _loop_cpu(handle) - loop_cpu0
     cpu1 = time.process_time()
+    if contender != "ceiling":
+        out["threads_cpu_s"] = {"caller": caller, "loop": loop, "other": cpu1 - cpu0 - caller - loop}
     if main_prof is not None:
         main_prof.disable()
         asyncio.run_coroutine_threadsafe(_call(loop_prof.disable), handle.loop).result()
         main_prof.dump_stats(spec["profile"] + ".main")
         loop_prof.dump_stats(spec["profile"] + ".loop")
     sink_cpu = _get(spec["base"] + "/_cpu")
-    claimed = info()
+    claimed = _minus(info(), before)
     sink = _get(spec["base"] + "/_stats")
     if contender == "spancast":
         handle.close(10)
@@ -234,6 +242,21 @@ def run(spec: dict) -> dict:
         sink_paths=sink["paths"], **claimed,
     )
     return out
+
+
+def _loop_cpu(handle: Any) -> float:
+    """CPU seconds of spancast's loop thread so far (0 for the SDK, which has no loop)."""
+    loop = getattr(handle, "loop", None)
+    return asyncio.run_coroutine_threadsafe(_call(time.thread_time), loop).result() if loop else 0.0
+
+
+def _minus(after: Any, before: Any) -> Any:
+    """after - before, field by field, for numbers and the lists and dicts of them that info() returns."""
+    if isinstance(after, dict):
+        return {k: _minus(v, before.get(k, 0) if isinstance(before, dict) else 0) for k, v in after.items()}
+    if isinstance(after, list):
+        return [_minus(a, b) for a, b in zip(after, before if isinstance(before, list) else [0] * len(after))]
+    return after - before if before else after
 
 
 async def _call(fn: Callable[[], Any]) -> Any:
