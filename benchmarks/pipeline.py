@@ -254,7 +254,7 @@ def verdicts(rows: list[dict], n: int) -> list[str]:
              f"{worst['compression']} x{worst['destinations']}; timer overhead included)  target <= "
              f"{TARGET_EMIT_NS:,} ns", (worst["emit_median_ns"] or 0) <= TARGET_EMIT_NS)
         drops = sum(r["drops_max"] for r in sc.values())
-        burst = f"a {n:,}-record burst" + ("" if n >= 100_000 else f" (smaller than the target's 100k)")
+        burst = f"a {n:,}-record burst" + ("" if n >= 100_000 else " (smaller than the target's 100k)")
         line(f"drops at default settings, {burst}: {drops:,} in the worst run of each scenario, summed"
              f"  target 0", drops == 0 if n >= 100_000 else None)
     return out

@@ -14,7 +14,7 @@ import time
 import urllib.request
 from array import array
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 if __package__ in (None, ""):  # run as `python benchmarks/pipeline_child.py SPEC`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
