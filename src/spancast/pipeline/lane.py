@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..errors import EncodeError
 from .batcher import Batcher, BatchSettings
 from .limiter import AdaptiveLimit
 from .retry import RetryPolicy
@@ -43,27 +42,8 @@ class Lane:
     async def start(self) -> None:
         await self.sender.start()
 
-    def add(self, record: Any) -> None:
-        """Route one record into this lane (on the loop thread)."""
-        stats = self.stats
-        stats.received += 1
-        if stats.queued + stats.in_flight >= self.max_queued_records or self.bytes_held() >= self.max_queued_bytes:
-            stats.drop("queue_full", 1)
-            return
-        try:
-            closed = self.batcher.add(record)
-        except EncodeError as exc:
-            stats.drop("invalid_record", 1)
-            stats.last_error = f"record {getattr(record, 'id', '?')!r}: {exc}"[:300]
-            return
-        for batch in closed:
-            self._submit(batch)
-        stats.queued = self.batcher.records
-        if stats.queued and self._timer is None:
-            self._timer = self.loop.call_at(self.batcher.due_at(), self._on_timer)
-
     def add_many(self, records: list[Any]) -> None:
-        """Route a chunk of records into this lane (on the loop thread); the fast path of add()."""
+        """Route a chunk of records into this lane (on the loop thread): bounds, batching, sending."""
         stats = self.stats
         n = len(records)
         stats.received += n
