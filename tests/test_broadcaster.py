@@ -22,6 +22,15 @@ def collector(sink, **extra):
     return {"type": "otel-collector", "endpoint": sink.url, **extra}
 
 
+def wait_stats(b, condition, timeout_s=30.0):
+    """Re-read stats() until condition(stats) holds: each read is a round trip to the loop thread."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = b.stats()
+        if condition(stats) or time.monotonic() > deadline:
+            return stats
+
+
 def balanced(stats):
     for name, d in stats["destinations"].items():
         total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["sampled_out"] + d["queued"] + d["in_flight"]
@@ -177,7 +186,8 @@ def test_a_hung_destination_does_not_hold_back_a_healthy_one():
         for r in recs:
             b.emit(r)
         healthy_served.wait_for(lambda s: len(s.generation_ids()) == len(recs), timeout_s=30)
-        stats = b.stats()
+        # The receiver counts a request before the client has read its answer: wait for the client's count.
+        stats = wait_stats(b, lambda st: st["destinations"]["healthy"]["delivered"] == len(recs))
         b.close(0.5)
         final = b.stats()
     h, x = stats["destinations"]["healthy"], stats["destinations"]["hung"]
