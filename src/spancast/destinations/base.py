@@ -95,6 +95,8 @@ class Destination:
     type: ClassVar[str]
     settings_class: ClassVar[type[CommonSettings]] = CommonSettings
     retryable: ClassVar[frozenset[int]] = OTLP_RETRYABLE
+    #: How the pipeline carries a request: "http", or "file" (appended to a local file).
+    transport: ClassVar[str] = "http"
     #: Header names whose values are credentials, for masking in previews and logs.
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 

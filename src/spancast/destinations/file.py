@@ -28,6 +28,7 @@ class FileSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
 class FileDestination(OtlpDestination):
     type = "file"
     settings_class = FileSettings
+    transport = "file"
 
     def validate(self, where: str) -> None:
         s = self.settings

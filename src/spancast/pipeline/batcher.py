@@ -81,23 +81,13 @@ class Batcher:
         return self._opened_at + self.settings.flush_interval_s if self._items else None
 
     def add(self, record: Any) -> list[Batch]:
-        """Add a record; returns the batches this closed (none, or one, or two for an oversized lone record).
+        """Add one record; returns the batches this closed (none, or one, or two for an oversized lone record).
 
         A record that cannot be encoded raises EncodeError and leaves the open batch as it was."""
-        s = self.settings
-        out: list[Batch] = []
-        if not self._items:
-            self._opened_at = self.clock()
-        if self.encoder.append(record, s.max_batch_bytes) == 0:
-            out.append(self._close("bytes"))
-            self._opened_at = self.clock()
-            self.encoder.append(record, s.max_batch_bytes)  # a lone record is always taken
-        self._items.append(record)
-        if len(self._items) >= s.max_batch_records:
-            out.append(self._close("records"))
-        elif self.encoder.size >= s.max_batch_bytes:
-            out.append(self._close("bytes"))
-        return out
+        closed, invalid = self.add_many([record])
+        if invalid:
+            raise invalid[0][1]
+        return closed
 
     def add_many(self, records: list[Any]) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
         """Add a chunk of records at once (the encoder runs the per-record loop); returns the batches

@@ -51,7 +51,7 @@ class Sender:
         self._logged: set[int] = set()
         self.bytes_in_flight = 0  # bodies (and their compressed copies) held by batches not yet done
         self.file: RotatingFile | None = None
-        if getattr(destination, "type", "") == "file":
+        if destination.transport == "file":
             s = destination.settings
             self.file = RotatingFile(destination.path, s.max_file_bytes, s.max_files)
         stats.concurrency_limit = self.limiter.limit
