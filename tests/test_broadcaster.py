@@ -34,7 +34,7 @@ def wait_stats(b, condition, timeout_s=30.0):
 def balanced(stats):
     for name, d in stats["destinations"].items():
         total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["sampled_out"] + d["queued"] + d["in_flight"]
-        assert total == d["received"], (name, d)
+        assert total == d["received"], (name, repr(d))
 
 
 def test_every_record_arrives_exactly_once_when_nothing_fails():

@@ -1,6 +1,7 @@
 """Type stub of the Cython extension (the twin of spancast.codec._py)."""
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .codec.plan import AttributePlan
 
@@ -31,6 +32,7 @@ def encode_traces(
     flavor: str | AttributePlan = ...,
     resource: Mapping[str, Any] | None = ...,
 ) -> bytes: ...
+def record_bytes(record: Any) -> int: ...
 def simd() -> str: ...
 def double_repr(d: float) -> str: ...
 def hash64_py(data: bytes, seed: int) -> int: ...

@@ -15,10 +15,12 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .destinations import make_destination
 from .errors import ConfigError
+from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
 from .pipeline.intake import Intake
 from .pipeline.lane import Lane
@@ -28,8 +30,11 @@ from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
 
-DRAIN_CHUNK = 2048  # records routed per loop turn, so that I/O callbacks run between chunks
-_LIVE: "weakref.WeakSet[Broadcaster]" = weakref.WeakSet()
+DRAIN_CHUNK = 1024  # records taken per loop turn (the intake's lock is held meanwhile: emit waits)
+# While records flow, the drainer comes back after this long instead of letting the next emit wake the
+# loop: a wake-up per emit would cost every caller a syscall.
+LINGER_S = 0.001
+_LIVE: weakref.WeakSet[Broadcaster] = weakref.WeakSet()
 
 
 class Broadcaster:
@@ -43,6 +48,7 @@ class Broadcaster:
         max_batch_bytes: int = 4 * 1024 * 1024,
         flush_interval_s: float = 1.0,
         intake_max_records: int = 200_000,
+        intake_max_bytes: int = 256 * 1024 * 1024,
         overflow: str = "drop_newest",
         block_timeout_s: float = 1.0,
         max_queued_records: int = 200_000,
@@ -71,13 +77,16 @@ class Broadcaster:
         self.max_memory_bytes = max_memory_bytes
         self.shutdown_timeout_s = shutdown_timeout_s
         self.use_uvloop = use_uvloop
-        self._intake_args = (intake_max_records, overflow, block_timeout_s)
+        self._intake_args = (intake_max_records, overflow, block_timeout_s, intake_max_bytes)
         self.intake = Intake(*self._intake_args)
         self._reset()
         _LIVE.add(self)
 
     def _reset(self) -> None:
         self.lanes: list[Lane] = []
+        self.backlog = Backlog()
+        self.sizes = SizeEstimate()
+        self._memory_full = False  # the drain stopped at max_memory_bytes: resume when a lane frees some
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._own_loop = False
@@ -182,13 +191,11 @@ class Broadcaster:
         timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        self._drain(repeat=False)
+        self._drain(repeat=False, everything=True)
         for lane in self.lanes:
             lane.flush()
-        idle = True
-        for lane in self.lanes:
-            idle = await lane.sender.wait_idle(deadline - loop.time()) and idle
-        return idle
+        idle = await asyncio.gather(*(lane.wait_idle(deadline - loop.time()) for lane in self.lanes))
+        return all(idle)
 
     async def aclose(self, timeout_s: float | None = None) -> None:
         if self.state != "running":
@@ -198,7 +205,7 @@ class Broadcaster:
         timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        self._drain(repeat=False)
+        self._drain(repeat=False, everything=True)
         # Every lane gets the whole remaining time at once: a hung one cannot eat a healthy one's share.
         await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
         self.state = "closed"
@@ -208,10 +215,11 @@ class Broadcaster:
     async def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.lanes = [
-            Lane(d, self.batch, self.retry, AdaptiveLimit(self.initial_concurrency, 1, self.max_concurrency),
-                 self.max_queued_records, self.max_queued_bytes, loop)
+            Lane(d, self.backlog, self.batch, self.retry, AdaptiveLimit(self.initial_concurrency, 1, self.max_concurrency),
+                 self.max_queued_records, self.max_queued_bytes, loop, on_progress=self._on_lane_progress)
             for d in self.destinations
         ]
+        self.backlog.cursors = list(self.lanes)
         for lane in self.lanes:
             await lane.start()
         self.intake.connect(lambda: loop.call_soon_threadsafe(self._drain))
@@ -219,23 +227,72 @@ class Broadcaster:
         if len(self.intake):
             loop.call_soon(self._drain)
 
-    def _drain(self, repeat: bool = True) -> None:
-        lanes = self.lanes
+    def _drain(self, repeat: bool = True, everything: bool = False) -> None:
+        """Move records from the intake to the backlog and let every lane encode what its sender can take.
+
+        Stops at max_memory_bytes (after the lanes furthest behind skipped their oldest records) and
+        resumes when a lane frees memory; the intake's overflow policy covers the wait. flush and close
+        take everything (it is in memory already, in the intake)."""
+        lanes, backlog, intake = self.lanes, self.backlog, self.intake
+        took = False
         while True:
-            records = self.intake.take(DRAIN_CHUNK)
+            limit = DRAIN_CHUNK
+            if not everything:
+                # Once stopped at the cap, wait for an eighth of it to be free: not a chunk per record.
+                want = self.max_memory_bytes // 8 if self._memory_full else 1
+                room = self._memory_room(want)
+                if room < want:
+                    self._memory_full = True
+                    return
+                limit = min(limit, max(1, int(room // self.sizes.record_bytes)))  # overshoot by one record at most
+            self._memory_full = False
+            records = intake.take(limit)
             if records:
-                over = sum(lane.bytes_held() for lane in lanes) >= self.max_memory_bytes
+                took = True
+                nbytes = self.sizes.chunk_bytes(records)
+                intake.set_record_bytes(self.sizes.record_bytes)
+                backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
-                    if over:  # the whole broadcaster is at its memory cap
-                        lane.stats.received += len(records)
-                        lane.stats.drop("queue_full", len(records))
-                    else:
-                        lane.add_many(records)
-            if self.intake.idle:
+                    lane.receive(len(records))
+                for lane in lanes:
+                    lane.pump()
+                backlog.trim()
+            if len(intake):
+                if repeat:  # more came in: come back after pending I/O has had its turn
+                    self.loop.call_soon(self._drain)  # type: ignore[union-attr]
+                    return
+                continue
+            if took and repeat:
+                self.loop.call_later(LINGER_S, self._drain)  # type: ignore[union-attr]
                 return
-            if repeat:  # more came in: come back after pending I/O has had its turn
-                self.loop.call_soon(self._drain)  # type: ignore[union-attr]
+            if intake.settle():
                 return
+
+    def memory_bytes(self) -> int:
+        """Estimated bytes the pipeline holds: the backlog once, plus every lane's encoded bodies."""
+        return self.backlog.nbytes + sum(lane.encoded_bytes() for lane in self.lanes)
+
+    def _memory_room(self, want: int) -> int:
+        """Bytes left under max_memory_bytes. When fewer than want, lanes behind the furthest-ahead one
+        skip their oldest backlog records, but only those no lane further ahead needs: a lane that
+        keeps up never loses records to one that does not. What that cannot free waits in the intake."""
+        room = self.max_memory_bytes - self.memory_bytes()
+        if room >= want:
+            return room
+        lead = max(lane.cursor for lane in self.lanes)
+        for lane in sorted(self.lanes, key=lambda lane: lane.cursor):
+            if lane.cursor < lead:
+                lane.skip_bytes(want - room, limit=lead)
+                self.backlog.trim()
+                room = self.max_memory_bytes - self.memory_bytes()
+                if room >= want:
+                    break
+        return room
+
+    def _on_lane_progress(self) -> None:
+        self.backlog.trim()
+        if self._memory_full and self.loop is not None:  # the drain decides whether there is room now
+            self.loop.call_soon(self._drain)
 
     def stats(self) -> dict[str, Any]:
         """Counters per destination (consistent: taken on the loop) and the intake's."""
@@ -246,21 +303,22 @@ class Broadcaster:
         return self._snapshot()
 
     def _snapshot(self) -> dict[str, Any]:
-        now = self.loop.time() if self.loop is not None else 0.0
         out: dict[str, Any] = {
-            "intake": {"queued": len(self.intake), "dropped": self.intake.dropped, "max_records": self.intake.max_records},
+            "intake": {"queued": len(self.intake), "bytes": self.intake.bytes, "dropped": self.intake.dropped,
+                       "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes},
             "destinations": {},
         }
+        out["backlog"] = {"records": len(self.backlog), "bytes": self.backlog.nbytes, "memory_bytes": self.memory_bytes(),
+                          "max_memory_bytes": self.max_memory_bytes}
         for lane in self.lanes:
             s = lane.stats
-            opened = lane.batcher.due_at()
             out["destinations"][lane.destination.name] = {
                 "received": s.received,
                 "filtered": s.filtered,
                 "sampled_out": s.sampled_out,
-                "queued": lane.batcher.records,
-                "queued_bytes": lane.batcher.bytes,
-                "oldest_queued_age_s": max(0.0, now - (opened - lane.batcher.settings.flush_interval_s)) if opened else 0.0,
+                "queued": s.queued,
+                "queued_bytes": lane.backlog.bytes_from(lane.cursor) + lane.batcher.bytes,
+                "oldest_queued_age_s": lane.oldest_queued_age_s(),
                 "in_flight": s.in_flight,
                 "in_flight_bytes": lane.sender.bytes_in_flight,
                 "delivered": s.delivered,

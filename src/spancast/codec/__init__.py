@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from ..errors import NativeUnavailableError
 from . import _py
-from .plan import FLAVORS, AttributePlan, Attr, Op, get_plan
+from .plan import FLAVORS, Attr, AttributePlan, Op, get_plan
 
 __all__ = [
-    "encode_traces",
+    "FLAVORS",
+    "IMPL",
+    "Attr",
+    "AttributePlan",
+    "Op",
     "TraceEncoder",
     "TraceEncoderProtocol",
-    "implementation",
-    "IMPL",
-    "FLAVORS",
-    "AttributePlan",
-    "Attr",
-    "Op",
+    "encode_traces",
     "get_plan",
+    "implementation",
+    "record_bytes",
 ]
 
 _TRUE = ("1", "true", "yes", "on")
@@ -91,6 +93,8 @@ def _select() -> tuple[str, ModuleType]:
 
 IMPL, _impl = _select()
 TraceEncoder = _impl.TraceEncoder
+#: record -> estimated bytes it holds while queued (the intake and the backlog bound memory with it)
+record_bytes = _impl.record_bytes
 
 
 def encode_traces(

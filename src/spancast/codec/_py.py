@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import EncodeError
-from ._cache import encode_with
-from .envelope import Envelope
 from ..record import Generation, ProviderAttempt
+from ._cache import encode_with
+from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
+from .envelope import Envelope
 from .plan import AttributePlan, Op, get_plan
 from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
 
@@ -297,7 +299,7 @@ def _given_id(text: str, nhex: int) -> bytes | None:
 
 
 class _Span:
-    __slots__ = ("trace_id", "span_id", "parent", "name", "kind", "start", "end", "attrs", "code", "message")
+    __slots__ = ("attrs", "code", "end", "kind", "message", "name", "parent", "span_id", "start", "trace_id")
 
     def __init__(self, trace_id, span_id, parent, name, kind, start, end, attrs, code, message):
         self.trace_id, self.span_id, self.parent, self.name, self.kind = trace_id, span_id, parent, name, kind

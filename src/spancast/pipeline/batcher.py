@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["Batch", "Batcher", "BatchSettings"]
+__all__ = ["Batch", "BatchSettings", "Batcher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class Batch:
     attempts: int = 0
     first_attempt_at: float | None = None
     wire: bytes | None = None  # the body as sent (compressed), made once for all attempts
+    waiting: bool = False  # the sender counts it as waiting for a slot
+    settled: bool = False  # the sender has counted its records as delivered or dropped
 
     @property
     def records(self) -> int:

@@ -1,76 +1,131 @@
-"""One destination's lane: its batcher, its sender, its bounds and its flush timer.
+"""One destination's lane: its cursor in the shared backlog, its batcher, its sender, its bounds, its timer.
 
-Lanes never share a queue, a byte budget or a concurrency limit, so a destination that hangs or
-fails fills only its own lane: records for it are dropped as queue_full at its bound while the
-other lanes keep their pace.
+A lane encodes only as far ahead as its sender can use (AHEAD_BATCHES closed batches waiting for a
+send slot), so a burst waits in the backlog as records, and the memory of sent bodies is reused
+instead of piling up. Lanes never share a batcher, a byte budget or a concurrency limit: a
+destination that hangs or fails falls behind alone, and past its bounds it skips its oldest
+backlog records (counted as queue_full) while the other lanes keep their pace.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+from .backlog import Backlog
 from .batcher import Batcher, BatchSettings
 from .limiter import AdaptiveLimit
 from .retry import RetryPolicy
 from .sender import Sender
 from .stats import DestinationStats
 
-__all__ = ["Lane"]
+__all__ = ["AHEAD_BATCHES", "Lane"]
+
+#: Closed batches a lane keeps ready for its sender: enough that a freed slot never waits for the
+#: encoder, few enough that their memory is reused rather than growing with the burst.
+AHEAD_BATCHES = 2
 
 
 class Lane:
     def __init__(
         self,
         destination: Any,
+        backlog: Backlog,
         batch: BatchSettings,
         retry: RetryPolicy,
         limit: AdaptiveLimit,
         max_queued_records: int,
         max_queued_bytes: int,
         loop: asyncio.AbstractEventLoop,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.destination = destination
+        self.backlog = backlog
+        self.cursor = backlog.end  # the next backlog position this lane has not read
         self.loop = loop
         self.stats = DestinationStats(destination.name)
         self.batcher = Batcher(destination.new_encoder(), batch, clock=loop.time)
-        self.sender = Sender(destination, self.stats, retry=retry, limit=limit)
+        self.sender = Sender(destination, self.stats, retry=retry, limit=limit, on_progress=self._on_sender_progress)
         self.max_queued_records = max_queued_records
         self.max_queued_bytes = max_queued_bytes
+        self._on_progress = on_progress
         self._timer: asyncio.TimerHandle | None = None
+        self._flush_to: int | None = None  # a flush asked for everything before this position
+        self._pumping = False
 
     async def start(self) -> None:
         await self.sender.start()
 
-    def add_many(self, records: list[Any]) -> None:
-        """Route a chunk of records into this lane (on the loop thread): bounds, batching, sending."""
-        stats = self.stats
-        n = len(records)
-        stats.received += n
-        room = self.max_queued_records - stats.queued - stats.in_flight
-        if self.bytes_held() >= self.max_queued_bytes:
-            room = 0
-        if room < n:
-            stats.drop("queue_full", n - max(room, 0))
-            records = records[: max(room, 0)]
-        closed, invalid = self.batcher.add_many(records)
-        for record, exc in invalid:
-            stats.drop("invalid_record", 1)
-            stats.last_error = f"record {getattr(record, 'id', '?')!r}: {exc}"[:300]
-        for batch in closed:
-            self._submit(batch)
-        stats.queued = self.batcher.records
-        if stats.queued and self._timer is None:
-            self._timer = self.loop.call_at(self.batcher.due_at(), self._on_timer)
+    # ------------------------------------------------------------ records in
 
-    def bytes_held(self) -> int:
+    @property
+    def backlogged(self) -> int:
+        """Records in the backlog this lane has not read yet."""
+        return self.backlog.end - self.cursor
+
+    def encoded_bytes(self) -> int:
+        """Bytes of encoded bodies this lane holds: the open batch and every batch not yet done."""
         return self.batcher.bytes + self.sender.bytes_in_flight
 
-    def flush(self) -> None:
-        batch = self.batcher.flush()
-        if batch is not None:
-            self._submit(batch)
-        self.stats.queued = 0
+    def bytes_held(self) -> int:
+        return self.backlog.bytes_from(self.cursor) + self.encoded_bytes()
+
+    def receive(self, n: int) -> None:
+        """n records were just appended to the backlog: count them and keep this lane within its bounds."""
+        stats = self.stats
+        stats.received += n
+        over = self.backlogged + self.batcher.records + stats.in_flight - self.max_queued_records
+        if over > 0:
+            self.skip(min(over, self.backlogged))
+        excess = self.bytes_held() - self.max_queued_bytes
+        if excess > 0:
+            self.skip_bytes(excess)
+        self._sync()
+
+    def skip(self, n: int) -> None:
+        """Drop this lane's n oldest backlog records (they stay for the other lanes)."""
+        if n > 0:
+            self.cursor += n
+            self.stats.drop("queue_full", n)
+            self._sync()
+
+    def skip_bytes(self, nbytes: int, limit: int | None = None) -> None:
+        """Drop this lane's oldest backlog records until at least nbytes (estimated) are let go, but
+        never past position limit."""
+        target = self.backlog.advance(self.cursor, nbytes)
+        self.skip((target if limit is None else min(target, limit)) - self.cursor)
+
+    def pump(self) -> None:
+        """Encode from the backlog while the sender has fewer than AHEAD_BATCHES batches waiting for a slot."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            batcher, sender, backlog = self.batcher, self.sender, self.backlog
+            limit = batcher.settings.max_batch_records
+            while self.cursor < backlog.end and sender.waiting < AHEAD_BATCHES:
+                records = backlog.read(self.cursor, limit - batcher.records)
+                self.cursor += len(records)
+                closed, invalid = batcher.add_many(records)
+                for record, exc in invalid:
+                    self.stats.drop("invalid_record", 1)
+                    self.stats.last_error = f"record {getattr(record, 'id', '?')!r}: {exc}"[:300]
+                for batch in closed:
+                    self._submit(batch)
+            if self._flush_to is not None and self.cursor >= self._flush_to:
+                self._flush_to = None
+                batch = batcher.flush()
+                if batch is not None:
+                    self._submit(batch)
+            if batcher.records and self._timer is None:
+                self._timer = self.loop.call_at(batcher.due_at(), self._on_timer)  # type: ignore[arg-type]
+        finally:
+            self._pumping = False
+            self._sync()
+
+    def _sync(self) -> None:
+        self.stats.queued = self.backlogged + self.batcher.records
 
     def _submit(self, batch: Any) -> None:
         self.stats.batches[batch.reason] += 1
@@ -82,19 +137,60 @@ class Lane:
         batch = self.batcher.flush_if_due()
         if batch is not None:
             self._submit(batch)
-        self.stats.queued = self.batcher.records
-        due = self.batcher.due_at()
-        if due is not None:
-            self._timer = self.loop.call_at(due, self._on_timer)
+        self.pump()
+
+    def _on_sender_progress(self) -> None:
+        self.pump()
+        if self._on_progress is not None:
+            self._on_progress()
+
+    # ------------------------------------------------------------ flush and close
+
+    def flush(self) -> None:
+        """Encode and send everything in the backlog so far, then the open batch, as the sender allows."""
+        self._flush_to = self.backlog.end
+        self.pump()
+
+    @property
+    def idle(self) -> bool:
+        return self._flush_to is None and not self.backlogged and not self.batcher.records and not self.sender.busy
+
+    def oldest_queued_age_s(self) -> float:
+        now = self.loop.time()
+        taken = self.backlog.taken_at(self.cursor)
+        opened = self.batcher.due_at()
+        times = [t for t in (taken, None if opened is None else opened - self.batcher.settings.flush_interval_s) if t is not None]
+        return max(0.0, now - min(times)) if times else 0.0
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until everything flushed so far is done, up to timeout_s; True if it is."""
+        loop = self.loop
+        deadline = loop.time() + max(timeout_s, 0.0)
+        while not self.idle and loop.time() < deadline:
+            tasks = self.sender.tasks()
+            if not tasks:  # nothing in flight to wait for: make progress now
+                self.pump()
+                if not self.sender.tasks():
+                    break
+                continue
+            await asyncio.wait(tasks, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+        return self.idle
 
     async def close(self, timeout_s: float) -> None:
         """Flush, then give in-flight batches until the deadline; what is left is counted as dropped."""
+        self.flush()
+        await self.wait_idle(timeout_s)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.flush()
-        await self.sender.drain(timeout_s)
+        left = self.backlogged + self.batcher.records
+        self.cursor = self.backlog.end
+        if self.batcher.records:
+            self.batcher.flush()
+        self.stats.drop("shutdown_deadline", left)
+        self._sync()
+        await self.sender.drain(0)
         await self.sender.close()
 
     def __repr__(self) -> str:
-        return f"<Lane {self.destination.name} {self.batcher!r} {self.sender!r}>"
+        return f"<Lane {self.destination.name} backlogged={self.backlogged} {self.batcher!r} {self.sender!r}>"

@@ -10,12 +10,15 @@ response body, never with a header value.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from aiohttp.payload import BytesPayload
 
 from .batcher import Batch
 from .files import RotatingFile
@@ -40,6 +43,7 @@ class Sender:
         retry: RetryPolicy | None = None,
         limit: AdaptiveLimit | None = None,
         rng: random.Random | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.destination = destination
         self.stats = stats
@@ -50,6 +54,9 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._logged: set[int] = set()
         self.bytes_in_flight = 0  # bodies (and their compressed copies) held by batches not yet done
+        self.waiting = 0  # batches compressing or waiting for a slot (not sending, not sleeping before a retry)
+        # Called when a batch gets its slot or is done: the lane encodes its next batch then, not before.
+        self.on_progress = on_progress
         self.file: RotatingFile | None = None
         if destination.transport == "file":
             s = destination.settings
@@ -67,9 +74,34 @@ class Sender:
         """Start delivering a closed batch; returns at once."""
         self.stats.in_flight += batch.records
         self.bytes_in_flight += len(batch.body)
+        self.waiting += 1
+        batch.waiting = True
         task = asyncio.get_running_loop().create_task(self._deliver(batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._done, batch))
+
+    def _done(self, batch: Batch, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs a line of _deliver: its records are
+        # counted here, and everything the task held is let go here.
+        self._tasks.discard(task)
+        if batch.waiting:
+            batch.waiting = False
+            self.waiting -= 1
+        if not batch.settled:
+            self.stats.drop("shutdown_deadline", batch.records)
+            self._settle(batch)
+        if self.on_progress is not None:
+            self.on_progress()
+
+    def _settle(self, batch: Batch) -> None:
+        """The batch's records are counted (delivered or dropped): it leaves in_flight in the same step."""
+        batch.settled = True
+        self.stats.in_flight -= batch.records
+        self.bytes_in_flight -= len(batch.body) + (len(batch.wire) if batch.wire is not batch.body and batch.wire else 0)
+
+    def tasks(self) -> set[asyncio.Task[None]]:
+        """The batches being delivered now (a copy)."""
+        return set(self._tasks)
 
     @property
     def busy(self) -> int:
@@ -104,6 +136,7 @@ class Sender:
     # ------------------------------------------------------------ one batch
 
     async def _deliver(self, batch: Batch) -> None:
+        cancelled = False
         try:
             while True:
                 decision = await self._attempt(batch)
@@ -127,14 +160,14 @@ class Sender:
                 self.stats.retried += 1
                 await asyncio.sleep(delay)  # without a slot: other batches go on meanwhile
         except asyncio.CancelledError:
-            self.stats.drop("shutdown_deadline", batch.records)
+            cancelled = True  # counted as shutdown_deadline by _done
             raise
         except Exception:  # a bug, not the destination: count the loss and say where it happened
             log.exception("spancast: delivering a batch to %s failed", self.destination.name)
             self.stats.drop("internal_error", batch.records)
         finally:
-            self.stats.in_flight -= batch.records
-            self.bytes_in_flight -= len(batch.body) + (len(batch.wire) if batch.wire is not batch.body and batch.wire else 0)
+            if not cancelled:
+                self._settle(batch)
 
     async def _attempt(self, batch: Batch) -> Decision:
         request = self.destination.request(batch.body)
@@ -145,7 +178,16 @@ class Sender:
         headers = dict(request.headers)
         if self.destination.compressor.content_encoding:
             headers["Content-Encoding"] = self.destination.compressor.content_encoding
-        await self.limiter.acquire()
+        if not batch.waiting:
+            batch.waiting = True
+            self.waiting += 1
+        try:
+            await self.limiter.acquire()
+        finally:
+            batch.waiting = False
+            self.waiting -= 1
+            if self.on_progress is not None:
+                self.on_progress()
         batch.attempts += 1
         if batch.first_attempt_at is None:
             batch.first_attempt_at = time.monotonic()
@@ -156,7 +198,7 @@ class Sender:
                 decision = Decision(Action.DELIVERED, None)
                 return decision
             assert self.session is not None, "start() the sender first"
-            async with self.session.request(request.method, request.url, data=batch.wire, headers=headers) as resp:
+            async with self.session.request(request.method, request.url, data=_payload(batch.wire), headers=headers) as resp:
                 body = await resp.content.read(64 * 1024)
                 decision = self.destination.classify(resp.status, resp.headers, body)
                 if decision.action is Action.PERMANENT:
@@ -209,3 +251,25 @@ class Sender:
 
 def _excerpt(body: bytes) -> str:
     return body[:EXCERPT_CHARS].decode("utf-8", "replace").strip()
+
+
+#: Bodies from this size on are written after the headers, not joined to them (see _Body).
+SEPARATE_WRITE_BYTES = 64 * 1024
+
+
+class _Body(BytesPayload):
+    """A large body written on its own: aiohttp otherwise joins the request head and the body into one
+    new bytes object per request (it skips writelines before Python 3.12.9), a megabyte-sized copy
+    into fresh memory for every batch."""
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        send_headers = getattr(writer, "send_headers", None)
+        if send_headers is not None:
+            send_headers()
+        await super().write_with_length(writer, content_length)
+
+
+def _payload(body: bytes | None) -> Any:
+    if body is not None and len(body) >= SEPARATE_WRITE_BYTES:
+        return _Body(body, content_type=None)
+    return body

@@ -1,0 +1,136 @@
+"""The backlog: records taken from the intake that some lane has not encoded yet, held once for all lanes.
+
+Each lane reads it at its own cursor and encodes only as far ahead as its sender can use, so a burst
+waits here as records (held once, whatever the number of destinations) rather than as an encoded
+body per destination. A chunk leaves when every lane has read past it. A lane that falls too far
+behind moves its cursor forward and counts what it skipped, so it never holds the others' memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import record_bytes
+
+__all__ = ["Backlog", "Chunk", "SizeEstimate"]
+
+
+class SizeEstimate:
+    """Estimated bytes per record, from a sample of the records that pass (sizing one walks all its
+    text and containers, about a microsecond on cold memory: too much for every record)."""
+
+    __slots__ = ("alpha", "every", "record_bytes")
+
+    def __init__(self, every: int = 16, alpha: float = 0.25, initial: float = 4096.0) -> None:
+        self.every = every  # size one record in this many
+        self.alpha = alpha  # weight of a new chunk in the running average
+        self.record_bytes = initial
+
+    def chunk_bytes(self, records: list[Any]) -> int:
+        """Estimated bytes of a chunk of records; updates the running average."""
+        if not records:
+            return 0
+        sample = records[:: self.every]
+        mean = sum(map(record_bytes, sample)) / len(sample)
+        weight = min(1.0, self.alpha * len(sample))
+        self.record_bytes += (mean - self.record_bytes) * weight
+        return int(mean * len(records))
+
+    def __repr__(self) -> str:
+        return f"<SizeEstimate ~{self.record_bytes:.0f} B/record, sampling 1 in {self.every}>"
+
+
+@dataclass(slots=True)
+class Chunk:
+    start: int  # the position of its first record in the stream of all records taken
+    records: list[Any]
+    nbytes: int  # estimated, of all its records
+    taken_at: float  # loop time
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.records)
+
+
+class Backlog:
+    """Chunks of records in arrival order; positions are absolute, so cursors stay valid as chunks leave."""
+
+    __slots__ = ("_chunks", "cursors", "end", "nbytes", "start")
+
+    def __init__(self) -> None:
+        self._chunks: deque[Chunk] = deque()
+        self.start = 0  # the position of the first record still held
+        self.end = 0  # the position after the last record taken
+        self.nbytes = 0
+        self.cursors: list[Any] = []  # the readers (lanes): anything with a .cursor position
+
+    def append(self, records: list[Any], nbytes: int, now: float) -> None:
+        if records:
+            self._chunks.append(Chunk(self.end, records, nbytes, now))
+            self.end += len(records)
+            self.nbytes += nbytes
+
+    def read(self, cursor: int, limit: int) -> list[Any]:
+        """Up to limit records from position cursor on (fewer when the backlog ends or a chunk does)."""
+        for chunk in self._chunks:
+            if chunk.end > cursor:
+                offset = max(cursor - chunk.start, 0)
+                return chunk.records[offset : offset + limit]
+        return []
+
+    def bytes_from(self, cursor: int) -> int:
+        """Estimated bytes of the records from position cursor on (whole chunks pro rata)."""
+        total = 0
+        for chunk in reversed(self._chunks):
+            if chunk.end <= cursor:
+                break
+            held = chunk.end - max(cursor, chunk.start)
+            total += chunk.nbytes if held == len(chunk.records) else chunk.nbytes * held // len(chunk.records)
+        return total
+
+    def advance(self, cursor: int, nbytes: int) -> int:
+        """The nearest position after cursor such that the records in between hold at least nbytes
+        (estimated, pro rata within a chunk); the end when the whole rest holds less."""
+        for chunk in self._chunks:
+            if chunk.end <= cursor:
+                continue
+            first = max(cursor, chunk.start)
+            held = chunk.nbytes * (chunk.end - first) // len(chunk.records)
+            if held >= nbytes:
+                per_record = max(chunk.nbytes // len(chunk.records), 1)
+                return min(first + -(-nbytes // per_record), chunk.end)
+            nbytes -= held
+        return self.end
+
+    def taken_at(self, cursor: int) -> float | None:
+        """When the record at position cursor was taken from the intake, or None past the end."""
+        for chunk in self._chunks:
+            if chunk.end > cursor:
+                return chunk.taken_at
+        return None
+
+    def trim(self) -> None:
+        """Let go of the records every reader has passed (a chunk read halfway by the slowest reader is
+        cut, so that a lane skipping records frees their memory at once)."""
+        low = min((reader.cursor for reader in self.cursors), default=self.end)
+        chunks = self._chunks
+        while chunks and chunks[0].end <= low:
+            chunk = chunks.popleft()
+            self.nbytes -= chunk.nbytes
+        if chunks and chunks[0].start < low:
+            chunk = chunks[0]
+            cut = low - chunk.start
+            freed = chunk.nbytes * cut // len(chunk.records)
+            chunk.records = chunk.records[cut:]
+            chunk.start = low
+            chunk.nbytes -= freed
+            self.nbytes -= freed
+        self.start = chunks[0].start if chunks else self.end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __repr__(self) -> str:
+        return f"<Backlog records={len(self)} chunks={len(self._chunks)} bytes={self.nbytes}>"
