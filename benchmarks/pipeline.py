@@ -29,11 +29,14 @@ ROOT = HERE.parent
 CHILD, SINK = HERE / "pipeline_child.py", HERE / "pipeline_sink.py"
 COMPRESSIONS = ("none", "gzip", "zstd")
 FANOUTS = (1, 5)
-CONTENDERS = ("spancast", "sdk", "sdk-bigq", "ceiling")
-LABELS = {"spancast": "spancast", "sdk": "otel SDK (defaults)", "sdk-bigq": "otel SDK, queue=burst",
+CONTENDERS = ("spancast", "spancast-stalled", "sdk", "sdk-bigq", "ceiling")
+LABELS = {"spancast": "spancast", "spancast-stalled": "spancast + stalled dest", "sdk": "otel SDK (defaults)", "sdk-bigq": "otel SDK, queue=burst",
           "ceiling": "(ref) bare aiohttp POST"}
 EXPLAIN = {
     "spancast": "Broadcaster([otel-collector x N], all defaults).start(); emit(record) per record; flush() -> True",
+    "spancast-stalled": "the same plus one more destination whose every request hangs (the sink reads the body"
+                        " and never answers); the rate, drops and CPU are the measured destination's, the burst ends"
+                        " when it has nothing queued or in flight. Isolation: compare with spancast alone",
     "sdk": "TracerProvider + one BatchSpanProcessor(OTLPSpanExporter(endpoint, compression)) per destination, SDK"
            " defaults (queue 2048, batch 512, 5 s delay); per record: record_attributes(rec) (the same attributes,"
            " prompt/completion JSON via orjson), tracer.start_span(..., attributes=...), set_status, end();"
@@ -47,10 +50,11 @@ EXPLAIN = {
 }
 EXTRA_DISTS = ("aiohttp", "uvloop", "zstandard", "opentelemetry-exporter-otlp-proto-http", "requests")
 TARGET_RATE, TARGET_RATE_COMPRESSED, TARGET_X, TARGET_EMIT_NS, TARGET_CPU_US = 300_000, 150_000, 35, 1_000, 4.0
+TARGET_ISOLATION = 0.8  # beside a stalled destination, a healthy one keeps at least this share of its rate alone
 
 
 def scenario_contenders(compression: str, fanout: int, chosen: list[str], quick: bool) -> list[str]:
-    out = ["spancast", "ceiling"]
+    out = ["spancast", "ceiling"] + (["spancast-stalled"] if fanout == 1 else [])
     if compression != "zstd" and not (quick and fanout > 1):  # OTLPSpanExporter: none, gzip, deflate; no zstd
         out += ["sdk"] + (["sdk-bigq"] if fanout == 1 and not quick else [])
     return [c for c in CONTENDERS if c in out and c in chosen]
@@ -136,9 +140,9 @@ def derive(r: dict) -> dict:
         records_delivered=records, rate=records / r["elapsed_s"], drops=n * fanout - deliveries,
         cpu_us=r["cpu_s"] / records * 1e6 if records else None, sink_util=r["sink_cpu_s"] / r["elapsed_s"],
         growth_mb=r["peak_rss_mb"] - r["rss_before_mb"],
-        check="ok" if s["contender"] != "spancast" or r["claimed"] == r["delivered"] else "MISMATCH",
+        check="ok" if not s["contender"].startswith("spancast") or r["claimed"] == r["delivered"] else "MISMATCH",
     )
-    if s["contender"] == "spancast" and (r["reported_drops"] != r["drops"] or not r["flushed"]):
+    if s["contender"].startswith("spancast") and (r["reported_drops"] != r["drops"] or not r["flushed"]):
         r["check"] = "MISMATCH" if r["reported_drops"] != r["drops"] else "flush() False"
     return r
 
@@ -173,6 +177,11 @@ def summarize(results: list[dict]) -> list[dict]:
                        "drops_max": max(r["drops"] for r in rs), "drops_median": _med([r["drops"] for r in rs]),
                        "emitted": rs[0]["spec"]["n"] * fanout, "sink_util": _med([r["sink_util"] for r in rs]),
                        "checks": sorted({r["check"] for r in rs})}
+                alone = [r["rate"] / o["rate"] for r in rs for o in results if o["spec"]["contender"] == "spancast"
+                         and o["spec"]["repeat"] == r["spec"]["repeat"] and o["rate"]
+                         and o["spec"]["compression"] == comp and o["spec"]["destinations"] == fanout]
+                if c == "spancast-stalled" and alone:
+                    row["vs_alone"] = (_med(alone), min(alone), max(alone))
                 for ref in ("sdk", "sdk-bigq"):
                     ratios = [r["rate"] / o["rate"] for r in rs for o in results if o["spec"]["contender"] == ref
                               and o["spec"]["repeat"] == r["spec"]["repeat"] and o["rate"]
@@ -213,6 +222,10 @@ def _x(t: tuple | None) -> str:
 
 
 def print_ratios(rows: list[dict]) -> None:
+    for r in rows:
+        if "vs_alone" in r:
+            print(f"  isolation, {r['compression']} x1: the healthy destination beside a stalled one delivers"
+                  f" {_x(r['vs_alone'])} its rate alone (same repeat)")
     print("\nspancast / SDK, per repeat (same repeat, adjacent runs), median (min..max):")
     for r in rows:
         if r["contender"] == "spancast" and ("vs_sdk" in r or "vs_sdk-bigq" in r):
@@ -248,6 +261,10 @@ def verdicts(rows: list[dict], n: int) -> list[str]:
         if r:
             line(f"{comp}, 1 destination: {_n(r['rate'])} delivered rec/s (runs {_n(r['rate_min'])}.."
                  f"{_n(r['rate_max'])})  target >= {TARGET_RATE_COMPRESSED:,}/s", r["rate"] >= TARGET_RATE_COMPRESSED)
+    for r in rows:
+        if "vs_alone" in r:
+            line(f"isolation, {r['compression']}: healthy beside a stalled destination at {_x(r['vs_alone'])} of its"
+                 f" rate alone  target >= {TARGET_ISOLATION:.1f}x", r["vs_alone"][0] >= TARGET_ISOLATION)
     if sc:
         worst = max(sc.values(), key=lambda r: r["emit_median_ns"] or 0)
         line(f"emit() median: at most {_n(worst['emit_median_ns'])} ns over all scenarios (worst: "

@@ -98,19 +98,38 @@ def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[]
 
     dests = [{"type": "otel-collector", "endpoint": url, "compression": spec["compression"], "name": f"d{k + 1}"}
              for k, url in enumerate(endpoints(spec["base"], spec["destinations"]))]
+    stalled = spec["contender"] == "spancast-stalled"
+    if stalled:  # one more destination, whose every request hangs (the timeout outlasts the run)
+        dests.append({"type": "otel-collector", "endpoint": spec["base"] + "/stall/v1/traces",
+                      "compression": spec["compression"], "name": "stalled", "timeout_s": 3600})
     b = Broadcaster(dests).start()  # default settings throughout (max_batch_records=512, ...)
+    names = [f"d{k + 1}" for k in range(spec["destinations"])]
 
     def info() -> dict:
         st = b.stats()
-        dests = st["destinations"]
+        dests = {name: st["destinations"][name] for name in names}  # the stalled one is not measured
         dropped = sum(sum(d["dropped"].values()) for d in dests.values())
-        return {"claimed": [dests[f"d{k + 1}"]["delivered"] for k in range(len(dests))],
-                "dropped_by_reason": [dests[f"d{k + 1}"]["dropped"] for k in range(len(dests))],
+        return {"claimed": [dests[name]["delivered"] for name in names],
+                "dropped_by_reason": [dests[name]["dropped"] for name in names],
                 "intake_dropped": st["intake"]["dropped"], "reported_drops": dropped + st["intake"]["dropped"],
                 "retried": sum(d["retried"] for d in dests.values()),
-                "batches": [dests[f"d{k + 1}"]["batches"] for k in range(len(dests))]}
+                "batches": [dests[name]["batches"] for name in names]}
 
-    return b.emit, lambda: b.flush(FLUSH_TIMEOUT_S), info, b
+    def finish() -> bool:
+        if not stalled:
+            return b.flush(FLUSH_TIMEOUT_S)
+        # flush() would wait for the stalled destination: start a flush without waiting (it sends the partial
+        # batches), then wait for the measured destinations to have nothing queued or in flight
+        b.flush(0)
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            st = b.stats()["destinations"]
+            if all(st[name]["queued"] == 0 and st[name]["in_flight"] == 0 for name in names):
+                return True
+            time.sleep(0.001)  # a poll, not a wait for time to pass: stats() is a round trip to the loop
+        return False
+
+    return b.emit, finish, info, b
 
 
 def sdk_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dict], Any]:
@@ -201,7 +220,7 @@ def run(spec: dict) -> dict:
         t1 = time.perf_counter_ns()
         emit_end, costs, refused = t1, array("q"), 0
     else:
-        call, flush, info, handle = (spancast_contender if contender == "spancast" else sdk_contender)(spec)
+        call, flush, info, handle = (spancast_contender if contender.startswith("spancast") else sdk_contender)(spec)
         _burst(warm, call)  # warm-up: connections, imports, caches and first-touch memory of the pipeline
         out["warmup_flushed"] = flush()
         before = info()  # spancast's counters are cumulative: the timed run's are the difference
@@ -229,8 +248,8 @@ def run(spec: dict) -> dict:
     sink_cpu = _get(spec["base"] + "/_cpu")
     claimed = _minus(info(), before)
     sink = _get(spec["base"] + "/_stats")
-    if contender == "spancast":
-        handle.close(10)
+    if contender.startswith("spancast"):
+        handle.close(1 if contender == "spancast-stalled" else 10)
     elif contender != "ceiling":
         handle.shutdown()
     out.update(

@@ -93,6 +93,7 @@ class Sink:
     def reset(self) -> dict:
         self.paths: dict[str, dict] = {}
         self.pending: list[tuple[str, str, bytes]] = []
+        self.stalled = 0  # requests to /stall/... being held
         self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
         return {"ok": True}
 
@@ -104,6 +105,9 @@ class Sink:
 
     async def traces(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if request.path.startswith("/stall/"):  # a destination that hangs: read the body, never answer
+            self.stalled += 1
+            await asyncio.Event().wait()  # cancelled when the client gives up or goes away
         st = self._path(request.path)
         st["requests"] += 1
         st["wire_bytes"] += len(body)
@@ -127,7 +131,7 @@ class Sink:
             st["body_bytes"] += len(raw)
             st["spans"] += count_spans(raw)
         self.pending = []
-        return {"paths": self.paths, **self.cpu()}
+        return {"paths": self.paths, "stalled": self.stalled, **self.cpu()}
 
 
 async def serve(port_out) -> None:
