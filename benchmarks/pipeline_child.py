@@ -111,7 +111,9 @@ def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[]
         dropped = sum(sum(d["dropped"].values()) for d in dests.values())
         return {"claimed": [dests[name]["delivered"] for name in names],
                 "dropped_by_reason": [dests[name]["dropped"] for name in names],
-                "intake_dropped": st["intake"]["dropped"], "reported_drops": dropped + st["intake"]["dropped"],
+                "intake_dropped": st["intake"]["dropped"],
+                # a record the intake refused is missing at every destination
+                "reported_drops": dropped + st["intake"]["dropped"] * len(names),
                 "retried": sum(d["retried"] for d in dests.values()),
                 "batches": [dests[name]["batches"] for name in names]}
 

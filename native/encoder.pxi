@@ -1,9 +1,11 @@
 # The trace encoder: records straight to OTLP protobuf or OTLP JSON span bytes, guided by an
 # attribute plan. The wire format and field numbers are tabled at the top of
-# src/spancast/codec/_py.py; this file writes the same fields in the same order.
+# src/spancast/codec/_py.py; this file writes the same fields in the same order, and cuts string
+# attribute values to max_value_chars code points as the twin does (see its docstring).
 
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem
 from cpython.mem cimport PyMem_Malloc
 from libc.string cimport memcmp, strlen
 
@@ -29,6 +31,7 @@ cdef enum:
     OP_MESSAGES = 14
     OP_OUTPUT_MESSAGE = 15
     OP_CUSTOM_JSON = 16
+    OP_ENTRY = 17
 
 #: The op numbers this module was compiled with; a test checks them against spancast.codec.plan.Op.
 OPS = {
@@ -36,7 +39,7 @@ OPS = {
     "INT": OP_INT, "DOUBLE": OP_DOUBLE, "BOOL": OP_BOOL, "CONST": OP_CONST, "EXPAND": OP_EXPAND,
     "JSON": OP_JSON, "JSON_OBJECT": OP_JSON_OBJECT, "TEXT_OR_JSON": OP_TEXT_OR_JSON,
     "MIME_OF": OP_MIME_OF, "MESSAGES": OP_MESSAGES, "OUTPUT_MESSAGE": OP_OUTPUT_MESSAGE,
-    "CUSTOM_JSON": OP_CUSTOM_JSON,
+    "CUSTOM_JSON": OP_CUSTOM_JSON, "ENTRY": OP_ENTRY,
 }
 
 cdef enum:
@@ -53,6 +56,17 @@ cdef enum:
     SEED_SPAN_MID = 4
     SEED_PARENT = 5
     SEED_ATTEMPT = 256
+
+
+cdef inline Py_ssize_t utf8_prefix(const char* p, Py_ssize_t n, Py_ssize_t max_chars) noexcept:
+    """How many bytes the first max_chars code points of the valid UTF-8 text p[0:n] take."""
+    cdef Py_ssize_t i, chars = 0
+    for i in range(n):
+        if (<uint8_t>p[i] & 0xC0) != 0x80:  # a lead byte starts the next code point
+            if chars == max_chars:
+                return i
+            chars += 1
+    return n
 
 
 cdef struct Step:
@@ -101,6 +115,7 @@ cdef class TraceEncoder:
     cdef Py_ssize_t nattrs  # attributes written in the current span (JSON commas)
     cdef int level          # how many times nested JSON text is escaped: 1, or 2 in OTLP JSON
     cdef Py_ssize_t nested_at  # where the attribute holding nested JSON text starts (protobuf)
+    cdef Py_ssize_t max_chars  # string attribute values are cut to this many code points; -1: no cut
     cdef readonly str format
     cdef readonly object plan
     cdef readonly object envelope
@@ -110,16 +125,16 @@ cdef class TraceEncoder:
     def __cinit__(self):
         self.steps = NULL
 
-    def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None):
+    def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None, max_value_chars=None):
         if format not in ("protobuf", "json"):
             raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
         self.format = format
         self.json = format == "json"
-        self.level = 2 if self.json else 1
         self.plan = get_plan(flavor)
-        self.envelope = Envelope(
-            format, [(k, _py.typed_value(v, f"resource.{k}")) for k, v in _py._resource(resource)]
-        )
+        self.max_chars = _py.check_max_value_chars(max_value_chars)
+        # With a cut, nested JSON text is written once into scratch, cut, then written as a string.
+        self.level = 2 if self.json and self.max_chars < 0 else 1
+        self.envelope = Envelope(format, _py.resource_attrs(resource, self.max_chars))
         self.prefix = self.envelope.prefix
         self.suffix = self.envelope.suffix
         self.resource_field = self.envelope.resource_field
@@ -190,6 +205,9 @@ cdef class TraceEncoder:
                     s.part_key2[j] = <PyObject*>k2
                 s.name = <PyObject*>key  # its errors name the attribute, as the Python twin does
                 self._plan_refs.append(key)
+            elif op == Op.ENTRY:
+                self._plan_refs.append(arg)
+                s.arg = <PyObject*>arg
             elif op == Op.TEXT_OR_JSON or op == Op.MIME_OF:
                 s.off = GEN[arg[0]]
                 s.name = <PyObject*>arg[0]
@@ -232,6 +250,8 @@ cdef class TraceEncoder:
     cdef int kv_str(self, const char* k, Py_ssize_t kn, const char* v, Py_ssize_t vn) except -1:
         cdef Buf* b = &self.body
         cdef char* p
+        if vn > self.max_chars >= 0:  # never more code points than bytes: only then can it be too long
+            vn = utf8_prefix(v, vn, self.max_chars)
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(b, '{"stringValue":"')
@@ -249,6 +269,8 @@ cdef class TraceEncoder:
         cdef Buf* b = &self.body
         cdef Py_ssize_t item_len, arr_len
         cdef char* p
+        if vn > self.max_chars >= 0:
+            vn = utf8_prefix(v, vn, self.max_chars)
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(b, '{"arrayValue":{"values":[{"stringValue":"')
@@ -337,8 +359,12 @@ cdef class TraceEncoder:
     cdef Buf* nested_open(self, const char* k, Py_ssize_t kn) except NULL:
         """Where the JSON text of a string attribute goes: straight into the body either way. In an
         OTLP JSON document it is escaped twice; in protobuf its three enclosing lengths are not
-        known yet, so each gets a 2-byte slot (right for 128 B to 16 KiB) that nested_close() fills."""
+        known yet, so each gets a 2-byte slot (right for 128 B to 16 KiB) that nested_close() fills.
+        With max_value_chars the text goes to scratch instead (once escaped), for nested_close() to cut."""
         cdef char* p
+        if self.max_chars >= 0:
+            self.scratch.len = 0
+            return &self.scratch
         if self.json:
             self._json_kv_open(k, kn)
             put_cstr(&self.body, '{"stringValue":"')
@@ -360,6 +386,8 @@ cdef class TraceEncoder:
         cdef Py_ssize_t text = b.len - self.nested_at - head
         cdef Py_ssize_t av_len, kv_len, exact, shift
         cdef char* p
+        if self.max_chars >= 0:
+            return self.kv_str(k, kn, self.scratch.data, self.scratch.len)
         if self.json:
             return put_cstr(b, '"}}')
         av_len = 1 + vsize(text) + text
@@ -581,7 +609,7 @@ cdef class TraceEncoder:
                         put_char(nb, b'{')
                     else:
                         put_char(nb, b',')
-                    jk = s.part_key2[j] if self.json else s.part_key[j]
+                    jk = s.part_key2[j] if self.level == 2 else s.part_key[j]
                     put_lit(nb, PyBytes_AS_STRING(<object>jk), PyBytes_GET_SIZE(<object>jk))
                     json_value(nb, <object>raw, <object>s.name, None, 2, self._keep, self.level)
                 if nb != NULL:
@@ -618,6 +646,13 @@ cdef class TraceEncoder:
                     self.key_put(s.key, s.keylen)
                     self.key_put("0.message.", 10)
                     self.msg_attrs("assistant", completion, tool_calls, "completion")
+            elif s.op == OP_ENTRY:
+                if v is not None:
+                    if not PyDict_Check(v):
+                        raise EncodeError(<object>s.name, f"expected an object, got {type(v).__name__}")
+                    val = PyDict_GetItem(v, <object>s.arg)  # borrowed; the record holds the dict
+                    if val != NULL and val != <PyObject*>None:
+                        self.kv_typed(s.key, s.keylen, <object>val, <object>s.name, <object>s.arg)
             elif s.op == OP_CUSTOM_JSON:
                 if v is not None:
                     if not PyDict_Check(v):
@@ -958,6 +993,11 @@ cdef class TraceEncoder:
         self.body.len = self.head_room
         self.records = 0
         self.spans = 0
+
+    @property
+    def max_value_chars(self):
+        """The cut applied to string attribute values (-1: none)."""
+        return self.max_chars
 
     def __repr__(self):
         return (f"<TraceEncoder impl=native format={self.format} flavor={self.plan.name} "

@@ -81,8 +81,11 @@ def test_at_the_memory_cap_the_lane_furthest_behind_skips_and_the_healthy_one_de
     cap = 2 * 1024 * 1024
     recs = [full_record(i) for i in range(3000)]
     with SinkThread(OtlpSink()) as healthy, SinkThread(OtlpSink(default=Reply.stall())) as hung:
+        # block: the emitter waits for room instead of losing records at the (tiny) cap, so that every loss
+        # left to see is the hung lane's own
         b = Broadcaster([collector(healthy, name="healthy"), collector(hung, name="hung")], max_batch_records=32,
-                        max_memory_bytes=cap, initial_concurrency=1, max_concurrency=1, retry=FAST).start()
+                        max_memory_bytes=cap, overflow="block", block_timeout_s=30,
+                        initial_concurrency=1, max_concurrency=1, retry=FAST).start()
         peak = 0
         for i, r in enumerate(recs):
             b.emit(r)
@@ -91,7 +94,7 @@ def test_at_the_memory_cap_the_lane_furthest_behind_skips_and_the_healthy_one_de
         stats = stats_until(b, lambda s: s["destinations"]["healthy"]["delivered"] == len(recs))
         b.close(0.2)
     h, x = stats["destinations"]["healthy"], stats["destinations"]["hung"]
-    assert h["delivered"] == len(recs) and h["dropped"] == {}
+    assert h["delivered"] == len(recs) and h["dropped"] == {} and stats["intake"]["dropped"] == 0
     assert x["dropped"]["queue_full"] > 1000 and x["delivered"] == 0
     # the cap holds, give or take one record and the bodies the lanes had already encoded
     one_record = 8 * 1024

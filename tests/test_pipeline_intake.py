@@ -80,7 +80,7 @@ def test_repr():
     intake = Intake(2)
     intake.put(1)
     assert repr(intake) == (
-        f"<Intake queued=1/2 max_records=2 max_bytes={256 * 1024 * 1024} record_bytes~4096 policy=drop_newest dropped=0>"
+        f"<Intake queued=1/2 max_records=2 max_bytes={512 * 1024 * 1024} record_bytes~4096 policy=drop_newest dropped=0>"
     )
 
 
@@ -95,6 +95,10 @@ def test_the_byte_bound_caps_the_records_by_their_estimated_size():
     assert intake.capacity == 1
     intake.set_record_bytes(10)
     assert intake.capacity == 100  # the record bound is the tighter one now
+    intake.set_record_bytes(100, budget_bytes=2_000)  # the rest of the pipeline leaves only 2,000 bytes
+    assert intake.capacity == 20
+    intake.set_record_bytes(100, budget_bytes=-5)  # over the memory cap already: one record at most
+    assert intake.capacity == 1
 
 
 def test_size_estimate_samples_and_follows_the_records(record):

@@ -10,7 +10,7 @@ from otlp import attrs, parse_pb, spans
 
 
 def test_unknown_flavor_names_the_known_ones():
-    with pytest.raises(ValueError, match="gen_ai, openinference"):
+    with pytest.raises(ValueError, match="gen_ai, langfuse, langsmith, openinference"):
         get_plan("langfuse-typo")
 
 
@@ -66,5 +66,5 @@ def test_model_parameters_never_repeat_record_attributes(impl):
 
 
 def test_flavors_are_plans():
-    assert set(FLAVORS) == {"gen_ai", "openinference"}
+    assert set(FLAVORS) == {"gen_ai", "openinference", "langfuse", "langsmith"}
     assert "steps=" in repr(FLAVORS["gen_ai"])

@@ -13,8 +13,15 @@ class TraceEncoder:
     records: int
     spans: int
     def __init__(
-        self, *, format: str = ..., flavor: str | AttributePlan = ..., resource: Mapping[str, Any] | None = ...
+        self,
+        *,
+        format: str = ...,
+        flavor: str | AttributePlan = ...,
+        resource: Mapping[str, Any] | None = ...,
+        max_value_chars: int | None = ...,
     ) -> None: ...
+    @property
+    def max_value_chars(self) -> int: ...
     def append(self, record: Any, max_bytes: int = -1) -> int: ...
     def append_many(
         self, records: list, start: int, max_records: int, max_bytes: int, errors: list

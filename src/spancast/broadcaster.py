@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .connection import ConnectionResult, check_connection, preview
 from .destinations import make_destination
 from .errors import ConfigError
 from .pipeline.backlog import Backlog, SizeEstimate
@@ -48,7 +49,7 @@ class Broadcaster:
         max_batch_bytes: int = 4 * 1024 * 1024,
         flush_interval_s: float = 1.0,
         intake_max_records: int = 200_000,
-        intake_max_bytes: int = 256 * 1024 * 1024,
+        intake_max_bytes: int = 512 * 1024 * 1024,
         overflow: str = "drop_newest",
         block_timeout_s: float = 1.0,
         max_queued_records: int = 200_000,
@@ -217,7 +218,7 @@ class Broadcaster:
         self.lanes = [
             Lane(d, self.backlog, self.batch, self.retry, AdaptiveLimit(self.initial_concurrency, 1, self.max_concurrency),
                  self.max_queued_records, self.max_queued_bytes, loop, on_progress=self._on_lane_progress)
-            for d in self.destinations
+            for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
         for lane in self.lanes:
@@ -250,7 +251,8 @@ class Broadcaster:
             if records:
                 took = True
                 nbytes = self.sizes.chunk_bytes(records)
-                intake.set_record_bytes(self.sizes.record_bytes)
+                # The intake shares the memory cap: what the backlog and the bodies hold is not free for it.
+                intake.set_record_bytes(self.sizes.record_bytes, self.max_memory_bytes - self.memory_bytes())
                 backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
                     lane.receive(len(records))
@@ -330,6 +332,32 @@ class Broadcaster:
                 "last_error": s.last_error,
             }
         return out
+
+    # ------------------------------------------------------------ test connection and preview
+
+    def destination(self, name: str) -> Any:
+        for d in self.destinations:
+            if d.name == name:
+                return d
+        known = ", ".join(d.name for d in self.destinations)
+        raise KeyError(f"no destination named {name!r}; configured: {known}")
+
+    def test_connection(self, name: str, timeout_s: float = 10.0) -> ConnectionResult:
+        """Send OpenRouter's connection test to one destination; ok or failed, status, latency, hint."""
+        destination = self.destination(name)
+        if self.loop is not None and self.state in ("running", "closing"):
+            if not self._own_loop:
+                raise RuntimeError("in asyncio code, await atest_connection()")
+            future = asyncio.run_coroutine_threadsafe(check_connection(destination, timeout_s), self.loop)
+            return future.result(timeout_s + 5)
+        return asyncio.run(check_connection(destination, timeout_s))
+
+    async def atest_connection(self, name: str, timeout_s: float = 10.0) -> ConnectionResult:
+        return await check_connection(self.destination(name), timeout_s)
+
+    def preview(self, record: Any, name: str) -> dict[str, Any]:
+        """The exact request one destination would receive for this record (secrets masked, body as JSON)."""
+        return preview(self.destination(name), record)
 
     def destination_stats(self) -> dict[str, DestinationStats]:
         return {lane.destination.name: lane.stats for lane in self.lanes}

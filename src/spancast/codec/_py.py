@@ -23,6 +23,12 @@ does (short escapes, \\u00XX for other control characters, UTF-8 otherwise).
 
 Values are first evaluated into tagged tuples, then written by one of two
 small writers; the native encoder writes straight into its buffer instead.
+
+``max_value_chars`` (a receiver's limit, e.g. New Relic's 4095) cuts every
+string attribute value, resource attributes and the JSON texts of nested
+values included, to that many code points before it is written (so a cut
+never splits a UTF-8 sequence, and in OTLP JSON it applies to the unescaped
+text). Keys, span names and status messages are not attribute values.
 """
 
 from __future__ import annotations
@@ -270,9 +276,31 @@ def evaluate(plan: AttributePlan, rec: Any) -> list[tuple[str, tuple[str, Any]]]
                 custom = {k: v for k, v in _mapping(value, field).items() if k not in arg}
                 if custom:
                     out.append((key, ("s", utf8(json_text(custom, field)))))
+        elif op == Op.ENTRY:
+            if value is not None:
+                entry = _mapping(value, field).get(arg)
+                if entry is not None:
+                    out.append((key, typed_value(entry, f"{field}.{arg}")))
         else:  # pragma: no cover - plan.py and this file change together
             raise AssertionError(f"unknown op {op}")
     return out
+
+
+def clip(data: bytes, max_chars: int) -> bytes:
+    """UTF-8 text cut to its first max_chars code points (the bytes are valid UTF-8: see utf8())."""
+    if len(data) <= max_chars:  # never more code points than bytes
+        return data
+    return data.decode("utf-8")[:max_chars].encode("utf-8")
+
+
+def clip_value(value: tuple[str, Any], max_chars: int) -> tuple[str, Any]:
+    """A typed value with every string in it cut to max_chars code points."""
+    kind, v = value
+    if kind == "s":
+        return ("s", clip(v, max_chars))
+    if kind == "a":
+        return ("a", [clip_value(item, max_chars) for item in v])
+    return value
 
 
 # ---------------------------------------------------------------- ids and the span tree
@@ -449,12 +477,21 @@ def json_span(span: _Span) -> bytes:
 class TraceEncoder:
     """Appends records one by one into one ExportTraceServiceRequest; knows its exact size so far."""
 
-    def __init__(self, *, format: str = "protobuf", flavor: Any = "gen_ai", resource: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        *,
+        format: str = "protobuf",
+        flavor: Any = "gen_ai",
+        resource: Mapping[str, Any] | None = None,
+        max_value_chars: int | None = None,
+    ):
         if format not in ("protobuf", "json"):
             raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
         self.format = format
         self.plan = get_plan(flavor)
-        self.envelope = Envelope(format, [(k, typed_value(v, f"resource.{k}")) for k, v in _resource(resource)])
+        #: Every string attribute value (resource ones too) is cut to this many code points; -1: no cut.
+        self.max_value_chars = check_max_value_chars(max_value_chars)
+        self.envelope = Envelope(format, resource_attrs(resource, self.max_value_chars))
         self._json = format == "json"
         self._chunks: list[bytes] = []
         self._body = 0
@@ -467,6 +504,9 @@ class TraceEncoder:
         With max_bytes, a record that would make a non-empty request larger than that is not added
         and 0 is returned (the batch is full); a lone record is always added, however large."""
         spans = spans_of(self.plan, record)
+        if self.max_value_chars >= 0:
+            for span in spans:
+                span.attrs = [(k, clip_value(v, self.max_value_chars)) for k, v in span.attrs]
         if self._json:
             chunks = [json_span(s) for s in spans]
             added = sum(map(len, chunks)) + len(chunks) - (0 if self.spans else 1)
@@ -542,6 +582,23 @@ def _resource(resource: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     items = dict(resource or {})
     service = items.pop("service.name", "spancast")
     return [("service.name", service), *items.items()]
+
+
+def resource_attrs(resource: Mapping[str, Any] | None, max_chars: int = -1) -> list[tuple[str, tuple[str, Any]]]:
+    """The resource attributes as typed values (cut to max_chars code points when that is >= 0)."""
+    attrs = [(k, typed_value(v, f"resource.{k}")) for k, v in _resource(resource)]
+    if max_chars >= 0:
+        attrs = [(k, clip_value(v, max_chars)) for k, v in attrs]
+    return attrs
+
+
+def check_max_value_chars(max_value_chars: Any) -> int:
+    """The max_value_chars option as the encoders hold it: a count >= 0, or -1 for no limit."""
+    if max_value_chars is None:
+        return -1
+    if isinstance(max_value_chars, bool) or not isinstance(max_value_chars, int) or max_value_chars < 0:
+        raise ValueError(f"max_value_chars must be None or an int >= 0, got {max_value_chars!r}")
+    return int(max_value_chars)
 
 
 def encode_traces(records: Iterable[Any], *, format: str = "protobuf", flavor: Any = "gen_ai", resource=None) -> bytes:

@@ -1,6 +1,6 @@
 """Attribute plans: which record fields become which span attributes, per flavour, as data.
 
-A flavour (``gen_ai``, ``openinference``, and later Langfuse or LangSmith) is a
+A flavour (``gen_ai``, ``openinference``, ``langfuse``, ``langsmith``) is a
 tuple of :class:`Attr` steps computed once. Both encoders (the Cython one and
 its pure-Python twin) interpret the same steps in the same order, so adding a
 flavour adds data here, not a code path in either encoder.
@@ -46,6 +46,7 @@ class Op(enum.IntEnum):
     MESSAGES = 14  # field (chat messages) -> key.N.message.role / .content / .tool_calls.M.tool_call.*
     OUTPUT_MESSAGE = 15  # one assistant message from completion + tool_calls, keys as MESSAGES
     CUSTOM_JSON = 16  # field (a mapping) without the keys in arg -> one JSON object string
+    ENTRY = 17  # field (a mapping) -> its entry arg (a key), typed value; nothing when absent or None
 
 
 class Attr(NamedTuple):
@@ -140,7 +141,50 @@ def _openinference() -> AttributePlan:
     return AttributePlan("openinference", steps, (("openinference.span.kind", "CHAIN"),))
 
 
-FLAVORS = {"gen_ai": _gen_ai(), "openinference": _openinference()}
+# Trace keys Langfuse takes as first-class fields rather than metadata.
+_LANGFUSE_FIELDS = frozenset({"environment", "release"})
+
+
+def _langfuse() -> AttributePlan:
+    """gen_ai plus Langfuse's own keys (langfuse.com/integrations/native/opentelemetry, property mapping).
+
+    OpenRouter sends ``environment`` / ``release`` as resource and observation attributes. A request
+    carries many records, each with its own trace keys, under one resource, so here they are span
+    attributes only (Langfuse reads ``langfuse.environment``, ``deployment.environment`` and
+    ``langfuse.release`` from the span as well)."""
+    A = Attr
+    steps = _gen_ai().steps + (
+        A(Op.CONST, "langfuse.observation.type", None, "generation"),
+        A(Op.ENTRY, "langfuse.trace.name", "trace", "trace_name"),
+        A(Op.STR, "langfuse.user.id", "user"),
+        A(Op.STR, "langfuse.session.id", "session_id"),
+        A(Op.ENTRY, "langfuse.environment", "trace", "environment"),
+        A(Op.ENTRY, "deployment.environment", "trace", "environment"),
+        A(Op.ENTRY, "langfuse.release", "trace", "release"),
+        A(Op.EXPAND, "langfuse.trace.metadata.", "trace", _RESERVED | _LANGFUSE_FIELDS),
+    )
+    return AttributePlan("langfuse", steps, (("langfuse.observation.type", "span"),))
+
+
+def _langsmith() -> AttributePlan:
+    """gen_ai plus LangSmith's own keys (docs.langchain.com/langsmith/trace-with-opentelemetry).
+
+    The generation is an ``llm`` run, the span_name span a ``chain`` run. ``user`` and ``session_id``
+    also go to ``langsmith.metadata.user_id`` / ``.session_id`` (LangSmith groups threads by the
+    session_id metadata key); custom trace keys of those names stay under trace.metadata.* only."""
+    A = Attr
+    steps = _gen_ai().steps + (
+        A(Op.CONST, "langsmith.span.kind", None, "llm"),
+        A(Op.ENTRY, "langsmith.trace.name", "trace", "trace_name"),
+        A(Op.STR, "langsmith.trace.session_id", "session_id"),
+        A(Op.STR, "langsmith.metadata.user_id", "user"),
+        A(Op.STR, "langsmith.metadata.session_id", "session_id"),
+        A(Op.EXPAND, "langsmith.metadata.", "trace", _RESERVED | {"user_id", "session_id"}),
+    )
+    return AttributePlan("langsmith", steps, (("langsmith.span.kind", "chain"),))
+
+
+FLAVORS = {"gen_ai": _gen_ai(), "openinference": _openinference(), "langfuse": _langfuse(), "langsmith": _langsmith()}
 
 _FIELDS = frozenset(Generation.__struct_fields__)
 
@@ -165,6 +209,8 @@ def _check(plan: AttributePlan) -> AttributePlan:
             names += list(step.arg)
         elif step.op is Op.STR_OR:
             names.append(step.arg)
+        elif step.op is Op.ENTRY and not isinstance(step.arg, str):
+            raise ValueError(f"plan {plan.name}: step {step.key!r} needs the entry's key (a str) as arg")
         for name in names:
             if name is not None and name not in _FIELDS:
                 raise ValueError(f"plan {plan.name}: step {step.key!r} names unknown record field {name!r}")

@@ -6,14 +6,42 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from .base import Destination, Request
+from .arize import ArizeDestination
+from .braintrust import BraintrustDestination
+from .elastic import ElasticDestination
 from .file import FileDestination
+from .grafana import GrafanaDestination
+from .langfuse import LangfuseDestination
+from .langsmith import LangSmithDestination
+from .newrelic import NewRelicDestination
+from .opik import OpikDestination
 from .otlp import OtlpDestination
+from .ramp import RampDestination
+from .sentry import SentryDestination
+from .weave import WeaveDestination
 from .webhook import WebhookDestination
 
 __all__ = ["REGISTRY", "make_destination", "Destination", "Request"]
 
 REGISTRY: dict[str, type[Destination]] = {
-    cls.type: cls for cls in (OtlpDestination, WebhookDestination, FileDestination)
+    cls.type: cls
+    for cls in (
+        OtlpDestination,
+        WebhookDestination,
+        FileDestination,
+        # vendor OTLP presets
+        GrafanaDestination,
+        LangfuseDestination,
+        LangSmithDestination,
+        NewRelicDestination,
+        SentryDestination,
+        ElasticDestination,
+        RampDestination,
+        ArizeDestination,
+        BraintrustDestination,
+        OpikDestination,
+        WeaveDestination,
+    )
 }
 
 

@@ -17,14 +17,36 @@ import msgspec
 from ..errors import ConfigError
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
+from ..routing import Route
+from ._secret import settings_repr, settings_rich_repr
 
-__all__ = ["Request", "Destination", "CommonSettings", "parse_settings", "snake_case"]
+__all__ = ["Request", "Destination", "CommonSettings", "Secret", "parse_settings", "snake_case"]
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def snake_case(key: str) -> str:
     return _CAMEL.sub("_", key).lower()
+
+
+class Secret(str):
+    """A credential: a str everywhere it is used (headers), ``'***'`` wherever it is shown.
+
+    Settings fields typed Secret keep API keys out of the settings' repr (msgspec Struct reprs show
+    every field), and so out of logs and tracebacks that print them."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Secret:
+        if isinstance(value, str):
+            return Secret(value)
+        raise TypeError(f"expected a string, got {type(value).__name__}")  # the value itself is never shown
+    raise NotImplementedError(kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +72,21 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     compression: str = "none"
     compression_level: int | None = None
     timeout_s: float = 10.0
+    # Routing (spancast.routing): which records this destination gets, and with or without content.
+    api_key_hashes: list[str] | None = None
+    filter_rules: dict[str, Any] | None = None
+    sampling_rate: float = 1.0
+    privacy_mode: bool = False
+
+    # Header values are often credentials (a webhook's only auth): reprs show their names only.
+    __repr__ = settings_repr
+    __rich_repr__ = settings_rich_repr
 
 
 _PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
 _UNKNOWN = re.compile(r"unknown field `([^`]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+_HEAD = re.compile(r"\.([^.\[]+)(.*)")  # a path's top-level key and the rest (.api_key_hashes[0])
 
 
 def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where: str) -> Any:
@@ -70,7 +102,7 @@ def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where:
         data[name] = value
         given[name] = key
     try:
-        return msgspec.convert(data, cls)
+        return msgspec.convert(data, cls, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         message = str(exc)
         path = ""
@@ -83,9 +115,9 @@ def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where:
                 key = given.get(found.group(1), found.group(1))
                 path = f"{path}.{key}"
                 message = message.replace(f"`{found.group(1)}`", f"`{key}`")
-        head, _, rest = path.lstrip(".").partition(".")
+        head = _HEAD.match(path)
         if head:  # name the top-level key as the user wrote it (baseUrl, not base_url)
-            path = "." + ".".join(p for p in (given.get(head, head), rest) if p)
+            path = "." + given.get(head.group(1), head.group(1)) + head.group(2)
         raise ConfigError(where + path, message[:1].lower() + message[1:]) from None
 
 
@@ -99,6 +131,9 @@ class Destination:
     transport: ClassVar[str] = "http"
     #: Header names whose values are credentials, for masking in previews and logs.
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
+    #: The largest request body the receiver takes (None: no limit of its own). The pipeline's lane
+    #: batches to min(the broadcaster's max_batch_bytes, this).
+    max_batch_bytes: ClassVar[int | None] = None
 
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         self.settings = parse_settings(mapping, self.settings_class, where)
@@ -111,6 +146,8 @@ class Destination:
             self.compressor = Compressor(self.settings.compression, self.settings.compression_level)
         except ConfigError as exc:
             raise ConfigError(f"{where}.{exc.path}", exc.reason) from None
+        written = {snake_case(key): key for key in mapping if isinstance(key, str)}
+        self.route = Route.from_settings(self.settings, self.name, where, written)
         self.validate(where)
 
     def validate(self, where: str) -> None:

@@ -55,9 +55,10 @@ class OtlpDestination(Destination):
     def encoding(self) -> str:
         return self.settings.encoding
 
-    def new_encoder(self) -> TraceEncoder:
+    def new_encoder(self, format: str | None = None) -> TraceEncoder:
+        """An encoder for this destination's rendering (format: the encoding to use instead, for previews)."""
         s = self.settings
-        return TraceEncoder(format=self.encoding, flavor=s.flavor, resource=s.resource or None)
+        return TraceEncoder(format=format or self.encoding, flavor=s.flavor, resource=s.resource or None)
 
     def request(self, body: bytes) -> Request:
         headers = {**self.settings.headers, "Content-Type": CONTENT_TYPES[self.encoding]}

@@ -1,17 +1,45 @@
-"""The webhook destination: the same OTLP JSON as the collector, POST or PUT to any URL, static headers.
+"""The webhook destination: the same OTLP JSON as the collector, POST or PUT to any URL, static headers, optional HMAC.
 
-The headers are the only authentication (as OpenRouter's webhook has it); an HMAC signature over the
-body comes with the routing issue.
+As OpenRouter has it (https://openrouter.ai/docs/guides/features/broadcast/webhook): ``url`` (required),
+``method`` (``POST`` default, or ``PUT``), ``headers`` (the only authentication OpenRouter offers: a
+static secret header the receiver compares). The body is always an OTLP JSON
+ExportTraceServiceRequest (``Content-Type: application/json``): webhook receivers read JSON.
+
+Beyond OpenRouter: ``signingSecret`` (``signing_secret``; a credential, shown as ``'***'``). When set,
+each request carries ``X-Spancast-Signature: sha256=<hex>``, the HMAC-SHA256 of the request body under
+that secret. It is computed over the body this destination describes, **before compression**: webhooks
+default to no compression, and a receiver that turns compression on verifies after decompressing.
+A receiver checks it with the raw body bytes (not re-serialised JSON)::
+
+    import hashlib, hmac
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    ok = hmac.compare_digest(expected, request.headers.get("X-Spancast-Signature", ""))
+
+Test Connection (``test_request``) sends what OpenRouter's does: an empty OTLP body
+(``{"resourceSpans":[]}``, signed like any other) with ``X-Test-Connection: true``; 2xx or 400 passes.
+
+The signature proves who sent the body, not when: a replayed request verifies again, so receivers that
+care dedupe (redelivery happens anyway; spans carry stable ids).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Literal
 
+from ._secret import check_header_value, merge_headers
+from .base import CommonSettings, Request, Secret
 from .otlp import CONTENT_TYPES, OtlpDestination, check_url
-from .base import CommonSettings, Request
 
-__all__ = ["WebhookSettings", "WebhookDestination"]
+__all__ = ["WebhookSettings", "WebhookDestination", "SIGNATURE_HEADER", "sign"]
+
+SIGNATURE_HEADER = "X-Spancast-Signature"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for a body: ``sha256=`` and the hex HMAC-SHA256 under the secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class WebhookSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
@@ -19,14 +47,22 @@ class WebhookSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     method: Literal["POST", "PUT"] = "POST"
     flavor: Literal["gen_ai", "openinference"] = "gen_ai"
     resource: dict[str, object] = {}
+    signing_secret: Secret | None = None
+
 
 
 class WebhookDestination(OtlpDestination):
     type = "webhook"
     settings_class = WebhookSettings
+    secret_headers = frozenset({"authorization", "x-spancast-signature"})
 
     def validate(self, where: str) -> None:
         check_url(self.settings.url, f"{where}.url")
+        if self.settings.signing_secret is not None:
+            check_header_value(self.settings.signing_secret, f"{where}.signingSecret")
+        # Static headers are a webhook's authentication: mask every one of them in previews and logs.
+        names = {name.lower() for name in self.settings.headers}
+        self.secret_headers = type(self).secret_headers | names  # type: ignore[misc]
 
     @property
     def url(self) -> str:
@@ -36,6 +72,15 @@ class WebhookDestination(OtlpDestination):
     def encoding(self) -> str:
         return "json"  # receivers of webhooks read JSON
 
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """OpenRouter's webhook test: an empty OTLP body with ``X-Test-Connection: true`` (signed like any
+        other request); 2xx passes, and so does 400, since some endpoints refuse empty bodies."""
+        request = self.request(self.new_encoder().finish())
+        headers = merge_headers(request.headers, {"X-Test-Connection": "true"})
+        return Request(request.method, request.url, headers, request.body), frozenset({400})
+
     def request(self, body: bytes) -> Request:
-        headers = {**self.settings.headers, "Content-Type": CONTENT_TYPES["json"]}
-        return Request(self.settings.method, self.url, headers, body)
+        own = {"Content-Type": CONTENT_TYPES["json"]}
+        if self.settings.signing_secret is not None:
+            own[SIGNATURE_HEADER] = sign(self.settings.signing_secret, body)
+        return Request(self.settings.method, self.url, merge_headers(self.settings.headers, own), body)

@@ -46,7 +46,7 @@ class Intake:
         max_records: int = 200_000,
         policy: str = "drop_newest",
         block_timeout_s: float = 1.0,
-        max_bytes: int = 256 * 1024 * 1024,
+        max_bytes: int = 512 * 1024 * 1024,
         record_bytes: int = 4096,
     ) -> None:
         if max_records < 1:
@@ -68,10 +68,12 @@ class Intake:
         self._room = threading.Condition(threading.Lock()) if policy == "block" else None
         self.set_record_bytes(record_bytes)
 
-    def set_record_bytes(self, record_bytes: float) -> None:
-        """The estimated size of one record: the byte bound then allows this many records."""
+    def set_record_bytes(self, record_bytes: float, budget_bytes: int | None = None) -> None:
+        """The estimated size of one record: the byte bound (or the smaller budget the rest of the
+        pipeline leaves, when given) then allows this many records."""
         self.record_bytes = max(int(record_bytes), 1)
-        self._cap = max(1, min(self.max_records, self.max_bytes // self.record_bytes))
+        limit = self.max_bytes if budget_bytes is None else max(min(self.max_bytes, budget_bytes), 0)
+        self._cap = max(1, min(self.max_records, limit // self.record_bytes))
 
     @property
     def capacity(self) -> int:

@@ -45,6 +45,9 @@ class Lane:
         self.cursor = backlog.end  # the next backlog position this lane has not read
         self.loop = loop
         self.stats = DestinationStats(destination.name)
+        cap = getattr(destination, "max_batch_bytes", None)  # a receiver's payload limit (New Relic: 1 MB)
+        if cap is not None and cap < batch.max_batch_bytes:
+            batch = BatchSettings(batch.max_batch_records, cap, batch.flush_interval_s)
         self.batcher = Batcher(destination.new_encoder(), batch, clock=loop.time)
         self.sender = Sender(destination, self.stats, retry=retry, limit=limit, on_progress=self._on_sender_progress)
         self.max_queued_records = max_queued_records
@@ -102,11 +105,16 @@ class Lane:
             return
         self._pumping = True
         try:
-            batcher, sender, backlog = self.batcher, self.sender, self.backlog
+            batcher, sender, backlog, route = self.batcher, self.sender, self.backlog, self.destination.route
             limit = batcher.settings.max_batch_records
             while self.cursor < backlog.end and sender.waiting < AHEAD_BATCHES:
                 records = backlog.read(self.cursor, limit - batcher.records)
                 self.cursor += len(records)
+                # Past the cursor, a record is in the batcher or counted here: the stats stay balanced.
+                records, filtered, sampled_out = route.select(records)
+                if filtered or sampled_out:
+                    self.stats.filtered += filtered
+                    self.stats.sampled_out += sampled_out
                 closed, invalid = batcher.add_many(records)
                 for record, exc in invalid:
                     self.stats.drop("invalid_record", 1)

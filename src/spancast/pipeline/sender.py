@@ -230,6 +230,7 @@ class Sender:
         for part in (batch.items[:half], batch.items[half:]):
             encoder = self.destination.new_encoder()
             encoder.extend(part)
+            self.stats.batches["split"] += 1
             self.submit(Batch(encoder.finish(), part, "split", batch.opened_at))
 
     def _permanent(self, batch: Batch, decision: Decision) -> None:

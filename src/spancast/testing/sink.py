@@ -38,6 +38,8 @@ class Expect:
     method: str = "POST"
     headers: Mapping[str, str] = field(default_factory=dict)  # name (any case) -> exact value
     content_types: frozenset[str] = frozenset({PROTOBUF, JSON})
+    # A vendor's own auth rule: the request headers -> None when acceptable, else why not (answered 401).
+    auth: Callable[[Mapping[str, str]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Received:
     wire_bytes: int
     body: bytes  # decompressed
     spans: list[dict[str, Any]]  # trace_id, span_id, parent_span_id (hex), name, attributes
+    raw: bytes = b""  # as it came over the wire (compressed when it was)
 
     def generation_ids(self) -> list[str]:
         return [s["attributes"]["gen_ai.response.id"] for s in self.spans if "gen_ai.response.id" in s["attributes"]]
@@ -192,6 +195,10 @@ class OtlpSink:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}{self.expect.path}"
 
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
     # ------------------------------------------------------------ scripting and reading
 
     def script(self, *replies: Reply) -> None:
@@ -229,6 +236,10 @@ class OtlpSink:
             if request.headers.get(name) != value:
                 status = 401 if name.lower() in _AUTH_HEADERS else 400
                 return await self._refuse(status, f"header {name} missing or wrong")
+        if expect.auth is not None:
+            why = expect.auth(request.headers)
+            if why is not None:
+                return await self._refuse(401, f"auth: {why}")
         content_type = request.content_type
         if content_type not in expect.content_types:
             return await self._refuse(415, f"content type {content_type}")
@@ -245,7 +256,7 @@ class OtlpSink:
         self.replies.append(reply)
         if reply.kind == "reset":
             # Read but never answered: the client sees the connection drop and cannot know the outcome.
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw))
             await self._notify()
             assert request.transport is not None
             request.transport.abort()
@@ -258,7 +269,7 @@ class OtlpSink:
                 pass
         accepted = reply.kind == "partial" or 200 <= reply.status < 300
         if accepted:
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw))
         await self._notify()
         if reply.kind == "partial":
             return web.Response(body=_partial_body(reply.rejected_spans, reply.message, content_type), content_type=content_type)

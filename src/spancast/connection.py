@@ -1,0 +1,174 @@
+"""Test connection and preview: what a destination would be sent, and whether it takes it.
+
+``check_connection`` sends what OpenRouter's Test Connection sends: an empty OTLP body with
+``X-Test-Connection: true`` to webhooks (2xx or 400 passes, since some endpoints refuse empty
+bodies), and one ``spancast-connection-test`` span (trace id 000...0001) everywhere else, with the
+destination's own URL, headers, encoding and compression. The result says ok or failed, the status,
+the latency and a body excerpt, with a hint for the usual mistakes.
+
+``preview`` renders one record exactly as that destination would receive it (routing and privacy
+mode applied), with secret header values masked and the body shown as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import aiohttp
+import orjson
+
+from .record import Generation
+
+__all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers"]
+
+TEST_NAME = "spancast-connection-test"
+TEST_TRACE_ID = "0" * 31 + "1"
+EXCERPT_CHARS = 300
+# Header names that carry credentials whatever the destination says (case-insensitive substrings).
+_SECRET_WORDS = ("auth", "key", "token", "secret", "signature", "password", "cookie")
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    """The outcome of one test request."""
+
+    destination: str
+    ok: bool
+    status: int | None  # None when no HTTP answer came (DNS, TLS, refused, timeout)
+    latency_s: float
+    excerpt: str = ""  # the start of the response body
+    error: str = ""  # what went wrong, when something did
+    hint: str = ""  # the usual cause of that outcome
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        status = self.status if self.status is not None else "no answer"
+        extra = f" error={self.error!r}" if self.error else ""
+        return f"<ConnectionResult {self.destination} {verdict} status={status} latency={self.latency_s * 1000:.0f}ms{extra}>"
+
+
+def test_record(now_ns: int | None = None) -> Generation:
+    """The record a connection test renders: one span, named and traced so receivers can drop it."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return Generation(
+        id=TEST_NAME, model=TEST_NAME, start_time_ns=now, end_time_ns=now,
+        trace={"trace_id": TEST_TRACE_ID, "trace_name": TEST_NAME, "generation_name": TEST_NAME},
+    )
+
+
+def _test_request(destination: Any) -> tuple[Any, frozenset[int]]:
+    """(the request, the extra statuses that still pass) for a destination's connection test."""
+    custom = getattr(destination, "test_request", None)
+    if custom is not None:  # a destination with its own test (webhooks: empty body, 400 allowed)
+        return custom()
+    encoder = destination.new_encoder()
+    encoder.append(test_record())
+    return destination.request(encoder.finish()), frozenset()
+
+
+def _hint(status: int | None, error: str) -> str:
+    if status == 404:
+        return ("wrong path or base URL (the URL must be the OTLP traces endpoint), or a self-hosted version"
+                " without the OTLP route (Langfuse needs v3.22 or later)")
+    if status in (401, 403):
+        return "credentials refused: check the key, its scopes, and that it belongs to this project or region"
+    if status == 413:
+        return "the receiver refused the size of even a one-span request"
+    if status == 415:
+        return "the receiver does not accept this encoding: try the other (encoding: protobuf or json)"
+    if status is not None and status >= 500:
+        return "the receiver failed: try again later or check its status page"
+    if error.startswith("DNS"):
+        return "the host name does not resolve: check the URL for typos"
+    if error.startswith("TLS"):
+        return "the TLS handshake failed: a self-signed or expired certificate, or http:// vs https://"
+    if error.startswith("connection refused"):
+        return "nothing listens there: check the host and port"
+    if error.startswith("timeout"):
+        return "no answer in time: a firewall, a wrong port, or a stalled receiver"
+    return ""
+
+
+async def check_connection(destination: Any, timeout_s: float = 10.0,
+                           session: aiohttp.ClientSession | None = None) -> ConnectionResult:
+    """Send the connection test to one destination and say how it went (never raises for network errors)."""
+    request, also_ok = _test_request(destination)
+    body = destination.compressor.compress(request.body)
+    headers = dict(request.headers)
+    if destination.compressor.content_encoding:
+        headers["Content-Encoding"] = destination.compressor.content_encoding
+    own = session is None
+    if own:
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+    start = time.monotonic()
+    status: int | None = None
+    excerpt = error = ""
+    try:
+        async with session.request(request.method, request.url, data=body, headers=headers) as resp:
+            status = resp.status
+            excerpt = (await resp.content.read(4096))[:EXCERPT_CHARS].decode("utf-8", "replace").strip()
+    except (asyncio.TimeoutError, TimeoutError):
+        error = f"timeout after {timeout_s:g}s"
+    except aiohttp.ClientConnectorDNSError as exc:
+        error = f"DNS: cannot resolve {exc.host}"
+    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError, ssl.SSLError) as exc:
+        error = f"TLS: {type(exc).__name__}"
+    except aiohttp.ClientConnectorError as exc:
+        error = f"connection refused by {exc.host}:{exc.port}" if isinstance(exc.os_error, ConnectionRefusedError) \
+            else f"connection failed to {exc.host}:{exc.port}: {type(exc.os_error).__name__}"
+    except (aiohttp.ClientError, OSError) as exc:
+        error = f"connection: {type(exc).__name__}"
+    finally:
+        if own:
+            await session.close()
+    latency = time.monotonic() - start
+    ok = status is not None and (200 <= status < 300 or status in also_ok)
+    return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(status, error))
+
+
+def mask_headers(headers: Mapping[str, str], secret_names: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The headers with every credential value replaced (an auth scheme word is kept: "Basic ***")."""
+    out = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if low in secret_names or any(word in low for word in _SECRET_WORDS):
+            scheme, sep, _ = value.partition(" ")
+            out[name] = f"{scheme} ***" if sep and scheme in ("Basic", "Bearer", "ApiKey", "sentry") else "***"
+        else:
+            out[name] = value
+    return out
+
+
+def preview(destination: Any, record: Any) -> dict[str, Any]:
+    """The request this destination would receive for this record (routing and privacy mode applied)."""
+    route = getattr(destination, "route", None)
+    records = [record]
+    if route is not None:
+        records, filtered, sampled_out = route.select(records)
+        if not records:
+            return {"destination": destination.name, "sent": False,
+                    "reason": "filtered out" if filtered else "sampled out"}
+    encoder = destination.new_encoder()
+    encoder.extend(records)
+    request = destination.request(encoder.finish())
+    headers = dict(request.headers)
+    if destination.compressor.content_encoding:
+        headers["Content-Encoding"] = destination.compressor.content_encoding
+    shown = headers.get("Content-Type", "")
+    if "json" in shown:
+        body = orjson.loads(request.body)
+        note = ""
+    else:  # protobuf: show the same content as OTLP JSON, which the JSON twin of this rendering writes
+        json_encoder = destination.new_encoder(format="json")
+        json_encoder.extend(records)
+        body = orjson.loads(json_encoder.finish())
+        note = f"sent as {shown} ({len(request.body)} bytes before compression); shown as its OTLP JSON equivalent"
+    out = {"destination": destination.name, "sent": True, "method": request.method, "url": request.url,
+           "headers": mask_headers(headers, destination.secret_headers), "body": body}
+    if note:
+        out["note"] = note
+    return out
