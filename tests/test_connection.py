@@ -1,0 +1,81 @@
+"""Test connection and preview: what OpenRouter's Test Connection sends, the verdicts and hints, and previews."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import full_record
+from sinkthread import SinkThread
+from spancast import Broadcaster
+from spancast.connection import TEST_NAME, TEST_TRACE_ID, mask_headers
+from spancast.testing.sink import Expect, OtlpSink, Reply
+
+
+def test_otlp_destinations_get_one_connection_test_span():
+    with SinkThread(OtlpSink()) as sink:
+        b = Broadcaster([{"type": "otel-collector", "endpoint": sink.url, "name": "c"}])
+        result = b.test_connection("c")
+    assert result.ok and result.status == 200 and result.latency_s > 0 and result.hint == ""
+    (received,) = sink.received
+    (span,) = received.spans
+    assert span["name"] == TEST_NAME and span["trace_id"] == TEST_TRACE_ID
+    assert "ok" in repr(result) and "c" in repr(result)
+
+
+def test_webhooks_get_an_empty_body_marked_as_a_test_and_400_passes():
+    expect = Expect(path="/hook", content_types=frozenset({"application/json"}), headers={"X-Test-Connection": "true"})
+    with SinkThread(OtlpSink(expect, default=Reply.error(400, body=b"empty body"))) as sink:
+        b = Broadcaster([{"type": "webhook", "url": sink.base_url + "/hook", "name": "w"}])
+        result = b.test_connection("w")
+    assert result.ok and result.status == 400 and result.excerpt == "empty body"
+    assert sink.problems == []  # it carried X-Test-Connection: true and a JSON body
+
+
+def test_a_400_fails_an_otlp_destination():
+    with SinkThread(OtlpSink(default=Reply.error(400, body=b"bad"))) as sink:
+        result = Broadcaster([{"type": "otel-collector", "endpoint": sink.url}]).test_connection("otel-collector")
+    assert not result.ok and result.status == 400
+
+
+def test_network_failures_are_named():
+    dns = Broadcaster([{"type": "otel-collector", "endpoint": "http://no-such-host.invalid/v1/traces"}])
+    result = dns.test_connection("otel-collector", timeout_s=5)
+    assert not result.ok and result.error.startswith("DNS") and "resolve" in result.hint
+    with SinkThread(OtlpSink()) as sink:  # https to a plain-HTTP port: the handshake fails
+        tls = Broadcaster([{"type": "otel-collector", "endpoint": sink.url.replace("http://", "https://")}])
+        result = tls.test_connection("otel-collector", timeout_s=5)
+    assert not result.ok and result.status is None and result.error.startswith("TLS"), result
+    refused = Broadcaster([{"type": "otel-collector", "endpoint": "http://127.0.0.1:9/v1/traces"}])
+    result = refused.test_connection("otel-collector", timeout_s=5)
+    assert not result.ok and result.error.startswith("connection refused") and "listens" in result.hint
+
+
+def test_a_stalled_receiver_times_out_with_a_hint():
+    with SinkThread(OtlpSink(default=Reply.stall())) as sink:
+        result = Broadcaster([{"type": "otel-collector", "endpoint": sink.url}]).test_connection("otel-collector", 0.3)
+    assert not result.ok and result.error.startswith("timeout") and "no answer" in result.hint
+
+
+def test_preview_applies_privacy_mode_and_routing_and_masks_secrets():
+    rec = full_record(3, prompt="PROMPT TEXT", completion="COMPLETION TEXT")
+    b = Broadcaster([
+        {"type": "webhook", "url": "https://hooks.example/x", "name": "private", "privacyMode": True,
+         "headers": {"Authorization": "Bearer s3cr3t-value", "X-Team": "llm"}},
+        {"type": "otel-collector", "endpoint": "https://c.example/v1/traces", "name": "only-claude",
+         "filterRules": {"groups": [{"rules": [{"field": "model", "operator": "contains", "value": "claude"}]}]}},
+    ])
+    shown = b.preview(rec, "private")
+    text = json.dumps(shown)
+    assert shown["sent"] and shown["method"] == "POST" and shown["url"] == "https://hooks.example/x"
+    # a webhook's static headers are its only authentication: every one of them is masked
+    assert shown["headers"]["Authorization"] == "Bearer ***" and shown["headers"]["X-Team"] == "***"
+    assert "s3cr3t" not in text and "PROMPT TEXT" not in text and "COMPLETION TEXT" not in text
+    assert rec.id in text  # the rest of the record is there
+    assert b.preview(rec, "only-claude") == {"destination": "only-claude", "sent": False, "reason": "filtered out"}
+
+
+def test_mask_headers_keeps_the_scheme_and_names():
+    masked = mask_headers({"Authorization": "Basic abc", "x-api-key": "k", "Content-Type": "application/json",
+                           "Langsmith-Project": "main"}, frozenset())
+    assert masked == {"Authorization": "Basic ***", "x-api-key": "***", "Content-Type": "application/json",
+                      "Langsmith-Project": "main"}
