@@ -154,8 +154,8 @@ def test_a_user_header_cannot_replace_the_auth_header(kind, auth):
 @pytest.mark.parametrize(
     "mapping, path, reason",
     [
-        ({"type": "grafana", "apiKey": "k"}, "d.instance_id", "missing required field `instance_id`"),
-        ({"type": "grafana", "instanceId": 1}, "d.api_key", "missing required field `api_key`"),
+        ({"type": "grafana", "apiKey": "k"}, "d.instanceId", "missing required field `instanceId`"),
+        ({"type": "grafana", "instanceId": 1}, "d.apiKey", "missing required field `apiKey`"),
         ({**GRAFANA, "instanceId": "12ab"}, "d.instanceId", "numeric"),
         ({**GRAFANA, "instanceId": "-5"}, "d.instanceId", "numeric"),
         ({**GRAFANA, "instanceId": -5}, "d.instanceId", "numeric"),
@@ -164,17 +164,17 @@ def test_a_user_header_cannot_replace_the_auth_header(kind, auth):
         ({**GRAFANA, "baseUrl": "otlp-gateway-prod-us-west-0.grafana.net"}, "d.baseUrl", "http(s) URL"),
         ({**GRAFANA, "apiKey": 42}, "d.apiKey", "expected a string, got int"),
         ({**GRAFANA, "apiKey": "  "}, "d.apiKey", "must not be empty"),
-        ({"type": "langfuse", "publicKey": "p"}, "d.secret_key", "missing required field `secret_key`"),
+        ({"type": "langfuse", "publicKey": "p"}, "d.secretKey", "missing required field `secretKey`"),
         ({**LANGFUSE, "ingestionVersion": 5}, "d.ingestionVersion", "invalid enum value 5"),
         ({**LANGFUSE, "baseUrl": "ftp://x"}, "d.baseUrl", "http(s) URL"),
         ({**LANGFUSE, "secretKey": "sk\r\nX-Evil: 1"}, "d.secretKey", "control characters"),
-        ({"type": "langsmith"}, "d.api_key", "missing required field `api_key`"),
+        ({"type": "langsmith"}, "d.apiKey", "missing required field `apiKey`"),
         ({**LANGSMITH, "endpoint": "api.smith.langchain.com"}, "d.endpoint", "http(s) URL"),
         ({**LANGSMITH, "workspaceId": "a\nb"}, "d.workspaceId", "control characters"),
-        ({"type": "newrelic"}, "d.license_key", "missing required field `license_key`"),
+        ({"type": "newrelic"}, "d.licenseKey", "missing required field `licenseKey`"),
         ({**NEWRELIC, "region": "ap"}, "d.region", "invalid enum value 'ap'"),
         ({**NEWRELIC, "endpoint": "localhost:4318"}, "d.endpoint", "http(s) URL"),
-        ({"type": "sentry", "dsn": DSN}, "d.otlp_endpoint", "missing required field `otlp_endpoint`"),
+        ({"type": "sentry", "dsn": DSN}, "d.otlpEndpoint", "missing required field `otlpEndpoint`"),
         ({**SENTRY, "otlpEndpoint": "o123.ingest.sentry.io"}, "d.otlpEndpoint", "http(s) URL"),
         ({**SENTRY, "dsn": "http://0123abc@o1.ingest.sentry.io/456"}, "d.dsn", "expected a Sentry DSN"),
         ({**SENTRY, "dsn": "https://o1.ingest.sentry.io/456"}, "d.dsn", "expected a Sentry DSN"),
@@ -188,7 +188,7 @@ def test_a_user_header_cannot_replace_the_auth_header(kind, auth):
     ],
 )
 def test_bad_settings_name_the_key(mapping, path, reason):
-    # (a missing key is named in snake_case: the parser cannot know how the user would have spelt it)
+    # (a missing key is named as OpenRouter writes it, in camelCase: the user did not write it at all)
     with pytest.raises(ConfigError) as info:
         make_destination(mapping, "d")
     assert info.value.path == path, info.value

@@ -29,6 +29,11 @@ def snake_case(key: str) -> str:
     return _CAMEL.sub("_", key).lower()
 
 
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 class Secret(str):
     """A credential: a str everywhere it is used (headers), ``'***'`` wherever it is shown.
 
@@ -112,7 +117,8 @@ def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where:
         for pattern in (_UNKNOWN, _MISSING):
             found = pattern.search(message)
             if found:
-                key = given.get(found.group(1), found.group(1))
+                # A missing key was not written at all: name it the way OpenRouter writes it (apiKey).
+                key = given.get(found.group(1)) or (camel_case(found.group(1)) if pattern is _MISSING else found.group(1))
                 path = f"{path}.{key}"
                 message = message.replace(f"`{found.group(1)}`", f"`{key}`")
         head = _HEAD.match(path)
