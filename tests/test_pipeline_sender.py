@@ -142,6 +142,6 @@ def test_drain_stops_at_its_deadline_and_counts_what_was_left():
 def test_reprs():
     stats = DestinationStats("x", received=3, delivered=2)
     stats.drop("queue_full", 1)
-    assert repr(stats) == "<DestinationStats x received=3 delivered=2 queued=0 in_flight=0 dropped=(queue_full=1) retried=0>"
+    assert repr(stats) == "<DestinationStats x received=3 delivered=2 filtered=0 sampled_out=0 queued=0 in_flight=0 dropped=(queue_full=1) retried=0>"
     with pytest.raises(ValueError):
         stats.drop("lost", 1)

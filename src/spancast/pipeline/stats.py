@@ -24,9 +24,9 @@ DROP_REASONS = (
 class DestinationStats:
     name: str
     received: int = 0
-    filtered: int = 0  # key filter and filter rules (the routing issue)
-    sampled_out: int = 0  # left out by sampling (the routing issue)
-    queued: int = 0  # in the open batch
+    filtered: int = 0  # left out by the API-key allowlist or the filter rules
+    sampled_out: int = 0  # left out by sampling
+    queued: int = 0  # in the backlog not yet read by this destination, or in its open batch
     in_flight: int = 0  # in closed batches being sent or waiting to be retried
     delivered: int = 0
     delivered_bytes: int = 0  # as sent (after compression)
@@ -53,5 +53,6 @@ class DestinationStats:
         drops = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "none"
         return (
             f"<DestinationStats {self.name} received={self.received} delivered={self.delivered} "
-            f"queued={self.queued} in_flight={self.in_flight} dropped=({drops}) retried={self.retried}>"
+            f"filtered={self.filtered} sampled_out={self.sampled_out} queued={self.queued} "
+            f"in_flight={self.in_flight} dropped=({drops}) retried={self.retried}>"
         )
