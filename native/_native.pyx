@@ -6,5 +6,6 @@
 include "buffer.pxi"
 include "json.pxi"
 include "fields.pxi"
+include "body.pxi"
 include "encoder.pxi"
 include "sizing.pxi"

@@ -955,30 +955,57 @@ cdef class TraceEncoder:
         """Exact length of what finish() would return now."""
         return self._size()
 
-    def finish(self):
-        """The request bytes; the encoder is empty again afterwards."""
+    cdef Py_ssize_t _seal(self, Py_ssize_t* length) except -1:
+        """Write the envelope around the spans; the request starts at the returned offset."""
         cdef Buf* b = &self.body
         cdef Py_ssize_t body_len = b.len - self.head_room, ss, rs, head, start
-        cdef bytes out
-        if self.spans == 0:
-            return EMPTY_JSON if self.json else b""
         if self.json:
             put_lit(b, PyBytes_AS_STRING(self.suffix), len(self.suffix))
-            out = PyBytes_FromStringAndSize(b.data, b.len)
-        else:
-            ss = len(self.scope_field) + body_len
-            rs = len(self.resource_field) + 1 + vsize(ss) + ss
-            head = 1 + vsize(rs) + len(self.resource_field) + 1 + vsize(ss) + len(self.scope_field)
-            start = self.head_room - head
-            b.len = start
-            put_byte(b, 0x0A)
-            put_varint(b, rs)
-            put(b, PyBytes_AS_STRING(self.resource_field), len(self.resource_field))
-            put_byte(b, 0x12)
-            put_varint(b, ss)
-            put(b, PyBytes_AS_STRING(self.scope_field), len(self.scope_field))
-            out = PyBytes_FromStringAndSize(b.data + start, head + body_len)
+            length[0] = b.len
+            return 0
+        ss = len(self.scope_field) + body_len
+        rs = len(self.resource_field) + 1 + vsize(ss) + ss
+        head = 1 + vsize(rs) + len(self.resource_field) + 1 + vsize(ss) + len(self.scope_field)
+        start = self.head_room - head
+        b.len = start
+        put_byte(b, 0x0A)
+        put_varint(b, rs)
+        put(b, PyBytes_AS_STRING(self.resource_field), len(self.resource_field))
+        put_byte(b, 0x12)
+        put_varint(b, ss)
+        put(b, PyBytes_AS_STRING(self.scope_field), len(self.scope_field))
+        length[0] = head + body_len
+        return start
+
+    def finish(self):
+        """The request bytes; the encoder is empty again afterwards."""
+        cdef Py_ssize_t length, start
+        if self.spans == 0:
+            return EMPTY_JSON if self.json else b""
+        start = self._seal(&length)
+        out = PyBytes_FromStringAndSize(self.body.data + start, length)
         self.reset()
+        return out
+
+    def finish_view(self):
+        """What finish() returns, as a Body that owns the encoder's buffer (no copy; see body.pxi); the
+        encoder continues in a pooled buffer."""
+        cdef Py_ssize_t length, start
+        cdef Body out
+        if self.spans == 0:
+            return EMPTY_JSON if self.json else b""
+        start = self._seal(&length)
+        out = Body.__new__(Body)
+        out.buf = self.body
+        out.start = start
+        out.nbytes = length
+        pool_take(&self.body)
+        buf_need(&self.body, self.head_room + 65536)
+        self.body.len = self.head_room
+        if self.json:
+            memcpy(self.body.data, PyBytes_AS_STRING(self.prefix), self.head_room)
+        self.records = 0
+        self.spans = 0
         return out
 
     def reset(self):

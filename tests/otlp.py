@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 def parse_pb(data: bytes) -> ExportTraceServiceRequest:
     msg = ExportTraceServiceRequest()
-    msg.ParseFromString(data)
+    msg.ParseFromString(bytes(data))  # data may be a pooled Body (bytes-like); protobuf wants bytes
     return msg
 
 

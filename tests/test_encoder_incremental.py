@@ -185,3 +185,19 @@ def test_a_lone_record_is_added_whatever_its_size(impl):
     enc = impl.TraceEncoder()
     assert enc.append(full_record(completion="x" * 5000), max_bytes=100) > 100
     assert enc.append(full_record(1), max_bytes=100) == 0 and enc.records == 1
+
+
+def test_finish_view_is_finish_without_the_copy(impl, fmt):
+    recs = [full_record(i) for i in range(30)]
+    enc = impl.TraceEncoder(format=fmt)
+    enc.extend(recs)
+    expected = enc.finish()
+    for _ in range(3):  # the encoder goes on in another (pooled) buffer, batch after batch
+        enc.extend(recs)
+        body = enc.finish_view()
+        assert body == expected and bytes(body) == expected and len(body) == len(expected)
+        assert enc.records == 0 and enc.size == len(impl.TraceEncoder(format=fmt).finish())
+        view = memoryview(body)
+        assert view.readonly and view.tobytes() == expected
+    assert impl.TraceEncoder(format=fmt).finish_view() == impl.TraceEncoder(format=fmt).finish()  # empty
+

@@ -54,4 +54,4 @@ class FileDestination(OtlpDestination):
         return "json"
 
     def request(self, body: bytes) -> Request:
-        return Request("APPEND", self.url, {}, body + b"\n")
+        return Request("APPEND", self.url, {}, b"".join((body, b"\n")))  # body may be a pooled Body

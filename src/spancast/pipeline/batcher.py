@@ -126,7 +126,8 @@ class Batcher:
         return self._close("flush") if self._items else None
 
     def _close(self, reason: str) -> Batch:
-        batch = Batch(self.encoder.finish(), self._items, reason, self._opened_at)
+        # finish_view: the native encoder hands over its (pooled) buffer rather than copying it
+        batch = Batch(self.encoder.finish_view(), self._items, reason, self._opened_at)
         self._items = []
         self.closed[reason] += 1
         return batch

@@ -270,7 +270,11 @@ class _Body(BytesPayload):
         await super().write_with_length(writer, content_length)
 
 
-def _payload(body: bytes | None) -> Any:
-    if body is not None and len(body) >= SEPARATE_WRITE_BYTES:
+def _payload(body: Any) -> Any:
+    if body is None:
+        return None
+    if not isinstance(body, (bytes, bytearray)):
+        body = memoryview(body)  # a pooled Body from the native encoder; aiohttp sends memoryviews as they are
+    if len(body) >= SEPARATE_WRITE_BYTES:
         return _Body(body, content_type=None)
     return body

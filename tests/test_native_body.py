@@ -1,0 +1,30 @@
+"""The native encoder's pooled bodies: a Body outlives its views, then its buffer serves the next batch."""
+
+from __future__ import annotations
+
+import gc
+
+from conftest import full_record
+from spancast.codec import implementation
+
+
+def test_a_body_lives_as_long_as_any_view_of_it_then_its_buffer_is_reused():
+    native = implementation("native")
+    recs = [full_record(i) for i in range(10)]
+    enc = native.TraceEncoder()
+    enc.extend(recs)
+    expected = enc.finish()
+    enc.extend(recs)
+    body = enc.finish_view()
+    view = memoryview(body)
+    before = native.pooled_buffers()
+    del body
+    gc.collect()
+    assert native.pooled_buffers() == before and view.tobytes() == expected  # the view keeps it alive
+    view.release()
+    del view
+    gc.collect()
+    assert native.pooled_buffers() == before + 1  # back in the pool for the next batch
+    enc.extend(recs)
+    again = enc.finish_view()
+    assert again == expected and repr(again) == f"<Body {len(expected)} bytes, pooled>"
