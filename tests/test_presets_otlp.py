@@ -493,3 +493,33 @@ def test_preview_of_a_preset_is_json():
     enc.append(_record())
     doc = json.loads(enc.finish())
     assert doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["name"] == "checkout-flow"
+
+
+def test_newrelic_payloads_stay_under_1_mb_and_long_values_are_cut_end_to_end():
+    # New Relic refuses payloads over ~1 MB and cuts attribute values at 4095 characters: the lane
+    # batches to the destination's max_batch_bytes, and the encoder cuts every string value.
+    import importlib.util
+    from pathlib import Path
+
+    from conftest import full_record
+    from sinkthread import SinkThread
+    from spancast import Broadcaster
+    from spancast.testing.sink import Expect, OtlpSink
+
+    spec = importlib.util.spec_from_file_location("contract_newrelic", Path(__file__).parent / "contract" / "newrelic.py")
+    c = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(c)
+    recs = [full_record(i, completion="x" * 20_000) for i in range(600)]  # ~7 KB each once cut: ~4 MB in all
+    expect = Expect(path=c.PATH, content_types=frozenset({c.CONTENT_TYPE}), auth=c.check_auth)
+    with SinkThread(OtlpSink(expect)) as sink:
+        b = Broadcaster([c.config(sink.base_url)], max_batch_records=512).start()
+        for r in recs:
+            b.emit(r)
+        assert b.flush(30)
+        b.close()
+    assert sorted(sink.generation_ids()) == sorted(r.id for r in recs) and sink.problems == []
+    total = sum(r.wire_bytes for r in sink.received)
+    assert total > 3_000_000 and len(sink.received) >= total / 1_000_000  # 512 records would be ~3.5 MB
+    assert all(r.wire_bytes <= 1_000_000 for r in sink.received)
+    values = [v for r in sink.received for s in r.spans for v in s["attributes"].values() if isinstance(v, str)]
+    assert max(map(len, values)) == 4095
