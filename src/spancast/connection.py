@@ -159,14 +159,20 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     if destination.compressor.content_encoding:
         headers["Content-Encoding"] = destination.compressor.content_encoding
     shown = headers.get("Content-Type", "")
-    if "json" in shown:
-        body = orjson.loads(request.body)
+    if "ndjson" in shown or "jsonl" in shown:  # one document per line (rows, event streams)
+        body = [orjson.loads(line) for line in bytes(request.body).splitlines() if line.strip()]
+        note = "one JSON document per line, shown as a list"
+    elif "json" in shown:
+        body = orjson.loads(bytes(request.body))
         note = ""
-    else:  # protobuf: show the same content as OTLP JSON, which the JSON twin of this rendering writes
+    elif "protobuf" in shown:  # show the same content as OTLP JSON, which the JSON twin of this rendering writes
         json_encoder = destination.new_encoder(format="json")
         json_encoder.extend(records)
         body = orjson.loads(json_encoder.finish())
         note = f"sent as {shown} ({len(request.body)} bytes before compression); shown as its OTLP JSON equivalent"
+    else:
+        body = bytes(request.body).decode("utf-8", "replace")
+        note = f"sent as {shown or 'no content type'}; shown as text"
     out = {"destination": destination.name, "sent": True, "method": request.method, "url": request.url,
            "headers": mask_headers(headers, destination.secret_headers), "body": body}
     if note:

@@ -568,10 +568,10 @@ class TraceEncoder:
         self.reset()
         return data
 
-
     def finish_view(self) -> bytes:
         """finish() (the native twin hands over its buffer instead; bytes are what both return here)."""
         return self.finish()
+
     def reset(self) -> None:
         self._chunks = []
         self._body = 0

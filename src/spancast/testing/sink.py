@@ -40,6 +40,10 @@ class Expect:
     content_types: frozenset[str] = frozenset({PROTOBUF, JSON})
     # A vendor's own auth rule: the request headers -> None when acceptable, else why not (answered 401).
     auth: Callable[[Mapping[str, str]], str | None] | None = None
+    # For bodies that are not OTLP (event APIs, rows): the decompressed body and its content type -> the
+    # generation ids it carries; ValueError when the vendor would refuse it (answered 400). A key
+    # carried in the body (PostHog's api_key) is checked here too.
+    decode: Callable[[bytes, str], list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,11 @@ class Received:
     body: bytes  # decompressed
     spans: list[dict[str, Any]]  # trace_id, span_id, parent_span_id (hex), name, attributes
     raw: bytes = b""  # as it came over the wire (compressed when it was)
+    ids: list[str] = field(default_factory=list)  # generation ids, when Expect.decode read the body
 
     def generation_ids(self) -> list[str]:
+        if self.ids:
+            return list(self.ids)
         return [s["attributes"]["gen_ai.response.id"] for s in self.spans if "gen_ai.response.id" in s["attributes"]]
 
 
@@ -245,9 +252,13 @@ class OtlpSink:
             return await self._refuse(415, f"content type {content_type}")
         raw = await request.read()
         encoding = request.headers.get("Content-Encoding")
+        ids: list[str] = []
         try:
             body = _decompress(raw, encoding)
-            spans = decode_otlp(body, content_type)
+            if expect.decode is not None:
+                spans, ids = [], expect.decode(body, content_type)
+            else:
+                spans = decode_otlp(body, content_type)
         except LookupError as exc:
             return await self._refuse(415, str(exc))
         except (ValueError, OSError) as exc:
@@ -256,7 +267,7 @@ class OtlpSink:
         self.replies.append(reply)
         if reply.kind == "reset":
             # Read but never answered: the client sees the connection drop and cannot know the outcome.
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
             await self._notify()
             assert request.transport is not None
             request.transport.abort()
@@ -269,7 +280,7 @@ class OtlpSink:
                 pass
         accepted = reply.kind == "partial" or 200 <= reply.status < 300
         if accepted:
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
         await self._notify()
         if reply.kind == "partial":
             return web.Response(body=_partial_body(reply.rejected_spans, reply.message, content_type), content_type=content_type)
