@@ -51,7 +51,8 @@ def fake(c, default: Reply | None = None) -> OtlpSink:
     """The destination's fake backend. OTLP bodies are decoded with opentelemetry-proto; any other body
     (BODY != "otlp") with the contract's own decode(body, content_type) -> generation ids."""
     decode = None if c.BODY == "otlp" else c.decode
-    expect = Expect(path=c.PATH, method=c.METHOD, content_types=frozenset({c.CONTENT_TYPE}), auth=c.check_auth,
+    prefix = getattr(c, "PATH_PREFIX", None)  # object stores: every key under a prefix
+    expect = Expect(path=prefix + "*" if prefix else c.PATH, method=c.METHOD, content_types=frozenset({c.CONTENT_TYPE}), auth=c.check_auth,
                     decode=decode)
     return OtlpSink(expect, default=default)
 

@@ -102,3 +102,63 @@ def test_at_the_memory_cap_the_lane_furthest_behind_skips_and_the_healthy_one_de
     assert peak <= cap + one_record + encoded
     for d in (h, x):
         assert d["received"] == d["delivered"] + sum(d["dropped"].values()) + d["queued"] + d["in_flight"]
+
+
+
+def test_a_destination_caps_records_per_request_and_names_its_own_drop_reason():
+    import asyncio
+
+    from spancast import EncodeError
+    from spancast.codec import _py
+    from spancast.destinations.otlp import OtlpDestination
+    from spancast.pipeline.batcher import BatchSettings
+    from spancast.pipeline.lane import Lane
+    from spancast.pipeline.limiter import AdaptiveLimit
+
+    old = {full_record(i).id for i in range(5)}
+
+    class TooOld(EncodeError):
+        drop_reason = "too_old"
+
+    class Refusing:
+        """The destination's encoder, refusing the old records (as Datadog refuses those over 24 h)."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def append(self, record, max_bytes=-1):
+            if record.id in old:
+                raise TooOld("start_time_ns", "older than the destination accepts")
+            return self.inner.append(record, max_bytes)
+
+        append_many = _py.TraceEncoder.append_many  # the generic loop, over the append above
+
+    class OnePerRequest(OtlpDestination):  # a receiver that takes one record per request
+        max_batch_records = 1
+
+        def new_encoder(self, format=None):
+            return Refusing(super().new_encoder(format))
+
+    async def main():
+        async with OtlpSink() as sink:
+            dest = OnePerRequest({"type": "otel-collector", "endpoint": sink.url})
+            backlog = Backlog()
+            lane = Lane(dest, backlog, BatchSettings(), FAST, AdaptiveLimit(2, 1, 4), 1000, 2**30,
+                        asyncio.get_running_loop())
+            backlog.cursors = [lane]
+            await lane.start()
+            recs = [full_record(i) for i in range(8)]
+            backlog.append(recs, 1000, 0.0)
+            lane.receive(len(recs))
+            lane.flush()
+            assert await lane.wait_idle(10)
+            await lane.close(1)
+            return sink, lane.stats
+
+    sink, stats = asyncio.run(main())
+    assert sorted(sink.generation_ids()) == sorted(full_record(i).id for i in range(5, 8))
+    assert len(sink.received) == 3  # one record per request, as the destination said
+    assert dict(stats.dropped) == {"too_old": 5} and stats.balanced()

@@ -49,6 +49,10 @@ class RecordError(SpancastError, ValueError):
 class EncodeError(SpancastError, ValueError):
     """A record holds a value that cannot be written (an unsupported type, an integer out of range)."""
 
+    #: How the pipeline counts the record it drops (a key of DestinationStats.dropped); subclasses
+    #: name their own reason (a destination that refuses records older than it accepts: "too_old").
+    drop_reason = "invalid_record"
+
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason

@@ -2,7 +2,8 @@
 
 Every file defines:
     SECRETS        every secret value in config(); none may appear in a repr, a log line or an error
-    PATH, METHOD   what the real service serves (the fake answers 404 / 405 otherwise)
+    PATH, METHOD   what the real service serves (the fake answers 404 / 405 otherwise); a destination
+                   whose paths vary (object keys) also sets PATH_PREFIX, and any path under it is served
     CONTENT_TYPE   what the destination's default encoding sends
     BODY           "otlp" (an ExportTraceServiceRequest, decoded with opentelemetry-proto), or
                    anything else, with decode() below

@@ -140,6 +140,8 @@ class Destination:
     #: The largest request body the receiver takes (None: no limit of its own). The pipeline's lane
     #: batches to min(the broadcaster's max_batch_bytes, this).
     max_batch_bytes: ClassVar[int | None] = None
+    #: The most records one request may carry (None: no limit of its own; S3's per-trace objects: 1).
+    max_batch_records: ClassVar[int | None] = None
 
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         self.settings = parse_settings(mapping, self.settings_class, where)

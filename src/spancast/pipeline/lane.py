@@ -45,9 +45,12 @@ class Lane:
         self.cursor = backlog.end  # the next backlog position this lane has not read
         self.loop = loop
         self.stats = DestinationStats(destination.name)
-        cap = getattr(destination, "max_batch_bytes", None)  # a receiver's payload limit (New Relic: 1 MB)
-        if cap is not None and cap < batch.max_batch_bytes:
-            batch = BatchSettings(batch.max_batch_records, cap, batch.flush_interval_s)
+        # A receiver's own limits: payload bytes (New Relic: 1 MB), records per request (one object per trace).
+        cap_bytes = getattr(destination, "max_batch_bytes", None) or batch.max_batch_bytes
+        cap_records = getattr(destination, "max_batch_records", None) or batch.max_batch_records
+        if cap_bytes < batch.max_batch_bytes or cap_records < batch.max_batch_records:
+            batch = BatchSettings(min(batch.max_batch_records, cap_records), min(batch.max_batch_bytes, cap_bytes),
+                                  batch.flush_interval_s)
         self.batcher = Batcher(destination.new_encoder(), batch, clock=loop.time)
         self.sender = Sender(destination, self.stats, retry=retry, limit=limit, on_progress=self._on_sender_progress)
         self.max_queued_records = max_queued_records
@@ -117,7 +120,8 @@ class Lane:
                     self.stats.sampled_out += sampled_out
                 closed, invalid = batcher.add_many(records)
                 for record, exc in invalid:
-                    self.stats.drop("invalid_record", 1)
+                    # an encoder may refuse a record for a reason of its own (Datadog: older than 24 h)
+                    self.stats.drop(getattr(exc, "drop_reason", "invalid_record"), 1)
                     self.stats.last_error = f"record {getattr(record, 'id', '?')!r}: {exc}"[:300]
                 for batch in closed:
                     self._submit(batch)

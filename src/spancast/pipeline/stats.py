@@ -11,6 +11,7 @@ __all__ = ["DestinationStats", "DROP_REASONS"]
 DROP_REASONS = (
     "queue_full",  # the intake or the destination's queue was at its bound
     "invalid_record",  # the record could not be encoded for this destination
+    "too_old",  # older than the destination accepts (Datadog LLM Observability: 24 hours)
     "permanent_http_error",  # a 4xx (other than 413/429) or a non-retryable 5xx
     "too_large",  # a lone record still refused with 413
     "retries_exhausted",  # max_attempts or max_retry_elapsed_s ran out

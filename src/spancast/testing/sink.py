@@ -34,7 +34,7 @@ _AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "dd-api-key"
 class Expect:
     """What a request must look like to be accepted."""
 
-    path: str = "/v1/traces"
+    path: str = "/v1/traces"  # ending in "*": any path starting with what comes before it (object keys)
     method: str = "POST"
     headers: Mapping[str, str] = field(default_factory=dict)  # name (any case) -> exact value
     content_types: frozenset[str] = frozenset({PROTOBUF, JSON})
@@ -235,7 +235,7 @@ class OtlpSink:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         expect = self.expect
-        if request.path != expect.path:
+        if not (request.path.startswith(expect.path[:-1]) if expect.path.endswith("*") else request.path == expect.path):
             return await self._refuse(404, f"no route {request.path}")
         if request.method != expect.method:
             return await self._refuse(405, f"method {request.method}")
