@@ -79,3 +79,9 @@ def test_mask_headers_keeps_the_scheme_and_names():
                            "Langsmith-Project": "main"}, frozenset())
     assert masked == {"Authorization": "Basic ***", "x-api-key": "***", "Content-Type": "application/json",
                       "Langsmith-Project": "main"}
+
+
+def test_preview_says_when_the_destination_refuses_the_record():
+    b = Broadcaster([{"type": "datadog", "apiKey": "dd-key-1", "mlApp": "chat", "maxAgeS": 3600}])
+    shown = b.preview(full_record(1), "datadog")  # full_record's start time is in 2024: far older than an hour
+    assert shown["sent"] is False and shown["reason"].startswith("refused:") and "dd-key-1" not in json.dumps(shown)

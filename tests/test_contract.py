@@ -61,6 +61,17 @@ def start(c, sink, **extra) -> Broadcaster:
     return Broadcaster([c.config(sink.base_url, **extra)], max_batch_records=N, retry=FAST).start()
 
 
+def burst(c, sink, recs, **extra) -> dict:
+    """Emit recs to the destination at sink, flush, close; its stats (checked to add up)."""
+    b = start(c, sink, **extra)
+    for r in recs:
+        b.emit(r)
+    assert b.flush(10)
+    stats = b.stats()
+    b.close()
+    return only(stats)
+
+
 def only(stats):
     (d,) = stats["destinations"].values()
     total = d["delivered"] + sum(d["dropped"].values()) + d["filtered"] + d["sampled_out"] + d["queued"] + d["in_flight"]
@@ -95,14 +106,9 @@ def test_delivers_a_batch(kind):
     c = contract(kind)
     recs = [full_record(i) for i in range(N)]
     with SinkThread(fake(c)) as sink:
-        b = start(c, sink)
-        for r in recs:
-            b.emit(r)
-        assert b.flush(10)
-        stats = b.stats()
-        b.close()
+        d = burst(c, sink, recs)
     assert_delivered(sink, recs)
-    assert sink.problems == [] and only(stats)["delivered"] == N
+    assert sink.problems == [] and d["delivered"] == N
 
 
 def test_obeys_429_retry_after_and_retries_503(kind):
@@ -111,15 +117,9 @@ def test_obeys_429_retry_after_and_retries_503(kind):
     thread = SinkThread(fake(c))
     with thread as sink:
         thread.call(lambda s: s.script(Reply.error(429, retry_after_s=0.3), Reply.error(503)))
-        b = start(c, sink)
         began = time.monotonic()
-        for r in recs:
-            b.emit(r)
-        assert b.flush(10)
+        d = burst(c, sink, recs)
         took = time.monotonic() - began
-        stats = b.stats()
-        b.close()
-    d = only(stats)
     assert_delivered(sink, recs)
     assert d["retried"] == 2 and d["dropped"] == {}
     assert [r.status for r in sink.replies] == [429, 503, 200]
@@ -129,13 +129,7 @@ def test_obeys_429_retry_after_and_retries_503(kind):
 def test_drops_a_400_and_counts_it(kind):
     c = contract(kind)
     with SinkThread(fake(c, default=Reply.error(400, body=b"bad request: field x"))) as sink:
-        b = start(c, sink)
-        for i in range(N):
-            b.emit(full_record(i))
-        assert b.flush(10)
-        stats = b.stats()
-        b.close()
-    d = only(stats)
+        d = burst(c, sink, [full_record(i) for i in range(N)])
     assert d["dropped"] == {"permanent_http_error": N} and d["retried"] == 0
     assert "field x" in d["last_error"]
 
@@ -146,14 +140,9 @@ def test_splits_on_413(kind):
     thread = SinkThread(fake(c))
     with thread as sink:
         thread.call(lambda s: s.script(Reply.error(413)))
-        b = start(c, sink)
-        for r in recs:
-            b.emit(r)
-        assert b.flush(10)
-        stats = b.stats()
-        b.close()
+        d = burst(c, sink, recs)
     assert_delivered(sink, recs)
-    assert only(stats)["batches"].get("split") == 2 and len(sink.received) == 2
+    assert d["batches"].get("split") == 2 and len(sink.received) == 2
 
 
 def test_connection_test_passes_and_fails(kind):
@@ -204,11 +193,7 @@ def test_privacy_mode_sends_no_byte_of_the_content(kind):
     recs = [full_record(i, prompt=secret_texts[0], completion=secret_texts[1], reasoning=secret_texts[2],
                         messages=[{"role": "user", "content": secret_texts[3]}]) for i in range(N)]
     with SinkThread(fake(c)) as sink:
-        b = start(c, sink, privacy_mode=True, compression="gzip")
-        for r in recs:
-            b.emit(r)
-        assert b.flush(10)
-        b.close()
+        burst(c, sink, recs, privacy_mode=True, compression="gzip")
     assert_delivered(sink, recs)
     for received in sink.received:
         assert received.encoding == "gzip" and gzip.decompress(received.raw) == received.body

@@ -13,6 +13,7 @@ mode applied), with secret header values masked and the body shown as JSON.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ssl
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Mapping
 import aiohttp
 import orjson
 
+from .errors import EncodeError
 from .record import Generation
 
 __all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers"]
@@ -70,7 +72,12 @@ def _test_request(destination: Any) -> tuple[Any, frozenset[int]]:
     return destination.request(encoder.finish()), frozenset()
 
 
-def _hint(status: int | None, error: str) -> str:
+def _hint(destination: Any, status: int | None, error: str, excerpt: str) -> str:
+    own = getattr(destination, "hint", None)  # a destination that knows its receiver's errors better
+    if own is not None:
+        said = own(status, excerpt)
+        if said:
+            return said
     if status == 404:
         return ("wrong path or base URL (the URL must be the OTLP traces endpoint), or a self-hosted version"
                 " without the OTLP route (Langfuse needs v3.22 or later)")
@@ -127,7 +134,7 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
             await session.close()
     latency = time.monotonic() - start
     ok = status is not None and (200 <= status < 300 or status in also_ok)
-    return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(status, error))
+    return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(destination, status, error, excerpt))
 
 
 def mask_headers(headers: Mapping[str, str], secret_names: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -153,17 +160,23 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
             return {"destination": destination.name, "sent": False,
                     "reason": "filtered out" if filtered else "sampled out"}
     encoder = destination.new_encoder()
-    encoder.extend(records)
+    try:
+        encoder.extend(records)
+    except EncodeError as exc:  # the destination refuses this record (a bad value, or too old for Datadog)
+        return {"destination": destination.name, "sent": False, "reason": f"refused: {exc}"}
     request = destination.request(encoder.finish())
+    raw = bytes(request.body)
+    if any(k.lower() == "content-encoding" and v == "gzip" for k, v in request.headers.items()):
+        raw = gzip.decompress(raw)  # a destination that stores its objects gzipped (S3): shown decompressed
     headers = dict(request.headers)
     if destination.compressor.content_encoding:
         headers["Content-Encoding"] = destination.compressor.content_encoding
     shown = headers.get("Content-Type", "")
     if "ndjson" in shown or "jsonl" in shown:  # one document per line (rows, event streams)
-        body = [orjson.loads(line) for line in bytes(request.body).splitlines() if line.strip()]
+        body = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
         note = "one JSON document per line, shown as a list"
     elif "json" in shown:
-        body = orjson.loads(bytes(request.body))
+        body = orjson.loads(raw)
         note = ""
     elif "protobuf" in shown:  # show the same content as OTLP JSON, which the JSON twin of this rendering writes
         json_encoder = destination.new_encoder(format="json")
@@ -171,7 +184,7 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
         body = orjson.loads(json_encoder.finish())
         note = f"sent as {shown} ({len(request.body)} bytes before compression); shown as its OTLP JSON equivalent"
     else:
-        body = bytes(request.body).decode("utf-8", "replace")
+        body = raw.decode("utf-8", "replace")
         note = f"sent as {shown or 'no content type'}; shown as text"
     out = {"destination": destination.name, "sent": True, "method": request.method, "url": request.url,
            "headers": mask_headers(headers, destination.secret_headers), "body": body}

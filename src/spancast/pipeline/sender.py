@@ -170,14 +170,10 @@ class Sender:
                 self._settle(batch)
 
     async def _attempt(self, batch: Batch) -> Decision:
-        request = self.destination.request(batch.body)
         if batch.wire is None:
             batch.wire = await self.destination.compressor.compress_async(batch.body)
             if batch.wire is not batch.body:
                 self.bytes_in_flight += len(batch.wire)
-        headers = dict(request.headers)
-        if self.destination.compressor.content_encoding:
-            headers["Content-Encoding"] = self.destination.compressor.content_encoding
         if not batch.waiting:
             batch.waiting = True
             self.waiting += 1
@@ -193,6 +189,11 @@ class Sender:
             batch.first_attempt_at = time.monotonic()
         decision: Decision | None = None
         try:
+            # Described only now, holding the slot: a signed request (S3's SigV4) is as fresh as it can be.
+            request = self.destination.request(batch.body)
+            headers = dict(request.headers)
+            if self.destination.compressor.content_encoding:
+                headers["Content-Encoding"] = self.destination.compressor.content_encoding
             if self.file is not None:  # a local file: appended in a worker thread, no HTTP
                 await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
                 decision = Decision(Action.DELIVERED, None)
@@ -228,10 +229,20 @@ class Sender:
             return
         half = batch.records // 2
         for part in (batch.items[:half], batch.items[half:]):
+            # Re-encoded from the records: one may be refused now that was not then (Datadog: it aged
+            # past 24 hours meanwhile); it is counted, the others go on.
             encoder = self.destination.new_encoder()
-            encoder.extend(part)
-            self.stats.batches["split"] += 1
-            self.submit(Batch(encoder.finish(), part, "split", batch.opened_at))
+            errors: list = []
+            encoder.append_many(part, 0, len(part), 1 << 62, errors)
+            if errors:
+                bad = {k for k, _ in errors}
+                for _, exc in errors:
+                    self.stats.drop(getattr(exc, "drop_reason", "invalid_record"), 1)
+                    self.stats.last_error = f"re-encoding a split batch: {exc}"[:300]
+                part = [r for k, r in enumerate(part) if k not in bad]
+            if part:
+                self.stats.batches["split"] += 1
+                self.submit(Batch(encoder.finish(), part, "split", batch.opened_at))
 
     def _permanent(self, batch: Batch, decision: Decision) -> None:
         self.stats.drop("permanent_http_error", batch.records)
