@@ -8,6 +8,8 @@ from ..errors import ConfigError
 from .base import Destination, Request
 from .arize import ArizeDestination
 from .braintrust import BraintrustDestination
+from .clickhouse import ClickHouseDestination
+from .datadog import DatadogDestination
 from .elastic import ElasticDestination
 from .file import FileDestination
 from .grafana import GrafanaDestination
@@ -16,7 +18,10 @@ from .langsmith import LangSmithDestination
 from .newrelic import NewRelicDestination
 from .opik import OpikDestination
 from .otlp import OtlpDestination
+from .posthog import PostHogDestination
+from .raindrop import RaindropDestination
 from .ramp import RampDestination
+from .s3 import S3Destination
 from .sentry import SentryDestination
 from .weave import WeaveDestination
 from .webhook import WebhookDestination
@@ -29,6 +34,7 @@ REGISTRY: dict[str, type[Destination]] = {
         OtlpDestination,
         WebhookDestination,
         FileDestination,
+        S3Destination,
         # vendor OTLP presets
         GrafanaDestination,
         LangfuseDestination,
@@ -41,6 +47,12 @@ REGISTRY: dict[str, type[Destination]] = {
         BraintrustDestination,
         OpikDestination,
         WeaveDestination,
+        # JSON event APIs
+        PostHogDestination,
+        RaindropDestination,
+        DatadogDestination,
+        # rows
+        ClickHouseDestination,
     )
 }
 

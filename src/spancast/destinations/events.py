@@ -10,11 +10,29 @@ ValueError / TypeError, turned into one) and adds nothing.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import time
+from typing import Any, Iterable, Mapping
 
+from ..codec import _py
 from ..errors import EncodeError
 
-__all__ = ["EventEncoder"]
+__all__ = ["EventEncoder", "iso_ms", "trace_text"]
+
+
+def iso_ms(ns: int) -> str:
+    """Unix nanoseconds as ISO 8601 UTC with milliseconds (``2024-11-19T07:06:40.000Z``)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
+
+
+def trace_text(trace: Mapping[str, Any], key: str) -> str | None:
+    """A trace key that names something (an id or a name): a string, or an integer written as one."""
+    value = trace.get(key)
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")
 
 
 class EventEncoder:
@@ -62,25 +80,8 @@ class EventEncoder:
         self.records += 1
         return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
 
-    def append_many(self, records: list, start: int, max_records: int, max_bytes: int,
-                    errors: list) -> tuple[int, str | None]:
-        """As TraceEncoder.append_many: (next index, "records" | "bytes" | None); bad records go to errors."""
-        i = start
-        while i < len(records):
-            if self.records >= max_records:
-                return i, "records"
-            try:
-                added = self.append(records[i], max_bytes)
-            except EncodeError as exc:
-                errors.append((i, exc))
-                i += 1
-                continue
-            if added == 0:
-                return i, "bytes"
-            i += 1
-            if self.size >= max_bytes:
-                return i, "bytes"
-        return i, "records" if self.records >= max_records else None
+    # The same loop as the trace encoders' (records, then bytes; bad records to errors), over append above.
+    append_many = _py.TraceEncoder.append_many
 
     def extend(self, records: Iterable[Any]) -> None:
         for record in records:

@@ -1,0 +1,630 @@
+"""The ``s3`` destination: trace objects PUT into Amazon S3 or any S3-compatible store (R2, MinIO), SigV4-signed.
+
+Settings, as OpenRouter names them (https://openrouter.ai/docs/guides/features/broadcast/s3 and the
+``s3`` config of its observability-destination API; camelCase or snake_case):
+
+    bucketName       required; letters, digits, ``.``, ``_``, ``-``
+    accessKeyId      required (a Secret: shown as '***')
+    secretAccessKey  required (a Secret)
+    sessionToken     optional, for temporary credentials (a Secret; sent as X-Amz-Security-Token)
+    region           optional, default ``us-east-1``. OpenRouter auto-detects it on AWS; spancast does
+                     no I/O to find it out: a wrong region is answered 301 PermanentRedirect or 400
+                     AuthorizationHeaderMalformed naming the right one (Test Connection shows it).
+    endpoint         optional http(s) URL of an S3-compatible service (R2:
+                     ``https://<account>.r2.cloudflarestorage.com``, MinIO ``http://host:9000``).
+                     Without it: ``https://s3.<region>.amazonaws.com``.
+    prefix           default ``openrouter-traces``
+    pathTemplate     default ``{prefix}/{date}``; variables ``{prefix} {date} {year} {month} {day}
+                     {apiKeyName}``. Dates are the UTC day of the generation's start, not of the upload,
+                     so a retry past midnight lands on the same key.
+    headers          extra headers, signed with the rest (``x-amz-server-side-encryption``,
+                     ``x-amz-storage-class``, ``x-amz-acl``, ``Cache-Control``, ...)
+
+Beyond OpenRouter: ``layout`` (``trace``, the default, or ``ndjson``; below), ``compression`` (``none``,
+the default, or ``gzip``: the object is stored gzipped, with ``Content-Encoding: gzip`` and a ``.gz``
+suffix) and ``pathStyle`` (``true``: ``<endpoint>/<bucket>/<key>``; ``false``: ``<bucket>.<host>/<key>``;
+unset: path style for a custom endpoint, virtual-hosted style on AWS unless the bucket name is not a
+DNS label, e.g. has dots). Keys use letters, digits and ``_ - . ~ /`` in the template's fixed text
+(``= : @ , ; ! $ & ' ( ) *`` are refused: the HTTP client re-encodes them in transit, which breaks
+the signature); values from records (ids, ``apiKeyName``) have any other character replaced.
+
+Layouts and keys (each deterministic, so a redelivered object overwrites itself rather than
+duplicating; broadcast.md §5 point 7):
+
+``trace`` (OpenRouter's): one object per generation, ``<path>/<traceId>-<start>.json`` where
+``<start>`` is the generation's start in unix seconds (``openrouter-traces/2024-01-15/abc123-1705312800.json``).
+The object is the Langfuse-like trace document OpenRouter writes (below), one line of JSON, so Athena's
+JSON SerDe reads it too. When the caller set ``trace.trace_id``, several generations share that trace
+id (and perhaps a second): their keys get ``-<generation id>`` appended so one cannot overwrite
+another. The pipeline sends one record per request for this layout (``max_batch_records = 1``).
+
+``ndjson``: one object per batch, one trace document per line, ``<path>/<start>-<first id>-<last id>.ndjson``
+(``.ndjson.gz`` gzipped), ``<path>`` and ``<start>`` from the batch's first generation, the ids its
+first and last generation ids. Far fewer PUTs (S3 bills per request): the batch closes at the
+broadcaster's max_batch_records / max_batch_bytes (counted before gzip) / flush_interval_s. A retry
+sends the same body to the same key; a 413 split writes the halves under keys of their own.
+
+An id that is not a plain ``[A-Za-z0-9._-]{1,128}`` appears in a key cleaned and followed by ``~`` and
+a 16-hex hash of the original, so distinct ids never share a key.
+
+The document (shape from OpenRouter's S3 page and receiver code that reads real objects): ``id`` (the
+caller's ``trace.trace_id``, else the 32-hex trace id spancast's OTLP destinations use for the record),
+``name`` (trace_name, else the generation's name), ``timestamp``, ``userId``, ``sessionId``,
+``apiKeyName``, ``input`` (``{"messages": [...]}`` or ``{"prompt": ...}``), ``output`` (an assistant
+message: ``content``, ``reasoning``, ``tool_calls``), ``metadata`` (the custom ``trace`` keys) and
+``observations``: a SPAN when ``trace.span_name`` is set, then the GENERATION (``id`` = the generation
+id, ``name``, ``model``, ``providerName``, ``promptTokens``, ``completionTokens``, ``totalTokens``, cached
+/ cache-write / reasoning tokens, ``inputCost``, ``outputCost``, ``totalCost``, ``startTime``, ``endTime``,
+``completionStartTime``, ``finishReason`` (the provider's), ``normalizedFinishReason``, ``level`` /
+``statusMessage`` for errors, ``modelParameters``, ``providerAttempts``, ``metadata``). Metadata sits both
+at the top (OpenRouter's Athena example reads it there) and in each observation (where its page says
+it is). Times are ISO 8601 UTC with milliseconds. Privacy mode removes the content fields before
+rendering, so no ``input`` / ``output`` is written.
+
+Signing: AWS Signature Version 4 by botocore (the optional extra ``spancast[s3]``, imported when an
+s3 destination is configured): ``S3SigV4Auth`` over an ``AWSRequest`` with ``Credentials``. Every
+header is signed (Host, Content-Type, Content-Encoding, the user's), and the payload too:
+``X-Amz-Content-SHA256`` is the SHA-256 of the exact bytes sent. That is why the pipeline must not
+compress after ``request()``: the destination gzips the object itself and its pipeline compressor is
+always ``none``. ``request(body)`` signs at call time (each attempt gets a fresh X-Amz-Date); the key
+travels with the body (an ``S3Object``: bytes with a ``key``), since the pipeline hands request()
+only the body. A RequestTimeTooSkewed answer sets a clock offset from the server's Date header and
+is retried, as botocore does. The signer is botocore's, minus its DEBUG log of the canonical request,
+which would carry the session token. The key is sent percent-encoded exactly as it was signed.
+
+Test Connection (``test_request``, broadcast.md §1.7: a permission probe): a PutObject of
+``<path for today>/.spancast-connection-test.json`` (``.ndjson``; ``.gz``): the connection-test record
+rendered as this layout renders records, with the same headers and signature, so it proves
+``s3:PutObject`` exactly where traces go. It overwrites itself on every test; Athena and Hive skip
+files whose names start with a dot.
+
+Answers (S3 error XML ``<Code>``; https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html):
+SlowDown / 503, InternalError / 500, 502, 504, 429, RequestTimeout, OperationAborted, BadDigest,
+XAmzContentSHA256Mismatch are retried (503 and SlowDown back the concurrency limit off); EntityTooLarge
+and 413 split the batch; AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, NoSuchBucket,
+AuthorizationHeaderMalformed (wrong region), PermanentRedirect (another region or endpoint),
+ExpiredToken, InvalidToken and every other 4xx are permanent.
+
+Docs relied on: S3 PutObject (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html),
+SigV4 for S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html),
+virtual-hosted vs path-style addressing (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html),
+object key naming (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html), and the
+Cloudflare R2 / MinIO S3 API pages for endpoints and the ``auto`` / ``us-east-1`` region.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import time
+import zlib
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from types import SimpleNamespace
+from typing import Any, ClassVar, Iterable, Literal, Mapping
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from ..codec._py import DEFAULT_NAME, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..errors import ConfigError, EncodeError
+from ..pipeline.compress import Compressor
+from ..pipeline.retry import Action, Decision, decide
+from ..record import TRACE_KEYS
+from ._secret import check_header_value, merge_headers
+from .base import CommonSettings, Destination, Request, Secret
+from .events import EventEncoder
+from .otlp import check_url
+
+__all__ = ["S3Settings", "S3Destination", "S3Object", "ObjectEncoder", "VARIABLES", "TEST_OBJECT"]
+
+VARIABLES = ("prefix", "date", "year", "month", "day", "apiKeyName")
+TEST_OBJECT = ".spancast-connection-test"
+DEFAULT_REGION = "us-east-1"
+CONTENT_TYPES = {"trace": "application/json", "ndjson": "application/x-ndjson"}
+EXTENSIONS = {"trace": ".json", "ndjson": ".ndjson"}
+SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+SEED_KEY = 0x53335F4B  # the hash seed of ids that cannot appear in a key as they are
+
+_VAR = re.compile(r"\{([^{}]*)\}")
+_LITERAL = re.compile(r"[\w./~-]*")  # template text that survives the trip to the server as signed
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_NOT_PATH_VALUE = re.compile(r"[^\w.-]+")
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
+_DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
+_REGION_IN_ERROR = re.compile(rb"<Region>([^<]{1,64})</Region>")
+_SERVER_TIME = re.compile(rb"<ServerTime>([^<]{1,64})</ServerTime>")
+
+# S3 error codes (the XML <Code>) and what to do about them; anything else goes by its status.
+RETRY_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "OperationAborted",
+                         "BadDigest", "XAmzContentSHA256Mismatch", "RequestTimeTooSkewed"})
+SPLIT_CODES = frozenset({"EntityTooLarge"})
+HINTS = {
+    "AccessDenied": "the credentials may not s3:PutObject here (IAM or bucket policy, or a KMS key policy)",
+    "InvalidAccessKeyId": "no such access key at this endpoint: check accessKeyId, endpoint and region",
+    "SignatureDoesNotMatch": "secretAccessKey does not belong to accessKeyId",
+    "NoSuchBucket": "no bucket of that name at this endpoint and region: check bucketName",
+    "AuthorizationHeaderMalformed": "wrong region for this bucket: set region",
+    "PermanentRedirect": "the bucket lives in another region or endpoint: set region (or endpoint)",
+    "ExpiredToken": "the temporary credentials expired: renew sessionToken and its keys",
+    "InvalidToken": "sessionToken is malformed or does not match the keys",
+}
+
+
+@functools.cache
+def _aws() -> SimpleNamespace:
+    """botocore's pieces (imported on first use: botocore is the optional extra ``spancast[s3]``)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class Signer(S3SigV4Auth):
+        """botocore's S3 SigV4 signer, with the time spancast gives it (the local clock corrected by any
+        skew the server reported) and without botocore's DEBUG log of the canonical request, which
+        carries the session token. The steps and every computation are botocore's own (its add_auth)."""
+
+        def __init__(self, credentials: Any, region: str, timestamp: str) -> None:
+            super().__init__(credentials, "s3", region)
+            self._timestamp = timestamp
+
+        def add_auth(self, request: Any) -> None:
+            request.context["timestamp"] = self._timestamp
+            self._modify_request_before_signing(request)  # X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-SHA256
+            canonical = self.canonical_request(request)
+            signature = self.signature(self.string_to_sign(request, canonical), request)
+            self._inject_signature_to_request(request, signature)
+
+    return SimpleNamespace(Signer=Signer, AWSRequest=AWSRequest, Credentials=Credentials)
+
+
+class S3Settings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
+    bucket_name: str
+    access_key_id: Secret
+    secret_access_key: Secret
+    session_token: Secret | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    prefix: str = "openrouter-traces"
+    path_template: str = "{prefix}/{date}"
+    layout: Literal["trace", "ndjson"] = "trace"
+    path_style: bool | None = None
+
+
+class S3Object(bytes):
+    """An object's body as the encoder finished it, carrying the key it is stored under."""
+
+    key: str | None = None
+
+
+class S3Destination(Destination):
+    """PUTs trace objects into one bucket; see the module docstring for layouts, keys and signing."""
+
+    type = "s3"
+    settings_class = S3Settings
+    retryable = frozenset({429, 500, 502, 503, 504})
+    # X-Amz-Date is not a credential: it is masked so that previews (and golden files) do not change
+    # with the clock. The access key id only appears inside Authorization.
+    secret_headers = frozenset({"authorization", "x-amz-security-token", "x-amz-date"})
+    #: Records per request: 1 for the trace layout (one object per generation), set per instance.
+    max_batch_records: ClassVar[int | None] = None
+
+    def validate(self, where: str) -> None:
+        s = self.settings
+        try:
+            self._botocore = _aws()
+        except ImportError:
+            raise ConfigError(f"{where}.type",
+                              "the s3 destination needs botocore: pip install 'spancast[s3]'") from None
+        if not _BUCKET.fullmatch(s.bucket_name):
+            raise ConfigError(f"{where}.bucketName", "expected 1 to 255 letters, digits, '.', '_' or '-'")
+        for key, value in (("accessKeyId", s.access_key_id), ("secretAccessKey", s.secret_access_key),
+                           ("sessionToken", s.session_token)):
+            if value is not None:
+                check_header_value(value, f"{where}.{key}")
+        self.region = s.region or DEFAULT_REGION
+        if not _REGION.fullmatch(self.region):
+            raise ConfigError(f"{where}.region", f"expected a region name such as us-east-1 or auto, got {s.region!r}")
+        if s.endpoint:
+            check_url(s.endpoint, f"{where}.endpoint")
+            parts = urlsplit(s.endpoint)
+            if parts.query or parts.fragment:
+                raise ConfigError(f"{where}.endpoint", "expected a base URL without a query or fragment")
+        if self.compressor.kind not in ("none", "gzip"):
+            raise ConfigError(f"{where}.compression", "S3 objects are stored as sent: none or gzip (the destination"
+                                                      " gzips the object itself, and signs the gzipped bytes)")
+        # The signature covers the bytes sent, so nothing may compress after request(): the object's
+        # own gzip replaces the pipeline's.
+        self.gzip_level = self.compressor.level if self.compressor.kind == "gzip" else None
+        self.compressor = Compressor("none")
+        self._template = _compile(s.path_template, s.prefix, where)
+        self.layout = s.layout
+        self.content_type = CONTENT_TYPES[s.layout]
+        self.extension = EXTENSIONS[s.layout] + (".gz" if self.gzip_level is not None else "")
+        if s.layout == "trace":
+            self.max_batch_records = 1  # type: ignore[misc]  # one object per generation
+        self._base = _base_url(s, self.region)
+        self._credentials = self._botocore.Credentials(s.access_key_id, s.secret_access_key, s.session_token)
+        self._clock_offset_s = 0.0  # server time minus local time, once a server said the clock is off
+
+    # ------------------------------------------------------------ rendering
+
+    @property
+    def url(self) -> str:
+        """Where objects go: the bucket's base URL (each key is appended)."""
+        return self._base
+
+    def new_encoder(self, format: str | None = None) -> ObjectEncoder:
+        return ObjectEncoder(self)
+
+    def render(self, record: Any) -> bytes:
+        """One record as its trace document (one line of JSON)."""
+        return orjson.dumps(trace_document(record))
+
+    def object_key(self, first: Any, last: Any) -> str:
+        """The key of an object holding first..last (one record in the trace layout)."""
+        start_s = first.start_time_ns // 1_000_000_000
+        if self.layout == "trace":
+            given, trace_id = _trace_id(first)
+            name = f"{_id_part(trace_id)}-{start_s}"
+            if given:  # several generations can share a caller's trace id: keep them apart
+                name += f"-{_id_part(first.id)}"
+        else:
+            name = f"{start_s}-{_id_part(first.id)}"
+            if last is not first:
+                name += f"-{_id_part(last.id)}"
+        return _join(self.path(first.start_time_ns, first.api_key_name), name + self.extension)
+
+    def path(self, start_ns: int, api_key_name: str | None) -> str:
+        """The expanded pathTemplate for a generation that started at start_ns (UTC day)."""
+        year, month, day = time.gmtime(start_ns // 1_000_000_000)[:3]
+        values = {"date": f"{year:04d}-{month:02d}-{day:02d}", "year": f"{year:04d}", "month": f"{month:02d}",
+                  "day": f"{day:02d}", "apiKeyName": _path_value(api_key_name or "unknown")}
+        text = "".join(values[text] if is_var else text for is_var, text in self._template)
+        return "/".join(segment for segment in text.split("/") if segment)
+
+    # ------------------------------------------------------------ requests
+
+    def object_url(self, key: str) -> str:
+        return self._base + quote(key, safe="/~")
+
+    def request(self, body: bytes) -> Request:
+        key = getattr(body, "key", None) or self._fallback_key(body)
+        url = self.object_url(key)
+        own = {"Content-Type": self.content_type}
+        if self.gzip_level is not None:
+            own["Content-Encoding"] = "gzip"
+        headers = merge_headers(self.settings.headers, own)
+        return Request("PUT", url, self._sign(url, headers, body), body)
+
+    def _fallback_key(self, body: bytes) -> str:
+        """A key for a body that lost its own (plain bytes: a preview of raw bytes, a body from elsewhere):
+        content-addressed, so the same body still lands on the same key."""
+        digest = hashlib.sha256(bytes(body)).hexdigest()[:40]
+        return _join(self.path(time.time_ns(), None), f"spancast-{digest}{self.extension}")
+
+    def _sign(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        now = datetime.fromtimestamp(time.time() + self._clock_offset_s, timezone.utc)
+        aws = self._botocore.AWSRequest(method="PUT", url=url, data=body, headers=dict(headers))
+        self._botocore.Signer(self._credentials, self.region, now.strftime(SIGV4_TIMESTAMP)).add_auth(aws)
+        return dict(aws.headers.items())
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """A permission probe: PutObject of the connection-test record, rendered and signed like any object,
+        at ``<path for today>/.spancast-connection-test.json`` (overwritten by every test)."""
+        from ..connection import test_record
+
+        record = test_record()
+        encoder = self.new_encoder()
+        encoder.append(record)
+        body = encoder.finish()
+        body.key = _join(self.path(record.start_time_ns, record.api_key_name), TEST_OBJECT + self.extension)
+        return self.request(body), frozenset()
+
+    # ------------------------------------------------------------ answers
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
+        if 200 <= status < 300:
+            return Decision(Action.DELIVERED, status)
+        found = _CODE.search(body or b"")
+        code = found.group(1).decode("ascii", "replace") if found else ""
+        if code in SPLIT_CODES:
+            return Decision(Action.SPLIT, status, reason=code)
+        if code == "RequestTimeTooSkewed":
+            self._correct_clock(headers, body)
+        if code in RETRY_CODES or status in self.retryable:
+            decision = decide(status, headers, retryable=self.retryable | {status})
+            return Decision(Action.RETRY, status, decision.retry_after_s,
+                            decision.overload or code == "SlowDown", code or decision.reason)
+        decision = decide(status, headers, retryable=self.retryable)
+        if code:
+            hint = HINTS.get(code, "")
+            if code in ("AuthorizationHeaderMalformed", "PermanentRedirect"):
+                region = _REGION_IN_ERROR.search(body or b"")
+                named = region.group(1).decode("ascii", "replace") if region else None
+                named = named or _header(headers, "x-amz-bucket-region")
+                if named:
+                    hint += f" (the bucket's region: {named})"
+            return Decision(decision.action, status, decision.retry_after_s, decision.overload,
+                            f"{code}: {hint}" if hint else code)
+        return decision
+
+    def _correct_clock(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Sign later requests with the server's time: its Date header, else the ServerTime in the error."""
+        server: datetime | None = None
+        date = _header(headers, "date")
+        try:
+            if date:
+                server = parsedate_to_datetime(date)
+            else:
+                found = _SERVER_TIME.search(body or b"")
+                if found:
+                    server = datetime.fromisoformat(found.group(1).decode("ascii"))
+        except (TypeError, ValueError, IndexError):
+            server = None
+        if server is not None and server.tzinfo is not None:
+            self._clock_offset_s = server.timestamp() - time.time()
+
+    def __repr__(self) -> str:
+        return (f"<S3Destination name={self.name!r} bucket={self.settings.bucket_name!r} layout={self.layout}"
+                f"{' gzip' if self.gzip_level is not None else ''}>")
+
+
+class ObjectEncoder(EventEncoder):
+    """One object's body: a trace document (trace layout: one record), or NDJSON lines (ndjson layout),
+    gzipped as it grows when the destination gzips. ``finish()`` returns an S3Object with its key.
+
+    ``size`` counts the bytes before gzip (what max_batch_bytes limits, as for every destination,
+    whose compression comes after the batch closes)."""
+
+    format = "json"
+
+    def __init__(self, destination: S3Destination) -> None:
+        ndjson = destination.layout == "ndjson"
+        super().__init__(destination.render, prefix=b"", separator=b"\n", suffix=b"\n" if ndjson else b"")
+        self.destination = destination
+        self.limit = None if ndjson else 1
+        self.level = destination.gzip_level
+        self._zip: Any = None
+        self._out: list[bytes] = []
+        self._first: Any = None
+        self._last: Any = None
+
+    def append(self, record: Any, max_bytes: int = -1) -> int:
+        if self.limit is not None and self.records >= self.limit:
+            return 0  # the trace layout: one record per object
+        event = self._render(record)
+        added = len(event) + (len(self.separator) if self.records else 0)
+        if max_bytes >= 0 and self.records and self.size + added > max_bytes:
+            return 0
+        if self.level is None:
+            self._chunks.append(event)
+        else:
+            if self._zip is None:
+                self._zip = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: a gzip member, mtime 0
+            out = self._out
+            if self.records:
+                out.append(self._zip.compress(self.separator))
+            out.append(self._zip.compress(event))
+        if self._first is None:
+            self._first = record
+        self._last = record
+        self._body += added
+        self.records += 1
+        return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
+
+    def extend(self, records: Iterable[Any]) -> None:
+        for record in records:
+            if not self.append(record):
+                raise EncodeError("<batch>", "the trace layout stores one record per object")
+
+    def finish(self) -> S3Object:
+        if self.level is None:
+            data = S3Object(self.prefix + self.separator.join(self._chunks) + self.suffix)
+        else:
+            if self._zip is None:
+                self._zip = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+            self._out.append(self._zip.compress(self.suffix))
+            self._out.append(self._zip.flush())
+            data = S3Object(b"".join(self._out))
+        if self._first is not None:
+            data.key = self.destination.object_key(self._first, self._last)
+        self.reset()
+        return data
+
+    finish_view = finish
+
+    def reset(self) -> None:
+        super().reset()
+        self._zip = None
+        self._out = []
+        self._first = self._last = None
+
+    def __repr__(self) -> str:
+        return f"<ObjectEncoder layout={self.destination.layout} records={self.records} bytes={self.size}>"
+
+
+# ---------------------------------------------------------------- the trace document
+
+
+def _text(value: Any, field: str) -> str | None:
+    """A trace key's value as text (ints are accepted, as the OTLP encoder accepts them); '' is absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__repr__(value)
+    raise EncodeError(field, f"expected str, got {type(value).__name__}")
+
+
+def _trace_id(record: Any) -> tuple[bool, str]:
+    """(given by the caller, the trace id): the caller's trace.trace_id as written, else the 32-hex id
+    the OTLP destinations derive from the generation id."""
+    given = _text((record.trace or {}).get("trace_id"), "trace.trace_id")
+    if given is not None:
+        return True, given
+    gen = record.id.encode("utf-8")
+    return False, f"{hash64(gen, SEED_TRACE_HI):016x}{hash64(gen, SEED_TRACE_LO):016x}"
+
+
+def _iso(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
+
+
+def _put(doc: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        doc[key] = value
+
+
+def trace_document(rec: Any) -> dict[str, Any]:
+    """The Langfuse-like trace document OpenRouter stores per trace (see the module docstring)."""
+    trace = rec.trace or {}
+    if not isinstance(trace, Mapping):
+        raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
+    metadata = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
+    _, trace_id = _trace_id(rec)
+    trace_name = _text(trace.get("trace_name"), "trace.trace_name")
+    gen_name = _text(trace.get("generation_name"), "trace.generation_name") or trace_name or DEFAULT_NAME
+    span_name = _text(trace.get("span_name"), "trace.span_name")
+    parent = _text(trace.get("parent_span_id"), "trace.parent_span_id")
+    start, end = _iso(rec.start_time_ns), _iso(rec.end_time_ns)
+
+    doc: dict[str, Any] = {"id": trace_id, "name": trace_name or gen_name, "timestamp": start}
+    _put(doc, "userId", rec.user)
+    _put(doc, "sessionId", rec.session_id)
+    _put(doc, "apiKeyName", rec.api_key_name)
+    if rec.messages is not None:
+        doc["input"] = {"messages": rec.messages}
+    elif rec.prompt is not None:
+        doc["input"] = {"prompt": rec.prompt}
+    output: dict[str, Any] = {}
+    _put(output, "content", rec.completion)
+    _put(output, "reasoning", rec.reasoning)
+    _put(output, "tool_calls", rec.tool_calls)
+    if output:
+        doc["output"] = {"role": "assistant", **output}
+    doc["metadata"] = metadata
+
+    observations = []
+    if span_name:
+        span_id = f"{hash64(rec.id.encode('utf-8'), SEED_SPAN_MID):016x}"  # the OTLP span's id
+        span: dict[str, Any] = {"id": span_id, "traceId": trace_id, "type": "SPAN", "name": span_name}
+        _put(span, "parentObservationId", parent)
+        span.update(startTime=start, endTime=end, metadata=metadata)
+        observations.append(span)
+        parent = span_id
+    gen: dict[str, Any] = {"id": rec.id, "traceId": trace_id, "type": "GENERATION", "name": gen_name}
+    _put(gen, "parentObservationId", parent)
+    gen.update(startTime=start, endTime=end)
+    if rec.time_to_first_token_ms is not None:
+        ttft_ns = int(rec.time_to_first_token_ms * 1_000_000) if rec.time_to_first_token_ms >= 0 else 0
+        gen["completionStartTime"] = _iso(min(rec.start_time_ns + ttft_ns, rec.end_time_ns))
+        gen["timeToFirstTokenMs"] = rec.time_to_first_token_ms
+    gen["model"] = rec.model
+    if rec.response_model is not None and rec.response_model != rec.model:
+        gen["responseModel"] = rec.response_model
+    for key, value in (
+        ("providerName", rec.provider), ("operation", rec.operation), ("modelParameters", rec.model_parameters),
+        ("promptTokens", rec.prompt_tokens), ("completionTokens", rec.completion_tokens),
+        ("totalTokens", rec.total_tokens), ("cachedTokens", rec.cached_tokens),
+        ("cacheWriteTokens", rec.cache_write_tokens), ("reasoningTokens", rec.reasoning_tokens),
+        ("inputCost", rec.input_cost), ("outputCost", rec.output_cost), ("totalCost", rec.total_cost),
+        ("finishReason", rec.native_finish_reason or rec.finish_reason), ("normalizedFinishReason", rec.finish_reason),
+        ("streamed", rec.streamed), ("cancelled", rec.cancelled),
+    ):
+        _put(gen, key, value)
+    if rec.status == "error":
+        gen["level"] = "ERROR"
+        gen["statusMessage"] = rec.error_message or "Provider returned error"
+        _put(gen, "errorType", rec.error_type)
+    else:
+        gen["level"] = "DEFAULT"
+    if rec.provider_attempts:
+        attempts = []
+        for attempt in rec.provider_attempts:
+            item: dict[str, Any] = {"provider": attempt.provider}
+            _put(item, "status", attempt.status)
+            _put(item, "latencyMs", attempt.latency_ms)
+            _put(item, "error", attempt.error)
+            attempts.append(item)
+        gen["providerAttempts"] = attempts
+    gen["metadata"] = metadata
+    observations.append(gen)
+    doc["observations"] = observations
+    return doc
+
+
+# ---------------------------------------------------------------- keys and URLs
+
+
+def _compile(template: str, prefix: str, where: str) -> list[tuple[bool, str]]:
+    """pathTemplate as (is a variable, text) parts, with {prefix} filled in; errors name the key."""
+
+    def literal(text: str, key: str) -> str:
+        if "{" in text or "}" in text:
+            raise ConfigError(f"{where}.{key}", "unbalanced '{' or '}'")
+        if not _LITERAL.fullmatch(text):
+            bad = sorted({c for c in text if not _LITERAL.fullmatch(c)})
+            raise ConfigError(f"{where}.{key}", f"character(s) {''.join(bad)!r} not allowed in object keys here;"
+                                                " use letters, digits, '_', '-', '.', '~' and '/'")
+        if any(segment in (".", "..") for segment in text.split("/")):
+            raise ConfigError(f"{where}.{key}", "'.' and '..' cannot be path segments")
+        return text
+
+    literal(prefix, "prefix")
+    parts: list[tuple[bool, str]] = []
+    position = 0
+    for found in _VAR.finditer(template):
+        parts.append((False, literal(template[position:found.start()], "pathTemplate")))
+        name = found.group(1)
+        if name not in VARIABLES:
+            known = " ".join("{" + v + "}" for v in VARIABLES)
+            raise ConfigError(f"{where}.pathTemplate", f"unknown variable {{{name}}}; known: {known}")
+        parts.append((False, prefix) if name == "prefix" else (True, name))
+        position = found.end()
+    parts.append((False, literal(template[position:], "pathTemplate")))
+    return [part for part in parts if part[1]]
+
+
+def _path_value(text: str) -> str:
+    """A record's value (apiKeyName) as one path segment: word characters, '.', '-'; the rest become '_'."""
+    cleaned = _NOT_PATH_VALUE.sub("_", text)
+    return "_" if cleaned in ("", ".", "..") else cleaned
+
+
+def _id_part(text: str) -> str:
+    """An id as part of an object name: as it is when plain, else cleaned, '~' and a hash of the original."""
+    if _PLAIN_ID.fullmatch(text) and text not in (".", ".."):
+        return text
+    cleaned = _NOT_ID.sub("_", text)[:64]
+    return f"{cleaned}~{hash64(text.encode('utf-8', 'surrogatepass'), SEED_KEY):016x}"
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _base_url(s: S3Settings, region: str) -> str:
+    """The URL objects' keys are appended to: path style <endpoint>/<bucket>/, or <bucket>.<host>/."""
+    endpoint = (s.endpoint or f"https://s3.{region}.amazonaws.com").rstrip("/")
+    path_style = s.path_style
+    if path_style is None:
+        path_style = bool(s.endpoint) or not _DNS_BUCKET.fullmatch(s.bucket_name)
+    if path_style:
+        return f"{endpoint}/{s.bucket_name}/"
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{s.bucket_name}.{parts.netloc}{parts.path}/"
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
