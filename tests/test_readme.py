@@ -27,3 +27,10 @@ def test_readme_python_blocks_run():
                 assert len(scope["result"].records) == 1 and scope["result"].errors[0].field == "id"
         got = served.call(lambda s: sorted(g for g in s.generation_ids() if g != "spancast-connection-test"))
     assert got == ["gen-1", "gen-2"]
+
+
+def test_readme_shows_the_clickhouse_ddl_the_destination_expects():
+    from spancast.destinations.clickhouse import DEFAULT_DATABASE, DEFAULT_TABLE, clickhouse_ddl
+
+    (ddl,) = re.findall(r"```sql\n(.*?)```", README.read_text(), re.S)
+    assert ddl == clickhouse_ddl(DEFAULT_DATABASE, DEFAULT_TABLE)
