@@ -532,7 +532,8 @@ def test_redelivered_rows_collapse_when_parts_merge(server):
     records = [full_record(i) for i in range(5)]
     _deliver(server, table, records)
     _deliver(server, table, records)  # at-least-once: the same batch again
-    assert server.query(f"SELECT count() FROM {DB}.{table}").strip() == "10"
+    # a background merge may already have folded some: between 5 and 10 rows before OPTIMIZE
+    assert 5 <= int(server.query(f"SELECT count() FROM {DB}.{table}").strip()) <= 10
     assert server.query(f"SELECT count() FROM {DB}.{table} FINAL").strip() == "5"
     server.query(f"OPTIMIZE TABLE {DB}.{table} FINAL")
     assert server.query(f"SELECT count() FROM {DB}.{table}").strip() == "5"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import full_record
 from sinkthread import SinkThread
 from spancast import Broadcaster
@@ -85,3 +87,39 @@ def test_preview_says_when_the_destination_refuses_the_record():
     b = Broadcaster([{"type": "datadog", "apiKey": "dd-key-1", "mlApp": "chat", "maxAgeS": 3600}])
     shown = b.preview(full_record(1), "datadog")  # full_record's start time is in 2024: far older than an hour
     assert shown["sent"] is False and shown["reason"].startswith("refused:") and "dd-key-1" not in json.dumps(shown)
+
+
+def test_credentials_in_user_headers_and_urls_never_show():
+    from spancast import ConfigError
+    from spancast.destinations import make_destination
+
+    b = Broadcaster([{"type": "otel-collector", "endpoint": "https://api.example/v1/traces?token=tok-456&x=1",
+                      "headers": {"x-honeycomb-team": "hc-789"}}])
+    shown = b.preview(full_record(1), "otel-collector")
+    text = json.dumps(shown)
+    assert shown["headers"]["x-honeycomb-team"] == "***" and shown["url"].endswith("/v1/traces?token=***&x=1")
+    assert not any(secret in text for secret in ("tok-456", "hc-789"))
+    request = b.destinations[0].request(b"{}")
+    assert repr(request).startswith("<Request POST https://api.example/... headers=") and "tok-456" not in repr(request)
+    with pytest.raises(ConfigError) as info:
+        make_destination({"type": "webhook", "url": "ftp://hooks.example/catch/secret-path-42"})
+    assert "secret-path-42" not in str(info.value) and info.value.path == "destination.url"
+    with pytest.raises(ConfigError) as info:  # credentials in a URL: refused, and not repeated
+        make_destination({"type": "otel-collector", "endpoint": "https://user:pw-123@api.example/v1/traces"})
+    assert "pw-123" not in str(info.value) and "credentials" in info.value.reason
+
+
+def test_event_destinations_refuse_what_is_not_a_record():
+    # A look-alike object never went through routing (privacy mode included): it must not be sent.
+    from types import SimpleNamespace
+
+    from spancast import EncodeError
+    from spancast.destinations import make_destination
+
+    fake = SimpleNamespace(**{f: getattr(full_record(1), f) for f in full_record(1).__struct_fields__})
+    for config in ({"type": "posthog", "apiKey": "phc_1"}, {"type": "raindrop", "writeKey": "w"},
+                   {"type": "datadog", "apiKey": "k", "mlApp": "a", "maxAgeS": None}):
+        encoder = make_destination(config).new_encoder()
+        with pytest.raises(EncodeError, match="expected a Generation"):
+            encoder.append(fake)
+        assert encoder.records == 0

@@ -324,8 +324,7 @@ def test_datadog_drops_a_too_old_record_and_delivers_the_rest():
         (d,) = b.stats()["destinations"].values()
         b.close()
     assert sorted(sink.generation_ids()) == sorted(r.id for r in fresh) and sink.problems == []
-    # Counted as a drop (invalid_record until the pipeline gives RecordTooOld a reason of its own).
-    assert d["delivered"] == 3 and sum(d["dropped"].values()) == 1 and stale.id in d["last_error"]
+    assert d["delivered"] == 3 and d["dropped"] == {"too_old": 1} and stale.id in d["last_error"]
 
 
 @pytest.mark.parametrize("site, host", [
@@ -348,7 +347,7 @@ def test_datadog_site_hosts(site, host):
 
 
 def test_datadog_default_site_and_base_url_overrides():
-    assert make_destination(DATADOG).url == "https://api.datadoghq.com/api/intake/llm-obs/v1/trace/spans"
+    assert make_destination(DATADOG).url == "https://api.us5.datadoghq.com/api/intake/llm-obs/v1/trace/spans"
     assert make_destination({**DATADOG, "baseUrl": "http://proxy:8126/"}).url == (
         "http://proxy:8126/api/intake/llm-obs/v1/trace/spans")
     assert make_destination({**DATADOG, "url": "https://api.us5.datadoghq.com"}).url == (  # OpenRouter's key

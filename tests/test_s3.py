@@ -474,3 +474,20 @@ def test_a_skewed_clock_is_corrected_and_retried():
     signed_at = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     assert abs((signed_at - ahead).total_seconds()) < 60
     verify(request)
+
+
+@pytest.mark.parametrize("layout", ["ndjson", "trace"])
+def test_a_record_with_an_unwritable_value_is_refused_alone(layout):
+    # An inf in a float field overflowed int() deep in rendering: it must be that record's EncodeError,
+    # leaving the object being built as it was, so the others are delivered and it alone is counted.
+    from spancast import EncodeError
+    from spancast.destinations import make_destination
+
+    d = make_destination({"type": "s3", "bucketName": "b", "endpoint": "http://127.0.0.1:9", "region": "us-east-1",
+                          "accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "s", "layout": layout})
+    encoder = d.new_encoder()
+    size = encoder.size
+    with pytest.raises(EncodeError):
+        encoder.append(full_record(2, time_to_first_token_ms=float("inf")))
+    assert encoder.records == 0 and encoder.size == size  # nothing of it stayed behind
+    assert encoder.append(full_record(1)) > 0 and encoder.records == 1

@@ -19,13 +19,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from urllib.parse import urlsplit, urlunsplit
+
 import aiohttp
 import orjson
 
 from .errors import EncodeError
 from .record import Generation
 
-__all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers"]
+__all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url"]
 
 TEST_NAME = "spancast-connection-test"
 TEST_TRACE_ID = "0" * 31 + "1"
@@ -150,6 +152,20 @@ def mask_headers(headers: Mapping[str, str], secret_names: frozenset[str] = froz
     return out
 
 
+def mask_url(url: str) -> str:
+    """The URL with its user info and the values of credential-like query parameters masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.netloc != netloc:
+        netloc = "***@" + netloc
+    query = "&".join(
+        f"{name}=***" if any(word in name.lower() for word in _SECRET_WORDS + ("sig", "credential")) else
+        (f"{name}={value}" if sep else name)
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def preview(destination: Any, record: Any) -> dict[str, Any]:
     """The request this destination would receive for this record (routing and privacy mode applied)."""
     route = getattr(destination, "route", None)
@@ -186,8 +202,10 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     else:
         body = raw.decode("utf-8", "replace")
         note = f"sent as {shown or 'no content type'}; shown as text"
-    out = {"destination": destination.name, "sent": True, "method": request.method, "url": request.url,
-           "headers": mask_headers(headers, destination.secret_headers), "body": body}
+    # The user's own headers are mostly credentials (x-honeycomb-team, uptrace-dsn, ...): all masked.
+    secret_names = destination.secret_headers | {name.lower() for name in destination.settings.headers}
+    out = {"destination": destination.name, "sent": True, "method": request.method, "url": mask_url(request.url),
+           "headers": mask_headers(headers, secret_names), "body": body}
     if note:
         out["note"] = note
     return out

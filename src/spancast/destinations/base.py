@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import Any, ClassVar, Mapping
 
 import msgspec
@@ -63,8 +64,12 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
 
-    def __repr__(self) -> str:  # header values may be credentials: names only
-        return f"<Request {self.method} {self.url} headers={sorted(self.headers)} body={len(self.body)}B>"
+    def __repr__(self) -> str:
+        # Header values may be credentials (names only), and so may a URL's path or query (webhook
+        # tokens, signed URLs): the scheme and host only.
+        parts = urlsplit(self.url)
+        where = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/..."
+        return f"<Request {self.method} {where} headers={sorted(self.headers)} body={len(self.body)}B>"
 
 
 class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -7,9 +7,10 @@ doubled or trailing underscore), ``site`` (default ``datadoghq.com``; ``us3.data
 ``uk1.datadoghq.com``, or the short names ``us1``/``us3``/``us5``/``eu``/``ap1``/``ap2``/``uk1``; an
 ``app.`` prefix copied from the browser is dropped), ``baseUrl`` (optional: a full base URL instead
 of the site's, for a proxy or a test receiver; OpenRouter's ``url`` is accepted as the same setting;
-only one of ``site``/``baseUrl``/``url``), ``maxAgeS`` (see below), ``headers``. Unlike OpenRouter,
-whose form defaults to ``https://api.us5.datadoghq.com``, the default site is Datadog's own default,
-US1; a key from another site is refused there (403), which Test Connection reports.
+only one of ``site``/``baseUrl``/``url``), ``maxAgeS`` (see below), ``headers``. The default site is
+US5, as OpenRouter's form defaults to ``https://api.us5.datadoghq.com`` (so a destination pasted from
+OpenRouter without a URL goes where it went there); a key from another site is refused (403), which
+Test Connection reports.
 
 Wire, and what each part rests on (Datadog, "HTTP API Reference" for LLM Observability,
 https://docs.datadoghq.com/llm_observability/instrumentation/api/):
@@ -77,7 +78,7 @@ from .otlp import check_url
 __all__ = ["DatadogSettings", "DatadogDestination", "RecordTooOld", "SITES", "site_host", "DEFAULT_MAX_AGE_S"]
 
 SPANS_PATH = "/api/intake/llm-obs/v1/trace/spans"
-DEFAULT_SITE = "datadoghq.com"
+DEFAULT_SITE = "us5.datadoghq.com"  # OpenRouter's default (spec 3.5), not Datadog's own (US1)
 #: The sites that offer LLM Observability (Datadog's site list), by the name in their app URL.
 SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu", "ap1.datadoghq.com",
          "ap2.datadoghq.com", "uk1.datadoghq.com")
@@ -95,7 +96,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 class RecordTooOld(EncodeError):
     """A record older than Datadog takes (its start more than ``max_age_s`` ago): refused, not sent."""
 
-    #: The pipeline's drop reason for it (a proposal: the lane counts EncodeErrors as invalid_record today).
+    #: How the pipeline counts it (a reason of its own in DestinationStats.dropped, not invalid_record).
     drop_reason = "too_old"
 
     def __init__(self, age_s: float, max_age_s: float) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from ..codec import _py
 from ..errors import EncodeError
+from ..record import Generation
 
 __all__ = ["EventEncoder", "iso_ms", "trace_text"]
 
@@ -61,11 +62,16 @@ class EventEncoder:
         return self.records
 
     def _render(self, record: Any) -> bytes:
+        # Only a Generation went through routing (allowlist, rules, sampling, privacy mode): anything
+        # else is refused here, so a look-alike object can never carry its content past privacy mode.
+        if not isinstance(record, Generation):
+            raise EncodeError("<record>", f"expected a Generation, got {type(record).__name__}")
         try:
             return self.render(record)
         except EncodeError:
             raise
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to render one record (an inf, an overflow,
+            # a value of an odd type) is that record's: it is counted and the batch goes on without it
             raise EncodeError("<record>", f"{type(exc).__name__}: {exc}") from None
 
     def append(self, record: Any, max_bytes: int = -1) -> int:

@@ -34,8 +34,11 @@ class OtlpSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
 
 def check_url(url: str, where: str) -> None:
     parts = urlsplit(url)
+    if "@" in parts.netloc:  # credentials in a URL end up in reprs and logs: they belong in the settings
+        raise ConfigError(where, "must not carry credentials (user:password@): use the destination's credential settings")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(where, f"expected an http(s) URL, got {url!r}")
+        # the URL itself is not repeated: a webhook's may carry its token
+        raise ConfigError(where, f"expected an http(s) URL with a host (scheme given: {parts.scheme or 'none'!r})")
 
 
 class OtlpDestination(Destination):

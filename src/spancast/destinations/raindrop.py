@@ -168,29 +168,42 @@ def fit(event: dict[str, Any], limit: int = MAX_EVENT_BYTES) -> bytes:
         fields += [(f"ai_data.{k}", ai, k) for k in ("input", "output") if isinstance(ai.get(k), str)]
     fields += [(f"properties.{k}", props, k) for k in props if k != "truncated_fields"]
     cut: list[str] = []
+    done: set[str] = set()  # cut's names, for membership tests (cut itself is kept in order)
     props["truncated_fields"] = cut
     marker_bytes = len(MARKER.encode())
-    while True:
+    # Every field is measured once, longest first; the bytes still over are then counted down as
+    # fields are cut, rather than the event re-serialised per cut (quadratic in the number of keys).
+    sizes = sorted(((_json_len(holder[key]), n, name, holder, key) for n, (name, holder, key) in enumerate(fields)),
+                   reverse=True)
+    for _pass in range(2):  # the count is exact but for the truncated_fields list: a second pass mops up
         data = orjson.dumps(event)
         over = len(data) - limit
-        if over <= 0 or not fields:
+        for size, _, name, holder, key in sizes:
+            if over <= 0 or size <= marker_bytes + 2:  # done, or what is left is too short to be worth a cut
+                break
+            if name in done:
+                continue
+            value = holder[key]
+            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            # The cut text's JSON (quotes included) plus the marker and the name in truncated_fields must
+            # take `over` bytes less than the field takes now.
+            name_bytes = len(orjson.dumps(name)) + 1
+            target = size - over - marker_bytes - name_bytes
+            keep = 0
+            if target > 2:
+                keep = len(text) * target // max(_json_len(text), 1)
+                while keep > 0 and (n := _json_len(text[:keep])) > target:
+                    keep -= n - target  # each character is at least one byte of JSON
+            holder[key] = text[: max(keep, 0)] + MARKER
+            cut.append(name)
+            done.add(name)
+            over -= size - _json_len(holder[key]) - name_bytes
+        data = orjson.dumps(event)
+        if len(data) <= limit:
             return data
-        size, i = max((_json_len(holder[key]), i) for i, (_, holder, key) in enumerate(fields))
-        name, holder, key = fields.pop(i)
-        if size <= marker_bytes + 2:  # the longest left is too short to be worth a cut
-            return data
-        value = holder[key]
-        text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        # The cut text's JSON (quotes included) plus the marker and the name in truncated_fields must
-        # take `over` bytes less than the field takes now.
-        target = size - over - marker_bytes - len(orjson.dumps(name)) - 1
-        keep = 0
-        if target > 2:
-            keep = len(text) * target // max(_json_len(text), 1)
-            while keep > 0 and (n := _json_len(text[:keep])) > target:
-                keep -= n - target  # each character is at least one byte of JSON
-        holder[key] = text[: max(keep, 0)] + MARKER
-        cut.append(name)
+        sizes = sorted(((_json_len(holder[key]), n, name, holder, key) for n, (name, holder, key) in enumerate(fields)
+                        if name not in done), reverse=True)
+    return data  # as small as cutting can make it: Raindrop cuts the rest itself
 
 
 def render(rec: Any) -> bytes:

@@ -203,7 +203,11 @@ class Sender:
                 body = await resp.content.read(64 * 1024)
                 decision = self.destination.classify(resp.status, resp.headers, body)
                 if decision.action is Action.PERMANENT:
-                    decision = Decision(decision.action, decision.status, reason=_excerpt(body) or decision.reason)
+                    # The destination's own reason (S3: "NoSuchBucket: ...") and the receiver's words
+                    own = "" if decision.reason == f"HTTP {resp.status}" else decision.reason
+                    said = _excerpt(body)
+                    decision = Decision(decision.action, decision.status,
+                                        reason=": ".join(p for p in (own, said) if p) or decision.reason)
         except TimeoutError:
             decision = decide_error("timeout")
         except (aiohttp.ClientError, OSError) as exc:
