@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import msgspec
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,3 +256,37 @@ def test_escape_heavy_text_alike(text):
             assert native == outcome(PYTHON, [rec], fmt, flavor) and native[0] == "ok"
     a = attrs(spans(parse_otlp_json(NATIVE.encode_traces([rec], format="json")))[0])
     assert json.loads(a["gen_ai.completion"][1]) == {"completion": text}
+
+
+# The flavours and the value cap the vendor presets brought (langfuse, langsmith, max_value_chars).
+NATIVE, PYTHON = implementation("native"), implementation("python")
+
+def _outcome(mod, recs, fmt, flavor, cap):
+    try:
+        enc = mod.TraceEncoder(format=fmt, flavor=flavor, max_value_chars=cap)
+        enc.extend(recs)
+        return ("ok", enc.finish())
+    except EncodeError as exc:
+        return ("error", exc.field, exc.reason)
+
+extra_trace = st.fixed_dictionaries({}, optional={
+    "environment": st.none() | st.text(max_size=30) | st.integers() | st.lists(st.text(max_size=5), max_size=3),
+    "release": st.none() | st.text(max_size=30) | st.floats(),
+    "trace_name": st.text(max_size=30),
+    "user_id": st.text(max_size=10),
+})
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    recs=st.lists(records(), min_size=1, max_size=2),
+    extra=extra_trace,
+    flavor=st.sampled_from(["gen_ai", "openinference", "langfuse", "langsmith"]),
+    cap=st.none() | st.sampled_from([0, 1, 3, 64, 4095]) | st.integers(min_value=0, max_value=300),
+)
+def test_twins_agree_on_the_new_flavours_and_caps(recs, extra, flavor, cap):
+    recs = [msgspec.structs.replace(r, trace={**(r.trace or {}), **extra}) for r in recs]
+    for fmt in ("protobuf", "json"):
+        native, python = _outcome(NATIVE, recs, fmt, flavor, cap), _outcome(PYTHON, recs, fmt, flavor, cap)
+        assert native == python
+        if native[0] == "ok":
+            (parse_pb if fmt == "protobuf" else parse_otlp_json)(native[1])

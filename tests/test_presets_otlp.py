@@ -8,12 +8,9 @@ import json
 from pathlib import Path
 
 import aiohttp
-import msgspec
 import pytest
 from conftest import IMPLS, attempts_record, full_record
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from otlp import attrs, parse, parse_otlp_json, parse_pb, spans
+from otlp import attrs, parse, parse_pb, spans
 
 from spancast import ConfigError, EncodeError, Generation
 from spancast.codec import Attr, AttributePlan, Op, get_plan, implementation
@@ -449,42 +446,6 @@ def test_newrelic_caps_values_and_batches():
     for kind in PRESETS:
         if kind != "newrelic":
             assert make_destination(ALL[kind]).new_encoder().max_value_chars == -1
-
-
-if len(IMPLS) == 2:  # a build with the extension: compare the twins on random records
-    from test_codec_twins import records
-
-    NATIVE, PYTHON = implementation("native"), implementation("python")
-
-    def _outcome(mod, recs, fmt, flavor, cap):
-        try:
-            enc = mod.TraceEncoder(format=fmt, flavor=flavor, max_value_chars=cap)
-            enc.extend(recs)
-            return ("ok", enc.finish())
-        except EncodeError as exc:
-            return ("error", exc.field, exc.reason)
-
-    extra_trace = st.fixed_dictionaries({}, optional={
-        "environment": st.none() | st.text(max_size=30) | st.integers() | st.lists(st.text(max_size=5), max_size=3),
-        "release": st.none() | st.text(max_size=30) | st.floats(),
-        "trace_name": st.text(max_size=30),
-        "user_id": st.text(max_size=10),
-    })
-
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(
-        recs=st.lists(records(), min_size=1, max_size=2),
-        extra=extra_trace,
-        flavor=st.sampled_from(["gen_ai", "openinference", "langfuse", "langsmith"]),
-        cap=st.none() | st.sampled_from([0, 1, 3, 64, 4095]) | st.integers(min_value=0, max_value=300),
-    )
-    def test_twins_agree_on_the_new_flavours_and_caps(recs, extra, flavor, cap):
-        recs = [msgspec.structs.replace(r, trace={**(r.trace or {}), **extra}) for r in recs]
-        for fmt in ("protobuf", "json"):
-            native, python = _outcome(NATIVE, recs, fmt, flavor, cap), _outcome(PYTHON, recs, fmt, flavor, cap)
-            assert native == python
-            if native[0] == "ok":
-                (parse_pb if fmt == "protobuf" else parse_otlp_json)(native[1])
 
 
 def test_preview_of_a_preset_is_json():
