@@ -11,7 +11,9 @@ from conftest import full_record
 from spancast.destinations import make_destination
 from spancast.pipeline.batcher import Batch
 from spancast.pipeline.limiter import AdaptiveLimit
-from spancast.pipeline.retry import RetryPolicy
+from spancast.destinations.base import Request
+from spancast.destinations.otlp import OtlpDestination
+from spancast.pipeline.retry import Action, Decision, RetryPolicy
 from spancast.pipeline.sender import Sender
 from spancast.pipeline.stats import DestinationStats
 from spancast.testing.sink import OtlpSink, Reply
@@ -145,3 +147,78 @@ def test_reprs():
     assert repr(stats) == "<DestinationStats x received=3 delivered=2 filtered=0 sampled_out=0 queued=0 in_flight=0 dropped=(queue_full=1) retried=0>"
     with pytest.raises(ValueError):
         stats.drop("lost", 1)
+
+
+
+class Pending(OtlpDestination):
+    """A receiver that answers 202 and a status URL (as Snowflake's SQL API does): followed, not re-sent."""
+
+    base = ""
+
+    def classify(self, status, headers, body):
+        if status == 202:
+            return Decision(Action.PENDING, status, poll_url=self.base + headers["Location"])
+        return super().classify(status, headers, body)
+
+    def poll_request(self, url):
+        return Request("GET", url, {"Authorization": "Bearer t"}, b"")
+
+
+def run_pending(done_after_polls, retry):
+    """Deliver one 4-record batch to a receiver that says 202 until its status URL was asked done_after_polls times."""
+    from aiohttp import web
+
+    seen = []
+
+    async def main():
+        async def post(request):
+            seen.append(("POST", await request.read() != b""))
+            return web.Response(status=202, headers={"Location": "/status/1"})
+
+        async def status(request):
+            seen.append(("GET", request.headers.get("Authorization")))
+            done = len(seen) - 1 >= done_after_polls
+            return web.Response(status=200 if done else 202, headers={"Location": "/status/1"})
+
+        app = web.Application()
+        app.router.add_post("/v1/traces", post)
+        app.router.add_get("/status/1", status)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        try:
+            dest = Pending({"type": "otel-collector", "endpoint": base + "/v1/traces"})
+            dest.base = base
+            stats = DestinationStats(dest.name)
+            sender = Sender(dest, stats, retry=retry, limit=AdaptiveLimit(initial=1, minimum=1, maximum=1))
+            await sender.start()
+            batch = batch_of(dest, recs(4))
+            stats.received += 4
+            sender.submit(batch)
+            await sender.drain(10)
+            await sender.close()
+            return stats, batch
+        finally:
+            await runner.cleanup()
+
+    stats, batch = asyncio.run(main())
+    return seen, stats, batch
+
+
+def test_a_pending_batch_is_followed_to_its_end_without_being_sent_again():
+    seen, stats, batch = run_pending(3, FAST)
+    assert seen == [("POST", True)] + [("GET", "Bearer t")] * 3
+    assert (stats.delivered, dict(stats.dropped), batch.attempts) == (4, {}, 1) and stats.balanced()
+
+
+def test_a_batch_pending_for_too_long_is_counted():
+    policy = RetryPolicy(max_attempts=4, max_retry_elapsed_s=5, initial_backoff_s=0.01, max_backoff_s=0.05,
+                         max_pending_s=0.2, max_poll_interval_s=0.05)
+    seen, stats, _ = run_pending(10**6, policy)  # never done
+    assert seen[0] == ("POST", True) and len(seen) > 2 and all(kind == "GET" for kind, _ in seen[1:])
+    assert dict(stats.dropped) == {"retries_exhausted": 4} and "still pending" in stats.last_error
+    assert stats.balanced()
+    assert policy.poll_delay_s(0, Decision(Action.PENDING, 202)) == 0.05
+    assert policy.poll_delay_s(0, Decision(Action.PENDING, 202, retry_after_s=0.01)) == 0.01

@@ -29,6 +29,9 @@ class Action(enum.Enum):
     RETRY = "retry"
     SPLIT = "split"  # 413: halve the batch and send the halves
     PERMANENT = "permanent"
+    # Accepted but not finished (Snowflake's 202): the sender asks again at Decision.poll_url, with
+    # the destination's poll_request(), until the answer is one of the others.
+    PENDING = "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Decision:
     overload: bool = False  # the concurrency limit should back off
     reason: str = ""
     rejected_spans: int = 0  # delivered, but the receiver refused this many (OTLP partial success)
+    poll_url: str | None = None  # PENDING: where to ask how it ended
 
     def __repr__(self) -> str:
         extra = f" retry_after={self.retry_after_s:g}s" if self.retry_after_s is not None else ""
@@ -112,15 +116,24 @@ class RetryPolicy:
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 10.0
     max_retry_after_s: float = 120.0  # a server asking for longer is capped, not obeyed blindly
+    max_pending_s: float = 300.0  # how long a batch the receiver is still working on is followed
+    max_poll_interval_s: float = 2.0  # polls of a pending batch back off from 50 ms up to this
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError("retry.max_attempts", f"must be at least 1, got {self.max_attempts}")
-        for name in ("max_retry_elapsed_s", "initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+        for name in ("max_retry_elapsed_s", "initial_backoff_s", "max_backoff_s", "max_retry_after_s",
+                     "max_pending_s", "max_poll_interval_s"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"retry.{name}", f"must be >= 0, got {getattr(self, name)}")
         if self.initial_backoff_s > self.max_backoff_s:
             raise ConfigError("retry.initial_backoff_s", "must not exceed max_backoff_s")
+
+    def poll_delay_s(self, polls: int, decision: Decision) -> float:
+        """Seconds before poll number polls + 1 of a pending batch: the server's word, else 50 ms doubling."""
+        if decision.retry_after_s is not None:
+            return min(decision.retry_after_s, self.max_poll_interval_s)
+        return min(0.05 * 2**polls, self.max_poll_interval_s)
 
     def delay_s(
         self, attempt: int, elapsed_s: float, decision: Decision, rng: random.Random | None = None

@@ -2,6 +2,8 @@
 adaptive limit allows, retrying what can be retried and counting every record it cannot deliver.
 
 A batch waiting to be retried gives its slot back first. A Retry-After pauses the whole destination.
+A batch the receiver accepted but has not finished (PENDING, Snowflake's 202) is followed at the URL
+the destination names, with its poll_request(), never sent again, for up to retry.max_pending_s.
 A 413 splits the batch and sends the halves (re-encoded from its records); a lone record that is
 still too large is dropped. Permanent errors are logged once per status with an excerpt of the
 response body, never with a header value.
@@ -137,9 +139,23 @@ class Sender:
 
     async def _deliver(self, batch: Batch) -> None:
         cancelled = False
+        poll_url: str | None = None  # set while the receiver is still working on the batch
+        polls, pending_since = 0, 0.0
         try:
             while True:
-                decision = await self._attempt(batch)
+                decision = await self._attempt(batch, poll_url)
+                if decision.action is Action.PENDING:
+                    if poll_url is None:
+                        pending_since = time.monotonic()
+                    poll_url = decision.poll_url
+                    if poll_url is None or time.monotonic() - pending_since > self.retry.max_pending_s:
+                        self.stats.drop("retries_exhausted", batch.records)
+                        self.stats.last_error = (f"still pending after {time.monotonic() - pending_since:.0f}s"
+                                                 if poll_url else "pending, but the receiver gave nowhere to ask")
+                        return
+                    await asyncio.sleep(self.retry.poll_delay_s(polls, decision))  # without a slot
+                    polls += 1
+                    continue
                 if decision.retry_after_s is not None:
                     self.limiter.pause(min(decision.retry_after_s, self.retry.max_retry_after_s))
                 if decision.action is Action.DELIVERED:
@@ -169,7 +185,8 @@ class Sender:
             if not cancelled:
                 self._settle(batch)
 
-    async def _attempt(self, batch: Batch) -> Decision:
+    async def _attempt(self, batch: Batch, poll_url: str | None = None) -> Decision:
+        """Send the batch (or, while it is pending, ask at poll_url how it is going) and judge the answer."""
         if batch.wire is None:
             batch.wire = await self.destination.compressor.compress_async(batch.body)
             if batch.wire is not batch.body:
@@ -184,22 +201,27 @@ class Sender:
             self.waiting -= 1
             if self.on_progress is not None:
                 self.on_progress()
-        batch.attempts += 1
+        if poll_url is None:  # asking after a pending batch is not another attempt to send it
+            batch.attempts += 1
         if batch.first_attempt_at is None:
             batch.first_attempt_at = time.monotonic()
         decision: Decision | None = None
         try:
             # Described only now, holding the slot: a signed request (S3's SigV4) is as fresh as it can be.
-            request = self.destination.request(batch.body)
-            headers = dict(request.headers)
-            if self.destination.compressor.content_encoding:
-                headers["Content-Encoding"] = self.destination.compressor.content_encoding
+            if poll_url is not None:
+                request, data = self.destination.poll_request(poll_url), None
+                headers = dict(request.headers)
+            else:
+                request, data = self.destination.request(batch.body), _payload(batch.wire)
+                headers = dict(request.headers)
+                if self.destination.compressor.content_encoding:
+                    headers["Content-Encoding"] = self.destination.compressor.content_encoding
             if self.file is not None:  # a local file: appended in a worker thread, no HTTP
                 await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
                 decision = Decision(Action.DELIVERED, None)
                 return decision
             assert self.session is not None, "start() the sender first"
-            async with self.session.request(request.method, request.url, data=_payload(batch.wire), headers=headers) as resp:
+            async with self.session.request(request.method, request.url, data=data, headers=headers) as resp:
                 body = await resp.content.read(64 * 1024)
                 decision = self.destination.classify(resp.status, resp.headers, body)
                 if decision.action is Action.PERMANENT:
