@@ -1,11 +1,16 @@
-"""W&B Weave (``weave``), the OTLP route: protobuf to ``<baseUrl>/otel/v1/traces``, API key header, entity/project.
+"""W&B Weave (``weave``): OTLP protobuf to ``<baseUrl>/otel/v1/traces``, or Weave's call API (``route: calls``).
 
 Settings, as OpenRouter names them: ``apiKey`` (required, credential), ``entity`` (required; W&B team
 or user name), ``project`` (required), ``baseUrl`` (default ``https://trace.wandb.ai``; Dedicated
 Cloud and Self-Managed use ``https://<subdomain>.wandb.io/traces``), ``headers``. Plus spancast's
-``encoding`` (``protobuf`` only: ``json`` is refused when the settings are read) and ``resource``.
+``route`` (``otlp``, the default, or ``calls``), and for the OTLP route ``encoding`` (``protobuf`` only:
+``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
 
-Wire, and what each part rests on (W&B, "Send OpenTelemetry Traces to Weave",
+The route decides the URL, the body, the auth header and the batch size cap; everything else (settings,
+checks, classification of answers) is shared. The calls route lives in
+:mod:`spancast.destinations.weave_calls` (its wire format is described there); this module delegates to it.
+
+OTLP route: wire, and what each part rests on (W&B, "Send OpenTelemetry Traces to Weave",
 https://docs.wandb.ai/weave/guides/tracking/otel):
 
 - URL: ``<baseUrl>/otel/v1/traces`` (composed by ``_preset.join_url``: trailing slashes dropped, a base
@@ -20,16 +25,22 @@ https://docs.wandb.ai/weave/guides/tracking/otel):
   its calls.
 
 OpenRouter's own Weave mapping (``op_name``, ``inputs``, ``summary``) reads like Weave's call API rather
-than OTLP; this destination is the OTLP route.
+than OTLP: ``route: calls`` sends exactly that vocabulary. The OTLP route stays the default, so existing
+configurations send what they always did.
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal, Mapping
+
 from ..codec import TraceEncoder
 from ..errors import ConfigError
+from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Secret
+from .base import Request, Secret
+from .events import EventEncoder
+from .weave_calls import CallsRoute
 
 __all__ = ["WeaveSettings", "WeaveDestination", "DEFAULT_URL"]
 
@@ -42,20 +53,34 @@ class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     entity: str
     project: str
     base_url: str = DEFAULT_URL
+    route: Literal["otlp", "calls"] = "otlp"
 
 
 class WeaveDestination(OtlpPreset):
-    """GenAI spans, protobuf only, to a Weave project."""
+    """GenAI spans, protobuf only, to a Weave project; or, with ``route: calls``, Weave calls."""
 
     type = "weave"
     settings_class = WeaveSettings
     path = "/otel/v1/traces"
     flavor = "gen_ai"
     secret_headers = frozenset({"wandb-api-key", "authorization"})
+    #: The calls route, or None on the OTLP route (set once the settings are read).
+    calls: CallsRoute | None = None
+
+    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
+        super().__init__(mapping, where)
+        self.calls = CallsRoute(self.settings) if self.settings.route == "calls" else None
+        if self.calls is not None:  # read by the pipeline's lane (an instance attribute over the ClassVar)
+            self.max_batch_bytes = self.calls.max_batch_bytes
 
     def check(self, where: str) -> None:
         s = self.settings
-        if s.encoding != "protobuf":
+        if s.route == "calls":
+            if s.encoding != "protobuf":
+                raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the calls route sends JSON)")
+            if s.resource:
+                raise ConfigError(f"{where}.resource", "applies to route: otlp only (the calls route has no resource)")
+        elif s.encoding != "protobuf":
             raise ConfigError(f"{where}.encoding", "Weave's OTLP endpoint takes protobuf only (application/x-protobuf)")
         check_header_value(s.api_key, f"{where}.apiKey")
         for key, value in (("entity", s.entity), ("project", s.project)):
@@ -67,8 +92,19 @@ class WeaveDestination(OtlpPreset):
         s = self.settings
         return {"wandb-api-key": s.api_key, "project_id": f"{s.entity}/{s.project}"}
 
-    def new_encoder(self, format: str | None = None) -> TraceEncoder:
-        """The preset's encoder, with entity and project in the resource (over the user's own resource)."""
+    @property
+    def url(self) -> str:
+        return self.calls.url if self.calls is not None else super().url
+
+    @property
+    def encoding(self) -> str:
+        return "json" if self.calls is not None else super().encoding
+
+    def new_encoder(self, format: str | None = None) -> TraceEncoder | EventEncoder:
+        """The route's encoder: for OTLP, the preset's, with entity and project in the resource (over the
+        user's own resource); for calls, a JSON batch encoder (format ignored)."""
+        if self.calls is not None:
+            return self.calls.new_encoder()
         s = self.settings
         return TraceEncoder(
             format=format or self.encoding,
@@ -76,3 +112,24 @@ class WeaveDestination(OtlpPreset):
             resource={**s.resource, "wandb.entity": s.entity, "wandb.project": s.project},
             max_value_chars=self.max_value_chars,
         )
+
+    def request(self, body: bytes) -> Request:
+        return self.calls.request(body) if self.calls is not None else super().request(body)
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
+        if self.calls is not None:  # {"res": [...]}: no OTLP partial success to read
+            return decide(status, headers, retryable=self.retryable)
+        return super().classify(status, headers, body)
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """One ``spancast-connection-test`` span (OTLP) or call (calls route; stored as data); a 2xx passes."""
+        if self.calls is not None:
+            return self.calls.test_request()
+        from ..connection import test_record  # the test record is the connection module's
+
+        encoder = self.new_encoder()
+        encoder.append(test_record())
+        return self.request(encoder.finish()), frozenset()
+
+    def hint(self, status: int | None, excerpt: str) -> str | None:
+        return self.calls.hint(status, excerpt) if self.calls is not None else None
