@@ -23,6 +23,7 @@ from .raindrop import RaindropDestination
 from .ramp import RampDestination
 from .s3 import S3Destination
 from .sentry import SentryDestination
+from .snowflake import SnowflakeDestination
 from .weave import WeaveDestination
 from .webhook import WebhookDestination
 
@@ -53,6 +54,7 @@ REGISTRY: dict[str, type[Destination]] = {
         DatadogDestination,
         # rows
         ClickHouseDestination,
+        SnowflakeDestination,
     )
 }
 

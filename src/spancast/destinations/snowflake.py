@@ -1,0 +1,335 @@
+"""Snowflake (``snowflake``): one row per generation, a batch per INSERT statement through the SQL API.
+
+Settings, as OpenRouter names them (https://openrouter.ai/docs/guides/features/broadcast/snowflake):
+``account`` (required: the account identifier, e.g. ``eac52885.us-east-1`` or ``myorg-myaccount``,
+without ``.snowflakecomputing.com``), ``token`` (required: a programmatic access token, shown as
+``'***'``), ``database`` (default ``SNOWFLAKE_LEARNING_DB``), ``schema`` (default ``PUBLIC``),
+``warehouse`` (default ``COMPUTE_WH``), ``table`` (default ``OPENROUTER_TRACES``), ``headers``. Plus
+spancast's ``role`` (optional; else the user's default role), ``baseUrl`` (default
+``https://<account>.snowflakecomputing.com``; for proxies and tests, a path prefix is kept) and
+``statementTimeoutS`` (default 60; 0 is Snowflake's maximum, 7 days). Names must match
+``[A-Za-z_][A-Za-z0-9_$]*`` (at most 255): they are checked when the destination is built and written
+double-quoted, so they are case-sensitive as the SQL API's own database/schema/warehouse/role fields
+are (Snowflake stores unquoted names in upper case: write them so).
+
+Wire (Snowflake SQL API, https://docs.snowflake.com/en/developer-guide/sql-api/reference and
+.../submitting-requests; PATs: https://docs.snowflake.com/en/user-guide/programmatic-access-tokens):
+
+- ``POST <base>/api/v2/statements?requestId=<uuid>&retry=true`` with ``Authorization: Bearer <token>``,
+  ``X-Snowflake-Authorization-Token-Type: PROGRAMMATIC_ACCESS_TOKEN``, ``Content-Type`` and ``Accept:
+  application/json`` and ``User-Agent: spancast``. requestId is a UUID derived from the body, so a
+  retried batch (after a timeout, a reset, a 5xx) carries the same one, and ``retry=true`` asks
+  Snowflake not to execute a statement again that already succeeded ("Resubmitting a request"). It is
+  sent on every attempt, as the sender cannot tell a first one from a retry (a requestId Snowflake has
+  not seen is simply executed: unverified against a real account, like everything here).
+- The body, one statement for a whole batch (values never enter the SQL text; every one is bound)::
+
+      {"statement": "INSERT INTO \\"DB\\".\\"SCHEMA\\".\\"TABLE\\" (GENERATION_ID, ..., PROVIDER_ATTEMPTS)
+                     SELECT column1, ..., TO_TIMESTAMP_NTZ(column5::NUMBER(38,0), 9), ...,
+                            PARSE_JSON(NULLIF(column35, '')), ... FROM (VALUES (?, ?, ...), (?, ?, ...))",
+       "bindings": {"1": {"type": "TEXT", "value": "gen-..."}, "2": ..., ...},
+       "timeout": 60, "database": "DB", "schema": "SCHEMA", "warehouse": "WH", "role": "ROLE"}
+
+  Bindings are numbered row by row (row r, column c: r * 40 + c + 1), all TEXT; the SELECT list casts
+  them (a VALUES list holds constants only, so PARSE_JSON cannot go there). At most 16,384 rows (the
+  VALUES limit) and 1 MB of body per statement (Snowflake's limit on query text, bound values
+  included: "Limits on Query Text Size"); :class:`StatementEncoder` knows its exact size.
+- Answers: 200 = executed (the body's ``stats.numRowsInserted``); a 200 whose ``sqlState`` is not
+  success is refused as permanent. 202 = still running (QueryStatus with ``statementHandle``): the
+  classification is PENDING with ``poll_url = <base>/api/v2/statements/<handle>``; the sender waits,
+  without a concurrency slot, and asks with :meth:`SnowflakeDestination.poll_request` (a GET with the
+  same headers) until the answer is 200 (delivered), 202 (again), or an error judged as below. A 202
+  without a handle is retried (the requestId makes that safe). 408 = the statement timed out and was
+  cancelled, retried; 422 = the SQL failed (QueryFailureStatus ``code``/``sqlState``/``message``):
+  permanent; 429, 500, 502, 503, 504 retried (Retry-After honoured); 413 splits; 400, 401, 403, 404,
+  405, 415 permanent (a wrong account answers 403, 404 or 513).
+
+Test Connection (:meth:`SnowflakeDestination.test_request`), the permission probe OpenRouter's BigQuery
+test describes, adapted: the batch statement with one row of NULLs and ``WHERE FALSE``. It writes
+nothing and passes only when the token is accepted, the warehouse is usable, the table exists with
+every column spancast writes, and the role may INSERT into it (422 otherwise; :meth:`hint` says which).
+
+The table (:data:`COLUMNS`): spancast.destinations.clickhouse's row, column for column (names as in
+OpenRouter's docs, §3.16 of the spec), with Snowflake types: String -> VARCHAR, UInt64 ->
+NUMBER(38,0), UInt8 -> BOOLEAN, Float64 -> FLOAT, TIMESTAMP -> TIMESTAMP_NTZ(9) (UTC, from
+start_time_ns), and VARIANT for ATTRIBUTES, INPUT, OUTPUT, METADATA, MODEL_PARAMETERS and
+PROVIDER_ATTEMPTS (NULL when the record has nothing for them). Absent scalars are the type's zero, as
+in ClickHouse. INPUT and OUTPUT are the only columns with content: under privacy mode both are NULL.
+:func:`snowflake_ddl` prints the CREATE TABLE; the role needs USAGE on the warehouse, database and
+schema and INSERT on the table. OpenRouter's own DDL is shown only in its dashboard: a table made from
+it lacks spancast's extra columns (the probe says so). Delivery is at least once: deduplicate on
+GENERATION_ID when exact counts matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from ..errors import ConfigError
+from ..pipeline.retry import Action, Decision, decide, parse_retry_after
+from . import clickhouse as _ch
+from ._secret import check_header_value, merge_headers
+from .base import CommonSettings, Destination, Request, Secret
+from .events import EventEncoder
+
+__all__ = ["COLUMNS", "SnowflakeDestination", "SnowflakeSettings", "StatementEncoder", "row_values", "snowflake_ddl"]
+
+DEFAULT_DATABASE = "SNOWFLAKE_LEARNING_DB"
+DEFAULT_SCHEMA = "PUBLIC"
+DEFAULT_WAREHOUSE = "COMPUTE_WH"
+DEFAULT_TABLE = "OPENROUTER_TRACES"
+TOKEN_TYPE = "PROGRAMMATIC_ACCESS_TOKEN"
+MAX_ROWS = 16_384  # a VALUES list's limit
+MAX_STATEMENT_BYTES = 1_000_000  # "Limits on Query Text Size": 1 MB, bound values included
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+_ACCOUNT = re.compile(r"[a-zA-Z0-9_]+(?:[.-][a-zA-Z0-9_]+)*")  # OpenRouter's pattern for account
+_HANDLE = re.compile(r"[0-9A-Za-z-]{1,128}")
+_AUTH_HEADERS = frozenset({"authorization", "x-snowflake-authorization-token-type"})
+
+_TYPES = {"String": "VARCHAR", "UInt64": "NUMBER(38,0)", "UInt8": "BOOLEAN", "Float64": "FLOAT",
+          "DateTime": "TIMESTAMP_NTZ(9)"}
+_VARIANT = frozenset({"ATTRIBUTES", "INPUT", "OUTPUT", "METADATA", "MODEL_PARAMETERS", "PROVIDER_ATTEMPTS"})
+#: (name, Snowflake type) of every column, in the order rows carry them and the DDL declares them.
+COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (name, "VARIANT" if name in _VARIANT else _TYPES[kind]) for name, kind in _ch.COLUMNS)
+_CAST = {"VARCHAR": "{}", "NUMBER(38,0)": "{}::NUMBER(38,0)", "BOOLEAN": "{}::BOOLEAN", "FLOAT": "{}::FLOAT",
+         "TIMESTAMP_NTZ(9)": "TO_TIMESTAMP_NTZ({}::NUMBER(38,0), 9)", "VARIANT": "PARSE_JSON(NULLIF({}, ''))"}
+_SELECT = ", ".join(_CAST[kind].format(f"column{i}") for i, (_, kind) in enumerate(COLUMNS, 1))
+_NAMES = ", ".join(name for name, _ in COLUMNS)
+_GROUP = ("(" + ", ".join("?" * len(COLUMNS)) + ")").encode()  # one row's placeholders
+_BINDING = b'"%d":{"type":"TEXT","value":%s}'
+
+
+def check_identifier(name: Any, where: str) -> str:
+    """name when it is a plain Snowflake identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 255), else ConfigError."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ConfigError(where, "expected a plain name: letters, digits, _ and $ (not starting with a digit),"
+                                 " at most 255")
+    return name
+
+
+def _target(database: str, schema: str, table: str) -> str:
+    return ".".join(f'"{check_identifier(n, w)}"' for n, w in ((database, "database"), (schema, "schema"),
+                                                              (table, "table")))
+
+
+def snowflake_ddl(database: str = DEFAULT_DATABASE, schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE) -> str:
+    """The CREATE TABLE statement for the destination's table; ConfigError for a name that is not plain."""
+    target = _target(database, schema, table)
+    width = max(len(name) for name, _ in COLUMNS)
+    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {target} (\n{columns}\n);\n"
+
+
+def row_values(rec: Any) -> list[bytes]:
+    """One record's column values, in COLUMNS order, each a JSON string literal (every binding is TEXT):
+    clickhouse's row (EncodeError naming a field of the wrong type), TIMESTAMP in nanoseconds."""
+    row = _ch.row(rec)
+    row["TIMESTAMP"] = row["START_TIME_NS"]
+    out = []
+    for value in row.values():
+        if type(value) is int:
+            out.append(b'"%d"' % value)
+        elif type(value) is float:
+            out.append(b'"%s"' % repr(value).encode())
+        else:
+            out.append(orjson.dumps(value))  # a str (TypeError for a lone surrogate: that record's EncodeError)
+    return out
+
+
+def _text(value: str) -> bytes:
+    """value as the inside of a JSON string."""
+    return orjson.dumps(value)[1:-1]
+
+
+class StatementEncoder(EventEncoder):
+    """A batch as one SQL API request body: the statement grows by a placeholder group per row and the
+    bindings by a row of values, so the body is joined at finish(); ``size`` is its exact length."""
+
+    def __init__(self, head: bytes, middle: bytes, tail: bytes) -> None:
+        # prefix: up to the first group; suffix: from after the last group to the end (EventEncoder.size)
+        super().__init__(row_values, prefix=head, separator=b",", suffix=middle + tail)
+        self.middle, self.tail = middle, tail
+
+    def append(self, record: Any, max_bytes: int = -1) -> int:
+        cells = self._render(record)
+        first = self.records * len(COLUMNS) + 1
+        chunk = b",".join([_BINDING % (first + i, v) for i, v in enumerate(cells)])
+        added = len(_GROUP) + len(chunk) + (3 if self.records else 0)  # ", " between groups, "," between rows
+        if max_bytes >= 0 and self.records and self.size + added > max_bytes:
+            return 0
+        self._chunks.append(chunk)
+        self._body += added
+        self.records += 1
+        return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
+
+    def finish(self) -> bytes:
+        data = b"".join((self.prefix, b", ".join([_GROUP] * self.records), self.middle, b",".join(self._chunks),
+                         self.tail))
+        self.reset()
+        return data
+
+    finish_view = finish
+
+    def __repr__(self) -> str:
+        return f"<StatementEncoder rows={self.records} bytes={self.size}>"
+
+
+# ---------------------------------------------------------------- the destination
+
+
+class SnowflakeSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
+    account: str
+    token: Secret
+    database: str = DEFAULT_DATABASE
+    schema: str = DEFAULT_SCHEMA
+    warehouse: str = DEFAULT_WAREHOUSE
+    table: str = DEFAULT_TABLE
+    role: str | None = None
+    base_url: str | None = None
+    statement_timeout_s: int = 60
+    # Snowflake holds a request up to 45 s before it answers 202; a shorter client timeout would resend
+    # statements that are still running (the requestId keeps that from inserting twice, but it is waste).
+    timeout_s: float = 60.0
+
+
+class SnowflakeDestination(Destination):
+    """Rows into one Snowflake table through the SQL API, a batch per INSERT; 202s followed to the end."""
+
+    type = "snowflake"
+    settings_class = SnowflakeSettings
+    retryable = frozenset({408, 429, 500, 502, 503, 504})
+    secret_headers = frozenset({"authorization"})
+    max_batch_bytes = MAX_STATEMENT_BYTES
+    max_batch_records = MAX_ROWS
+
+    def validate(self, where: str) -> None:
+        s = self.settings
+        if not _ACCOUNT.fullmatch(s.account) or len(s.account) > 255:
+            raise ConfigError(f"{where}.account", f"expected an account identifier such as xy12345.us-east-1 or"
+                                                  f" myorg-myaccount, got {s.account!r}")
+        if s.account.lower().endswith(".snowflakecomputing.com"):
+            raise ConfigError(f"{where}.account", "give the account identifier only, without .snowflakecomputing.com")
+        check_header_value(s.token, f"{where}.token")
+        for key in ("database", "schema", "warehouse", "table") + (("role",) if s.role is not None else ()):
+            check_identifier(getattr(s, key), f"{where}.{key}")
+        if not 0 <= s.statement_timeout_s <= 604_800:
+            raise ConfigError(f"{where}.statementTimeoutS",
+                              f"must be in [0, 604800] seconds, got {s.statement_timeout_s}")
+        base = s.base_url if s.base_url is not None else f"https://{s.account}.snowflakecomputing.com"
+        parts = urlsplit(base)
+        if "@" in parts.netloc:  # never echoed: it may hold a password
+            raise ConfigError(f"{where}.baseUrl", "must not hold credentials: set token instead")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{where}.baseUrl", f"expected an http(s) URL such as https://xy12345.snowflakecomputing"
+                                                  f".com, got {base!r}")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"{where}.baseUrl", "must not carry a query string or fragment (spancast writes one)")
+        for name in s.headers:
+            if name.lower() in _AUTH_HEADERS:
+                raise ConfigError(f"{where}.headers.{name}", "set token instead (spancast sends the Bearer token and"
+                                                             " its type)")
+        self.statements_url = base.rstrip("/") + "/api/v2/statements"
+        self.target = _target(s.database, s.schema, s.table)
+        context = {"timeout": s.statement_timeout_s, "database": s.database, "schema": s.schema,
+                   "warehouse": s.warehouse, **({"role": s.role} if s.role is not None else {})}
+        insert = f"INSERT INTO {self.target} ({_NAMES}) SELECT {_SELECT} FROM (VALUES "
+        self._head = b'{"statement":"' + _text(insert)
+        self._middle = b'","bindings":{'
+        self._tail = b"}," + orjson.dumps(context)[1:]
+        probe = insert + "(" + ", ".join(["NULL"] * len(COLUMNS)) + ")) WHERE FALSE"
+        self._probe = orjson.dumps({"statement": probe, **context})
+        auth = {"Authorization": f"Bearer {s.token}", "X-Snowflake-Authorization-Token-Type": TOKEN_TYPE,
+                "Accept": "application/json", "User-Agent": "spancast"}
+        self._poll_headers = merge_headers(s.headers, auth)
+        self._headers = merge_headers(s.headers, {**auth, "Content-Type": "application/json"})
+
+    def new_encoder(self, format: str | None = None) -> StatementEncoder:
+        """One INSERT statement per batch (format is ignored: rows have one rendering)."""
+        return StatementEncoder(self._head, b")" + self._middle, self._tail)
+
+    def request(self, body: bytes) -> Request:
+        """The POST of one statement; its requestId is derived from the body, so a retry repeats it."""
+        request_id = uuid.UUID(bytes=hashlib.blake2b(body, digest_size=16).digest(), version=4)
+        return Request("POST", f"{self.statements_url}?requestId={request_id}&retry=true", self._headers, body)
+
+    def poll_request(self, url: str) -> Request:
+        """The GET that asks how a pending statement (a 202's poll_url) is going."""
+        return Request("GET", url, self._poll_headers, b"")
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """The permission probe: an INSERT of nothing that names every column (see the module docstring)."""
+        url = f"{self.statements_url}?requestId={uuid.uuid4()}"  # never a resubmission of an earlier probe
+        return Request("POST", url, self._headers, self._probe), frozenset()
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
+        if status == 202:
+            handle = _field(body, "statementHandle")
+            if not isinstance(handle, str) or not _HANDLE.fullmatch(handle):  # nowhere to ask: send again
+                return Decision(Action.RETRY, status, reason="HTTP 202 without a statement handle")
+            after = parse_retry_after(_header(headers, "retry-after"))
+            return Decision(Action.PENDING, status, after, reason=f"statement {handle} still running",
+                            poll_url=f"{self.statements_url}/{quote(handle, safe='')}")
+        if status == 200:
+            state = _field(body, "sqlState")
+            if isinstance(state, str) and not state.startswith(("00", "01")):  # not success, nor a warning
+                return Decision(Action.PERMANENT, status, reason=f"Snowflake {_field(body, 'code')} ({state})")
+            return Decision(Action.DELIVERED, status)
+        if status == 422:
+            return Decision(Action.PERMANENT, status, reason=f"Snowflake {_field(body, 'code')} (SQL error)")
+        return decide(status, headers, retryable=self.retryable)
+
+    def hint(self, status: int | None, excerpt: str) -> str | None:
+        """The usual cause of a failed connection test, from the status and Snowflake's error code."""
+        code = _CODE.search(excerpt)
+        code = code.group(1) if code else ""
+        text = excerpt.lower()
+        if status in (401, 403):
+            return ("credentials refused: the token must be a programmatic access token of a user of this account,"
+                    " not expired, and that user's network policy must allow this address")
+        if status in (404, 513):
+            return ("wrong account or baseUrl path: requests go to https://<account>.snowflakecomputing.com"
+                    "/api/v2/statements (the account identifier as in the account URL)")
+        if status != 422:
+            return None
+        if code in ("002003", "002043") or "does not exist" in text:
+            return ("the database, schema or table does not exist or the role cannot see it (names are case-sensitive):"
+                    " create it with spancast.destinations.snowflake.snowflake_ddl(database, schema, table)")
+        if code == "003001" or "insufficient privileges" in text:
+            return "the role may not insert: it needs USAGE on the database and schema and INSERT on the table"
+        if code == "000606" or "warehouse" in text:
+            return "no usable warehouse: check warehouse, and that the role has USAGE on it"
+        if code == "000904" or "invalid identifier" in text:
+            return "the table lacks columns spancast writes: compare it with snowflake_ddl()"
+        return None
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"<SnowflakeDestination name={self.name!r} account={s.account} table={self.target.replace(chr(34), '')}>"
+
+
+_CODE = re.compile(r'"code"\s*:\s*"(\d+)"')
+
+
+def _field(body: bytes, key: str) -> Any:
+    """A top-level key of a JSON answer; None when the body is not a JSON object (a proxy's page, nothing)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc.get(key) if isinstance(doc, dict) else None
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    return value if value is not None else next((v for k, v in headers.items() if k.lower() == name), None)
