@@ -3,9 +3,9 @@ lanes encode only as far ahead as their sender can use, and the memory cap makes
 
 from __future__ import annotations
 
-import time
 
 from conftest import full_record
+from test_broadcaster import wait_stats
 from sinkthread import SinkThread
 from spancast import Broadcaster
 from spancast.pipeline.backlog import Backlog
@@ -45,14 +45,6 @@ def test_read_spans_chunks_and_positions_survive_trimming():
     assert (len(b), b.nbytes, b.start) == (0, 0, 7)
 
 
-def stats_until(b, condition, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        stats = b.stats()
-        if condition(stats) or time.monotonic() > deadline:
-            return stats
-
-
 def collector(sink, **extra):
     return {"type": "otel-collector", "endpoint": sink.url, "timeout_s": 60, **extra}
 
@@ -63,7 +55,7 @@ def test_a_lane_encodes_only_as_far_ahead_as_its_sender_can_use():
                         initial_concurrency=1, max_concurrency=1, retry=FAST).start()
         for i in range(2000):
             b.emit(full_record(i))
-        stats = stats_until(b, lambda s: all(d["received"] == 2000 for d in s["destinations"].values())
+        stats = wait_stats(b, lambda s: all(d["received"] == 2000 for d in s["destinations"].values())
                             and all(d["in_flight"] == 16 * (1 + AHEAD_BATCHES) for d in s["destinations"].values()))
         b.close(0.2)
     for d in stats["destinations"].values():
@@ -91,7 +83,7 @@ def test_at_the_memory_cap_the_lane_furthest_behind_skips_and_the_healthy_one_de
             b.emit(r)
             if i % 100 == 0:
                 peak = max(peak, b.stats()["backlog"]["memory_bytes"])
-        stats = stats_until(b, lambda s: s["destinations"]["healthy"]["delivered"] == len(recs))
+        stats = wait_stats(b, lambda s: s["destinations"]["healthy"]["delivered"] == len(recs))
         b.close(0.2)
     h, x = stats["destinations"]["healthy"], stats["destinations"]["hung"]
     assert h["delivered"] == len(recs) and h["dropped"] == {} and stats["intake"]["dropped"] == 0
