@@ -222,3 +222,54 @@ def test_a_batch_pending_for_too_long_is_counted():
     assert stats.balanced()
     assert policy.poll_delay_s(0, Decision(Action.PENDING, 202)) == 0.05
     assert policy.poll_delay_s(0, Decision(Action.PENDING, 202, retry_after_s=0.01)) == 0.01
+
+
+class TwoParts(OtlpDestination):
+    """A receiver whose batches take two requests (as Opik's traces, then spans)."""
+
+    base = ""
+
+    def requests(self, body):
+        return [Request("POST", self.base + "/first", {"Content-Type": "application/x-protobuf"}, body),
+                Request("POST", self.base + "/second", {"Content-Type": "application/x-protobuf"}, body)]
+
+
+def test_a_batch_of_several_requests_sends_them_in_order_and_resumes_where_it_failed():
+    from aiohttp import web
+
+    seen = []
+
+    async def main():
+        async def first(request):
+            seen.append("first")
+            return web.Response(status=200)
+
+        async def second(request):
+            seen.append("second")
+            return web.Response(status=503 if seen.count("second") == 1 else 200)
+
+        app = web.Application()
+        app.router.add_post("/first", first)
+        app.router.add_post("/second", second)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        try:
+            dest = TwoParts({"type": "otel-collector", "endpoint": base + "/v1/traces", "compression": "gzip"})
+            dest.base = base
+            stats = DestinationStats(dest.name)
+            sender = Sender(dest, stats, retry=FAST, limit=AdaptiveLimit(initial=1, minimum=1, maximum=1))
+            await sender.start()
+            stats.received += 3
+            sender.submit(batch_of(dest, recs(3)))
+            await sender.drain(10)
+            await sender.close()
+            return stats
+        finally:
+            await runner.cleanup()
+
+    stats = asyncio.run(main())
+    assert seen == ["first", "second", "second"]  # the part already taken is not sent again
+    assert (stats.delivered, stats.retried, dict(stats.dropped)) == (3, 1, {}) and stats.balanced()

@@ -47,6 +47,7 @@ class Batch:
     wire: bytes | None = None  # the body as sent (compressed), made once for all attempts
     waiting: bool = False  # the sender counts it as waiting for a slot
     settled: bool = False  # the sender has counted its records as delivered or dropped
+    part: int = 0  # which of the destination's requests for this batch goes next (most have one)
 
     @property
     def records(self) -> int:

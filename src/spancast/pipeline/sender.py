@@ -159,6 +159,9 @@ class Sender:
                 if decision.retry_after_s is not None:
                     self.limiter.pause(min(decision.retry_after_s, self.retry.max_retry_after_s))
                 if decision.action is Action.DELIVERED:
+                    if batch.part + 1 < self._part_count(batch):  # more requests make up this batch
+                        batch.part += 1  # the next one now; the parts already taken are not sent again
+                        continue
                     self._delivered(batch, decision)
                     return
                 if decision.action is Action.SPLIT:
@@ -185,8 +188,18 @@ class Sender:
             if not cancelled:
                 self._settle(batch)
 
+    def _part_count(self, batch: Batch) -> int:
+        parts = getattr(self.destination, "requests", None)
+        return 1 if parts is None else len(parts(batch.body))
+
     async def _attempt(self, batch: Batch, poll_url: str | None = None) -> Decision:
-        """Send the batch (or, while it is pending, ask at poll_url how it is going) and judge the answer."""
+        """Send the batch (or, while it is pending, ask at poll_url how it is going) and judge the answer.
+
+        A destination whose batch takes several requests (Opik: traces, then spans) describes them with
+        requests(body); they go in order, one per attempt, each compressed on its own."""
+        multi = getattr(self.destination, "requests", None)
+        if multi is not None and batch.wire is None:
+            batch.wire = b""  # parts are compressed as they go
         if batch.wire is None:
             batch.wire = await self.destination.compressor.compress_async(batch.body)
             if batch.wire is not batch.body:
@@ -211,6 +224,12 @@ class Sender:
             if poll_url is not None:
                 request, data = self.destination.poll_request(poll_url), None
                 headers = dict(request.headers)
+            elif multi is not None:
+                request = multi(batch.body)[batch.part]
+                data = _payload(await self.destination.compressor.compress_async(request.body))
+                headers = dict(request.headers)
+                if self.destination.compressor.content_encoding:
+                    headers["Content-Encoding"] = self.destination.compressor.content_encoding
             else:
                 request, data = self.destination.request(batch.body), _payload(batch.wire)
                 headers = dict(request.headers)
@@ -243,7 +262,7 @@ class Sender:
     def _delivered(self, batch: Batch, decision: Decision) -> None:
         rejected = min(decision.rejected_spans, batch.records)  # one span or more per record: at most all
         self.stats.delivered += batch.records - rejected
-        self.stats.delivered_bytes += len(batch.wire or b"")
+        self.stats.delivered_bytes += len(batch.wire or batch.body)
         if rejected:
             self.stats.drop("partial_success", rejected)
             self.stats.last_error = f"partial success: {rejected} rejected: {decision.reason}"[:300]
