@@ -450,3 +450,34 @@ def _contract(kind: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_posthog_cuts_an_event_over_1_mb_and_leaves_the_record_alone():
+    from spancast.destinations import posthog
+
+    rec = full_record(1, messages=[{"role": "user", "content": "é" * 900_000}, {"role": "user", "content": "short"}],
+                      completion="x" * 400_000)
+    before = [dict(m) for m in rec.messages]
+    data = posthog.render(rec)
+    event = json.loads(data)
+    props = event["properties"]
+    assert len(data) <= posthog.MAX_EVENT_BYTES and props["$ai_truncated"] is True
+    assert props["$ai_input"][0]["content"].endswith(posthog.MARKER) and props["$ai_input"][1]["content"] == "short"
+    assert rec.messages == before  # the record (shared with other destinations) was not cut
+    small = posthog.render(full_record(2))
+    assert "$ai_truncated" not in json.loads(small)["properties"]
+
+
+def test_datadog_keeps_a_span_under_1_mb_when_the_error_and_metadata_are_huge():
+    from spancast.destinations import datadog
+    from spancast.destinations import make_destination
+
+    rec = full_record(1, status="error", error_type="boom", error_message="e" * 3_000_000,
+                      trace={"blob": "m" * 3_000_000})
+    d = make_destination({"type": "datadog", "apiKey": "k", "mlApp": "a", "maxAgeS": None})
+    encoder = d.new_encoder()
+    encoder.append(rec)
+    body = json.loads(encoder.finish())
+    (span,) = body["data"]["attributes"]["spans"]
+    assert len(json.dumps(span)) <= datadog.MAX_SPAN_BYTES
+    assert span["meta"]["metadata"]["dropped_io"] is True and span["metrics"]

@@ -267,6 +267,19 @@ def _fit(span: dict[str, Any]) -> bytes:
         if side in meta:
             meta[side] = {"messages": [{"role": role, "content": DROPPED_IO}]}
     meta["metadata"] = {**meta["metadata"], "dropped_io": True}
+    data = orjson.dumps(span)
+    if len(data) <= MAX_SPAN_BYTES:
+        return data
+    # Still over: the rest is an error text or metadata of the caller's. Each is cut to its share, as
+    # text, so the span still goes (with its metrics) instead of being refused whole by the intake.
+    share = MAX_SPAN_BYTES // 4
+    error = meta.get("error")
+    if isinstance(error, dict) and len(orjson.dumps(error)) > share:
+        meta["error"] = {k: (v[:share // 2] + " [truncated]" if isinstance(v, str) and len(v) > share // 2 else v)
+                         for k, v in error.items()}
+    text = orjson.dumps(meta["metadata"]).decode()
+    if len(text) > share:
+        meta["metadata"] = {"truncated_metadata": text[:share] + " [truncated]", "dropped_io": True}
     return orjson.dumps(span)
 
 

@@ -209,9 +209,43 @@ def render_event(rec: Any) -> dict[str, Any]:
     }
 
 
+#: PostHog refuses ordinary events over about 1 MB (spec 3.11): longer content is cut to fit.
+MAX_EVENT_BYTES = 1_000_000
+MARKER = " [truncated]"
+
+
+def fit(event: dict[str, Any], limit: int = MAX_EVENT_BYTES) -> bytes:
+    """The event's JSON, its longest message texts cut (with MARKER, and ``$ai_truncated: true``) until
+    it is at most ``limit`` bytes. Only copies are cut: the messages belong to the record, which other
+    destinations still read. Past the content, the event goes as it is."""
+    data = orjson.dumps(event)
+    over = len(data) - limit
+    if over <= 0:
+        return data
+    props = event["properties"]
+    texts: list[dict[str, Any]] = []
+    for name in ("$ai_input", "$ai_output_choices"):
+        if isinstance(props.get(name), list):
+            props[name] = [dict(m) if isinstance(m, dict) else m for m in props[name]]
+            texts += [m for m in props[name] if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    props["$ai_truncated"] = True
+    over += len(b',"$ai_truncated":true')
+    for message in sorted(texts, key=lambda m: len(m["content"]), reverse=True):
+        if over <= 0:
+            break
+        text = message["content"]
+        size = len(orjson.dumps(text))
+        keep = len(text) * max(size - over - len(MARKER) - 2, 0) // max(size, 1)
+        while keep and len(orjson.dumps(text[:keep])) + len(MARKER) > size - over:
+            keep = keep * 9 // 10  # a JSON escape can take several bytes a character
+        message["content"] = text[:keep] + MARKER
+        over -= size - len(orjson.dumps(message["content"]))
+    return orjson.dumps(event)
+
+
 def render(rec: Any) -> bytes:
-    """One record as the JSON of one batch event."""
-    return orjson.dumps(render_event(rec))
+    """One record as the JSON of one batch event, cut to PostHog's 1 MB when larger."""
+    return fit(render_event(rec))
 
 
 def batch_url(base: str) -> str:
