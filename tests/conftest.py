@@ -89,3 +89,19 @@ def attempts_record() -> Generation:
             ProviderAttempt(provider="Together", status=429),
         ],
     )
+
+
+def load_contract(kind: str):
+    """tests/contract/<type>.py as a module (a dash in the type may be an underscore in the file name),
+    or None when the destination has none."""
+    import importlib.util
+    from pathlib import Path
+
+    for name in (kind, kind.replace("-", "_")):
+        path = Path(__file__).resolve().parent / "contract" / f"{name}.py"
+        if path.exists():
+            spec = importlib.util.spec_from_file_location(f"contract_{name.replace('-', '_')}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None

@@ -12,7 +12,6 @@ contract file fails here, so it cannot ship untested. Golden request bodies: tes
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import full_record
+from conftest import full_record, load_contract
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError
 from spancast.destinations import REGISTRY, make_destination
@@ -36,15 +35,10 @@ N = 12  # records per delivery test
 
 
 def contract(kind: str):
-    """tests/contract/<type>.py (a dash in the type may be written as an underscore in the file name)."""
-    for name in (kind, kind.replace("-", "_")):
-        path = HERE / "contract" / f"{name}.py"
-        if path.exists():
-            spec = importlib.util.spec_from_file_location(f"contract_{name.replace('-', '_')}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    pytest.fail(f"destination {kind!r} has no contract file tests/contract/{kind}.py")
+    module = load_contract(kind)
+    if module is None:
+        pytest.fail(f"destination {kind!r} has no contract file tests/contract/{kind}.py")
+    return module
 
 
 def fake(c, default: Reply | None = None) -> OtlpSink:

@@ -7,16 +7,14 @@ Datadog age rule and site hosts, privacy mode in the previewed body, and setting
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import uuid
-from pathlib import Path
 
 import orjson
 import pytest
 
-from conftest import full_record
+from conftest import full_record, load_contract
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError
 from spancast.codec import TraceEncoder
@@ -445,11 +443,7 @@ def test_a_record_no_wire_format_takes_is_an_encode_error():
 
 
 def _contract(kind: str):
-    path = Path(__file__).resolve().parent / "contract" / f"{kind}.py"
-    spec = importlib.util.spec_from_file_location(f"contract_{kind}_events", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_contract(kind)
 
 
 def test_posthog_cuts_an_event_over_1_mb_and_leaves_the_record_alone():

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import IMPLS, attempts_record, full_record
+from conftest import IMPLS, attempts_record, full_record, load_contract
 from otlp import attrs, parse, parse_pb, spans
 
 from spancast import ConfigError, EncodeError, Generation
@@ -20,7 +18,6 @@ from spancast.destinations.base import Destination, Secret
 from spancast.testing.sink import JSON, PROTOBUF, Expect, OtlpSink
 
 PRESETS = ("grafana", "langfuse", "langsmith", "newrelic", "sentry", "elastic")
-CONTRACTS = Path(__file__).resolve().parent / "contract"
 
 GRAFANA = {"type": "grafana", "instanceId": 123456, "apiKey": "glc_s3cret-grafana-token"}
 LANGFUSE = {"type": "langfuse", "publicKey": "pk-lf-public-1", "secretKey": "sk-lf-s3cret-2"}
@@ -239,10 +236,7 @@ def test_secret_is_a_str_that_hides_itself():
 
 
 def contract(kind: str):
-    spec = importlib.util.spec_from_file_location(f"contract_preset_{kind}", CONTRACTS / f"{kind}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_contract(kind)
 
 
 @pytest.mark.parametrize("kind", PRESETS)
@@ -459,17 +453,13 @@ def test_preview_of_a_preset_is_json():
 def test_newrelic_payloads_stay_under_1_mb_and_long_values_are_cut_end_to_end():
     # New Relic refuses payloads over ~1 MB and cuts attribute values at 4095 characters: the lane
     # batches to the destination's max_batch_bytes, and the encoder cuts every string value.
-    import importlib.util
-    from pathlib import Path
 
     from conftest import full_record
     from sinkthread import SinkThread
     from spancast import Broadcaster
     from spancast.testing.sink import Expect, OtlpSink
 
-    spec = importlib.util.spec_from_file_location("contract_newrelic", Path(__file__).parent / "contract" / "newrelic.py")
-    c = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(c)
+    c = load_contract("newrelic")
     recs = [full_record(i, completion="x" * 20_000) for i in range(600)]  # ~7 KB each once cut: ~4 MB in all
     expect = Expect(path=c.PATH, content_types=frozenset({c.CONTENT_TYPE}), auth=c.check_auth)
     with SinkThread(OtlpSink(expect)) as sink:

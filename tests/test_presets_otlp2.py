@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import importlib.util
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from conftest import full_record
+from conftest import full_record, load_contract
 from otlp import any_value, attrs, parse, spans
 from spancast import ConfigError
 from spancast.destinations.arize import ArizeDestination
@@ -296,15 +294,10 @@ def test_webhook_connection_test_is_an_empty_signed_body():
 
 # ------------------------------------------------------------------ against a real receiver, with the contract data
 
-CONTRACTS = Path(__file__).resolve().parent / "contract"
 
 
 def _contract(kind):
-    path = CONTRACTS / f"{kind.replace('-', '_')}.py"
-    spec = importlib.util.spec_from_file_location(f"contract_{kind.replace('-', '_')}_presets2", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_contract(kind)
 
 
 @pytest.mark.parametrize("kind", ["ramp", "arize", "braintrust", "opik", "weave", "webhook"])
