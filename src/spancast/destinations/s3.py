@@ -107,15 +107,15 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from ..codec._py import DEFAULT_NAME, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec._py import hash64
 from ..errors import ConfigError, EncodeError
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import Action, Decision, decide
-from ..record import TRACE_KEYS
 from ._secret import check_header_value, merge_headers
 from .base import CommonSettings, Destination, Request, Secret
 from .events import EventEncoder
 from .otlp import check_url
+from .s3_document import trace_document, trace_id_of
 
 __all__ = ["S3Settings", "S3Destination", "S3Object", "ObjectEncoder", "VARIABLES", "TEST_OBJECT"]
 
@@ -268,7 +268,7 @@ class S3Destination(Destination):
         """The key of an object holding first..last (one record in the trace layout)."""
         start_s = first.start_time_ns // 1_000_000_000
         if self.layout == "trace":
-            given, trace_id = _trace_id(first)
+            given, trace_id = trace_id_of(first)
             name = f"{_id_part(trace_id)}-{start_s}"
             if given:  # several generations can share a caller's trace id: keep them apart
                 name += f"-{_id_part(first.id)}"
@@ -445,118 +445,6 @@ class ObjectEncoder(EventEncoder):
 
     def __repr__(self) -> str:
         return f"<ObjectEncoder layout={self.destination.layout} records={self.records} bytes={self.size}>"
-
-
-# ---------------------------------------------------------------- the trace document
-
-
-def _text(value: Any, field: str) -> str | None:
-    """A trace key's value as text (ints are accepted, as the OTLP encoder accepts them); '' is absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int.__repr__(value)
-    raise EncodeError(field, f"expected str, got {type(value).__name__}")
-
-
-def _trace_id(record: Any) -> tuple[bool, str]:
-    """(given by the caller, the trace id): the caller's trace.trace_id as written, else the 32-hex id
-    the OTLP destinations derive from the generation id."""
-    given = _text((record.trace or {}).get("trace_id"), "trace.trace_id")
-    if given is not None:
-        return True, given
-    gen = record.id.encode("utf-8")
-    return False, f"{hash64(gen, SEED_TRACE_HI):016x}{hash64(gen, SEED_TRACE_LO):016x}"
-
-
-def _iso(ns: int) -> str:
-    seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
-
-
-def _put(doc: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        doc[key] = value
-
-
-def trace_document(rec: Any) -> dict[str, Any]:
-    """The Langfuse-like trace document OpenRouter stores per trace (see the module docstring)."""
-    trace = rec.trace or {}
-    if not isinstance(trace, Mapping):
-        raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
-    metadata = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
-    _, trace_id = _trace_id(rec)
-    trace_name = _text(trace.get("trace_name"), "trace.trace_name")
-    gen_name = _text(trace.get("generation_name"), "trace.generation_name") or trace_name or DEFAULT_NAME
-    span_name = _text(trace.get("span_name"), "trace.span_name")
-    parent = _text(trace.get("parent_span_id"), "trace.parent_span_id")
-    start, end = _iso(rec.start_time_ns), _iso(rec.end_time_ns)
-
-    doc: dict[str, Any] = {"id": trace_id, "name": trace_name or gen_name, "timestamp": start}
-    _put(doc, "userId", rec.user)
-    _put(doc, "sessionId", rec.session_id)
-    _put(doc, "apiKeyName", rec.api_key_name)
-    if rec.messages is not None:
-        doc["input"] = {"messages": rec.messages}
-    elif rec.prompt is not None:
-        doc["input"] = {"prompt": rec.prompt}
-    output: dict[str, Any] = {}
-    _put(output, "content", rec.completion)
-    _put(output, "reasoning", rec.reasoning)
-    _put(output, "tool_calls", rec.tool_calls)
-    if output:
-        doc["output"] = {"role": "assistant", **output}
-    doc["metadata"] = metadata
-
-    observations = []
-    if span_name:
-        span_id = f"{hash64(rec.id.encode('utf-8'), SEED_SPAN_MID):016x}"  # the OTLP span's id
-        span: dict[str, Any] = {"id": span_id, "traceId": trace_id, "type": "SPAN", "name": span_name}
-        _put(span, "parentObservationId", parent)
-        span.update(startTime=start, endTime=end, metadata=metadata)
-        observations.append(span)
-        parent = span_id
-    gen: dict[str, Any] = {"id": rec.id, "traceId": trace_id, "type": "GENERATION", "name": gen_name}
-    _put(gen, "parentObservationId", parent)
-    gen.update(startTime=start, endTime=end)
-    if rec.time_to_first_token_ms is not None:
-        ttft_ns = int(rec.time_to_first_token_ms * 1_000_000) if rec.time_to_first_token_ms >= 0 else 0
-        gen["completionStartTime"] = _iso(min(rec.start_time_ns + ttft_ns, rec.end_time_ns))
-        gen["timeToFirstTokenMs"] = rec.time_to_first_token_ms
-    gen["model"] = rec.model
-    if rec.response_model is not None and rec.response_model != rec.model:
-        gen["responseModel"] = rec.response_model
-    for key, value in (
-        ("providerName", rec.provider), ("operation", rec.operation), ("modelParameters", rec.model_parameters),
-        ("promptTokens", rec.prompt_tokens), ("completionTokens", rec.completion_tokens),
-        ("totalTokens", rec.total_tokens), ("cachedTokens", rec.cached_tokens),
-        ("cacheWriteTokens", rec.cache_write_tokens), ("reasoningTokens", rec.reasoning_tokens),
-        ("inputCost", rec.input_cost), ("outputCost", rec.output_cost), ("totalCost", rec.total_cost),
-        ("finishReason", rec.native_finish_reason or rec.finish_reason), ("normalizedFinishReason", rec.finish_reason),
-        ("streamed", rec.streamed), ("cancelled", rec.cancelled),
-    ):
-        _put(gen, key, value)
-    if rec.status == "error":
-        gen["level"] = "ERROR"
-        gen["statusMessage"] = rec.error_message or "Provider returned error"
-        _put(gen, "errorType", rec.error_type)
-    else:
-        gen["level"] = "DEFAULT"
-    if rec.provider_attempts:
-        attempts = []
-        for attempt in rec.provider_attempts:
-            item: dict[str, Any] = {"provider": attempt.provider}
-            _put(item, "status", attempt.status)
-            _put(item, "latencyMs", attempt.latency_ms)
-            _put(item, "error", attempt.error)
-            attempts.append(item)
-        gen["providerAttempts"] = attempts
-    gen["metadata"] = metadata
-    observations.append(gen)
-    doc["observations"] = observations
-    return doc
 
 
 # ---------------------------------------------------------------- keys and URLs
