@@ -1,12 +1,17 @@
-"""Comet Opik (``opik``), the OTLP route: ``<baseUrl>/v1/private/otel/v1/traces``, key, workspace and project headers.
+"""Comet Opik (``opik``): OTLP to ``<baseUrl>/v1/private/otel/v1/traces``, or Opik's REST batch API (``route: rest``).
 
 Settings, as OpenRouter names them: ``apiKey`` (required, credential; ``opik_...``), ``workspace``
 (required), ``projectName`` (required), ``headers``. OpenRouter has no base URL for Opik (Comet's
 cloud only); spancast adds an optional ``baseUrl`` (default ``https://www.comet.com/opik/api``) for
 self-hosted Opik (``http://<host>:5173/api``), enterprise deployments (``https://<host>/opik/api``)
-and tests. Plus spancast's ``encoding`` (``protobuf`` default, or ``json``) and ``resource``.
+and tests. Plus spancast's ``route`` (``otlp``, the default, or ``rest``), and for the OTLP route
+``encoding`` (``protobuf`` default, or ``json``) and ``resource`` (both refused with ``route: rest``).
 
-Wire, and what each part rests on (Opik, "Get Started with OpenTelemetry",
+The route decides the URLs, the body, the headers and the batch caps; the settings and their checks are
+shared. The REST route lives in :mod:`spancast.destinations.opik_rest` (its wire format, ids and mapping
+are described there); this module delegates to it.
+
+OTLP route: wire, and what each part rests on (Opik, "Get Started with OpenTelemetry",
 https://www.comet.com/docs/opik/integrations/opentelemetry):
 
 - URL: ``<baseUrl>/v1/private/otel/v1/traces`` (composed by ``_preset.join_url``: trailing slashes
@@ -17,17 +22,25 @@ https://www.comet.com/docs/opik/integrations/opentelemetry):
 - Encoding: protobuf by default. Opik's OTLP resource consumes both ``application/x-protobuf`` and
   ``application/json`` (comet-ml/opik ``OpenTelemetryResource``); protobuf avoids any doubt about how
   its JSON reader takes OTLP's hex ids.
-- Attributes: the ``gen_ai`` flavour; Opik maps GenAI-convention attributes onto its spans.
+- Attributes: the ``gen_ai`` flavour; Opik maps GenAI-convention attributes onto its spans, and its
+  backend assigns its own ids.
 
-OpenRouter itself (ids re-made as UUIDv7, costs in span metadata) looks like Opik's REST batch API,
-not OTLP; this destination is the OTLP route, where Opik's backend assigns its own ids.
+OpenRouter itself (ids re-made as UUIDv7, costs in span metadata) looks like Opik's REST batch API, not
+OTLP: ``route: rest`` sends exactly that. The OTLP route stays the default, so existing configurations
+send what they always did.
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal, Mapping
+
+from ..codec import TraceEncoder
+from ..errors import ConfigError
+from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Secret
+from .base import Request, Secret
+from .opik_rest import RestEncoder, RestRoute
 
 __all__ = ["OpikSettings", "OpikDestination", "DEFAULT_URL"]
 
@@ -39,19 +52,37 @@ class OpikSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     workspace: str
     project_name: str
     base_url: str = DEFAULT_URL  # not in OpenRouter's form: self-hosted or enterprise Opik, and tests
+    route: Literal["otlp", "rest"] = "otlp"
 
 
 class OpikDestination(OtlpPreset):
-    """GenAI spans to an Opik project through Opik's OTLP endpoint."""
+    """GenAI spans to an Opik project through Opik's OTLP endpoint; or, with ``route: rest``, traces and spans."""
 
     type = "opik"
     settings_class = OpikSettings
     path = "/v1/private/otel/v1/traces"
     flavor = "gen_ai"
     secret_headers = frozenset({"authorization"})
+    #: The REST route, or None on the OTLP route (set once the settings are read).
+    rest: RestRoute | None = None
+
+    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
+        super().__init__(mapping, where)
+        self.rest = RestRoute(self.settings) if self.settings.route == "rest" else None
+        if self.rest is not None:
+            # Read by the pipeline with getattr (instance attributes over the ClassVars): the lane's batch caps,
+            # and requests(body), which only a destination whose batch takes several requests has.
+            self.max_batch_bytes = self.rest.max_batch_bytes
+            self.max_batch_records = self.rest.max_batch_records
+            self.requests = self.rest.requests
 
     def check(self, where: str) -> None:
         s = self.settings
+        if s.route == "rest":
+            if s.encoding != "protobuf":
+                raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the REST route sends JSON)")
+            if s.resource:
+                raise ConfigError(f"{where}.resource", "applies to route: otlp only (the REST route has no resource)")
         check_header_value(s.api_key, f"{where}.apiKey")
         check_header_value(s.workspace, f"{where}.workspace")
         check_header_value(s.project_name, f"{where}.projectName")
@@ -59,3 +90,37 @@ class OpikDestination(OtlpPreset):
     def auth_headers(self) -> dict[str, str]:
         s = self.settings
         return {"Authorization": s.api_key, "Comet-Workspace": s.workspace, "projectName": s.project_name}
+
+    @property
+    def url(self) -> str:
+        return self.rest.traces_url if self.rest is not None else super().url
+
+    @property
+    def encoding(self) -> str:
+        return "json" if self.rest is not None else super().encoding
+
+    def new_encoder(self, format: str | None = None) -> TraceEncoder | RestEncoder:
+        """The route's encoder: for OTLP, the preset's; for REST, traces and spans in one body (format ignored)."""
+        return self.rest.new_encoder() if self.rest is not None else super().new_encoder(format)
+
+    def request(self, body: bytes) -> Request:
+        """OTLP: the request. REST: a combined view for previews; the sender sends requests(body) instead."""
+        return self.rest.request(body) if self.rest is not None else super().request(body)
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
+        if self.rest is not None:  # 204 and no body: no OTLP partial success to read
+            return decide(status, headers, retryable=self.retryable)
+        return super().classify(status, headers, body)
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """One ``spancast-connection-test`` span (OTLP) or trace (REST; stored as data); a 2xx passes."""
+        if self.rest is not None:
+            return self.rest.test_request()
+        from ..connection import test_record  # the test record is the connection module's
+
+        encoder = self.new_encoder()
+        encoder.append(test_record())
+        return self.request(encoder.finish()), frozenset()
+
+    def hint(self, status: int | None, excerpt: str) -> str | None:
+        return self.rest.hint(status, excerpt) if self.rest is not None else None

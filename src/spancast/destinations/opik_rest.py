@@ -1,0 +1,371 @@
+"""Comet Opik's REST route (``opik`` with ``route: rest``): per record one trace and one LLM span, two requests.
+
+Wire, and what each part rests on (Opik REST API reference, "Create traces",
+https://www.comet.com/docs/opik/reference/rest-api/traces/create-traces, and "Create spans",
+https://www.comet.com/docs/opik/reference/rest-api/spans/create-spans; Opik's backend, comet-ml/opik
+``apps/opik-backend``, for what the pages leave out):
+
+- ``POST <baseUrl>/v1/private/traces/batch`` with ``{"traces": [<trace>, ...]}``, then
+  ``POST <baseUrl>/v1/private/spans/batch`` with ``{"spans": [<span>, ...]}``; Opik answers 204. Traces go
+  first, so a span's trace is there when the span is (Opik itself does not insist: it stores spans whose
+  trace it has not seen yet). ``baseUrl`` defaults to ``https://www.comet.com/opik/api`` (self-hosted:
+  ``http://<host>:5173/api``).
+- Headers on both: ``Authorization: <apiKey>`` (the key itself, no Bearer), ``Comet-Workspace:
+  <workspace>``, ``Content-Type: application/json``. The project travels in the body (``project_name``);
+  Opik creates it on first use.
+- Limits: at most 1000 items per batch request (``TraceBatch`` / ``SpanBatch``: ``@Size(min = 1, max =
+  1000)``), so ``max_batch_records`` is 1000; Opik's own SDK keeps a request under 5 MB
+  (``MAX_BATCH_SIZE_MB`` in ``sdks/python/src/opik/config.py``), so ``max_batch_bytes`` is 5 MiB, counted
+  over both documents together (each request is smaller). A body too large gets 413 and the pipeline
+  splits the batch. Compression: Opik's SDK gzips its JSON requests by default, so ``compression: gzip``
+  is safe; the default stays ``none``.
+- A batch is one pipeline body holding both documents, ``{"traces":[...]}`` ``\\n`` ``{"spans":[...]}``
+  (an :class:`OpikBody`: bytes that also know where the first document ends; compact JSON never holds a raw
+  newline, so plain bytes split at the first one). ``requests(body)`` describes the two requests, as
+  views into that body (no copy); the sender sends them in order, each compressed on its own, and on a
+  retry resumes at the one that failed: traces Opik took are not sent again. ``request(body)`` is for
+  previews only: one combined view, ``POST <baseUrl>/v1/private/{traces,spans}/batch`` with the JSON
+  list of the two documents in the order they are sent (a URL Opik does not serve, so it cannot be sent
+  by mistake).
+
+Ids. Opik takes only version 7 UUIDs as trace and span ids (``IdGenerator.validateVersion``: "id must be a
+version 7 UUID", HTTP 400 for the whole batch), and recent versions also refuse ids whose embedded
+millisecond timestamp lies outside an ingestion window around now (``UuidV7TimestampValidator``; the
+timestamp places the row in its storage partition). So each id is a UUIDv7 made from the record: the
+generation's start in milliseconds, then 74 bits of a keyed BLAKE2b hash of ``trace:<generation id>`` (or
+``span:``). The same record always gets the same ids; the original ids go to metadata
+(``openrouter_trace_id``, ``openrouter_observation_id``), as OpenRouter's Opik page says.
+
+Redelivery is safe. The batch endpoints insert without looking (``TraceDAO`` / ``SpanDAO.batchInsert``)
+into ClickHouse ``ReplacingMergeTree(last_updated_at)`` tables ordered by ``(workspace_id, project_id,
+id)`` for traces and ``(workspace_id, project_id, trace_id, parent_span_id, id)`` for spans; a second
+insert of the same id replaces the first (the latest write wins) rather than failing or adding a row.
+Opik's docs tell SDK users the same ("Re-send the full payload to overwrite",
+https://www.comet.com/docs/opik/reference/python-sdk/troubleshooting/batching-and-updates). Only the
+single-item ``POST /v1/private/traces`` answers 409 for an existing id; this route never uses it. A span's
+ids (its own, its trace's, its parent's) are fixed per record, so a replay lands on the same row.
+
+Every record is a trace of its own. ``trace.trace_id`` stays in metadata: records sharing it would
+otherwise overwrite one another's trace (name, input, output, times), and an id derived from it alone
+could not carry a start time Opik accepts.
+
+Mapping (OpenRouter's Opik page, https://openrouter.ai/docs/guides/features/broadcast/opik):
+
+  Trace ``{"id", "project_name", "name", "start_time", "end_time", "input", "output", "metadata", "tags",
+  "thread_id", "error_info", "ttft"}``:
+
+  ================  ======================================================================================
+  ``name``          ``trace.trace_name``, else ``model``
+  ``input``         ``{"messages": [...]}``, else ``{"prompt": ...}``
+  ``output``        ``{"choices": [{"index": 0, "message": {"role": "assistant", "content", "tool_calls",
+                    "reasoning"}, "finish_reason"}]}`` (OpenAI's shape, which Opik's UI shows as a chat);
+                    absent without a completion, tool calls or reasoning
+  ``metadata``      every custom ``trace`` key, then ``openrouter_trace_id`` (``trace.trace_id`` as given,
+                    else the generation id), ``user_id`` (``user``); these win over custom keys
+  ``tags``          a custom ``trace.tags`` key that is a list: its strings
+  ``thread_id``     ``session_id`` (Opik groups a conversation's traces into a thread)
+  ``error_info``    when ``status`` is ``"error"``: ``exception_type`` (``error_type``, else ``"error"``),
+                    ``message`` (``error_message``), ``traceback`` (Opik requires one: the message, else the
+                    type)
+  ``ttft``          ``time_to_first_token_ms`` (milliseconds)
+  ================  ======================================================================================
+
+  Span ``{"id", "project_name", "trace_id", "parent_span_id", "name", "type": "llm", "start_time",
+  "end_time", "input", "output", "metadata", "model", "provider", "tags", "usage", "total_estimated_cost",
+  "error_info", "ttft"}``: ``input``, ``output``, ``tags``, ``error_info``, ``ttft`` as on the trace, and
+
+  ========================  ==============================================================================
+  ``name``                  ``trace.generation_name``, else ``trace.span_name``, else ``model``
+  ``parent_span_id``        ``trace.parent_span_id`` when it is a UUIDv7 (an Opik span id of the caller's);
+                            anything else would fail the whole batch, so it stays in metadata only. The
+                            parent lies in another trace (each record is its own): Opik stores the link,
+                            how its trace view draws such a span was not checked
+  ``model``, ``provider``   ``model``, ``provider``
+  ``usage``                 ``prompt_tokens``, ``completion_tokens``, ``total_tokens`` (Opik keeps 32-bit
+                            counts: a larger one is left out, and stays in the record's other fields)
+  ``total_estimated_cost``  ``total_cost`` (USD; Opik then does not estimate the cost itself)
+  ``metadata``              every custom ``trace`` key, then ``openrouter_trace_id``,
+                            ``openrouter_observation_id`` (the generation id), ``openrouter_parent_span_id``,
+                            ``span_name``, ``input_cost``, ``output_cost``, ``total_cost``,
+                            ``model_parameters``, ``finish_reason``, ``native_finish_reason``,
+                            ``cached_tokens``, ``cache_write_tokens``, ``reasoning_tokens``, ``streamed``,
+                            ``cancelled``; these win over custom keys
+  ========================  ==============================================================================
+
+  Absent values are left out. Times are ISO 8601 UTC with microseconds.
+- Privacy mode: the route has already removed the content fields (messages, prompt, completion,
+  reasoning, tool_calls), so neither document has ``input`` or ``output``; nothing else here is derived
+  from content.
+
+Test Connection (``test_request``) posts a trace batch with one trace named ``spancast-connection-test``
+(``openrouter_trace_id`` ``000...0001``) and no span. Opik stores it as data: it appears among the
+project's traces, one per test (its id carries the test's time, which Opik requires to be recent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from typing import Any, Mapping
+
+import orjson
+
+from ..errors import EncodeError
+from ..record import TRACE_KEYS
+from ._preset import join_url
+from ._secret import merge_headers
+from .base import Request
+from .events import EventEncoder, trace_text
+
+__all__ = ["RestRoute", "OpikBody", "RestEncoder", "opik_id", "render_documents", "MAX_BATCH_BYTES",
+           "MAX_BATCH_RECORDS"]
+
+TRACES_PATH = "/v1/private/traces/batch"
+SPANS_PATH = "/v1/private/spans/batch"
+PREVIEW_PATH = "/v1/private/{traces,spans}/batch"
+#: Opik's batch requests take 1000 items at most (TraceBatch / SpanBatch, @Size(max = 1000)).
+MAX_BATCH_RECORDS = 1000
+#: Opik's SDK keeps a request under 5 MB (MAX_BATCH_SIZE_MB = 5, counted in MiB); here both documents together.
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+#: Opik's usage map holds Int32 counts; a larger value would fail the whole batch.
+MAX_USAGE = 2**31 - 1
+#: The personalisation of the id hash: fixed forever, or redelivered records stop matching stored ones.
+_ID_PERSON = b"spancast:opik"
+_MS = 1_000_000
+
+
+def iso_us(ns: int) -> str:
+    """Unix nanoseconds as ISO 8601 UTC with microseconds (``2024-11-19T07:06:40.123456Z``)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
+
+
+def opik_id(kind: str, generation_id: str, start_time_ns: int) -> str:
+    """A UUIDv7 for one of a record's documents: the start in ms (48 bits), version 7, then 74 bits of a hash
+    of ``<kind>:<generation id>`` (12 + 62, around the variant bits). The same record, the same id."""
+    digest = hashlib.blake2b(f"{kind}:{generation_id}".encode("utf-8", "surrogatepass"), digest_size=10,
+                             person=_ID_PERSON).digest()
+    bits = int.from_bytes(digest, "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 unused
+    ms = (start_time_ns // _MS) & 0xFFFF_FFFF_FFFF
+    value = (ms << 80) | (0x7 << 76) | ((bits >> 62 & 0xFFF) << 64) | (0b10 << 62) | (bits & (1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def _as_uuid7(text: str) -> str | None:
+    """The canonical form of a UUIDv7 written canonically (in any case), else None."""
+    try:
+        value = uuid.UUID(text)
+    except ValueError:
+        return None
+    canonical = str(value)
+    return canonical if canonical == text.lower() and value.version == 7 and value.variant == uuid.RFC_4122 else None
+
+
+def _put(out: dict[str, Any], pairs) -> dict[str, Any]:
+    for key, value in pairs:
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _content(rec: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(input, output) of a record; None where it has none (always, in privacy mode)."""
+    if rec.messages is not None:
+        given: dict[str, Any] | None = {"messages": rec.messages}
+    elif rec.prompt is not None:
+        given = {"prompt": rec.prompt}
+    else:
+        given = None
+    answer = None
+    if rec.completion is not None or rec.tool_calls or rec.reasoning is not None:
+        message = _put({"role": "assistant", "content": rec.completion}, (
+            ("tool_calls", rec.tool_calls or None),
+            ("reasoning", rec.reasoning),
+        ))
+        answer = {"choices": [_put({"index": 0, "message": message}, (("finish_reason", rec.finish_reason),))]}
+    return given, answer
+
+
+def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trace and the span of one record, as dicts (see the module docstring for the mapping)."""
+    trace = rec.trace or {}
+    if not isinstance(trace, Mapping):
+        raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
+    original_trace_id = trace_text(trace, "trace_id") or rec.id
+    parent = trace_text(trace, "parent_span_id")
+    span_name = trace_text(trace, "span_name")
+    custom = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
+    listed = custom.get("tags")
+    tags = [tag for tag in listed if isinstance(tag, str)] if isinstance(listed, list) else None
+    given, answer = _content(rec)
+    error = None
+    if rec.status == "error":
+        error = _put({"exception_type": rec.error_type or "error"}, (("message", rec.error_message),))
+        error["traceback"] = rec.error_message or error["exception_type"]
+    start, end = iso_us(rec.start_time_ns), iso_us(rec.end_time_ns)
+    trace_id = opik_id("trace", rec.id, rec.start_time_ns)
+
+    trace_doc: dict[str, Any] = {"id": trace_id, "project_name": project_name,
+                                 "name": trace_text(trace, "trace_name") or rec.model,
+                                 "start_time": start, "end_time": end}
+    _put(trace_doc, (("input", given), ("output", answer)))
+    trace_doc["metadata"] = _put(dict(custom), (("openrouter_trace_id", original_trace_id), ("user_id", rec.user)))
+    _put(trace_doc, (("tags", tags or None), ("thread_id", rec.session_id), ("error_info", error),
+                     ("ttft", rec.time_to_first_token_ms)))
+
+    span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns), "project_name": project_name,
+                                "trace_id": trace_id}
+    parent_id = _as_uuid7(parent) if parent else None
+    if parent_id is not None:
+        span_doc["parent_span_id"] = parent_id
+    span_doc["name"] = trace_text(trace, "generation_name") or span_name or rec.model
+    span_doc["type"] = "llm"
+    span_doc["start_time"], span_doc["end_time"] = start, end
+    _put(span_doc, (("input", given), ("output", answer)))
+    span_doc["metadata"] = _put(dict(custom), (
+        ("openrouter_trace_id", original_trace_id),
+        ("openrouter_observation_id", rec.id),
+        ("openrouter_parent_span_id", parent),
+        ("span_name", span_name),
+        ("input_cost", rec.input_cost),
+        ("output_cost", rec.output_cost),
+        ("total_cost", rec.total_cost),
+        ("model_parameters", rec.model_parameters or None),
+        ("finish_reason", rec.finish_reason),
+        ("native_finish_reason", rec.native_finish_reason),
+        ("cached_tokens", rec.cached_tokens),
+        ("cache_write_tokens", rec.cache_write_tokens),
+        ("reasoning_tokens", rec.reasoning_tokens),
+        ("streamed", rec.streamed),
+        ("cancelled", rec.cancelled),
+    ))
+    usage = {key: value for key, value in (("prompt_tokens", rec.prompt_tokens),
+                                           ("completion_tokens", rec.completion_tokens),
+                                           ("total_tokens", rec.total_tokens))
+             if value is not None and value <= MAX_USAGE}
+    _put(span_doc, (("model", rec.model), ("provider", rec.provider), ("tags", tags or None), ("usage", usage or None),
+                    ("total_estimated_cost", rec.total_cost), ("error_info", error),
+                    ("ttft", rec.time_to_first_token_ms)))
+    return trace_doc, span_doc
+
+
+class OpikBody(bytes):
+    """A batch body: the traces document, a newline, the spans document; ``traces_end`` is where the first ends."""
+
+    traces_end: int | None = None
+
+
+TRACES_PREFIX = b'{"traces":['
+SPANS_PREFIX = b'{"spans":['
+SUFFIX = b"]}"
+
+
+class RestEncoder(EventEncoder):
+    """Appends each record's trace and span to the two documents of one body; knows the body's exact size.
+
+    The framing (``{"traces":[`` ... ``]}`` ``\\n`` ``{"spans":[`` ... ``]}``) is prefix + suffix of the base
+    class; each record adds its trace and its span, and two commas from the second record on."""
+
+    def __init__(self, render: Any) -> None:
+        super().__init__(render, prefix=TRACES_PREFIX, separator=b",", suffix=SUFFIX + b"\n" + SPANS_PREFIX + SUFFIX)
+        self._spans: list[bytes] = []
+
+    def append(self, record: Any, max_bytes: int = -1) -> int:
+        trace, span = self._render(record)
+        added = len(trace) + len(span) + (2 * len(self.separator) if self.records else 0)
+        if max_bytes >= 0 and self.records and self.size + added > max_bytes:
+            return 0
+        self._chunks.append(trace)
+        self._spans.append(span)
+        self._body += added
+        self.records += 1
+        return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
+
+    def finish(self) -> OpikBody:
+        traces = TRACES_PREFIX + self.separator.join(self._chunks) + SUFFIX
+        body = OpikBody(b"".join((traces, b"\n", SPANS_PREFIX, self.separator.join(self._spans), SUFFIX)))
+        body.traces_end = len(traces)
+        self.reset()
+        return body
+
+    finish_view = finish
+
+    def reset(self) -> None:
+        super().reset()
+        self._spans = []
+
+    def __repr__(self) -> str:
+        return f"<RestEncoder records={self.records} bytes={self.size}>"
+
+
+class RestRoute:
+    """The REST route of one ``opik`` destination: its URLs, batch encoder, requests, preview, test and hints."""
+
+    max_batch_bytes = MAX_BATCH_BYTES
+    max_batch_records = MAX_BATCH_RECORDS
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    @property
+    def traces_url(self) -> str:
+        return join_url(self.settings.base_url, TRACES_PATH)
+
+    @property
+    def spans_url(self) -> str:
+        return join_url(self.settings.base_url, SPANS_PATH)
+
+    def render(self, rec: Any) -> tuple[bytes, bytes]:
+        trace, span = render_documents(rec, self.settings.project_name)
+        return orjson.dumps(trace), orjson.dumps(span)
+
+    def new_encoder(self) -> RestEncoder:
+        return RestEncoder(self.render)
+
+    def headers(self) -> dict[str, str]:
+        s = self.settings
+        own = {"Authorization": s.api_key, "Comet-Workspace": s.workspace, "Content-Type": "application/json"}
+        return merge_headers(s.headers, own)
+
+    def requests(self, body: bytes) -> list[Request]:
+        """The batch's two requests, traces first; their bodies are views into ``body`` (no copy)."""
+        end = getattr(body, "traces_end", None)
+        if end is None:  # plain bytes (a body that lost its type): compact JSON has no raw newline but this one
+            end = bytes(body).index(b"\n")
+        view = memoryview(body)
+        headers = self.headers()
+        return [Request("POST", self.traces_url, headers, view[:end]),
+                Request("POST", self.spans_url, headers, view[end + 1:])]
+
+    def request(self, body: bytes) -> Request:
+        """For previews only (the sender sends ``requests(body)``): both requests as one view, the URL naming
+        both paths and the body the JSON list of the two documents, in the order they are sent."""
+        documents = [bytes(r.body) for r in self.requests(body)]
+        combined = b"[" + b",".join(documents) + b"]"
+        return Request("POST", join_url(self.settings.base_url, PREVIEW_PATH), self.headers(), combined)
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """A trace batch with one ``spancast-connection-test`` trace (Opik stores it as data); a 2xx passes."""
+        from ..connection import test_record  # the test record is the connection module's
+
+        trace, _ = render_documents(test_record(), self.settings.project_name)
+        body = orjson.dumps({"traces": [trace]})
+        return Request("POST", self.traces_url, self.headers(), body), frozenset()
+
+    def hint(self, status: int | None, excerpt: str) -> str | None:
+        """What a failed test usually means on this route (None: the generic hint)."""
+        if status == 401:
+            return ("Opik refused the API key: apiKey must be an Opik key (opik_...), sent as it is (no Bearer);"
+                    " self-hosted open-source Opik takes none")
+        if status == 403:
+            return ("the key may not write to this workspace: check workspace (sent as Comet-Workspace) and that"
+                    " the key belongs to it")
+        if status == 404:
+            return ("wrong path or base URL: the REST route posts to <baseUrl>/v1/private/traces/batch and"
+                    " <baseUrl>/v1/private/spans/batch, with baseUrl https://www.comet.com/opik/api (self-hosted:"
+                    " http://<host>:5173/api)")
+        return None
+
+    def __repr__(self) -> str:
+        return f"<RestRoute project={self.settings.project_name!r}>"
