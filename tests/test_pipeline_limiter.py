@@ -105,3 +105,21 @@ def test_a_cancelled_waiter_does_not_leak_its_turn():
         return limiter.in_flight, len(limiter._waiters)
 
     assert asyncio.run(main()) == (1, 0)
+
+
+def test_a_wake_up_that_comes_early_does_not_strand_a_waiter():
+    # The pause timer may fire a hair before the pause ends (loop timers round to the millisecond):
+    # the waiter it wakes finds the destination still paused and must still be woken at the end.
+    async def main():
+        limiter = ConcurrencyLimiter(AdaptiveLimit(initial=2, minimum=1, maximum=2))
+        limiter.pause(0.05)
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0)  # the waiter is queued
+        limiter._wake.cancel()
+        limiter._wake = None
+        limiter._wake_waiters()  # as an early timer would: still paused, so it re-arms instead
+        assert limiter._wake is not None and not waiter.done()
+        await asyncio.wait_for(waiter, 5)  # woken when the pause really ends
+        assert limiter.in_flight == 1 and limiter.paused_for_s() == 0
+
+    asyncio.run(main())

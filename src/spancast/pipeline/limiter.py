@@ -69,7 +69,7 @@ class ConcurrencyLimiter:
             self._paused_until = until
             if self._wake is not None:
                 self._wake.cancel()
-            self._wake = loop.call_at(until, self._wake_waiters)
+            self._wake = loop.call_at(until, self._on_pause_end)
 
     async def acquire(self) -> None:
         """Wait for a slot: not paused, and fewer requests in flight than the current limit."""
@@ -95,8 +95,18 @@ class ConcurrencyLimiter:
             self.adaptive.on_success()
         self._wake_waiters()
 
-    def _wake_waiters(self) -> None:
+    def _on_pause_end(self) -> None:
         self._wake = None
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._paused_until > loop.time():
+            # Still paused: a slot freed meanwhile, or the timer fired a hair early (loop timers round to
+            # the millisecond). Woken now, a waiter would wait again with no timer left to wake it.
+            if self._wake is None:
+                self._wake = loop.call_at(self._paused_until, self._on_pause_end)
+            return
         free = self.limit - self.in_flight
         while self._waiters and free > 0:
             fut = self._waiters.popleft()
