@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from .base import Destination, Request
 from .arize import ArizeDestination
+from .bigquery import BigQueryDestination
 from .braintrust import BraintrustDestination
 from .clickhouse import ClickHouseDestination
 from .datadog import DatadogDestination
@@ -55,6 +56,7 @@ REGISTRY: dict[str, type[Destination]] = {
         # rows
         ClickHouseDestination,
         SnowflakeDestination,
+        BigQueryDestination,
     )
 }
 
