@@ -49,3 +49,12 @@ def test_ddl_and_rows_work_on_a_current_release():
                 assert back[column] == int(value), column
             else:
                 assert back[column] == value, column
+
+
+def test_the_ddl_is_printed_by_a_command():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "spancast.destinations.clickhouse", "analytics", "llm_calls"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == clickhouse_ddl("analytics", "llm_calls") and out.startswith("CREATE TABLE IF NOT EXISTS `analytics`")

@@ -556,3 +556,9 @@ class ClickHouseDestination(Destination):
     def __repr__(self) -> str:
         s = self.settings
         return f"<ClickHouseDestination name={self.name!r} table={s.database}.{s.table} auth={s.auth_style}>"
+
+
+if __name__ == "__main__":  # python -m spancast.destinations.clickhouse [database [table]]: print the DDL
+    import sys
+
+    print(clickhouse_ddl(*sys.argv[1:3]), end="")
