@@ -164,46 +164,52 @@ class Pending(OtlpDestination):
         return Request("GET", url, {"Authorization": "Bearer t"}, b"")
 
 
+async def one_batch(cls, routes, n, retry, **settings):
+    """Send one batch of n records through a destination of type cls to a local app serving routes
+    [(method, path, handler)]; (stats, batch) once the sender is done with it."""
+    from aiohttp import web
+
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    try:
+        dest = cls({"type": "otel-collector", "endpoint": base + "/v1/traces", **settings})
+        dest.base = base
+        stats = DestinationStats(dest.name)
+        sender = Sender(dest, stats, retry=retry, limit=AdaptiveLimit(initial=1, minimum=1, maximum=1))
+        await sender.start()
+        batch = batch_of(dest, recs(n))
+        stats.received += n
+        sender.submit(batch)
+        await sender.drain(10)
+        await sender.close()
+        return stats, batch
+    finally:
+        await runner.cleanup()
+
+
 def run_pending(done_after_polls, retry):
     """Deliver one 4-record batch to a receiver that says 202 until its status URL was asked done_after_polls times."""
     from aiohttp import web
 
     seen = []
 
-    async def main():
-        async def post(request):
-            seen.append(("POST", await request.read() != b""))
-            return web.Response(status=202, headers={"Location": "/status/1"})
+    async def post(request):
+        seen.append(("POST", await request.read() != b""))
+        return web.Response(status=202, headers={"Location": "/status/1"})
 
-        async def status(request):
-            seen.append(("GET", request.headers.get("Authorization")))
-            done = len(seen) - 1 >= done_after_polls
-            return web.Response(status=200 if done else 202, headers={"Location": "/status/1"})
+    async def status(request):
+        seen.append(("GET", request.headers.get("Authorization")))
+        done = len(seen) - 1 >= done_after_polls
+        return web.Response(status=200 if done else 202, headers={"Location": "/status/1"})
 
-        app = web.Application()
-        app.router.add_post("/v1/traces", post)
-        app.router.add_get("/status/1", status)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        try:
-            dest = Pending({"type": "otel-collector", "endpoint": base + "/v1/traces"})
-            dest.base = base
-            stats = DestinationStats(dest.name)
-            sender = Sender(dest, stats, retry=retry, limit=AdaptiveLimit(initial=1, minimum=1, maximum=1))
-            await sender.start()
-            batch = batch_of(dest, recs(4))
-            stats.received += 4
-            sender.submit(batch)
-            await sender.drain(10)
-            await sender.close()
-            return stats, batch
-        finally:
-            await runner.cleanup()
-
-    stats, batch = asyncio.run(main())
+    routes = [("POST", "/v1/traces", post), ("GET", "/status/1", status)]
+    stats, batch = asyncio.run(one_batch(Pending, routes, 4, retry))
     return seen, stats, batch
 
 
@@ -239,37 +245,15 @@ def test_a_batch_of_several_requests_sends_them_in_order_and_resumes_where_it_fa
 
     seen = []
 
-    async def main():
-        async def first(request):
-            seen.append("first")
-            return web.Response(status=200)
+    async def first(request):
+        seen.append("first")
+        return web.Response(status=200)
 
-        async def second(request):
-            seen.append("second")
-            return web.Response(status=503 if seen.count("second") == 1 else 200)
+    async def second(request):
+        seen.append("second")
+        return web.Response(status=503 if seen.count("second") == 1 else 200)
 
-        app = web.Application()
-        app.router.add_post("/first", first)
-        app.router.add_post("/second", second)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        try:
-            dest = TwoParts({"type": "otel-collector", "endpoint": base + "/v1/traces", "compression": "gzip"})
-            dest.base = base
-            stats = DestinationStats(dest.name)
-            sender = Sender(dest, stats, retry=FAST, limit=AdaptiveLimit(initial=1, minimum=1, maximum=1))
-            await sender.start()
-            stats.received += 3
-            sender.submit(batch_of(dest, recs(3)))
-            await sender.drain(10)
-            await sender.close()
-            return stats
-        finally:
-            await runner.cleanup()
-
-    stats = asyncio.run(main())
+    routes = [("POST", "/first", first), ("POST", "/second", second)]
+    stats, _ = asyncio.run(one_batch(TwoParts, routes, 3, FAST, compression="gzip"))
     assert seen == ["first", "second", "second"]  # the part already taken is not sent again
     assert (stats.delivered, stats.retried, dict(stats.dropped)) == (3, 1, {}) and stats.balanced()
