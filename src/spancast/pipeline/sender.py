@@ -7,6 +7,11 @@ the destination names, with its poll_request(), never sent again, for up to retr
 A 413 splits the batch and sends the halves (re-encoded from its records); a lone record that is
 still too large is dropped. Permanent errors are logged once per status with an excerpt of the
 response body, never with a header value.
+
+Every request that went out is counted by outcome with its latency (from the moment it is sent, not
+from the wait for a slot): sends and re-sends, each part of a batch that takes several, each poll of
+a pending batch, and the file destination's appends; one cut short by shutdown is not. A batch's size
+(records, and bytes as counted in delivered_bytes) is observed once, when its first request goes out.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = ["Sender"]
 
 log = logging.getLogger("spancast")
 EXCERPT_CHARS = 200
+_OUTCOMES = {Action.DELIVERED: "ok", Action.PENDING: "pending", Action.SPLIT: "too_large", Action.RETRY: "retry",
+             Action.PERMANENT: "permanent"}
 
 
 class Sender:
@@ -219,6 +226,8 @@ class Sender:
         if batch.first_attempt_at is None:
             batch.first_attempt_at = time.monotonic()
         decision: Decision | None = None
+        outcome: str | None = None  # when it is not the decision's own (no answer came)
+        sent_at: float | None = None
         try:
             # Described only now, holding the slot: a signed request (S3's SigV4) is as fresh as it can be.
             if poll_url is not None:
@@ -235,6 +244,9 @@ class Sender:
                 headers = dict(request.headers)
                 if self.destination.compressor.content_encoding:
                     headers["Content-Encoding"] = self.destination.compressor.content_encoding
+            if poll_url is None and batch.attempts == 1:  # its first request, even when it takes several
+                self.stats.batch_sent(batch.records, len(batch.wire or batch.body))
+            sent_at = time.perf_counter()
             if self.file is not None:  # a local file: appended in a worker thread, no HTTP
                 await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
                 decision = Decision(Action.DELIVERED, None)
@@ -250,13 +262,19 @@ class Sender:
                     decision = Decision(decision.action, decision.status,
                                         reason=": ".join(p for p in (own, said) if p) or decision.reason)
         except TimeoutError:
-            decision = decide_error("timeout")
+            decision, outcome = decide_error("timeout"), "timeout"
         except (aiohttp.ClientError, OSError) as exc:
-            decision = Decision(Action.RETRY, None, None, False, f"connection: {type(exc).__name__}")
+            decision, outcome = Decision(Action.RETRY, None, None, False, f"connection: {type(exc).__name__}"), "error"
+        except asyncio.CancelledError:
+            sent_at = None  # shutdown cut it short: it has no outcome
+            raise
         finally:
             overloaded = decision is not None and decision.overload
             self.limiter.release(success=decision is not None and decision.action is Action.DELIVERED, overload=overloaded)
             self.stats.concurrency_limit = self.limiter.limit
+            if sent_at is not None:  # a bug after the request went out still leaves it failed: "error"
+                outcome = outcome or (_OUTCOMES[decision.action] if decision is not None else "error")
+                self.stats.request_done(outcome, time.perf_counter() - sent_at)
         return decision
 
     def _delivered(self, batch: Batch, decision: Decision) -> None:
