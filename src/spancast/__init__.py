@@ -1,7 +1,7 @@
 """spancast: broadcast LLM generation records to observability and finance backends."""
 
 from ._version import __version__
-from .errors import ConfigError, EncodeError, NativeUnavailableError, RecordError, SpancastError
+from .errors import ConfigError, EncodeError, InvalidConfigError, NativeUnavailableError, RecordError, SpancastError
 from .record import DecodeResult, Generation, ProviderAttempt, decode_records
 from .codec import IMPL as __impl__
 from .broadcaster import Broadcaster
@@ -16,6 +16,7 @@ __all__ = [
     "decode_records",
     "SpancastError",
     "ConfigError",
+    "InvalidConfigError",
     "RecordError",
     "EncodeError",
     "NativeUnavailableError",

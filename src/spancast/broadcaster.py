@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .connection import ConnectionResult, check_connection, preview
-from .destinations import make_destination
+from .destinations import Destination, make_destination
 from .errors import ConfigError
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
@@ -43,7 +43,7 @@ class Broadcaster:
 
     def __init__(
         self,
-        destinations: Sequence[Mapping[str, Any]],
+        destinations: Sequence[Mapping[str, Any] | Destination],
         *,
         max_batch_records: int = 512,
         max_batch_bytes: int = 4 * 1024 * 1024,
@@ -82,6 +82,18 @@ class Broadcaster:
         self.intake = Intake(*self._intake_args)
         self._reset()
         _LIVE.add(self)
+
+    @classmethod
+    def from_config(cls, config: Any = None, **overrides: Any) -> Broadcaster:
+        """A Broadcaster for a configuration file (TOML or OpenRouter JSON), a parsed Config, or None
+        for the embedded default (a local ``file`` destination); keywords override [pipeline]."""
+        from .config import Config, default_config, load_config
+
+        if config is None:
+            config = default_config()
+        elif not isinstance(config, Config):
+            config = load_config(config)
+        return cls(config.destinations, **{**config.broadcaster_kwargs(), **overrides})
 
     def _reset(self) -> None:
         self.lanes: list[Lane] = []

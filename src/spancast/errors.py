@@ -4,6 +4,7 @@
 
     SpancastError                 base of everything spancast raises on purpose
     ├── ConfigError (ValueError)  a setting is missing, unknown or out of range: .path, .reason
+    │   └── InvalidConfigError    a configuration file with problems: .problems, every one a ConfigError
     ├── RecordError (ValueError)  a generation record failed validation: .index, .field, .reason
     ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
     └── NativeUnavailableError (ImportError)
@@ -30,6 +31,19 @@ class ConfigError(SpancastError, ValueError):
 
     def __repr__(self) -> str:
         return f"<ConfigError path={self.path!r} reason={self.reason!r}>"
+
+
+class InvalidConfigError(ConfigError):
+    """A configuration with one or more problems; ``problems`` lists them all, in file order."""
+
+    def __init__(self, source: str, problems: list[ConfigError]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p.path}: {p.reason}" for p in self.problems)
+        super().__init__(source, f"{count} problem{'s' if count != 1 else ''}\n{lines}")
+
+    def __repr__(self) -> str:
+        return f"<InvalidConfigError source={self.path!r} problems={len(self.problems)}>"
 
 
 class RecordError(SpancastError, ValueError):

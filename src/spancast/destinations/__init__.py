@@ -61,8 +61,11 @@ REGISTRY: dict[str, type[Destination]] = {
 }
 
 
-def make_destination(mapping: Mapping[str, Any], where: str = "destination") -> Destination:
-    """The destination a mapping describes ({"type": "otel-collector", "endpoint": ..., ...})."""
+def make_destination(mapping: Mapping[str, Any] | Destination, where: str = "destination") -> Destination:
+    """The destination a mapping describes ({"type": "otel-collector", "endpoint": ..., ...}); a
+    Destination (one a configuration file produced) is taken as it is."""
+    if isinstance(mapping, Destination):
+        return mapping
     if not isinstance(mapping, Mapping):
         raise ConfigError(where, f"expected a mapping, got {type(mapping).__name__}")
     kind = mapping.get("type")

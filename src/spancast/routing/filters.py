@@ -168,7 +168,7 @@ def _choice(mapping: Mapping[str, Any], key: str, path: str, choices: tuple[str,
         value = default
     if value not in choices:
         expected = " or ".join(repr(c) for c in choices) if len(choices) < 3 else "one of " + ", ".join(choices)
-        problem = "missing required key" if value is None else f"got {value!r}"
+        problem = "missing required key" if value is None else f"unknown {key} {value!r}"
         raise ConfigError(f"{path}.{key}", f"{problem}; expected {expected}")
     return value
 
