@@ -105,6 +105,8 @@ def _hint(destination: Any, status: int | None, error: str, excerpt: str) -> str
 async def check_connection(destination: Any, timeout_s: float = 10.0,
                            session: aiohttp.ClientSession | None = None) -> ConnectionResult:
     """Send the connection test to one destination and say how it went (never raises for network errors)."""
+    if getattr(destination, "transport", "http") == "file":
+        return _check_file(destination)
     request, also_ok = _test_request(destination)
     body = destination.compressor.compress(request.body)
     headers = dict(request.headers)
@@ -137,6 +139,22 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
     latency = time.monotonic() - start
     ok = status is not None and (200 <= status < 300 or status in also_ok)
     return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(destination, status, error, excerpt))
+
+
+def _check_file(destination: Any) -> ConnectionResult:
+    """A file destination passes when its directory can be created and its file opened for appending
+    (nothing is written: the file holds records only)."""
+    start = time.monotonic()
+    path = destination.path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        return ConnectionResult(destination.name, False, None, time.monotonic() - start,
+                                error=f"cannot append to {path}: {exc.strerror or exc}",
+                                hint="check the directory setting and its permissions")
+    return ConnectionResult(destination.name, True, None, time.monotonic() - start, excerpt=f"appends to {path}")
 
 
 def mask_headers(headers: Mapping[str, str], secret_names: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -187,7 +205,7 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     headers = dict(request.headers)
     if destination.compressor.content_encoding:
         headers["Content-Encoding"] = destination.compressor.content_encoding
-    shown = headers.get("Content-Type", "")
+    shown = headers.get("Content-Type") or ("application/x-ndjson" if destination.transport == "file" else "")
     if "ndjson" in shown or "jsonl" in shown:  # one document per line (rows, event streams)
         body = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
         note = "one JSON document per line, shown as a list"

@@ -1,0 +1,360 @@
+"""The `spancast` command: serve, send, test, preview, check, demo.
+
+Exit codes (the same for every command)::
+
+    0  done: everything checked passed, every record was delivered (or left out by routing)
+    1  done, but something failed: a connection test, a dropped or invalid record, a configuration problem (check)
+    2  could not run: bad arguments, or a configuration with problems
+    130 interrupted
+
+The configuration comes from --config, else $SPANCAST_CONFIG, else ./spancast.toml when it exists,
+else the embedded default (a local file destination under ./spancast-out/), which is announced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from ._version import __version__
+from .config import Config, default_config, load_config
+from .errors import ConfigError, InvalidConfigError, RecordError
+
+__all__ = ["main"]
+
+OK, FAILED, UNUSABLE, INTERRUPTED = 0, 1, 2, 130
+DEFAULT_CONFIG_FILE = "spancast.toml"
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Unusable(Exception):
+    """The command cannot run (exit 2); the message says why, problems lists a configuration's."""
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def find_config(path: str | None) -> tuple[Config, bool]:
+    """(the configuration, whether it is the embedded default)."""
+    chosen = path or os.environ.get("SPANCAST_CONFIG") or (DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None)
+    if chosen is None:
+        return default_config(), True
+    try:
+        return load_config(chosen), False
+    except InvalidConfigError as exc:
+        raise Unusable(str(exc), exc.problems) from None
+
+
+def announce_default(quiet: bool) -> None:
+    if not quiet:
+        err.print("[yellow]no configuration given[/]: using the embedded default, one [bold]file[/] destination "
+                  "writing OTLP JSON lines to ./spancast-out/traces.jsonl (pass --config FILE for real backends)")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .broadcaster import _new_loop
+    from .server import Server, serve
+
+    config, embedded = find_config(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        server = Server(config, host=args.host, port=args.port)
+    except PermissionError as exc:
+        raise Unusable(str(exc)) from None
+
+    def announce(s: Server) -> None:
+        names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
+        err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, GET /metrics, "
+                  f"/healthz, /readyz); auth {'on' if s._expected else 'off (loopback only)'}; destinations: {names}")
+        if embedded:
+            announce_default(False)
+
+    loop = _new_loop(config.pipeline.use_uvloop)
+    try:
+        return loop.run_until_complete(serve(server, announce))
+    except OSError as exc:
+        raise Unusable(f"cannot listen on {args.host or config.server.host}:{args.port or config.server.port}: {exc.strerror or exc}") from None
+    finally:
+        loop.close()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from .broadcaster import Broadcaster
+    from .sources import read_records
+
+    config, embedded = find_config(args.config)
+    if embedded:
+        announce_default(args.json)
+    stream = sys.stdin.buffer if args.file == "-" else _open(args.file)
+    size = None if args.file == "-" else os.fstat(stream.fileno()).st_size
+    # A replay should wait for room rather than drop: block, with a deadline long enough to ride out a slow backend.
+    broadcaster = Broadcaster.from_config(config, overflow="block", block_timeout_s=args.timeout_s)
+    invalid: list[RecordError] = []
+    sent = 0
+    with broadcaster, _progress(not args.json and size is not None, size, "sending") as advance:
+        for records, errors, nbytes in read_records(stream):
+            invalid.extend(errors)
+            for record in records:
+                sent += broadcaster.emit(record)
+            advance(nbytes)
+        broadcaster.flush(args.timeout_s)
+    return _report_delivery(broadcaster, sent, invalid, args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .broadcaster import Broadcaster
+    from .demo import demo_records
+
+    config, embedded = find_config(args.config)
+    broadcaster = Broadcaster.from_config(config, overflow="block", block_timeout_s=args.timeout_s)
+    sent = 0
+    with broadcaster, _progress(not args.json, args.records, "demo records") as advance:
+        for record in demo_records(args.records, seed=args.seed):
+            sent += broadcaster.emit(record)
+            advance(1)
+        broadcaster.flush(args.timeout_s)
+    code = _report_delivery(broadcaster, sent, [], args.json)
+    if not args.json:
+        for d in config.destinations:
+            if d.type == "file":
+                out.print(f"[green]→[/] {d.path} holds them: one OTLP JSON export request per line")
+        if embedded:
+            announce_default(False)
+    return code
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from .connection import check_connection
+
+    config, embedded = find_config(args.config)
+    destinations = [d for d in config.destinations if args.name is None or d.name == args.name]
+    if not destinations:
+        raise Unusable(f"no destination named {args.name!r}; configured: {', '.join(d.name for d in config.destinations)}")
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(check_connection(d, args.timeout_s) for d in destinations))
+
+    results = asyncio.run(run())
+    if args.json:
+        _print_json([{"destination": r.destination, "type": d.type, "ok": r.ok, "status": r.status,
+                      "latency_ms": round(r.latency_s * 1000, 1), "error": r.error, "hint": r.hint,
+                      "response_excerpt": r.excerpt} for r, d in zip(results, destinations)])
+    else:
+        table = Table("destination", "type", "result", "status", "latency", "detail", title="test connection")
+        for r, d in zip(results, destinations):
+            verdict = "[green]ok[/]" if r.ok else "[red]failed[/]"
+            detail = " ".join(part for part in (r.error, r.hint) if part) or r.excerpt[:80]
+            table.add_row(r.destination, d.type, verdict, str(r.status or "-"), f"{r.latency_s * 1000:.0f} ms", detail)
+        out.print(table)
+    return OK if all(r.ok for r in results) else FAILED
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .connection import preview
+    from .record import decode_records
+
+    config, _ = find_config(args.config)
+    result = decode_records(_open(args.record).read())
+    if result.errors:
+        raise Unusable(f"{args.record}: {result.errors[0]}")
+    if not result.records:
+        raise Unusable(f"{args.record}: no record in it")
+    try:
+        destination = next(d for d in config.destinations if d.name == args.dest)
+    except StopIteration:
+        raise Unusable(f"no destination named {args.dest!r}; configured: "
+                       f"{', '.join(d.name for d in config.destinations)}") from None
+    shown = preview(destination, result.records[0])
+    if args.json or not out.is_terminal:
+        _print_json(shown)
+    else:
+        from rich.syntax import Syntax
+
+        out.print(Syntax(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode(), "json", word_wrap=True))
+    return OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = args.file or args.config
+    try:
+        config, _ = find_config(path)
+    except Unusable as exc:
+        problems = exc.problems or [ConfigError(path or "<config>", str(exc))]
+        if args.json:
+            _print_json({"ok": False, "problems": [{"path": p.path, "reason": p.reason} for p in problems]})
+        else:
+            err.print(f"✗ {exc}", markup=False)
+        return FAILED
+    rows = [{"name": d.name, "type": d.type, "enabled": d.settings.enabled, "routing": _routing(d)}
+            for d in config.destinations]
+    if args.json:
+        _print_json({"ok": True, "source": config.source, "destinations": rows})
+        return OK
+    table = Table("name", "type", "enabled", "routing", title=f"{config.source}: ok")
+    for row in rows:
+        table.add_row(row["name"], row["type"], "yes" if row["enabled"] else "no", row["routing"])
+    out.print(table)
+    return OK
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _routing(destination: Any) -> str:
+    s = destination.settings
+    parts = []
+    if s.api_key_hashes:
+        parts.append(f"{len(s.api_key_hashes)} key hash(es)")
+    if s.filter_rules:
+        parts.append("filter rules")
+    if s.sampling_rate < 1:
+        parts.append(f"sampling {s.sampling_rate:g}")
+    if s.privacy_mode:
+        parts.append("privacy mode")
+    return ", ".join(parts) or "everything"
+
+
+def _open(path: str) -> Any:
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed at exit; the commands are one-shot
+    except OSError as exc:
+        raise Unusable(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+class _progress:
+    """A rich progress bar on stderr when shown, else nothing; yields advance(n)."""
+
+    def __init__(self, shown: bool, total: int | None, label: str) -> None:
+        self.shown, self.total, self.label = shown and err.is_terminal, total, label
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.shown:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=err, transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _report_delivery(broadcaster: Any, sent: int, invalid: list[RecordError], as_json: bool) -> int:
+    stats = broadcaster.stats()
+    rows = []
+    for name, s in stats["destinations"].items():
+        rows.append({"destination": name, "received": s["received"], "delivered": s["delivered"],
+                     "filtered": s["filtered"], "sampled_out": s["sampled_out"],
+                     "undelivered": s["queued"] + s["in_flight"], "dropped": s["dropped"],
+                     "last_error": s["last_error"]})
+    failed = bool(invalid) or stats["intake"]["dropped"] > 0 or any(r["dropped"] or r["undelivered"] for r in rows)
+    if as_json:
+        _print_json({"records": sent, "invalid": [{"index": e.index, "field": e.field, "error": e.reason}
+                                                  for e in invalid],
+                     "intake_dropped": stats["intake"]["dropped"], "destinations": rows, "ok": not failed})
+        return FAILED if failed else OK
+    table = Table("destination", "delivered", "filtered", "sampled out", "dropped", "undelivered", "last error",
+                  title=f"{sent} records")
+    for r in rows:
+        dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(r["dropped"].items())) or "0"
+        table.add_row(r["destination"], str(r["delivered"]), str(r["filtered"]), str(r["sampled_out"]),
+                      dropped, str(r["undelivered"]), r["last_error"][:60])
+    out.print(table)
+    for e in invalid[:20]:
+        err.print(f"invalid record at line {e.index + 1 if e.index is not None else '?'}: {e.field}: {e.reason}",
+                  markup=False)
+    if len(invalid) > 20:
+        err.print(f"... and {len(invalid) - 20} more invalid records")
+    return FAILED if failed else OK
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spancast", description="Broadcast LLM generation records to observability "
+                                "and finance backends.", epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"spancast {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("--config", metavar="FILE", help="TOML, or OpenRouter's destinations JSON")
+        return c
+
+    c = command("serve", "take records over HTTP and deliver them until SIGTERM")
+    c.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    c.add_argument("--port", type=int, help="port (default: server.port, 4320)")
+    c.set_defaults(run=cmd_serve)
+    c = command("send", "deliver the records of an NDJSON file (or - for stdin) and report per destination")
+    c.add_argument("file", metavar="FILE|-")
+    _common(c)
+    c.set_defaults(run=cmd_send)
+    c = command("test", "send the connection test to one destination or all of them")
+    c.add_argument("name", nargs="?", metavar="NAME")
+    _common(c)
+    c.set_defaults(run=cmd_test)
+    c = command("preview", "show the exact request a destination would get for a record (secrets masked)")
+    c.add_argument("record", metavar="RECORD.json")
+    c.add_argument("--dest", required=True, metavar="NAME")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(run=cmd_preview)
+    c = command("check", "validate a configuration file and list every problem")
+    c.add_argument("file", nargs="?", metavar="CONFIG")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(run=cmd_check)
+    c = command("demo", "generate realistic records and deliver them, to see spancast work")
+    c.add_argument("--records", type=int, default=200, help="how many (default 200)")
+    c.add_argument("--seed", type=int, default=7, help="same seed, same records")
+    _common(c)
+    c.set_defaults(run=cmd_demo)
+    return p
+
+
+def _common(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--timeout-s", type=float, default=30.0, help="how long to wait for delivery (default 30)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Unusable as exc:
+        err.print(f"spancast {args.command}: {exc}", markup=False)
+        return UNUSABLE
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

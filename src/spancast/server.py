@@ -1,0 +1,226 @@
+"""spancast serve: HTTP ingest of generation records, health and readiness probes, Prometheus metrics.
+
+Routes::
+
+    POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
+    GET  /healthz          200 while the process serves
+    GET  /readyz           200 when records can flow; 503 while starting, stopping, or every destination fails
+    GET  /metrics          Prometheus text format (spancast.metrics)
+
+The broadcaster runs on the server's own loop. A full intake is answered, not hidden: records that
+do not fit are refused with their positions (503 and Retry-After when none fit), whatever the
+overflow policy, because a client that can retry should, and emit() must not block the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import signal
+import zlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .broadcaster import Broadcaster
+from .config import Config
+from .metrics import make_registry, render
+from .record import decode_records
+
+__all__ = ["Server", "serve", "is_loopback", "CONTENT_TYPES"]
+
+log = logging.getLogger("spancast.server")
+
+#: Media types POST /v1/generations takes; decode_records tells one object, an array and NDJSON apart.
+CONTENT_TYPES = frozenset({"application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                           "application/x-jsonlines"})
+#: /readyz turns 503 when every destination has failed this many requests in a row.
+FAILING_AFTER = 3
+RETRY_AFTER_S = 1
+_MAX_ERRORS_LISTED = 100  # per response: a bad 100k-record body must not answer with a 100k-entry list
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+
+
+class Server:
+    """The aiohttp application around one Broadcaster."""
+
+    def __init__(self, config: Config, *, host: str | None = None, port: int | None = None,
+                 token: str | None = None, broadcaster: Broadcaster | None = None) -> None:
+        self.config = config
+        self.host = config.server.host if host is None else host
+        self.port = config.server.port if port is None else port
+        token = token or config.server.token or os.environ.get("SPANCAST_TOKEN") or None
+        if token is None and not is_loopback(self.host):
+            raise PermissionError(f"refusing to listen on {self.host} without a token: set server.token in the "
+                                  "configuration (or server.token_file, or SPANCAST_TOKEN)")
+        self._expected = f"Bearer {token}".encode() if token else None
+        self.max_body_bytes = config.server.max_body_bytes
+        self.broadcaster = broadcaster or Broadcaster.from_config(config)
+        self.registry = make_registry(self.broadcaster)
+        self.accepted = self.rejected = self.refused = 0
+        self._runner: web.AppRunner | None = None
+        self.stopping = False
+
+    def app(self) -> web.Application:
+        # The body limit is enforced here, before aiohttp buffers anything larger (413).
+        app = web.Application(client_max_size=self.max_body_bytes)
+        app.add_routes([
+            web.post("/v1/generations", self.ingest),
+            web.get("/healthz", self.healthz),
+            web.get("/readyz", self.readyz),
+            web.get("/metrics", self.metrics),
+        ])
+        return app
+
+    async def start(self) -> None:
+        """Start the pipeline, then listen; returns once both are up."""
+        await self.broadcaster.astart()
+        # Bodies are inflated by the handler, against the limit, so that unknown encodings get a 415.
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - the port chosen for port 0
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Stop taking requests, then deliver what is queued within the shutdown deadline."""
+        self.stopping = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.broadcaster.aclose(timeout_s)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # ------------------------------------------------------------ handlers
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self._expected is None:
+            return True
+        given = request.headers.get("Authorization", "").encode()
+        return hmac.compare_digest(given, self._expected)
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _json({"error": "missing or wrong bearer token"}, 401, {"WWW-Authenticate": 'Bearer realm="spancast"'})
+        if self.stopping or self.broadcaster.state != "running":
+            return _json({"error": "shutting down"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        if request.content_type not in CONTENT_TYPES:
+            return _json({"error": f"unsupported content type {request.content_type!r}; send one of "
+                                   f"{', '.join(sorted(CONTENT_TYPES))}"}, 415)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "deflate"):
+            return _json({"error": f"unsupported content encoding {encoding!r}; send gzip, deflate or none"}, 415)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _json({"error": f"body over {self.max_body_bytes} bytes"}, 413)
+        if encoding != "identity":
+            inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+            try:
+                # Inflated up to the limit and no further: a gzip bomb cannot fill memory.
+                body = inflater.decompress(body, self.max_body_bytes + 1)
+            except zlib.error:
+                return _json({"error": f"cannot decode the {encoding} body"}, 400)
+            if len(body) > self.max_body_bytes or inflater.unconsumed_tail:
+                return _json({"error": f"body over {self.max_body_bytes} bytes once decompressed"}, 413)
+            if not inflater.eof:
+                return _json({"error": f"truncated {encoding} body"}, 400)
+        result = decode_records(body)
+        errors = [{"index": e.index, "field": e.field, "error": e.reason} for e in result.errors]
+        if errors and errors[0]["index"] is None:  # the input as a whole did not parse
+            return _json({"accepted": 0, "rejected": 0, "errors": errors}, 400)
+        accepted = refused = 0
+        intake = self.broadcaster.intake
+        valid_index = _valid_positions(len(result.records) + len(result.errors), result.errors)
+        for position, record in zip(valid_index, result.records):
+            # Room is checked here rather than by the overflow policy: "block" would stall this loop,
+            # and the client is better placed than drop_* to decide what to do with a refusal.
+            if len(intake) < intake.capacity and self.broadcaster.emit(record):
+                accepted += 1
+            else:
+                refused += 1
+                errors.append({"index": position, "field": "<record>", "error": "queue full; retry later"})
+        self.accepted += accepted
+        self.rejected += len(result.errors)
+        self.refused += refused
+        errors.sort(key=lambda e: e["index"])
+        answer = {"accepted": accepted, "rejected": len(result.errors) + refused, "errors": errors[:_MAX_ERRORS_LISTED]}
+        if len(errors) > _MAX_ERRORS_LISTED:
+            answer["errors_truncated"] = len(errors) - _MAX_ERRORS_LISTED
+        if refused and not accepted:
+            return _json(answer, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        return _json(answer, 202)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _json({"status": "ok"}, 200)
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ready, why = self.readiness()
+        return _json({"ready": ready, "reason": why}, 200 if ready else 503)
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.stopping or self.broadcaster.state != "running":
+            return False, f"pipeline is {self.broadcaster.state}"
+        stats = self.broadcaster.destination_stats()
+        if stats and all(s.consecutive_failures >= FAILING_AFTER for s in stats.values()):
+            return False, f"every destination failed its last {FAILING_AFTER} requests or more"
+        return True, "ok"
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body, content_type = render(self.registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    def __repr__(self) -> str:
+        return (f"<Server {self.url} auth={'on' if self._expected else 'off'} accepted={self.accepted} "
+                f"rejected={self.rejected} refused={self.refused}>")
+
+
+def _valid_positions(total: int, errors: list[Any]) -> list[int]:
+    """Input positions of the records that decoded (decode_records keeps their order)."""
+    bad = {e.index for e in errors}
+    return [i for i in range(total) if i not in bad]
+
+
+def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json", headers=headers)
+
+
+async def serve(server: Server, announce: Any = None) -> int:
+    """Run until SIGTERM or SIGINT, then drain within the shutdown deadline; a second signal exits at once."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) > 1:
+            log.warning("second signal: exiting without draining")
+            os._exit(128 + signum)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await server.start()
+    if announce is not None:
+        announce(server)
+    await stop.wait()
+    log.info("draining (deadline %.1fs)", server.broadcaster.shutdown_timeout_s)
+    await server.stop()
+    return 0

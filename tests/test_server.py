@@ -1,0 +1,253 @@
+"""spancast serve over real HTTP: ingest in every shape, limits, auth, probes, metrics, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import msgspec
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from spancast.config import parse_config
+from spancast.server import Server
+from spancast.testing.sink import OtlpSink, Reply
+
+from conftest import full_record
+from sinkthread import SinkThread
+
+NDJSON = "application/x-ndjson"
+
+
+def body(*records) -> bytes:
+    return b"\n".join(msgspec.json.encode(r) for r in records)
+
+
+def config_for(sink_url: str, **pipeline) -> object:
+    return parse_config({"pipeline": {"flush_interval_s": 0.05, **pipeline},
+                         "destinations": [{"type": "otel-collector", "name": "sink", "endpoint": sink_url}]})
+
+
+def run(scenario, sink: OtlpSink | None = None, token: str | None = None, **pipeline):
+    """Run scenario(server, session, sink) against a started Server whose one destination is a local sink."""
+    async def main():
+        async with (sink or OtlpSink()) as s:
+            server = Server(config_for(s.url, **pipeline), port=0, token=token)
+            await server.start()
+            try:
+                async with aiohttp.ClientSession(base_url=server.url) as session:
+                    return await scenario(server, session, s)
+            finally:
+                await server.stop(5)
+
+    return asyncio.run(main())
+
+
+def test_one_record_an_array_and_ndjson_are_taken_and_delivered():
+    records = [full_record(i) for i in range(6)]
+
+    async def scenario(server, session, sink):
+        answers = []
+        for payload, content_type in ((msgspec.json.encode(records[0]), "application/json"),
+                                      (msgspec.json.encode(records[1:3]), "application/json"),
+                                      (body(*records[3:]), NDJSON)):
+            async with session.post("/v1/generations", data=payload, headers={"Content-Type": content_type}) as r:
+                answers.append((r.status, await r.json()))
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 6)
+        return answers, sorted(sink.generation_ids()), sink.problems
+
+    answers, ids, problems = run(scenario)
+    assert answers == [(202, {"accepted": 1, "rejected": 0, "errors": []}),
+                       (202, {"accepted": 2, "rejected": 0, "errors": []}),
+                       (202, {"accepted": 3, "rejected": 0, "errors": []})]
+    assert ids == sorted(r.id for r in records) and problems == []
+
+
+def test_bad_records_are_named_by_position_and_the_good_ones_still_go():
+    good = [full_record(i) for i in range(3)]
+    lines = [msgspec.json.encode(good[0]), b'{"id": "x", "model": "m"}', msgspec.json.encode(good[1]),
+             b'{"id": "y", "model": "m", "start_time_ns": 5, "end_time_ns": 1}', msgspec.json.encode(good[2])]
+
+    async def scenario(server, session, sink):
+        async with session.post("/v1/generations", data=b"\n".join(lines), headers={"Content-Type": NDJSON}) as r:
+            answer = (r.status, await r.json())
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 3)
+        return answer, sorted(sink.generation_ids())
+
+    (status, answer), ids = run(scenario)
+    assert status == 202 and answer["accepted"] == 3 and answer["rejected"] == 2
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(1, "start_time_ns"), (3, "end_time_ns")]
+    assert ids == sorted(r.id for r in good)
+
+
+def test_gzip_bodies_limits_and_content_types():
+    records = [full_record(i) for i in range(4)]
+
+    async def scenario(server, session, sink):
+        out = {}
+
+        async def post(name, data, **headers):
+            async with session.post("/v1/generations", data=data, headers={"Content-Type": NDJSON, **headers}) as r:
+                out[name] = (r.status, await r.json())
+
+        await post("gzip", gzip.compress(body(*records)), **{"Content-Encoding": "gzip"})
+        await post("too_large", b" " * (server.max_body_bytes + 1))
+        # A small body that inflates past the limit: stopped at the limit, not held in memory.
+        await post("bomb", gzip.compress(b" " * (server.max_body_bytes * 4)), **{"Content-Encoding": "gzip"})
+        await post("corrupt_gzip", b"\x1f\x8b\x08\x00garbage", **{"Content-Encoding": "gzip"})
+        await post("brotli", body(*records), **{"Content-Encoding": "br"})
+        await post("csv", b"a,b", **{"Content-Type": "text/csv"})
+        await post("malformed", b"[{", **{"Content-Type": "application/json"})
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 4)
+        return out
+
+    out = run(scenario)
+    assert out["gzip"] == (202, {"accepted": 4, "rejected": 0, "errors": []})
+    assert out["too_large"][0] == 413 and out["bomb"][0] == 413
+    assert out["corrupt_gzip"][0] == 400
+    assert out["brotli"][0] == 415 and "content encoding 'br'" in out["brotli"][1]["error"]
+    assert out["csv"][0] == 415 and "text/csv" in out["csv"][1]["error"]
+    assert out["malformed"][0] == 400 and out["malformed"][1]["errors"][0]["field"] == "<input>"
+
+
+def test_a_token_is_required_when_configured():
+    token = "s3cret-token-value"
+
+    async def scenario(server, session, sink):
+        statuses = []
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {token}"}):
+            async with session.post("/v1/generations", data=msgspec.json.encode(full_record()),
+                                    headers={"Content-Type": "application/json", **headers}) as r:
+                statuses.append((r.status, r.headers.get("WWW-Authenticate")))
+        return statuses, repr(server)
+
+    statuses, shown = run(scenario, token=token)
+    assert statuses == [(401, 'Bearer realm="spancast"'), (401, 'Bearer realm="spancast"'), (202, None)]
+    assert token not in shown and "auth=on" in shown
+
+
+def test_listening_beyond_loopback_without_a_token_is_refused(monkeypatch):
+    monkeypatch.delenv("SPANCAST_TOKEN", raising=False)
+    config = parse_config({"server": {"host": "0.0.0.0"}})
+    with pytest.raises(PermissionError, match="without a token"):
+        Server(config)
+    assert Server(config, token="t").host == "0.0.0.0"  # with one it may
+    monkeypatch.setenv("SPANCAST_TOKEN", "from-env")
+    assert Server(config)._expected == b"Bearer from-env"
+
+
+def test_a_full_intake_answers_503_with_retry_after():
+    """A stalled destination and a small memory cap fill the intake; the server says so instead of dropping."""
+    async def scenario(server, session, sink):
+        payload = body(*(full_record(i) for i in range(50)))
+        for _ in range(2000):
+            async with session.post("/v1/generations", data=payload, headers={"Content-Type": NDJSON}) as r:
+                if r.status == 503:
+                    return r.headers.get("Retry-After"), await r.json(), server.refused
+                assert r.status == 202
+        raise AssertionError("the intake never filled")
+
+    retry_after, answer, refused = run(scenario, sink=OtlpSink(default=Reply.stall()),
+                                       max_memory_bytes=256 * 1024, intake_max_records=100)
+    assert retry_after == "1" and answer["accepted"] == 0 and answer["rejected"] == 50
+    assert {e["error"] for e in answer["errors"]} == {"queue full; retry later"} and refused >= 50
+
+
+def test_probes_and_metrics():
+    async def scenario(server, session, sink):
+        async with session.get("/healthz") as r:
+            health = r.status
+        async with session.get("/readyz") as r:
+            ready_before = (r.status, await r.json())
+        async with session.post("/v1/generations", data=body(full_record(1), full_record(2)),
+                                headers={"Content-Type": NDJSON}) as r:
+            assert r.status == 202
+        await sink.wait_for(lambda s: len(s.replies) >= 3)  # the destination has failed three requests in a row
+        deadline = asyncio.get_running_loop().time() + 10
+        while server.readiness()[0] and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # the sender records the failure after the sink has answered
+        async with session.get("/readyz") as r:
+            ready_after = (r.status, await r.json())
+        async with session.get("/metrics") as r:
+            metrics = (r.status, r.headers["Content-Type"], await r.text())
+        return health, ready_before, ready_after, metrics
+
+    health, before, after, (status, content_type, text) = run(scenario, sink=OtlpSink(default=Reply.error(503)))
+    assert health == 200
+    assert before == (200, {"ready": True, "reason": "ok"})
+    assert after[0] == 503 and "every destination failed" in after[1]["reason"]
+    assert status == 200 and content_type.startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    received = {s.labels["destination"]: s.value for s in families["spancast_records_received"].samples
+                if s.name.endswith("_total")}
+    assert received == {"sink": 2.0}
+
+
+SERVE_CONFIG = """
+[pipeline]
+flush_interval_s = 60          # nothing leaves before the drain: the drain must send it
+shutdown_timeout_s = {deadline}
+[[destinations]]
+type = "otel-collector"
+name = "sink"
+endpoint = "{endpoint}"
+"""
+
+
+def start_serve(tmp_path: Path, endpoint: str, deadline_s: float) -> tuple[subprocess.Popen, str]:
+    config = tmp_path / "spancast.toml"
+    config.write_text(SERVE_CONFIG.format(endpoint=endpoint, deadline=deadline_s))
+    proc = subprocess.Popen([sys.executable, "-m", "spancast.cli", "serve", "--config", str(config), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    for line in proc.stderr:  # the announcement names the port it got
+        found = re.search(r"serving on (http://\S+)", line)
+        if found:
+            return proc, found.group(1)
+    raise AssertionError(f"serve exited with {proc.wait()} before announcing itself")
+
+
+def post(url: str, records) -> int:
+    async def main():
+        async with aiohttp.ClientSession() as s, s.post(url + "/v1/generations", data=body(*records),
+                                                        headers={"Content-Type": NDJSON}) as r:
+            return r.status
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_drains_what_is_queued_then_exits_0(tmp_path, signum):
+    records = [full_record(i) for i in range(20)]
+    with SinkThread(OtlpSink()) as sink:
+        proc, url = start_serve(tmp_path, sink.url, deadline_s=20)
+        assert post(url, records) == 202
+        assert sink.received == []  # held by the 60 s flush interval
+        proc.send_signal(signum)
+        assert proc.wait(30) == 0
+        assert sorted(sink.generation_ids()) == sorted(r.id for r in records)
+
+
+def test_a_second_signal_exits_at_once(tmp_path):
+    with SinkThread(OtlpSink(default=Reply.stall())) as sink:
+        proc, url = start_serve(tmp_path, sink.url, deadline_s=120)  # a drain that would take two minutes
+        assert post(url, [full_record()]) == 202
+        proc.send_signal(signal.SIGTERM)
+        for line in proc.stderr:
+            if "draining" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+
+
+def test_the_cli_refuses_a_public_address_without_a_token(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SPANCAST_TOKEN"}
+    done = subprocess.run([sys.executable, "-m", "spancast.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 2 and "without a token" in done.stderr
