@@ -15,7 +15,9 @@ missing, so a URL copied from the vendor's setup page works as well as the bare 
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
 
 from ..codec import TraceEncoder
 from ._secret import merge_headers
@@ -30,8 +32,12 @@ OTLP_TRACES = "/v1/traces"
 class PresetSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     """Settings every preset takes besides its own: the encoding (overridable) and extra resource attributes."""
 
-    encoding: Literal["protobuf", "json"] = "protobuf"
-    resource: dict[str, Any] = {}
+    encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
+        description="OTLP body encoding: protobuf or json",
+    )] = "protobuf"
+    resource: Annotated[dict[str, Any], msgspec.Meta(
+        description="extra OTLP resource attributes on every request (service.name defaults to spancast)",
+    )] = {}
 
 
 def join_url(base: str, path: str) -> str:

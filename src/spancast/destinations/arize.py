@@ -26,6 +26,10 @@ Wire, and what each part rests on:
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from ..codec import TraceEncoder
 from ..errors import ConfigError
 from ._preset import OtlpPreset, PresetSettings
@@ -39,10 +43,14 @@ PROJECT_ATTRIBUTE = "openinference.project.name"
 
 
 class ArizeSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    space_key: Secret
-    model_id: str  # the Arize project
-    base_url: str = DEFAULT_URL
+    api_key: Annotated[Secret, msgspec.Meta(description="Arize API key (sent as the authorization header)")]
+    space_key: Annotated[Secret, msgspec.Meta(description="Arize space ID (space settings), sent as arize-space-id")]
+    model_id: Annotated[str, msgspec.Meta(
+        description="the Arize project name (OpenRouter's \"Project Name\"), set as openinference.project.name",
+    )]
+    base_url: Annotated[str, msgspec.Meta(
+        description="Arize OTLP host: EU https://otlp.eu-west-1a.arize.com; /v1/traces appended",
+    )] = DEFAULT_URL
 
 
 class ArizeDestination(OtlpPreset):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping
 
 import msgspec
 
@@ -75,18 +75,40 @@ class Request:
 class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Settings every destination takes."""
 
-    type: str
-    name: str = ""
-    enabled: bool = True
-    headers: dict[str, str] = {}
-    compression: str = "none"
-    compression_level: int | None = None
-    timeout_s: float = 10.0
+    type: Annotated[str, msgspec.Meta(
+        description="the destination's kind, e.g. langfuse or s3 (the sections below list them)",
+    )]
+    name: Annotated[str, msgspec.Meta(
+        description="a unique label for stats, logs and errors (empty: the type); also seeds the sampling",
+    )] = ""
+    enabled: Annotated[bool, msgspec.Meta(
+        description="false keeps the destination configured but sends it nothing",
+    )] = True
+    headers: Annotated[dict[str, str], msgspec.Meta(
+        description="extra HTTP headers on every request (values never shown); the destination's own win",
+    )] = {}
+    compression: Annotated[str, msgspec.Meta(
+        description="request body compression: none, gzip or zstd (sent as Content-Encoding)",
+    )] = "none"
+    compression_level: Annotated[int | None, msgspec.Meta(
+        description="gzip 1-9 (default 1) or zstd 1-22 (default 3); only with compression set",
+    )] = None
+    timeout_s: Annotated[float, msgspec.Meta(
+        description="seconds one request may take in all (connect to last byte) before it is retried",
+    )] = 10.0
     # Routing (spancast.routing): which records this destination gets, and with or without content.
-    api_key_hashes: list[str] | None = None
-    filter_rules: dict[str, Any] | None = None
-    sampling_rate: float = 1.0
-    privacy_mode: bool = False
+    api_key_hashes: Annotated[list[str] | None, msgspec.Meta(
+        description="send only records made with these OpenRouter API key hashes (none: every record)",
+    )] = None
+    filter_rules: Annotated[dict[str, Any] | None, msgspec.Meta(
+        description="OpenRouter's filter rules (groups of field, operator, value) a record must pass",
+    )] = None
+    sampling_rate: Annotated[float, msgspec.Meta(
+        description="share of sessions sent, 0.0001 to 1: a whole session is in or out, per destination",
+    )] = 1.0
+    privacy_mode: Annotated[bool, msgspec.Meta(
+        description="drop content (messages, prompt, completion, reasoning, tool calls); metadata still goes",
+    )] = False
 
     # Header values are often credentials (a webhook's only auth): reprs show their names only.
     __repr__ = settings_repr

@@ -78,9 +78,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 
 from ..codec import _py as _codec
@@ -229,13 +230,28 @@ def _render(resource_attributes: str | None) -> Callable[[Any], bytes]:
 
 
 class BigQuerySettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    project_id: str
-    credentials: str | dict[str, Any]  # a Secret once built (see __post_init__)
-    dataset: str = DEFAULT_DATASET
-    table: str = DEFAULT_TABLE
-    base_url: str = DEFAULT_BASE_URL
-    skip_invalid_rows: bool = False
-    resource: dict[str, Any] = {}
+    project_id: Annotated[str, msgspec.Meta(
+        description="Google Cloud project holding the dataset (my-project or example.com:my-project)",
+    )]
+    # a Secret once built (see __post_init__)
+    credentials: Annotated[str | dict[str, Any], msgspec.Meta(
+        description="service-account key JSON (the key file's content, as text or a table); a secret",
+    )]
+    dataset: Annotated[str, msgspec.Meta(
+        description="BigQuery dataset holding the table (letters, digits, _)",
+    )] = DEFAULT_DATASET
+    table: Annotated[str, msgspec.Meta(
+        description="the table rows are streamed into (letters, digits, _, -); bigquery_schema() gives its DDL",
+    )] = DEFAULT_TABLE
+    base_url: Annotated[str, msgspec.Meta(
+        description="BigQuery API base URL, for proxies, Private Service Connect and tests",
+    )] = DEFAULT_BASE_URL
+    skip_invalid_rows: Annotated[bool, msgspec.Meta(
+        description="insert a batch's valid rows when some are invalid (false: none of the batch goes in)",
+    )] = False
+    resource: Annotated[dict[str, Any], msgspec.Meta(
+        description="extra attributes for the resource_attributes column (service.name defaults to spancast)",
+    )] = {}
 
     def __post_init__(self) -> None:
         # The key as a Secret whichever way it came, so no repr ever shows it.

@@ -24,6 +24,10 @@ the OTLP route is the documented one for OpenTelemetry data.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
 from .base import Secret
@@ -34,9 +38,13 @@ DEFAULT_URL = "https://api.braintrust.dev"
 
 
 class BraintrustSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    project_id: str
-    base_url: str = DEFAULT_URL
+    api_key: Annotated[Secret, msgspec.Meta(description="Braintrust API key (sent as a Bearer token)")]
+    project_id: Annotated[str, msgspec.Meta(
+        description="the project's id, not its name (Copy Project ID on the project's configuration page)",
+    )]
+    base_url: Annotated[str, msgspec.Meta(
+        description="Braintrust API URL: EU https://api-eu.braintrust.dev, or a self-hosted data plane's",
+    )] = DEFAULT_URL
 
 
 class BraintrustDestination(OtlpPreset):

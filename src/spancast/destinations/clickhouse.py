@@ -109,7 +109,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -467,12 +467,20 @@ def render(rec: Any) -> bytes:
 
 
 class ClickHouseSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    host: str
-    database: str = DEFAULT_DATABASE
-    table: str = DEFAULT_TABLE
-    username: str = "default"
-    password: Secret | None = None
-    auth_style: Literal["basic", "headers"] = "basic"
+    host: Annotated[str, msgspec.Meta(
+        description="HTTP(S) interface URL, e.g. https://clickhouse.example.com:8443 (8123 for plain HTTP)",
+    )]
+    database: Annotated[str, msgspec.Meta(
+        description="database holding the table (letters, digits, _)",
+    )] = DEFAULT_DATABASE
+    table: Annotated[str, msgspec.Meta(
+        description="the table rows go into: python -m spancast.destinations.clickhouse DB TABLE prints its DDL",
+    )] = DEFAULT_TABLE
+    username: Annotated[str, msgspec.Meta(description="ClickHouse user with INSERT on the table")] = "default"
+    password: Annotated[Secret | None, msgspec.Meta(description="that user's password (none: empty)")] = None
+    auth_style: Annotated[Literal["basic", "headers"], msgspec.Meta(
+        description="basic: Authorization Basic; headers: X-ClickHouse-User/-Key (for proxies that strip it)",
+    )] = "basic"
 
 
 class ClickHouseDestination(Destination):

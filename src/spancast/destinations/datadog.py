@@ -64,8 +64,9 @@ Test Connection (``test_request``) sends one ``llm`` span named ``spancast-conne
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping
 
+import msgspec
 import orjson
 
 from ..codec._py import DEFAULT_NAME, SEED_PARENT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
@@ -110,12 +111,24 @@ class RecordTooOld(EncodeError):
 
 
 class DatadogSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    ml_app: str
-    site: str | None = None
-    base_url: str | None = None
-    url: str | None = None  # OpenRouter's name for base_url
-    max_age_s: float | None = DEFAULT_MAX_AGE_S
+    api_key: Annotated[Secret, msgspec.Meta(
+        description="Datadog API key (DD-API-KEY) of the organisation on that site",
+    )]
+    ml_app: Annotated[str, msgspec.Meta(
+        description="LLM Observability application name: lowercase letters, digits, _ - : . / (at most 193)",
+    )]
+    site: Annotated[str | None, msgspec.Meta(
+        description="Datadog site, e.g. datadoghq.com, datadoghq.eu or us3 (none: us5.datadoghq.com)",
+    )] = None
+    base_url: Annotated[str | None, msgspec.Meta(
+        description="a full base URL instead of the site's (proxy, test receiver); one of site, base_url, url",
+    )] = None
+    url: Annotated[str | None, msgspec.Meta(
+        description="OpenRouter's name for base_url, e.g. https://api.us5.datadoghq.com",
+    )] = None
+    max_age_s: Annotated[float | None, msgspec.Meta(
+        description="records that started more than this many seconds ago are dropped (Datadog: 24 h); none: off",
+    )] = DEFAULT_MAX_AGE_S
 
 
 def site_host(site: str, where: str = "site") -> str:

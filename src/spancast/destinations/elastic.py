@@ -19,6 +19,10 @@ https://www.elastic.co/docs/reference/opentelemetry/motlp):
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
 from .base import Secret
@@ -27,8 +31,10 @@ __all__ = ["ElasticSettings", "ElasticDestination"]
 
 
 class ElasticSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    endpoint: str
-    api_key: Secret
+    endpoint: Annotated[str, msgspec.Meta(
+        description="Managed OTLP endpoint (Add data > Applications > OpenTelemetry); /v1/traces appended",
+    )]
+    api_key: Annotated[Secret, msgspec.Meta(description="Elastic API key (sent as Authorization: ApiKey ...)")]
 
 
 class ElasticDestination(OtlpPreset):

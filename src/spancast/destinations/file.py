@@ -7,7 +7,9 @@ the pipeline's file transport appends it (off the event loop) and rotates the fi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from ..errors import ConfigError
 from .base import CommonSettings, Request
@@ -17,12 +19,24 @@ __all__ = ["FileSettings", "FileDestination"]
 
 
 class FileSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    directory: str = "spancast-out"
-    file_name: str = "traces.jsonl"
-    max_file_bytes: int = 64 * 1024 * 1024
-    max_files: int = 5  # rotated files kept besides the current one
-    flavor: Literal["gen_ai", "openinference"] = "gen_ai"
-    resource: dict[str, object] = {}
+    directory: Annotated[str, msgspec.Meta(
+        description="where the files are written (created when missing); relative to the current directory",
+    )] = "spancast-out"
+    file_name: Annotated[str, msgspec.Meta(
+        description="the current file's name (no '/'); rotated files get .1, .2, ... appended",
+    )] = "traces.jsonl"
+    max_file_bytes: Annotated[int, msgspec.Meta(
+        description="the file is rotated before it would grow past this many bytes (at least 1024)",
+    )] = 64 * 1024 * 1024
+    max_files: Annotated[int, msgspec.Meta(
+        description="rotated files kept besides the current one (0: a full file is deleted)",
+    )] = 5
+    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
+        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    )] = "gen_ai"
+    resource: Annotated[dict[str, object], msgspec.Meta(
+        description="extra OTLP resource attributes on every line (service.name defaults to spancast)",
+    )] = {}
 
 
 class FileDestination(OtlpDestination):

@@ -20,6 +20,10 @@ https://grafana.com/docs/grafana-cloud/send-data/otlp/send-data-otlp/):
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from ..errors import ConfigError
 from ._preset import OtlpPreset, PresetSettings, basic_auth
 from ._secret import check_header_value
@@ -31,9 +35,15 @@ DEFAULT_URL = "https://otlp-gateway-prod-us-west-0.grafana.net"
 
 
 class GrafanaSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    instance_id: int | str
-    api_key: Secret
-    base_url: str = DEFAULT_URL
+    instance_id: Annotated[int | str, msgspec.Meta(
+        description="the stack's numeric instance ID (OpenTelemetry tile of the Grafana Cloud portal)",
+    )]
+    api_key: Annotated[Secret, msgspec.Meta(
+        description="Grafana Cloud access policy token (glc_...) with the traces:write scope",
+    )]
+    base_url: Annotated[str, msgspec.Meta(
+        description="the stack's OTLP gateway https://otlp-gateway-prod-{region}.grafana.net, not the dashboard",
+    )] = DEFAULT_URL
 
 
 class GrafanaDestination(OtlpPreset):

@@ -28,7 +28,9 @@ https://langfuse.com/integrations/native/opentelemetry, and its public API refer
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from ._preset import OtlpPreset, PresetSettings, basic_auth
 from ._secret import check_header_value
@@ -40,10 +42,14 @@ DEFAULT_URL = "https://us.cloud.langfuse.com"
 
 
 class LangfuseSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    public_key: Secret
-    secret_key: Secret
-    base_url: str = DEFAULT_URL
-    ingestion_version: Literal[4] | None = None
+    public_key: Annotated[Secret, msgspec.Meta(description="Langfuse project's public key (pk-lf-...)")]
+    secret_key: Annotated[Secret, msgspec.Meta(description="Langfuse project's secret key (sk-lf-...)")]
+    base_url: Annotated[str, msgspec.Meta(
+        description="Langfuse host: https://cloud.langfuse.com for EU, or a self-hosted v3.22+ instance",
+    )] = DEFAULT_URL
+    ingestion_version: Annotated[Literal[4] | None, msgspec.Meta(
+        description="4 sends x-langfuse-ingestion-version: 4 (real-time ingestion); none: not sent",
+    )] = None
 
 
 class LangfuseDestination(OtlpPreset):

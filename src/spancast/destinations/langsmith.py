@@ -25,6 +25,10 @@ https://docs.langchain.com/langsmith/trace-with-opentelemetry):
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
 from .base import Destination, Secret
@@ -35,10 +39,16 @@ DEFAULT_URL = "https://api.smith.langchain.com"
 
 
 class LangSmithSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    project: str = "main"
-    endpoint: str = DEFAULT_URL
-    workspace_id: str | None = None
+    api_key: Annotated[Secret, msgspec.Meta(description="LangSmith API key (lsv2_pt_... or lsv2_sk_...)")]
+    project: Annotated[str, msgspec.Meta(
+        description="the LangSmith tracing project runs go to (Langsmith-Project header)",
+    )] = "main"
+    endpoint: Annotated[str, msgspec.Meta(
+        description="API URL: EU https://eu.api.smith.langchain.com, self-hosted https://{host}/api/v1",
+    )] = DEFAULT_URL
+    workspace_id: Annotated[str | None, msgspec.Meta(
+        description="workspace id (X-Tenant-Id), needed by org-scoped keys linked to several workspaces",
+    )] = None
 
 
 class LangSmithDestination(OtlpPreset):

@@ -22,7 +22,9 @@ https://docs.newrelic.com/docs/opentelemetry/best-practices/opentelemetry-otlp/)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from ._preset import OtlpPreset, PresetSettings, join_url
 from ._secret import check_header_value
@@ -37,9 +39,13 @@ MAX_BATCH_BYTES = 1_000_000
 
 
 class NewRelicSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    license_key: Secret
-    region: Literal["us", "eu"] = "us"
-    endpoint: str | None = None
+    license_key: Annotated[Secret, msgspec.Meta(description="the account's ingest license key (sent as api-key)")]
+    region: Annotated[Literal["us", "eu"], msgspec.Meta(
+        description="New Relic data center: us (otlp.nr-data.net) or eu (otlp.eu01.nr-data.net)",
+    )] = "us"
+    endpoint: Annotated[str | None, msgspec.Meta(
+        description="base URL used instead of the region's host (proxy, test receiver); /v1/traces appended",
+    )] = None
 
 
 class NewRelicDestination(OtlpPreset):

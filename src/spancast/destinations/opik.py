@@ -32,7 +32,9 @@ send what they always did.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+import msgspec
 
 from ..codec import TraceEncoder
 from ..errors import ConfigError
@@ -48,11 +50,23 @@ DEFAULT_URL = "https://www.comet.com/opik/api"
 
 
 class OpikSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    workspace: str
-    project_name: str
-    base_url: str = DEFAULT_URL  # not in OpenRouter's form: self-hosted or enterprise Opik, and tests
-    route: Literal["otlp", "rest"] = "otlp"
+    api_key: Annotated[Secret, msgspec.Meta(description="Opik API key (opik_...), sent as Authorization")]
+    workspace: Annotated[str, msgspec.Meta(description="the Comet workspace name (Comet-Workspace header)")]
+    project_name: Annotated[str, msgspec.Meta(description="the Opik project traces go to")]
+    # not in OpenRouter's form: self-hosted or enterprise Opik, and tests
+    base_url: Annotated[str, msgspec.Meta(
+        description="Opik API URL: self-hosted http://{host}:5173/api, enterprise https://{host}/opik/api",
+    )] = DEFAULT_URL
+    route: Annotated[Literal["otlp", "rest"], msgspec.Meta(
+        description="otlp: Opik's OTLP endpoint; rest: its trace and span batch API (as OpenRouter sends)",
+    )] = "otlp"
+    # Redeclared from PresetSettings (same type, default and place) for their descriptions.
+    encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
+        description="OTLP body encoding: protobuf or json (route otlp only; the rest route sends JSON)",
+    )] = "protobuf"
+    resource: Annotated[dict[str, Any], msgspec.Meta(
+        description="extra OTLP resource attributes (route otlp only; service.name defaults to spancast)",
+    )] = {}
 
 
 class OpikDestination(OtlpPreset):

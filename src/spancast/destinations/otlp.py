@@ -10,9 +10,10 @@ ExportTraceServiceResponse wire format (read here without protobuf objects):
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 
 from ..codec import TraceEncoder
@@ -26,10 +27,18 @@ CONTENT_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json
 
 
 class OtlpSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    endpoint: str
-    encoding: Literal["protobuf", "json"] = "protobuf"
-    flavor: Literal["gen_ai", "openinference"] = "gen_ai"
-    resource: dict[str, Any] = {}
+    endpoint: Annotated[str, msgspec.Meta(
+        description="the full OTLP/HTTP traces URL, nothing appended (e.g. http://collector:4318/v1/traces)",
+    )]
+    encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
+        description="OTLP body encoding: protobuf or json",
+    )] = "protobuf"
+    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
+        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    )] = "gen_ai"
+    resource: Annotated[dict[str, Any], msgspec.Meta(
+        description="extra OTLP resource attributes on every request (service.name defaults to spancast)",
+    )] = {}
 
 
 def check_url(url: str, where: str) -> None:

@@ -68,8 +68,9 @@ project's generations, and can be filtered out by ``$ai_span_name``.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
+import msgspec
 import orjson
 
 from ..errors import ConfigError, EncodeError
@@ -92,9 +93,16 @@ UUID_NAMESPACE = uuid.UUID("d6f0c612-3e01-59c2-a8c2-0bad4814b879")
 
 
 class PostHogSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    endpoint: str | None = None
-    base_url: str | None = None  # the same as endpoint, under the name the other destinations use
+    api_key: Annotated[Secret, msgspec.Meta(
+        description="PostHog project API key (phc_...), sent in the body; personal keys (phx_...) refused",
+    )]
+    endpoint: Annotated[str | None, msgspec.Meta(
+        description="PostHog host: EU https://eu.i.posthog.com, self-hosted or a proxy (none: US cloud)",
+    )] = None
+    # the same as endpoint, under the name the other destinations use
+    base_url: Annotated[str | None, msgspec.Meta(
+        description="the same setting as endpoint, under another name: give one or the other",
+    )] = None
 
 
 def event_uuid(generation_id: str) -> str:

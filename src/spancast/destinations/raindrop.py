@@ -47,8 +47,9 @@ Test Connection (``test_request``) sends one event named ``spancast-connection-t
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
+import msgspec
 import orjson
 
 from ..errors import ConfigError, EncodeError
@@ -68,8 +69,10 @@ MARKER = " [truncated]"
 
 
 class RaindropSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    write_key: Secret
-    base_url: str = DEFAULT_URL
+    write_key: Annotated[Secret, msgspec.Meta(
+        description="the Raindrop project's SDK write key (sent as a Bearer token)",
+    )]
+    base_url: Annotated[str, msgspec.Meta(description="Raindrop API URL; /v1/events/track is appended")] = DEFAULT_URL
 
 
 def content_text(content: Any) -> str | None:

@@ -23,7 +23,9 @@ Wire, and what each part rests on:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
@@ -35,9 +37,14 @@ DEFAULT_URL = "https://api.ramp.com/developer/v1/ai-usage/openrouter"
 
 
 class RampSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    api_key: Secret
-    base_url: str = DEFAULT_URL
-    encoding: Literal["json"] = "json"  # Ramp reads the JSON export; protobuf is refused as an invalid value
+    api_key: Annotated[Secret, msgspec.Meta(
+        description="Ramp API key (Ramp > Settings > Integrations > OpenRouter > Generate API Key)",
+    )]
+    base_url: Annotated[str, msgspec.Meta(
+        description="the full endpoint URL, nothing appended; change only if Ramp says so",
+    )] = DEFAULT_URL
+    # Ramp reads the JSON export; protobuf is refused as an invalid value
+    encoding: Annotated[Literal["json"], msgspec.Meta(description="json only: Ramp reads OTLP JSON")] = "json"
 
 
 class RampDestination(OtlpPreset):

@@ -102,9 +102,10 @@ import zlib
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
-from typing import Any, ClassVar, Iterable, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import orjson
 
 from ..codec._py import hash64
@@ -182,16 +183,34 @@ def _aws() -> SimpleNamespace:
 
 
 class S3Settings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    bucket_name: str
-    access_key_id: Secret
-    secret_access_key: Secret
-    session_token: Secret | None = None
-    region: str | None = None
-    endpoint: str | None = None
-    prefix: str = "openrouter-traces"
-    path_template: str = "{prefix}/{date}"
-    layout: Literal["trace", "ndjson"] = "trace"
-    path_style: bool | None = None
+    bucket_name: Annotated[str, msgspec.Meta(
+        description="the bucket objects are written to (the credentials need s3:PutObject on it)",
+    )]
+    access_key_id: Annotated[Secret, msgspec.Meta(
+        description="access key id of the credentials (AKIA... or ASIA... on AWS; R2 and MinIO have theirs)",
+    )]
+    secret_access_key: Annotated[Secret, msgspec.Meta(description="the secret access key paired with access_key_id")]
+    session_token: Annotated[Secret | None, msgspec.Meta(
+        description="session token of temporary (STS) credentials, sent as X-Amz-Security-Token",
+    )] = None
+    region: Annotated[str | None, msgspec.Meta(
+        description="the bucket's region, e.g. eu-west-1 (none: us-east-1; R2 takes auto); not detected",
+    )] = None
+    endpoint: Annotated[str | None, msgspec.Meta(
+        description="URL of an S3-compatible store (R2, MinIO); none: AWS (https://s3.{region}.amazonaws.com)",
+    )] = None
+    prefix: Annotated[str, msgspec.Meta(
+        description="the text {prefix} stands for in path_template",
+    )] = "openrouter-traces"
+    path_template: Annotated[str, msgspec.Meta(
+        description="object key path: {prefix} {date} {year} {month} {day} {apiKeyName} (generation's UTC day)",
+    )] = "{prefix}/{date}"
+    layout: Annotated[Literal["trace", "ndjson"], msgspec.Meta(
+        description="trace: one JSON object per generation; ndjson: one object per batch, a line per generation",
+    )] = "trace"
+    path_style: Annotated[bool | None, msgspec.Meta(
+        description="true: {endpoint}/{bucket}/key; false: {bucket}.{host}/key; none: virtual-hosted on AWS if it can",
+    )] = None
 
 
 class S3Object(bytes):

@@ -24,6 +24,9 @@ https://docs.sentry.io/concepts/otlp/direct/traces/):
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+import msgspec
 
 from ..errors import ConfigError
 from ._preset import OtlpPreset, PresetSettings
@@ -42,8 +45,12 @@ def public_key(dsn: str) -> str | None:
 
 
 class SentrySettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    otlp_endpoint: str
-    dsn: Secret
+    otlp_endpoint: Annotated[str, msgspec.Meta(
+        description="the project's full OTLP traces URL (Project Settings > Client Keys (DSN)), used as is",
+    )]
+    dsn: Annotated[Secret, msgspec.Meta(
+        description="the project's DSN, https://{public key}@{host}/{project id}: its public key authenticates",
+    )]
 
 
 class SentryDestination(OtlpPreset):

@@ -68,9 +68,10 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import orjson
 
 from ..errors import ConfigError
@@ -187,18 +188,36 @@ class StatementEncoder(EventEncoder):
 
 
 class SnowflakeSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    account: str
-    token: Secret
-    database: str = DEFAULT_DATABASE
-    schema: str = DEFAULT_SCHEMA
-    warehouse: str = DEFAULT_WAREHOUSE
-    table: str = DEFAULT_TABLE
-    role: str | None = None
-    base_url: str | None = None
-    statement_timeout_s: int = 60
+    account: Annotated[str, msgspec.Meta(
+        description="account identifier, e.g. xy12345.us-east-1 or myorg-myaccount (no .snowflakecomputing.com)",
+    )]
+    token: Annotated[Secret, msgspec.Meta(
+        description="programmatic access token (PAT) of a user whose role may insert into the table",
+    )]
+    database: Annotated[str, msgspec.Meta(
+        description="database holding the table (case-sensitive: unquoted names are stored upper case)",
+    )] = DEFAULT_DATABASE
+    schema: Annotated[str, msgspec.Meta(description="schema holding the table (case-sensitive)")] = DEFAULT_SCHEMA
+    warehouse: Annotated[str, msgspec.Meta(
+        description="warehouse that runs the INSERTs (case-sensitive)",
+    )] = DEFAULT_WAREHOUSE
+    table: Annotated[str, msgspec.Meta(
+        description="the table rows go into; it needs every column snowflake_ddl() creates (case-sensitive)",
+    )] = DEFAULT_TABLE
+    role: Annotated[str | None, msgspec.Meta(
+        description="role the statements run as (none: the user's default role)",
+    )] = None
+    base_url: Annotated[str | None, msgspec.Meta(
+        description="SQL API base URL for proxies and tests (none: https://{account}.snowflakecomputing.com)",
+    )] = None
+    statement_timeout_s: Annotated[int, msgspec.Meta(
+        description="seconds Snowflake may spend on one INSERT (0: its maximum, 7 days)",
+    )] = 60
     # Snowflake holds a request up to 45 s before it answers 202; a shorter client timeout would resend
     # statements that are still running (the requestId keeps that from inserting twice, but it is waste).
-    timeout_s: float = 60.0
+    timeout_s: Annotated[float, msgspec.Meta(
+        description="seconds one request may take; Snowflake holds one up to 45 s before it answers 202",
+    )] = 60.0
 
 
 class SnowflakeDestination(Destination):

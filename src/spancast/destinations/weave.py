@@ -31,7 +31,9 @@ configurations send what they always did.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+import msgspec
 
 from ..codec import TraceEncoder
 from ..errors import ConfigError
@@ -48,12 +50,23 @@ DEFAULT_URL = "https://trace.wandb.ai"
 
 
 class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
-    # encoding (inherited) is accepted as a key so that "json" gets a reason, not "unknown field".
-    api_key: Secret
-    entity: str
-    project: str
-    base_url: str = DEFAULT_URL
-    route: Literal["otlp", "calls"] = "otlp"
+    api_key: Annotated[Secret, msgspec.Meta(description="W&B API key (wandb.ai/authorize)")]
+    entity: Annotated[str, msgspec.Meta(description="the W&B team or user name that owns the project")]
+    project: Annotated[str, msgspec.Meta(description="the Weave project name")]
+    base_url: Annotated[str, msgspec.Meta(
+        description="Weave trace host: Dedicated Cloud and Self-Managed use https://{subdomain}.wandb.io/traces",
+    )] = DEFAULT_URL
+    route: Annotated[Literal["otlp", "calls"], msgspec.Meta(
+        description="otlp: Weave's OTLP endpoint (protobuf); calls: its call API (as OpenRouter sends)",
+    )] = "otlp"
+    # Redeclared from PresetSettings (same type, default and place) for their descriptions. encoding is
+    # accepted as a key so that "json" gets a reason, not "unknown field".
+    encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
+        description="protobuf only: Weave's OTLP endpoint takes no JSON (the calls route sends JSON)",
+    )] = "protobuf"
+    resource: Annotated[dict[str, Any], msgspec.Meta(
+        description="extra OTLP resource attributes (route otlp only); wandb.entity and wandb.project are set",
+    )] = {}
 
 
 class WeaveDestination(OtlpPreset):

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from ._secret import check_header_value, merge_headers
 from .base import CommonSettings, Request, Secret
@@ -43,11 +45,17 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
-    url: str
-    method: Literal["POST", "PUT"] = "POST"
-    flavor: Literal["gen_ai", "openinference"] = "gen_ai"
-    resource: dict[str, object] = {}
-    signing_secret: Secret | None = None
+    url: Annotated[str, msgspec.Meta(description="the http(s) URL the OTLP JSON is sent to, as is")]
+    method: Annotated[Literal["POST", "PUT"], msgspec.Meta(description="HTTP method: POST or PUT")] = "POST"
+    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
+        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    )] = "gen_ai"
+    resource: Annotated[dict[str, object], msgspec.Meta(
+        description="extra OTLP resource attributes on every request (service.name defaults to spancast)",
+    )] = {}
+    signing_secret: Annotated[Secret | None, msgspec.Meta(
+        description="HMAC-SHA256 key: each body (before compression) is signed in X-Spancast-Signature",
+    )] = None
 
 
 

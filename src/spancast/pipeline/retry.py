@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Mapping
 
@@ -111,13 +111,20 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 class RetryPolicy:
     """How often and how long a batch is retried before it is dropped as "retries exhausted"."""
 
-    max_attempts: int = 6
-    max_retry_elapsed_s: float = 60.0
-    initial_backoff_s: float = 0.2
-    max_backoff_s: float = 10.0
-    max_retry_after_s: float = 120.0  # a server asking for longer is capped, not obeyed blindly
-    max_pending_s: float = 300.0  # how long a batch the receiver is still working on is followed
-    max_poll_interval_s: float = 2.0  # polls of a pending batch back off from 50 ms up to this
+    max_attempts: int = field(default=6, metadata={
+        "doc": "attempts per batch in all, the first included (1: never retried)"})
+    max_retry_elapsed_s: float = field(default=60.0, metadata={
+        "doc": "no retry starts later than this many seconds after the batch's first attempt"})
+    initial_backoff_s: float = field(default=0.2, metadata={
+        "doc": "the first retry waits a random 0 to this many seconds; the bound doubles each retry"})
+    max_backoff_s: float = field(default=10.0, metadata={
+        "doc": "the doubling bound stops here (seconds); a server's Retry-After may ask for longer"})
+    max_retry_after_s: float = field(default=120.0, metadata={
+        "doc": "a server's Retry-After is obeyed up to this many seconds; longer is capped, not obeyed"})
+    max_pending_s: float = field(default=300.0, metadata={
+        "doc": "seconds a batch the receiver accepted but is still working on (Snowflake's 202) is followed"})
+    max_poll_interval_s: float = field(default=2.0, metadata={
+        "doc": "polls of such a pending batch back off from 50 ms up to this many seconds apart"})
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
