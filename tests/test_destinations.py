@@ -104,3 +104,11 @@ def test_a_real_receiver_accepts_what_the_destination_describes(encoding, compre
     sink, decision = asyncio.run(main())
     assert sink.problems == [] and sink.generation_ids() == [r.id for r in recs]
     assert (decision.action, decision.rejected_spans, decision.reason) == (Action.DELIVERED, 1, "one bad")
+
+
+def test_a_user_content_type_header_does_not_go_out_beside_the_otlp_one():
+    from spancast.destinations import make_destination
+
+    d = make_destination({"type": "otel-collector", "endpoint": "http://127.0.0.1:9/v1/traces",
+                          "headers": {"content-type": "text/plain", "X-Team": "a"}})
+    assert dict(d.request(b"").headers) == {"X-Team": "a", "Content-Type": "application/x-protobuf"}

@@ -41,8 +41,14 @@ def reference() -> str:
         cls = REGISTRY[kind]
         summary = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         parts.append(f"\n#### `type = \"{kind}\"`\n\n{summary}\n")
-        parts.append(_table(cls.settings_class, skip=set(CommonSettings.__struct_fields__)))
+        parts.append(_table(cls.settings_class, skip=_inherited(cls.settings_class)))
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _inherited(settings: type[msgspec.Struct]) -> set[str]:
+    """The common settings a destination takes as they are (one it redeclares, with another default, is shown)."""
+    common = {f.name: f for f in msgspec.inspect.type_info(CommonSettings).fields}
+    return {f.name for f in msgspec.inspect.type_info(settings).fields if common.get(f.name) == f}
 
 
 def replace_section(text: str, generated: str) -> str:

@@ -19,6 +19,7 @@ import orjson
 from ..codec import TraceEncoder
 from ..errors import ConfigError
 from ..pipeline.retry import Action, Decision, decide
+from ._secret import merge_headers
 from .base import CommonSettings, Destination, Request
 
 __all__ = ["OtlpSettings", "OtlpDestination", "partial_success"]
@@ -73,7 +74,8 @@ class OtlpDestination(Destination):
         return TraceEncoder(format=format or self.encoding, flavor=s.flavor, resource=s.resource or None)
 
     def request(self, body: bytes) -> Request:
-        headers = {**self.settings.headers, "Content-Type": CONTENT_TYPES[self.encoding]}
+        # A user header named Content-Type (in any case) would go out beside ours: ours wins.
+        headers = merge_headers(self.settings.headers, {"Content-Type": CONTENT_TYPES[self.encoding]})
         return Request("POST", self.url, headers, body)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
