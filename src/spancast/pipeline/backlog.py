@@ -48,6 +48,7 @@ class Chunk:
     records: list[Any]
     nbytes: int  # estimated, of all its records
     taken_at: float  # loop time
+    only: frozenset[str] | None = None  # the lanes it is for (replayed records); None: every lane
 
     @property
     def end(self) -> int:
@@ -57,7 +58,7 @@ class Chunk:
 class Backlog:
     """Chunks of records in arrival order; positions are absolute, so cursors stay valid as chunks leave."""
 
-    __slots__ = ("_chunks", "cursors", "end", "nbytes", "start")
+    __slots__ = ("_chunks", "cursors", "end", "masked", "nbytes", "start")
 
     def __init__(self) -> None:
         self._chunks: deque[Chunk] = deque()
@@ -65,12 +66,29 @@ class Backlog:
         self.end = 0  # the position after the last record taken
         self.nbytes = 0
         self.cursors: list[Any] = []  # the readers (lanes): anything with a .cursor position
+        self.masked = 0  # chunks held that are for some lanes only (replayed records)
 
-    def append(self, records: list[Any], nbytes: int, now: float) -> None:
+    def append(self, records: list[Any], nbytes: int, now: float, only: frozenset[str] | None = None) -> None:
         if records:
-            self._chunks.append(Chunk(self.end, records, nbytes, now))
+            self._chunks.append(Chunk(self.end, records, nbytes, now, only))
+            self.masked += only is not None
             self.end += len(records)
             self.nbytes += nbytes
+
+    def read_for(self, cursor: int, limit: int) -> tuple[list[Any], frozenset[str] | None]:
+        """read(), and the lanes the records are for (None: all)."""
+        for chunk in self._chunks:
+            if chunk.end > cursor:
+                offset = max(cursor - chunk.start, 0)
+                return chunk.records[offset : offset + limit], chunk.only
+        return [], None
+
+    def not_for(self, name: str, cursor: int) -> int:
+        """Records from position cursor on that are not for the lane called name (replayed for others)."""
+        if not self.masked:
+            return 0
+        return sum(chunk.end - max(cursor, chunk.start) for chunk in self._chunks
+                   if chunk.only is not None and name not in chunk.only and chunk.end > cursor)
 
     def read(self, cursor: int, limit: int) -> list[Any]:
         """Up to limit records from position cursor on (fewer when the backlog ends or a chunk does)."""
@@ -119,6 +137,7 @@ class Backlog:
         while chunks and chunks[0].end <= low:
             chunk = chunks.popleft()
             self.nbytes -= chunk.nbytes
+            self.masked -= chunk.only is not None
         if chunks and chunks[0].start < low:
             chunk = chunks[0]
             cut = low - chunk.start

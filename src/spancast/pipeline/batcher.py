@@ -48,6 +48,8 @@ class Batch:
     waiting: bool = False  # the sender counts it as waiting for a slot
     settled: bool = False  # the sender has counted its records as delivered or dropped
     part: int = 0  # which of the destination's requests for this batch goes next (most have one)
+    positions: list[int] | None = None  # the records' backlog positions, when a spool needs them
+    settles: bool = True  # False when its records stay unsettled (a spool replays them): retries exhausted
 
     @property
     def records(self) -> int:
@@ -70,6 +72,8 @@ class Batcher:
         self.clock = clock
         self.closed = Counter()  # close reason -> batches
         self._items: list[Any] = []
+        self._positions: list[int] | None = None  # parallel to _items, when positions are tracked
+        self.refused_positions: list[int] = []  # positions of the records the last add_many refused
         self._opened_at = 0.0
 
     @property
@@ -93,12 +97,20 @@ class Batcher:
             raise invalid[0][1]
         return closed
 
-    def add_many(self, records: list[Any]) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
+    def add_many(self, records: list[Any], positions: list[int] | None = None
+                 ) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
         """Add a chunk of records at once (the encoder runs the per-record loop); returns the batches
-        this closed and the records that could not be encoded, each with its error."""
+        this closed and the records that could not be encoded, each with its error. With positions
+        (one per record), each batch carries its records' positions and refused_positions lists the
+        refused records' ones."""
         s = self.settings
         closed: list[Batch] = []
         invalid: list[tuple[Any, Exception]] = []
+        tracked = positions is not None
+        if tracked:
+            self.refused_positions = []
+            if self._positions is None:
+                self._positions = []
         i, n = 0, len(records)
         while i < n:
             if not self._items:
@@ -109,12 +121,22 @@ class Batcher:
                 bad = {k for k, _ in errors}
                 self._items.extend(r for k, r in enumerate(records[i:j], i) if k not in bad)
                 invalid.extend((records[k], exc) for k, exc in errors)
+                if tracked:
+                    self._positions.extend(p for k, p in enumerate(positions[i:j], i) if k not in bad)  # type: ignore[union-attr, index]
+                    self.refused_positions.extend(positions[k] for k in sorted(bad))  # type: ignore[index]
             else:
                 self._items.extend(records[i:j])
+                if tracked:
+                    self._positions.extend(positions[i:j])  # type: ignore[union-attr, index]
             i = j
             if full is not None and self._items:
                 closed.append(self._close(full))
         return closed, invalid
+
+    @property
+    def first_position(self) -> int | None:
+        """The position of the open batch's first record (tracked batchers only)."""
+        return self._positions[0] if self._positions else None
 
     def flush_if_due(self, now: float | None = None) -> Batch | None:
         due = self.due_at()
@@ -130,6 +152,8 @@ class Batcher:
         # finish_view: the native encoder hands over its (pooled) buffer rather than copying it
         batch = Batch(self.encoder.finish_view(), self._items, reason, self._opened_at)
         self._items = []
+        if self._positions is not None:
+            batch.positions, self._positions = self._positions, []
         self.closed[reason] += 1
         return batch
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .backlog import Backlog
 from .batcher import Batcher, BatchSettings
+from .ledger import Progress, runs
 from .limiter import AdaptiveLimit
 from .retry import RetryPolicy
 from .sender import Sender
@@ -59,6 +60,21 @@ class Lane:
         self._timer: asyncio.TimerHandle | None = None
         self._flush_to: int | None = None  # a flush asked for everything before this position
         self._pumping = False
+        self.progress: Progress | None = None  # which positions are settled here: kept only for a spool
+        self._on_settled: Callable[[Lane, list[tuple[int, int]]], None] | None = None
+
+    def track(self, on_settled: Callable[[Lane, list[tuple[int, int]]], None]) -> Progress:
+        """Keep track of settled positions from now on; on_settled(lane, runs) hears of each new run."""
+        self.progress = Progress(self.cursor)
+        self._on_settled = on_settled
+        self.sender.on_settled = self._settled
+        return self.progress
+
+    def _settled(self, positions: list[int]) -> None:
+        spans = runs(positions)
+        if spans and self.progress is not None:
+            self.progress.mark_runs(spans)
+            self._on_settled(self, spans)  # type: ignore[misc]
 
     async def start(self) -> None:
         await self.sender.start()
@@ -110,15 +126,31 @@ class Lane:
         try:
             batcher, sender, backlog, route = self.batcher, self.sender, self.backlog, self.destination.route
             limit = batcher.settings.max_batch_records
+            name, tracked = self.destination.name, self.progress is not None
             while self.cursor < backlog.end and sender.waiting < AHEAD_BATCHES:
-                records = backlog.read(self.cursor, limit - batcher.records)
+                records, only = backlog.read_for(self.cursor, limit - batcher.records)
+                start = self.cursor
                 self.cursor += len(records)
+                if only is not None and name not in only:  # replayed for other destinations
+                    if tracked:
+                        self._settled(list(range(start, self.cursor)))
+                    continue
                 # Past the cursor, a record is in the batcher or counted here: the stats stay balanced.
-                records, filtered, sampled_out = route.select(records)
+                kept: list[int] | None = [] if tracked else None
+                records, filtered, sampled_out = route.select(records, kept)
                 if filtered or sampled_out:
                     self.stats.filtered += filtered
                     self.stats.sampled_out += sampled_out
-                closed, invalid = batcher.add_many(records)
+                if tracked:
+                    positions = [start + i for i in kept]  # type: ignore[union-attr]
+                    if filtered or sampled_out:
+                        taken = set(positions)
+                        self._settled([p for p in range(start, self.cursor) if p not in taken])
+                    closed, invalid = batcher.add_many(records, positions)
+                    if invalid:
+                        self._settled(batcher.refused_positions)
+                else:
+                    closed, invalid = batcher.add_many(records)
                 for record, exc in invalid:
                     # an encoder may refuse a record for a reason of its own (Datadog: older than 24 h)
                     self.stats.drop(getattr(exc, "drop_reason", "invalid_record"), 1)
@@ -137,7 +169,9 @@ class Lane:
             self._sync()
 
     def _sync(self) -> None:
-        self.stats.queued = self.backlogged + self.batcher.records
+        backlog = self.backlog
+        others = backlog.not_for(self.destination.name, self.cursor) if backlog.masked else 0
+        self.stats.queued = self.backlogged - others + self.batcher.records
 
     def _submit(self, batch: Any) -> None:
         self.stats.batches[batch.reason] += 1
@@ -195,7 +229,7 @@ class Lane:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        left = self.backlogged + self.batcher.records
+        left = self.backlogged - self.backlog.not_for(self.destination.name, self.cursor) + self.batcher.records
         self.cursor = self.backlog.end
         if self.batcher.records:
             self.batcher.flush()

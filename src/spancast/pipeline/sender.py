@@ -66,6 +66,8 @@ class Sender:
         self.waiting = 0  # batches compressing or waiting for a slot (not sending, not sleeping before a retry)
         # Called when a batch gets its slot or is done: the lane encodes its next batch then, not before.
         self.on_progress = on_progress
+        # Given the positions of records settled here for good (a spool lets them go): see ledger.py.
+        self.on_settled: Callable[[list[int]], None] | None = None
         self.file: RotatingFile | None = None
         if destination.transport == "file":
             s = destination.settings
@@ -98,6 +100,7 @@ class Sender:
             self.waiting -= 1
         if not batch.settled:
             self.stats.drop("shutdown_deadline", batch.records)
+            batch.settles = False  # a spool keeps it for the next start
             self._settle(batch)
         if self.on_progress is not None:
             self.on_progress()
@@ -107,6 +110,8 @@ class Sender:
         batch.settled = True
         self.stats.in_flight -= batch.records
         self.bytes_in_flight -= len(batch.body) + (len(batch.wire) if batch.wire is not batch.body and batch.wire else 0)
+        if self.on_settled is not None and batch.settles and batch.positions:
+            self.on_settled(batch.positions)
 
     def tasks(self) -> set[asyncio.Task[None]]:
         """The batches being delivered now (a copy)."""
@@ -157,6 +162,7 @@ class Sender:
                     poll_url = decision.poll_url
                     if poll_url is None or time.monotonic() - pending_since > self.retry.max_pending_s:
                         self.stats.drop("retries_exhausted", batch.records)
+                        batch.settles = False
                         self.stats.last_error = (f"still pending after {time.monotonic() - pending_since:.0f}s"
                                                  if poll_url else "pending, but the receiver gave nowhere to ask")
                         return
@@ -181,6 +187,7 @@ class Sender:
                 delay = self.retry.delay_s(batch.attempts, elapsed, decision, self.rng)
                 if delay is None:
                     self.stats.drop("retries_exhausted", batch.records)
+                    batch.settles = False  # a spool replays it on the next start
                     self.stats.last_error = f"retries exhausted after {batch.attempts} attempts: {decision.reason}"
                     return
                 self.stats.retried += 1
@@ -291,7 +298,11 @@ class Sender:
             self.stats.last_error = "HTTP 413 for a single record"
             return
         half = batch.records // 2
-        for part in (batch.items[:half], batch.items[half:]):
+        batch.settles = False  # its halves settle its records
+        positions = batch.positions
+        for lo, hi in ((0, half), (half, batch.records)):
+            part = batch.items[lo:hi]
+            where = positions[lo:hi] if positions is not None else None
             # Re-encoded from the records: one may be refused now that was not then (Datadog: it aged
             # past 24 hours meanwhile); it is counted, the others go on.
             encoder = self.destination.new_encoder()
@@ -303,9 +314,13 @@ class Sender:
                     self.stats.drop(getattr(exc, "drop_reason", "invalid_record"), 1)
                     self.stats.last_error = f"re-encoding a split batch: {exc}"[:300]
                 part = [r for k, r in enumerate(part) if k not in bad]
+                if where is not None:
+                    if self.on_settled is not None:
+                        self.on_settled([where[k] for k in sorted(bad)])
+                    where = [p for k, p in enumerate(where) if k not in bad]
             if part:
                 self.stats.batches["split"] += 1
-                self.submit(Batch(encoder.finish(), part, "split", batch.opened_at))
+                self.submit(Batch(encoder.finish(), part, "split", batch.opened_at, positions=where))
 
     def _permanent(self, batch: Batch, decision: Decision) -> None:
         self.stats.drop("permanent_http_error", batch.records)

@@ -130,23 +130,30 @@ class Route:
             return "sampled_out"
         return "deliver"
 
-    def select(self, records: list[Any]) -> tuple[list[Any], int, int]:
+    def select(self, records: list[Any], kept: list[int] | None = None) -> tuple[list[Any], int, int]:
         """The records to deliver (redacted in privacy mode), how many were filtered, how many sampled out.
 
-        A passthrough route returns the same list, untouched."""
+        A passthrough route returns the same list, untouched. When kept is a list, the index of each
+        record delivered is appended to it (a spool needs to know which positions routing settled)."""
         if self.passthrough:
+            if kept is not None:
+                kept.extend(range(len(records)))
             return records, 0, 0
         keep: list[Any] = []
         filtered = sampled_out = 0
         decide, privacy = self.decide, self.privacy_mode
-        for record in records:
+        for i, record in enumerate(records):
             if not isinstance(record, Generation):
                 # Not a record routing can read: the encoder drops it as invalid_record, content and all.
                 keep.append(record)
+                if kept is not None:
+                    kept.append(i)
                 continue
             verdict = decide(record)
             if verdict == "deliver":
                 keep.append(redact(record) if privacy else record)
+                if kept is not None:
+                    kept.append(i)
             elif verdict == "filtered":
                 filtered += 1
             else:
