@@ -15,7 +15,7 @@ import atexit
 import os
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .connection import ConnectionResult, check_connection, preview
@@ -100,6 +100,9 @@ class Broadcaster:
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
         self._memory_full = False  # the drain stopped at max_memory_bytes: resume when a lane frees some
+        self._settle_watchers: list[Callable[[int], None]] = []
+        self._run_watchers: list[Callable[[str, list[tuple[int, int]]], None]] = []
+        self.settled_low = 0  # every record before this position is settled for every destination
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._own_loop = False
@@ -233,6 +236,9 @@ class Broadcaster:
             for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
+        if self._settle_watchers or self._run_watchers:
+            for lane in self.lanes:
+                lane.track(self._on_settled)
         for lane in self.lanes:
             await lane.start()
         self.intake.connect(lambda: loop.call_soon_threadsafe(self._drain))
@@ -281,6 +287,37 @@ class Broadcaster:
                 return
             if intake.settle():
                 return
+
+    # ------------------------------------------------------------ settled positions (spool, stream workers)
+
+    def watch_settled(self, on_low: Callable[[int], None] | None = None,
+                      on_runs: Callable[[str, list[tuple[int, int]]], None] | None = None) -> None:
+        """Before start: on_low(position) whenever every record before position is settled for every
+        destination (delivered, or refused for good, or routed out: see pipeline/ledger.py), and
+        on_runs(destination, [(start, end), ...]) for each run one destination settles. Positions
+        count records in the order the pipeline took them, from 0; next_position says which one the
+        next emit() from the loop's own thread will get."""
+        if self.state != "new":
+            raise RuntimeError("watch_settled() goes before start()")
+        if on_low is not None:
+            self._settle_watchers.append(on_low)
+        if on_runs is not None:
+            self._run_watchers.append(on_runs)
+
+    @property
+    def next_position(self) -> int:
+        """The position the next record emitted from the loop's thread will have (records are taken in
+        emit order, and replayed records only join while the intake is empty)."""
+        return self.backlog.end + len(self.intake)
+
+    def _on_settled(self, lane: Lane, spans: list[tuple[int, int]]) -> None:
+        for watcher in self._run_watchers:
+            watcher(lane.destination.name, spans)
+        low = min((lane.progress.low for lane in self.lanes if lane.progress is not None), default=self.backlog.end)
+        if low > self.settled_low:
+            self.settled_low = low
+            for watcher in self._settle_watchers:
+                watcher(low)
 
     def memory_bytes(self) -> int:
         """Estimated bytes the pipeline holds: the backlog once, plus every lane's encoded bodies."""
