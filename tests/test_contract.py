@@ -31,6 +31,12 @@ HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
 FAST = RetryPolicy(max_attempts=5, max_retry_elapsed_s=10, initial_backoff_s=0.01, max_backoff_s=0.05)
 HTTP_TYPES = sorted(t for t, cls in REGISTRY.items() if cls.transport == "http")
+#: Destinations outside this contract (no HTTP: no status, no Retry-After, no 413): why, and the file
+#: that tests them end to end instead.
+NOT_HTTP = {
+    "file": ("appends to a local file", "test_file_destination.py"),
+    "redis": ("XADDs to a Redis stream; its errors are Redis replies (a real redis-server)", "test_redis_destination.py"),
+}
 N = 12  # records per delivery test
 
 
@@ -82,6 +88,12 @@ def assert_delivered(sink, recs):
         return
     llm = [s["span_id"] for r in sink.received for s in r.spans if s["attributes"].get("openinference.span.kind") == "LLM"]
     assert len(llm) == len(set(llm)) == len(recs)
+
+
+def test_every_destination_outside_the_contract_says_why():
+    assert {t for t, cls in REGISTRY.items() if cls.transport != "http"} == set(NOT_HTTP)
+    for kind, (_, tests) in NOT_HTTP.items():
+        assert (HERE / tests).exists(), kind
 
 
 @pytest.fixture(params=HTTP_TYPES)

@@ -107,6 +107,10 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
     """Send the connection test to one destination and say how it went (never raises for network errors)."""
     if getattr(destination, "transport", "http") == "file":
         return _check_file(destination)
+    if getattr(destination, "transport", "http") == "redis":  # PING, and the key is a stream or absent
+        from .pipeline.redis_transport import check_stream
+
+        return await check_stream(destination, timeout_s)
     request, also_ok = _test_request(destination)
     body = destination.compressor.compress(request.body)
     headers = dict(request.headers)
@@ -205,7 +209,7 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     headers = dict(request.headers)
     if destination.compressor.content_encoding:
         headers["Content-Encoding"] = destination.compressor.content_encoding
-    shown = headers.get("Content-Type") or ("application/x-ndjson" if destination.transport == "file" else "")
+    shown = headers.get("Content-Type") or ("application/x-ndjson" if destination.transport in ("file", "redis") else "")
     if "ndjson" in shown or "jsonl" in shown:  # one document per line (rows, event streams)
         body = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
         note = "one JSON document per line, shown as a list"
@@ -224,6 +228,9 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     secret_names = destination.secret_headers | {name.lower() for name in destination.settings.headers}
     out = {"destination": destination.name, "sent": True, "method": request.method, "url": mask_url(request.url),
            "headers": mask_headers(headers, secret_names), "body": body}
+    own_note = getattr(destination, "preview_note", None)  # what the lines become (Redis: one XADD each)
+    if own_note is not None:
+        note = f"{note}; {own_note()}" if note else own_note()
     if note:
         out["note"] = note
     return out

@@ -21,6 +21,7 @@ from .opik import OpikDestination
 from .otlp import OtlpDestination
 from .posthog import PostHogDestination
 from .raindrop import RaindropDestination
+from .redis import RedisDestination
 from .ramp import RampDestination
 from .s3 import S3Destination
 from .sentry import SentryDestination
@@ -37,6 +38,7 @@ REGISTRY: dict[str, type[Destination]] = {
         WebhookDestination,
         FileDestination,
         S3Destination,
+        RedisDestination,
         # vendor OTLP presets
         GrafanaDestination,
         LangfuseDestination,

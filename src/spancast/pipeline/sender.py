@@ -10,8 +10,9 @@ response body, never with a header value.
 
 Every request that went out is counted by outcome with its latency (from the moment it is sent, not
 from the wait for a slot): sends and re-sends, each part of a batch that takes several, each poll of
-a pending batch, and the file destination's appends; one cut short by shutdown is not. A batch's size
-(records, and bytes as counted in delivered_bytes) is observed once, when its first request goes out.
+a pending batch, the file destination's appends and the redis destination's XADD pipelines; one cut
+short by shutdown is not. A batch's size (records, and bytes as counted in delivered_bytes) is
+observed once, when its first request goes out.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Sender:
         if destination.transport == "file":
             s = destination.settings
             self.file = RotatingFile(destination.path, s.max_file_bytes, s.max_files)
+        self.redis: Any = None
+        if destination.transport == "redis":  # a Redis stream: one pipeline of XADDs per batch, no HTTP
+            from .redis_transport import RedisTransport
+
+            self.redis = RedisTransport(destination)
         stats.concurrency_limit = self.limiter.limit
 
     async def start(self) -> None:
@@ -143,6 +149,8 @@ class Sender:
     async def close(self) -> None:
         if self.file is not None:
             self.file.close()
+        if self.redis is not None:
+            await self.redis.close()
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -258,6 +266,9 @@ class Sender:
                 await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
                 decision = Decision(Action.DELIVERED, None)
                 return decision
+            if self.redis is not None:  # Redis errors come back as a decision, never raised
+                decision = await self.redis.send(request.body)
+                return decision
             assert self.session is not None, "start() the sender first"
             async with self.session.request(request.method, request.url, data=data, headers=headers) as resp:
                 body = await resp.content.read(64 * 1024)
@@ -324,15 +335,16 @@ class Sender:
 
     def _permanent(self, batch: Batch, decision: Decision) -> None:
         self.stats.drop("permanent_http_error", batch.records)
-        self.stats.last_error = f"HTTP {decision.status}: {decision.reason}"[:300]
-        if decision.status not in self._logged:
+        # No status: not HTTP (Redis), the reason says what refused it; logged once like a status.
+        said = f"HTTP {decision.status}: {decision.reason}" if decision.status is not None else decision.reason
+        self.stats.last_error = said[:300]
+        if (decision.status or 0) not in self._logged:
             self._logged.add(decision.status or 0)
             log.error(
-                "spancast: destination %s refused a batch with HTTP %s (not retried; later ones with this status"
-                " are counted, not logged): %s",
+                "spancast: destination %s refused a batch (not retried; later ones refused alike are counted, not"
+                " logged): %s",
                 self.destination.name,
-                decision.status,
-                decision.reason,
+                said,
             )
 
     def __repr__(self) -> str:
