@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from conftest import full_record
-from redisserver import RedisServer, free_port, redis_server  # noqa: F401 - redis_server is a fixture
+from redisserver import RedisServer, free_port
 from spancast import Broadcaster, ConfigError, Generation
 from spancast.config import load_config
 from spancast.destinations import make_destination
@@ -37,6 +37,12 @@ def deliver(destination: dict, records, retry: RetryPolicy = FAST, **kwargs) -> 
 def entries(server: RedisServer, stream: str = "gen") -> list[Generation]:
     decoder = msgspec.json.Decoder(Generation)
     return [decoder.decode(fields[b"record"]) for _, fields in server.client().xrange(stream)]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    with RedisServer(tmp_path) as server:
+        yield server
 
 
 def wait_until(condition, timeout_s: float = 10.0) -> None:
