@@ -71,6 +71,16 @@ def test_a_full_toml_file_loads_with_secrets_from_the_environment_and_files(tmp_
         assert "sk-lf-9" not in shown and "tok-123" not in shown and "Bearer h" not in shown
 
 
+def test_the_spool_section(tmp_path):
+    config = parse_config({"spool": {"directory": "spool", "fsync": "interval", "max_bytes": 1 << 26}},
+                          base_dir=tmp_path)
+    assert config.spool is not None and config.spool.directory == str(tmp_path / "spool")
+    assert config.broadcaster_kwargs()["spool"] == config.spool
+    with pytest.raises(InvalidConfigError) as caught:
+        parse_config({"spool": {"directory": "s", "fsync": "sometimes", "segment_bytes": 1}})
+    assert set(problems_of(caught.value)) == {"spool.fsync", "spool.segment_bytes"}
+
+
 def test_broadcaster_from_config_takes_the_pipeline_section(tmp_path):
     path = write(tmp_path, "c.toml", '[pipeline]\nmax_batch_records = 7\n[pipeline.retry]\nmax_attempts = 2\n'
                  '[[destinations]]\ntype = "file"\ndirectory = "out"\n')
@@ -82,7 +92,7 @@ def test_broadcaster_from_config_takes_the_pipeline_section(tmp_path):
 
 def test_pipeline_settings_match_the_broadcaster_keywords():
     params = inspect.signature(Broadcaster.__init__).parameters
-    keywords = {name: p.default for name, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    keywords = {name: p.default for name, p in params.items() if p.kind is p.KEYWORD_ONLY and name != "spool"}
     fields = {name: getattr(PipelineSettings(), name) for name in PipelineSettings.__struct_fields__}
     assert set(keywords) == set(fields)  # "retry" is a RetryPolicy on one side and [pipeline.retry] on the other
     for name, default in keywords.items():

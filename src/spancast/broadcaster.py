@@ -27,6 +27,7 @@ from .pipeline.intake import Intake
 from .pipeline.lane import Lane
 from .pipeline.limiter import AdaptiveLimit
 from .pipeline.retry import RetryPolicy
+from .pipeline.spool import Spool, SpoolSettings
 from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
@@ -60,6 +61,7 @@ class Broadcaster:
         retry: RetryPolicy | None = None,
         shutdown_timeout_s: float = 10.0,
         use_uvloop: bool = True,
+        spool: SpoolSettings | Mapping[str, Any] | None = None,
     ) -> None:
         self.destinations = [make_destination(d, f"destinations[{i}]") for i, d in enumerate(destinations)]
         names = [d.name for d in self.destinations]
@@ -78,6 +80,9 @@ class Broadcaster:
         self.max_memory_bytes = max_memory_bytes
         self.shutdown_timeout_s = shutdown_timeout_s
         self.use_uvloop = use_uvloop
+        if spool is not None and not isinstance(spool, SpoolSettings):
+            spool = SpoolSettings(**spool)
+        self.spool_settings: SpoolSettings | None = spool
         self._intake_args = (intake_max_records, overflow, block_timeout_s, intake_max_bytes)
         self.intake = Intake(*self._intake_args)
         self._reset()
@@ -100,6 +105,9 @@ class Broadcaster:
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
         self._memory_full = False  # the drain stopped at max_memory_bytes: resume when a lane frees some
+        self._spool_full = False  # the drain stopped at the spool's max_bytes: resume when it lets go of some
+        self.spool: Spool | None = None
+        self._replay: asyncio.Task[None] | None = None
         self._settle_watchers: list[Callable[[int], None]] = []
         self._run_watchers: list[Callable[[str, list[tuple[int, int]]], None]] = []
         self.settled_low = 0  # every record before this position is settled for every destination
@@ -221,9 +229,14 @@ class Broadcaster:
         timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        if self._replay is not None:
+            self._replay.cancel()  # what it did not re-inject stays in the older run's segments
+            await asyncio.gather(self._replay, return_exceptions=True)
         self._drain(repeat=False, everything=True)
         # Every lane gets the whole remaining time at once: a hung one cannot eat a healthy one's share.
         await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
+        if self.spool is not None:
+            self.spool.close()  # what the deadline left undelivered stays spooled for the next start
         self.state = "closed"
 
     # ------------------------------------------------------------ the loop side
@@ -236,6 +249,11 @@ class Broadcaster:
             for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
+        if self.spool_settings is not None:
+            self.spool = Spool(self.spool_settings, [lane.destination.name for lane in self.lanes])
+            self.spool.open(loop)
+            self._run_watchers.append(self.spool.settled)
+            self._settle_watchers.append(self._spool_release)
         if self._settle_watchers or self._run_watchers:
             for lane in self.lanes:
                 lane.track(self._on_settled)
@@ -245,6 +263,10 @@ class Broadcaster:
         self.state = "running"
         if len(self.intake):
             loop.call_soon(self._drain)
+        if self.spool is not None and self.spool.old:
+            live = frozenset(lane.destination.name for lane in self.lanes)
+            self.spool.replaying = True  # from now: /readyz must not say ready before the task first runs
+            self._replay = loop.create_task(self.spool.replay(self._inject, live))
 
     def _drain(self, repeat: bool = True, everything: bool = False) -> None:
         """Move records from the intake to the backlog and let every lane encode what its sender can take.
@@ -265,12 +287,24 @@ class Broadcaster:
                     return
                 limit = min(limit, max(1, int(room // self.sizes.record_bytes)))  # overshoot by one record at most
             self._memory_full = False
+            spool = self.spool
+            if spool is not None and not everything and spool.full():
+                # The pipeline's overflow policy, applied to the spool: make room by dropping its oldest
+                # records, or stop taking, so that the intake fills and its policy applies.
+                if self.intake.policy != "drop_oldest" or not spool.drop_oldest():
+                    self._spool_full = True
+                    return
+            if spool is not None and not everything:  # the spool overshoots its cap by a record at most
+                limit = min(limit, max(1, int((spool.settings.max_bytes - spool.nbytes) // self.sizes.record_bytes)))
+            self._spool_full = False
             records = intake.take(limit)
             if records:
                 took = True
                 nbytes = self.sizes.chunk_bytes(records)
                 # The intake shares the memory cap: what the backlog and the bodies hold is not free for it.
                 intake.set_record_bytes(self.sizes.record_bytes, self.max_memory_bytes - self.memory_bytes())
+                if spool is not None:
+                    spool.append(backlog.end, records)  # on disk before any of it is sent
                 backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
                     lane.receive(len(records))
@@ -319,6 +353,31 @@ class Broadcaster:
             for watcher in self._settle_watchers:
                 watcher(low)
 
+    def _spool_release(self, low: int) -> None:
+        assert self.spool is not None
+        self.spool.release(low)
+        if self._spool_full and self.loop is not None and not self.spool.full():
+            self.loop.call_soon(self._drain)
+
+    def _inject(self, records: list[Any], only: frozenset[str]) -> bool:
+        """Replayed records, for some destinations only; False (nothing done) while live records wait
+        in the intake or memory is short: replay goes behind live traffic."""
+        if self.state != "running" or len(self.intake) or self._memory_full:
+            return False
+        nbytes = self.sizes.chunk_bytes(records)
+        if self._memory_room(nbytes) < nbytes:
+            return False
+        assert self.spool is not None and self.loop is not None
+        self.spool.append(self.backlog.end, records, only)
+        self.backlog.append(records, nbytes, self.loop.time(), only)
+        lanes = [lane for lane in self.lanes if lane.destination.name in only]
+        for lane in lanes:
+            lane.receive(len(records))
+        for lane in lanes:
+            lane.pump()
+        self.backlog.trim()
+        return True
+
     def memory_bytes(self) -> int:
         """Estimated bytes the pipeline holds: the backlog once, plus every lane's encoded bodies."""
         return self.backlog.nbytes + sum(lane.encoded_bytes() for lane in self.lanes)
@@ -359,6 +418,8 @@ class Broadcaster:
                        "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes},
             "destinations": {},
         }
+        if self.spool is not None:
+            out["spool"] = self.spool.stats()
         out["backlog"] = {"records": len(self.backlog), "bytes": self.backlog.nbytes, "memory_bytes": self.memory_bytes(),
                           "max_memory_bytes": self.max_memory_bytes}
         for lane in self.lanes:

@@ -5,6 +5,7 @@ A TOML file has three parts, all optional::
     [pipeline]            # Broadcaster keywords: batching, queues, memory, concurrency, shutdown
     [pipeline.retry]      # RetryPolicy
     [server]              # spancast serve: host, port, token, body limit
+    [spool]               # a crash-safe disk spool: directory, size cap, fsync policy
     [[destinations]]      # one table per destination, the mapping make_destination takes
 
 A JSON file holding a list (or ``{"data": [...]}``) of destinations as OpenRouter's observability
@@ -27,7 +28,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields as dataclass_fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -35,8 +36,9 @@ from .destinations import REGISTRY, Destination, make_destination
 from .destinations.base import Secret, camel_case, snake_case
 from .errors import ConfigError, InvalidConfigError
 from .pipeline.retry import RetryPolicy
+from .pipeline.spool import SpoolSettings
 
-__all__ = ["Config", "PipelineSettings", "ServerSettings", "load_config", "parse_config", "default_config",
+__all__ = ["Config", "PipelineSettings", "ServerSettings", "SpoolConfig", "load_config", "parse_config", "default_config",
            "DEFAULT_OUTPUT_DIR"]
 
 #: Where the embedded default (no configuration at all) writes: OTLP JSON lines, one request a line.
@@ -70,6 +72,20 @@ class PipelineSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     retry: Annotated[dict[str, Any], _d("RetryPolicy fields, see [pipeline.retry]")] = {}
 
 
+class SpoolConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[spool]``: a crash-safe disk spool (off unless a directory is given)."""
+
+    directory: Annotated[str, _d("where the segment files go (created if missing); one spool per process")]
+    max_bytes: Annotated[int, _d("the spool's size cap; when full, the pipeline's overflow policy applies",
+                                 ge=64 * 1024)] = 1024 * 1024 * 1024
+    segment_bytes: Annotated[int, _d("a segment file rolls over at this size", ge=4096)] = 16 * 1024 * 1024
+    fsync: Annotated[Literal["never", "batch", "interval"],
+                     _d("never (the OS decides), batch (each chunk, before serve answers 202), interval")] = "batch"
+    fsync_interval_s: Annotated[float, _d("how often fsync = interval syncs", gt=0)] = 1.0
+    replay_records_per_s: Annotated[float, _d("replay after a restart goes no faster than this, behind live "
+                                              "traffic", gt=0)] = 20_000.0
+
+
 class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[server]``: spancast serve."""
 
@@ -89,11 +105,12 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     destinations: tuple[Destination, ...] = ()
     source: str = "<embedded default>"
+    spool: SpoolSettings | None = None
 
     def broadcaster_kwargs(self) -> dict[str, Any]:
         kwargs = msgspec.structs.asdict(self.pipeline)
         kwargs.pop("retry")
-        return {**kwargs, "retry": self.retry}
+        return {**kwargs, "retry": self.retry, "spool": self.spool}
 
     def __repr__(self) -> str:  # destination settings hide their own secrets; names are enough here
         names = ", ".join(f"{d.name}:{d.type}" for d in self.destinations)
@@ -137,17 +154,18 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
     if not isinstance(data, Mapping):
         raise InvalidConfigError(source, [ConfigError(source, f"expected a table or a list, got {type(data).__name__}")])
     for key in data:
-        if key not in ("pipeline", "server", "destinations"):
-            checker.problem(str(key), "unknown section; expected pipeline, server or destinations")
+        if key not in ("pipeline", "server", "spool", "destinations"):
+            checker.problem(str(key), "unknown section; expected pipeline, server, spool or destinations")
     pipeline = checker.struct(data.get("pipeline", {}), PipelineSettings, "pipeline")
     retry = checker.retry(pipeline.retry, "pipeline.retry")
     server = checker.struct(data.get("server", {}), ServerSettings, "server")
+    spool = checker.spool(data["spool"], base_dir) if "spool" in data else None
     raw = data.get("destinations", [])
     if not isinstance(raw, list):
         checker.problem("destinations", f"expected an array of tables ([[destinations]]), got {type(raw).__name__}")
         raw = []
     entries = [checker.toml_entry(item, f"destinations[{i}]") for i, item in enumerate(raw)]
-    return checker.finish(source, pipeline, retry, server, entries)
+    return checker.finish(source, pipeline, retry, server, entries, spool)
 
 
 # ---------------------------------------------------------------- checking
@@ -232,10 +250,12 @@ class _Checker:
 
     # -- sections
 
-    def struct(self, raw: Any, cls: type[Any], where: str) -> Any:
+    def struct(self, raw: Any, cls: type[Any], where: str, required: bool = False) -> Any:
+        """raw checked as cls; cls() (None when required keys make that impossible) after problems."""
+        fallback = None if required else cls
         if not isinstance(raw, Mapping):
             self.problem(where, f"expected a table, got {type(raw).__name__}")
-            return cls()
+            return fallback() if fallback else None
         known = set(cls.__struct_fields__)
         data = self.files(self.resolve(dict(raw), where), where, known)
         reported: set[str] = set()
@@ -252,7 +272,20 @@ class _Checker:
                 self.problem(f"{where}.{key}", reason)
                 reported.add(key)
                 del data[key]
-        return cls()
+        return fallback() if fallback else None
+
+    def spool(self, raw: Any, base_dir: Path | None) -> SpoolSettings | None:
+        checked = self.struct(raw, SpoolConfig, "spool", required=True)
+        if checked is None:
+            return None
+        directory = Path(os.path.expanduser(checked.directory))
+        if not directory.is_absolute():  # like *_file paths: relative to the configuration file
+            directory = (base_dir or Path.cwd()) / directory
+        try:
+            return SpoolSettings(**{**msgspec.structs.asdict(checked), "directory": str(directory)})
+        except ConfigError as exc:
+            self.problem(exc.path, exc.reason)
+            return None
 
     def retry(self, raw: Mapping[str, Any], where: str) -> RetryPolicy:
         known = {f.name for f in dataclass_fields(RetryPolicy)}
@@ -351,7 +384,7 @@ class _Checker:
         return path
 
     def finish(self, source: str, pipeline: PipelineSettings, retry: RetryPolicy, server: ServerSettings,
-               entries: list[_Entry | None]) -> Config:
+               entries: list[_Entry | None], spool: SpoolSettings | None = None) -> Config:
         destinations: list[Destination] = []
         names: dict[str, str] = {}
         for entry in entries:
@@ -372,7 +405,7 @@ class _Checker:
             self.problem("pipeline.initial_concurrency", "must not exceed max_concurrency")
         if self.problems:
             raise InvalidConfigError(source, self.problems)
-        return Config(pipeline, retry, server, tuple(destinations), source)
+        return Config(pipeline, retry, server, tuple(destinations), source, spool)
 
 
 def _stand_in(settings: type[Any], name: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from .config import PipelineSettings, ServerSettings
+from .config import PipelineSettings, ServerSettings, SpoolConfig
 from .destinations import REGISTRY
 from .destinations.base import CommonSettings, Secret, camel_case
 from .pipeline.retry import RetryPolicy
@@ -32,6 +32,8 @@ def reference() -> str:
         _dataclass_table(RetryPolicy),
         "\n### `[server]`\n",
         _table(ServerSettings),
+        "\n### `[spool]`\n",
+        _table(SpoolConfig),
         "\n### `[[destinations]]`: settings every destination takes\n",
         "Keys may be written in snake_case or in OpenRouter's camelCase. Secret settings (marked *secret*) "
         "may be given as `KEY_file` (a path) or hold `${ENV_VAR}`.\n",

@@ -4,12 +4,14 @@ Routes::
 
     POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
     GET  /healthz          200 while the process serves
-    GET  /readyz           200 when records can flow; 503 while starting, stopping, or every destination fails
+    GET  /readyz           200 when records can flow; 503 while starting, stopping, replaying the spool, or
+                           while every destination fails
     GET  /metrics          Prometheus text format (spancast.metrics)
 
 The broadcaster runs on the server's own loop. A full intake is answered, not hidden: records that
 do not fit are refused with their positions (503 and Retry-After when none fit), whatever the
-overflow policy, because a client that can retry should, and emit() must not block the loop.
+overflow policy, because a client that can retry should, and emit() must not block the loop. With
+a spool, 202 is answered once the records are in it (fsync per its policy).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ CONTENT_TYPES = frozenset({"application/json", "application/x-ndjson", "applicat
 #: /readyz turns 503 when every destination has failed this many requests in a row.
 FAILING_AFTER = 3
 RETRY_AFTER_S = 1
+DURABLE_TIMEOUT_S = 10.0  # with a spool, how long a request waits for its records to reach the disk
 _MAX_ERRORS_LISTED = 100  # per response: a bad 100k-record body must not answer with a 100k-entry list
 
 
@@ -157,6 +160,14 @@ class Server:
             else:
                 refused += 1
                 errors.append({"index": position, "field": "<record>", "error": "queue full; retry later"})
+        spool = self.broadcaster.spool
+        if accepted and spool is not None:
+            # 202 means on disk (as the fsync policy has it): a crash after it loses none of these.
+            try:
+                await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
+            except TimeoutError:
+                return _json({"error": f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates "
+                                       "are possible)"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         self.accepted += accepted
         self.rejected += len(result.errors)
         self.refused += refused
@@ -178,6 +189,8 @@ class Server:
     def readiness(self) -> tuple[bool, str]:
         if self.stopping or self.broadcaster.state != "running":
             return False, f"pipeline is {self.broadcaster.state}"
+        if self.broadcaster.spool is not None and self.broadcaster.spool.replaying:
+            return False, "replaying the spool"
         stats = self.broadcaster.destination_stats()
         if stats and all(s.consecutive_failures >= FAILING_AFTER for s in stats.values()):
             return False, f"every destination failed its last {FAILING_AFTER} requests or more"

@@ -66,6 +66,10 @@ class Progress:
         i = bisect_left(self._ends, position + 1)
         return i < len(self._starts) and self._starts[i] <= position
 
+    def spans(self) -> list[tuple[int, int]]:
+        """The settled runs above low."""
+        return list(zip(self._starts, self._ends))
+
     @property
     def gaps(self) -> int:
         """Runs above low: how fragmented the settled positions are (in-flight batches between them)."""

@@ -1,0 +1,167 @@
+"""The disk spool: what a run leaves undelivered reaches the destinations on the next start, and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from spancast import Broadcaster
+from spancast.pipeline.retry import RetryPolicy
+from spancast.pipeline.spool import SpoolSettings, read_entries
+from spancast.testing.sink import OtlpSink, Reply
+
+from conftest import full_record
+
+FAST_GIVE_UP = RetryPolicy(max_attempts=2, initial_backoff_s=0.001, max_backoff_s=0.001)
+
+
+def broadcaster(spool_dir: Path, *sinks: OtlpSink, **kwargs) -> Broadcaster:
+    spool = {"directory": str(spool_dir), "fsync": "batch", **kwargs.pop("spool", {})}
+    return Broadcaster([{"type": "otel-collector", "name": f"d{i}", "endpoint": s.url} for i, s in enumerate(sinks)],
+                       max_batch_records=20, flush_interval_s=0.01, retry=FAST_GIVE_UP, spool=spool,
+                       shutdown_timeout_s=2, **kwargs)
+
+
+def ids(n: int, offset: int = 0) -> list[str]:
+    return [full_record(i).id for i in range(offset, offset + n)]
+
+
+async def until(condition, timeout_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.005)
+
+
+def test_records_a_destination_did_not_settle_are_replayed_there_and_only_there(tmp_path):
+    async def main():
+        async with OtlpSink() as up, OtlpSink(default=Reply.error(503)) as down:
+            first = broadcaster(tmp_path, up, down)
+            async with first:
+                for i in range(100):
+                    first.emit(full_record(i))
+                await first.aflush(5)
+            assert sorted(up.generation_ids()) == sorted(ids(100))  # d0 got everything the first time
+            assert first.stats()["destinations"]["d1"]["dropped"] == {"retries_exhausted": 100}
+            assert list(tmp_path.glob("*.seg"))  # d1's records are still spooled
+            down.default = Reply.ok()
+            second = broadcaster(tmp_path, up, down)
+            async with second:
+                await until(lambda: len(down.generation_ids()) >= 100 and not second.spool.replaying)
+                await second.aflush(5)
+                stats = second.stats()
+            assert sorted(down.generation_ids()) == sorted(ids(100))
+            assert sorted(up.generation_ids()) == sorted(ids(100))  # no duplicate for d0
+            assert stats["spool"]["replayed_records"] == 100
+            assert stats["destinations"]["d1"]["delivered"] == 100 and "d0" not in _received(stats, 1)
+        assert list(tmp_path.glob("*.seg")) == []  # all settled: a clean close leaves nothing
+
+    asyncio.run(main())
+
+
+def _received(stats, minimum):
+    return {name for name, d in stats["destinations"].items() if d["received"] >= minimum}
+
+
+def test_what_the_shutdown_deadline_leaves_stays_spooled(tmp_path):
+    async def main():
+        async with OtlpSink(default=Reply.stall()) as stalled:
+            first = broadcaster(tmp_path, stalled, spool={"fsync": "never"})
+            first.shutdown_timeout_s = 0.2
+            async with first:
+                for i in range(30):
+                    first.emit(full_record(i))
+            assert first.stats()["destinations"]["d0"]["dropped"] == {"shutdown_deadline": 30}
+        async with OtlpSink() as sink:
+            second = broadcaster(tmp_path, sink)
+            async with second:
+                await until(lambda: len(sink.generation_ids()) >= 30)
+            assert sorted(sink.generation_ids()) == sorted(ids(30))
+
+    asyncio.run(main())
+
+
+def test_a_torn_tail_is_skipped_and_counted_not_a_crash(tmp_path):
+    async def main():
+        async with OtlpSink(default=Reply.error(503)) as down:
+            first = broadcaster(tmp_path, down, spool={"segment_bytes": 4096})
+            async with first:
+                for i in range(60):  # a drain chunk, an entry, each: several segments
+                    first.emit(full_record(i))
+                    await until(lambda: first.spool.written == i + 1)
+                await first.aflush(5)
+        segments = sorted(tmp_path.glob("*.seg"))
+        assert len(segments) > 2
+        last = segments[-1]
+        last.write_bytes(last.read_bytes()[:-7])  # the last entry torn in the middle
+        middle = segments[1]
+        data = bytearray(middle.read_bytes())
+        data[40] ^= 0xFF  # a flipped bit inside an entry
+        middle.write_bytes(bytes(data))
+        async with OtlpSink() as sink:
+            second = broadcaster(tmp_path, sink, spool={"segment_bytes": 4096})
+            async with second:
+                await until(lambda: not second.spool.replaying and second._replay.done())
+                await second.aflush(5)
+                counts = second.stats()["spool"]
+            got = set(sink.generation_ids())
+        assert counts["corrupt_entries"] >= 2
+        assert 0 < len(got) < 60 and got <= set(ids(60))  # what was readable came through
+
+    asyncio.run(main())
+
+
+def test_entries_carry_a_crc_and_records(tmp_path):
+    async def main():
+        async with OtlpSink(default=Reply.stall()) as stalled:
+            b = broadcaster(tmp_path, stalled)
+            async with b:
+                b.emit(full_record(1))
+                await until(lambda: b.spool.durable >= 1)
+                (segment,) = tmp_path.glob("*.seg")
+                kinds = [kind for kind, _ in read_entries(segment)]
+                b.shutdown_timeout_s = 0.1
+        assert kinds == [1, 2]  # RUN, then the record
+
+    asyncio.run(main())
+
+
+def test_a_full_spool_applies_the_overflow_policy(tmp_path):
+    async def main():
+        async with OtlpSink(default=Reply.stall()) as stalled:
+            b = broadcaster(tmp_path, stalled, spool={"max_bytes": 64 * 1024, "segment_bytes": 16 * 1024},
+                            intake_max_records=50)
+            b.shutdown_timeout_s = 0.1
+            async with b:
+                accepted = 0
+                for i in range(400):
+                    accepted += b.emit(full_record(i))
+                    await asyncio.sleep(0)  # let the drain run between emits
+                stats = b.stats()
+            assert stats["spool"]["bytes"] <= 64 * 1024 + 16 * 1024
+            assert stats["intake"]["dropped"] == 400 - accepted > 0  # drop_newest: refused at emit, counted
+
+        async with OtlpSink(default=Reply.stall()) as stalled:
+            b = broadcaster(tmp_path / "b", stalled, spool={"max_bytes": 64 * 1024, "segment_bytes": 16 * 1024},
+                            overflow="drop_oldest")
+            b.shutdown_timeout_s = 0.1
+            async with b:
+                for i in range(400):
+                    b.emit(full_record(i))
+                    await asyncio.sleep(0)
+                await until(lambda: b.spool.written == 400)
+                stats = b.stats()
+            assert stats["spool"]["dropped_records"] > 0 and stats["intake"]["dropped"] == 0
+
+    asyncio.run(main())
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="spool.fsync"):
+        SpoolSettings("x", fsync="sometimes")
+    with pytest.raises(ValueError, match="spool.segment_bytes"):
+        SpoolSettings("x", max_bytes=10, segment_bytes=20)
