@@ -105,6 +105,7 @@ def test_gzip_bodies_limits_and_content_types():
         await post("brotli", body(*records), **{"Content-Encoding": "br"})
         await post("csv", b"a,b", **{"Content-Type": "text/csv"})
         await post("malformed", b"[{", **{"Content-Type": "application/json"})
+        await post("empty", b" \n", **{"Content-Type": "application/json"})
         await sink.wait_for(lambda s: len(s.generation_ids()) == 4)
         return out
 
@@ -115,6 +116,7 @@ def test_gzip_bodies_limits_and_content_types():
     assert out["brotli"][0] == 415 and "content encoding 'br'" in out["brotli"][1]["error"]
     assert out["csv"][0] == 415 and "text/csv" in out["csv"][1]["error"]
     assert out["malformed"][0] == 400 and out["malformed"][1]["errors"][0]["field"] == "<input>"
+    assert out["empty"][0] == 400 and "empty body" in out["empty"][1]["error"]
 
 
 def test_a_token_is_required_when_configured():

@@ -145,6 +145,8 @@ class Server:
                 return _json({"error": f"body over {self.max_body_bytes} bytes once decompressed"}, 413)
             if not inflater.eof:
                 return _json({"error": f"truncated {encoding} body"}, 400)
+        if not body.strip():
+            return _json({"error": "empty body; send one JSON record, a JSON array, or NDJSON"}, 400)
         result = decode_records(body)
         errors = [{"index": e.index, "field": e.field, "error": e.reason} for e in result.errors]
         if errors and errors[0]["index"] is None:  # the input as a whole did not parse
