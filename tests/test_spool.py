@@ -115,10 +115,11 @@ def test_a_torn_tail_is_skipped_and_counted_not_a_crash(tmp_path):
     asyncio.run(main())
 
 
-def test_entries_carry_a_crc_and_records(tmp_path):
+@pytest.mark.parametrize("fsync", ["never", "batch", "interval"])
+def test_records_become_durable_under_each_fsync_policy(tmp_path, fsync):
     async def main():
         async with OtlpSink(default=Reply.stall()) as stalled:
-            b = broadcaster(tmp_path, stalled)
+            b = broadcaster(tmp_path, stalled, spool={"fsync": fsync, "fsync_interval_s": 0.05})
             async with b:
                 b.emit(full_record(1))
                 await until(lambda: b.spool.durable >= 1)

@@ -146,7 +146,13 @@ class Spool:
 
     def _roll(self) -> None:
         if self._file is not None:
+            # The segment being closed is synced here (a roll comes once per segment_bytes): an fsync
+            # still in flight on its descriptor would otherwise be lost with it.
+            self._file.flush()
+            if self.settings.fsync != "never":
+                os.fsync(self._file.fileno())
             self._file.close()
+            self._set_durable(self.written)
         self._seq += 1
         path = self.dir / f"{self.run}-{self._seq:08d}.seg"
         self._file = open(path, "ab", buffering=1 << 20)  # noqa: SIM115 - kept open while current
@@ -185,14 +191,14 @@ class Spool:
     def _sync(self) -> None:
         assert self.loop is not None
         self._syncing = True
-        target, fd = self.written, self._file.fileno()
-        future = self.loop.run_in_executor(None, os.fsync, fd)
+        target, file = self.written, self._file
+        future = self.loop.run_in_executor(None, os.fsync, file.fileno())
 
         def done(f: asyncio.Future[None]) -> None:
             self._syncing = False
             if f.exception() is None:
                 self._set_durable(target)
-            elif self._file is not None:  # after close() the fd is gone, and close() synced itself
+            elif file is self._file:  # not a segment rolled or closed meanwhile: those synced themselves
                 log.error("spancast: fsync of the spool failed: %s", f.exception())
             if self.written > self.durable and self.settings.fsync == "batch" and self._file is not None:
                 self._sync()
