@@ -1,4 +1,4 @@
-"""The `spancast` command: serve, send, test, preview, check, demo.
+"""The `spancast` command: serve, worker, send, test, preview, check, demo.
 
 Exit codes (the same for every command)::
 
@@ -6,6 +6,11 @@ Exit codes (the same for every command)::
     1  done, but something failed: a connection test, a dropped or invalid record, a configuration problem (check)
     2  could not run: bad arguments, or a configuration with problems
     130 interrupted
+
+worker runs until SIGTERM or SIGINT, then drains: 0 after that (entries it could not deliver stay
+pending, for another worker to claim); 1 when Redis refused it for good while it ran (WRONGTYPE,
+NOPERM, ...: it drains all the same); 2 when it cannot start (arguments, configuration, Redis
+unreachable or refusing the credentials, the redis package missing).
 
 The configuration comes from --config, else $SPANCAST_CONFIG, else ./spancast.toml when it exists,
 else the embedded default (a local file destination under ./spancast-out/), which is announced.
@@ -94,6 +99,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Unusable(f"cannot listen on {args.host or config.server.host}:{args.port or config.server.port}: {exc.strerror or exc}") from None
     finally:
         loop.close()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .broadcaster import Broadcaster, _new_loop
+    from .destinations.redis import SCHEMES, masked_url
+    from .sources.redis_stream import WorkerSettings, default_consumer
+
+    url = args.redis or os.environ.get("SPANCAST_REDIS_URL")
+    if not url:
+        raise Unusable("--redis URL is required (or SPANCAST_REDIS_URL, which keeps a password off the command line)")
+    if url.partition("://")[0] not in SCHEMES:
+        raise Unusable(f"--redis: expected redis://host:6379/0, rediss:// or unix:///path, got {masked_url(url)}")
+    try:
+        import redis  # noqa: F401 - an optional extra
+    except ImportError:
+        raise Unusable("needs the redis package: pip install 'spancast[redis]'") from None
+    try:
+        settings = WorkerSettings(args.stream, args.group, args.consumer or default_consumer(),
+                                  min_idle_s=args.min_idle_s, batch=args.batch, max_unacked=args.max_unacked,
+                                  field=args.field)
+    except ValueError as exc:
+        raise Unusable(str(exc)) from None
+    config, embedded = find_config(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Room is checked before every read, so nothing overflows; emit() must never block the loop.
+    broadcaster = Broadcaster.from_config(config, overflow="drop_newest")
+    names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
+    err.print(f"spancast {__version__} worker {settings.consumer} in group {settings.group} on {settings.stream} at "
+              f"{masked_url(url)}; destinations: {names}", markup=False)
+    if embedded:
+        announce_default(False)
+    loop = _new_loop(config.pipeline.use_uvloop)
+    try:
+        return loop.run_until_complete(_work(url, broadcaster, settings))
+    finally:
+        loop.close()
+
+
+async def _work(url: str, broadcaster: Any, settings: Any) -> int:
+    """Run a StreamWorker until SIGTERM or SIGINT; a second signal exits at once."""
+    import signal
+
+    import redis.exceptions as rx
+
+    from .destinations.redis import masked_url
+    from .pipeline.redis_transport import make_client
+    from .sources.redis_stream import StreamWorker
+
+    client = make_client(url, timeout_s=10.0 + settings.block_ms / 1000)
+    try:
+        try:
+            await client.ping()
+            worker = StreamWorker(client, broadcaster, settings)
+        except rx.RedisError as exc:
+            raise Unusable(f"redis at {masked_url(url)}: {exc}") from None
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        signals: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            signals.append(signum)
+            if len(signals) > 1:
+                logging.getLogger("spancast.worker").warning("second signal: exiting without draining")
+                os._exit(128 + signum)
+            stop.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await worker.run(stop)
+        except rx.RedisError as exc:  # joining the group: WRONGTYPE (the key is no stream), NOPERM
+            raise Unusable(f"redis at {masked_url(url)}: {exc}") from None
+    finally:
+        await client.aclose()
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -315,6 +394,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     c.add_argument("--port", type=int, help="port (default: server.port, 4320)")
     c.set_defaults(run=cmd_serve)
+    c = command("worker", "deliver the records of a Redis stream as one consumer of a consumer group, until SIGTERM")
+    c.add_argument("--redis", metavar="URL", help="redis://[user:password@]host:6379/0 (or SPANCAST_REDIS_URL)")
+    c.add_argument("--stream", required=True, metavar="KEY", help="the stream key (the redis destination's stream)")
+    c.add_argument("--group", required=True, metavar="NAME", help="the consumer group: every worker of a pool the same")
+    c.add_argument("--consumer", metavar="NAME", help="this worker's name in the group (default: host-pid)")
+    c.add_argument("--min-idle-s", type=float, default=120.0, metavar="S",
+                   help="claim entries another worker left pending this long (default 120; longer than retries take)")
+    c.add_argument("--batch", type=int, default=500, metavar="N", help="entries per read at most (default 500)")
+    c.add_argument("--max-unacked", type=int, default=20_000, metavar="N",
+                   help="entries read but not yet acknowledged at most: reading pauses there (default 20000)")
+    c.add_argument("--field", default="record", help="the entry field holding the record (default record)")
+    c.set_defaults(run=cmd_worker)
     c = command("send", "deliver the records of an NDJSON file (or - for stdin) and report per destination")
     c.add_argument("file", metavar="FILE|-")
     _common(c)
