@@ -1,4 +1,4 @@
-"""The `spancast` command: serve, worker, send, test, preview, check, demo.
+"""The `spancast` command: serve, worker, send, test, preview, check, demo, bench.
 
 Exit codes (the same for every command)::
 
@@ -271,6 +271,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The suites live in the repository's benchmarks/ (not installed with the package): find it from here
+    up and run `python -m benchmarks` there with this interpreter, so the same spancast is measured."""
+    import subprocess
+
+    here = Path.cwd().resolve()
+    root = next((d for d in (here, *here.parents) if (d / "benchmarks" / "__main__.py").is_file()), None)
+    if root is None:
+        raise Unusable("the benchmarks are not installed with the package: run this from a clone of the spancast "
+                       "repository (or a directory inside one), where benchmarks/ is; see benchmarks/README.md there")
+    return subprocess.run([sys.executable, "-m", "benchmarks", args.suite, *args.args], cwd=root, check=False).returncode
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     path = args.file or args.config
     try:
@@ -428,6 +441,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=7, help="same seed, same records")
     _common(c)
     c.set_defaults(run=cmd_demo)
+    c = sub.add_parser("bench", help="run a benchmark suite (from a clone of the repository)",
+                       description="run a benchmark suite of the repository's benchmarks/ (python -m benchmarks)")
+    c.add_argument("suite", metavar="SUITE", help="encode, pipeline, fanout, sweep or compare")
+    c.add_argument("args", nargs=argparse.REMAINDER, help="the suite's options: --quick, --out DIR, ... (see --help)")
+    c.set_defaults(run=cmd_bench)
     return p
 
 
