@@ -214,7 +214,7 @@ class StreamWorker:
                 if "NOGROUP" not in str(exc):
                     raise  # WRONGTYPE, NOPERM, ...: not something waiting fixes
                 log.warning("the group %s is gone (the stream was deleted?): creating it again", self.settings.group)
-                await self._ensure_group()
+                await self._call(self._ensure_group)
                 continue
             except (rx.ConnectionError, rx.TimeoutError, OSError) as exc:
                 if not self._outage:
@@ -244,7 +244,8 @@ class StreamWorker:
                 self.trimmed += 1
                 book.done(entry_id)
                 continue
-            record = self._decode(entry_id, fields.get(self._field))
+            # str keys when the URL asks for decode_responses
+            record = self._decode(entry_id, fields.get(self._field, fields.get(self.settings.field)))
             if record is None:
                 book.done(entry_id)  # it would fail the same way on every worker: off the pending list
                 continue
@@ -257,7 +258,7 @@ class StreamWorker:
                     book.done(entry_id)  # no enabled destination: settled at once
             # else: not taken; it stays pending and comes back through XAUTOCLAIM
 
-    def _decode(self, entry_id: bytes, raw: bytes | None) -> Generation | None:
+    def _decode(self, entry_id: bytes, raw: bytes | str | None) -> Generation | None:
         if raw is not None:
             try:
                 return _decoder.decode(raw)
