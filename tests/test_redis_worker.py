@@ -122,13 +122,13 @@ def test_three_workers_share_100k_records_and_a_killed_one_loses_nothing(tmp_pat
     produce(redis_server, n)
     with sink() as s:
         cfg = config(tmp_path, s)
-        workers = [Worker(redis_server, tmp_path, cfg, f"w{i}", "--batch", "1000", "--max-unacked", "5000",
-                          "--min-idle-s", "3") for i in range(3)]
+        workers = [Worker(redis_server, tmp_path, cfg, f"w{i}", "--batch", "1000", "--max-unacked", "3000",
+                          "--min-idle-s", "5") for i in range(3)]
         try:
             wait_until(lambda: delivered(s) >= 30_000 and pending(redis_server, "w0") > 0, 60, "w0 mid-stream")
             workers[0].process.send_signal(signal.SIGKILL)
             workers[0].process.wait(10)
-            # What the dead worker held: read, maybe delivered, not acknowledged. Nobody can claim it for 3 s.
+            # What the dead worker held: read, maybe delivered, not acknowledged. Nobody can claim it for 5 s.
             held = redis_server.client().xpending_range(STREAM, GROUP, "-", "+", n, consumername="w0")
             assert held
             with redis_server.client().pipeline(transaction=False) as pipe:
