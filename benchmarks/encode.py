@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spancast.codec import implementation
 
 from benchmarks import baselines
-from benchmarks.environment import environment, loadavg, native_build, print_environment
+from benchmarks.environment import loadavg, native_build
 from benchmarks.workloads import WORKLOADS, make_records
 
 BATCHES = (1, 64, 512, 4096)
@@ -279,9 +279,15 @@ def _list(kind: Callable[[str], Any]) -> Callable[[str], list]:
     return lambda text: [kind(x) for x in text.split(",") if x.strip()]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None, default_out: bool = False) -> argparse.Namespace:
+    from benchmarks.report import DEFAULT_OUT
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks encode" if default_out else None, description=__doc__)
     p.add_argument("--quick", action="store_true", help="3 short rounds; python twin skips batch 4096 (< ~60 s)")
+    p.add_argument("--smoke", action="store_true", help="seconds: workload small, batches 1 and 64, 2 tiny rounds")
+    p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT) if default_out else None,
+                   help="directory for the CSV/JSON result files" + (" (default benchmarks/results/)" if default_out
+                                                                      else " (default: none written)"))
     p.add_argument("--json", metavar="PATH", help="also write the results (and the environment) as JSON here")
     p.add_argument("--batch", type=_list(int), action="extend", help=f"batch sizes, comma-separated (default {BATCHES})")
     p.add_argument("--workload", type=_list(str), action="extend", help=f"workloads (default {tuple(WORKLOADS)})")
@@ -292,6 +298,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float,
                    help="target duration of one contender's slot in a round (default 0.2, --quick 0.08)")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.batch, args.workload = args.batch or [1, 64], args.workload or ["small"]
+        args.contender = args.contender or ["native", "python", "sdk", "orjson"]
+        args.rounds, args.seconds = args.rounds or 2, args.seconds or 0.005
     args.batch = args.batch or list(BATCHES)
     args.workload = args.workload or list(WORKLOADS)
     args.format = args.format or list(FORMATS)
@@ -308,10 +318,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    env = environment(NATIVE)
-    print_environment(env, "spancast OTLP trace encoding benchmark")
+COLUMNS = (
+    "workload", "format", "batch", "contender", "label", "median_spans_per_s", "min_spans_per_s", "max_spans_per_s",
+    "bytes_per_span", "mb_per_s", "vs_sdk", "vs_sdk_min", "vs_sdk_max", "vs_orjson", "vs_orjson_min", "vs_orjson_max",
+    "rounds", "iterations",
+)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The whole suite: environment, checks, interleaved rounds per cell, tables, verdict; returns rows and doc."""
+    from benchmarks import report
+
+    env = report.suite_environment("spancast OTLP trace encoding benchmark", NATIVE)
     began = time.perf_counter()
 
     pools = {w: make_records(w, POOL) for w in args.workload}
@@ -336,27 +354,29 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # the record pools and pre-built spans are never collected: keep them out of every gc pass
     rows: list[dict] = []
-    for workload in args.workload:
-        for fmt in args.format:
-            for batch in args.batch:
-                records, spans = pools[workload][:batch], sdk[workload][:batch]
-                chosen = [c for c in CONTENDERS if c.key in args.contender and fmt in c.formats
-                          and not (c.key == "python" and args.quick and batch >= 4096)]
-                if not chosen:
-                    continue
-                fns = {c.key: c.make(fmt, records, spans) for c in chosen}
-                targets = {c.key: args.seconds / 2 if c.key == "python" else args.seconds for c in chosen}
-                cell = cell_rows(measure_cell(fns, targets, args.rounds), batch, args.rounds)
-                for c in chosen:
-                    rows.append({"workload": workload, "format": fmt, "batch": batch, "contender": c.key,
-                                 "label": c.labels[fmt], **cell[c.key]})
-                native = cell.get("native")
-                note = f"; native {_n(native['median_spans_per_s'])} spans/s" if native else ""
-                for ref, name in (("sdk", "SDK"), ("orjson", "orjson")):
-                    if native and native[f"vs_{ref}"] is not None:
-                        note += f", {_x(native[f'vs_{ref}'])}x {name}"
-                print(f"  .. {workload:5} {fmt:8} batch {batch:4}: {len(chosen)} contenders x {args.rounds} rounds"
-                      f"{note}", flush=True)
+    cells = [(w, f, b) for w in args.workload for f in args.format for b in args.batch]
+    with report.progress_bar(len(cells), "encode") as advance:
+        for workload, fmt, batch in cells:
+            advance(f"{workload} {fmt} {batch}")
+            records, spans = pools[workload][:batch], sdk[workload][:batch]
+            chosen = [c for c in CONTENDERS if c.key in args.contender and fmt in c.formats
+                      and not (c.key == "python" and args.quick and batch >= 4096)]
+            if not chosen:
+                continue
+            fns = {c.key: c.make(fmt, records, spans) for c in chosen}
+            targets = {c.key: args.seconds / 2 if c.key == "python" else args.seconds for c in chosen}
+            cell = cell_rows(measure_cell(fns, targets, args.rounds), batch, args.rounds)
+            for c in chosen:
+                rows.append({"workload": workload, "format": fmt, "batch": batch, "contender": c.key,
+                             "label": c.labels[fmt], **cell[c.key]})
+            native = cell.get("native")
+            note = f"; native {_n(native['median_spans_per_s'])} spans/s" if native else ""
+            for ref, name in (("sdk", "SDK"), ("orjson", "orjson")):
+                if native and native[f"vs_{ref}"] is not None:
+                    note += f", {_x(native[f'vs_{ref}'])}x {name}"
+            print(f"  .. {workload:5} {fmt:8} batch {batch:4}: {len(chosen)} contenders x {args.rounds} rounds"
+                  f"{note}", flush=True)
+    gc.unfreeze()
     for workload in args.workload:
         for fmt in args.format:
             print_table(rows, workload, fmt, sizes)
@@ -367,15 +387,31 @@ def main(argv: list[str] | None = None) -> int:
         print("\nWARNING: the native extension on disk changed during the run; the figures are for the build"
               " loaded at start (sha256 above), re-run to measure the new one")
     print(f"\ndone in {elapsed:.0f} s (loadavg now {env['loadavg_end']})")
+    doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},
+           "method": "per cell: calibrate each contender once, then rounds timing every contender once, order"
+                     " rotated per round; vs_X_rounds[i] = X's time / own time in round i; vs_X = their median",
+           "bytes_per_span": sizes, "contenders": {c.key: c.includes for c in CONTENDERS}, "elapsed_s": elapsed}
+    return {"rows": rows, "columns": COLUMNS, "doc": doc}
+
+
+def main(argv: list[str] | None = None, default_out: bool = False) -> int:
+    """`python benchmarks/encode.py`: the tables, --json PATH when asked; result files under --out when given
+    (`python -m benchmarks encode` gives it: benchmarks/results/ by default)."""
+    args = parse_args(argv, default_out)
+    result = run(args)
     if args.json:
-        doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},
-               "method": "per cell: calibrate each contender once, then rounds timing every contender once, order"
-                         " rotated per round; vs_X_rounds[i] = X's time / own time in round i; vs_X = their median",
-               "bytes_per_span": sizes, "contenders": {c.key: c.includes for c in CONTENDERS},
-               "results": rows, "elapsed_s": elapsed}
+        doc = {**result["doc"], "results": result["rows"]}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         print(f"results written to {args.json}")
+    if args.out:
+        from benchmarks import report
+
+        report.write_results("encode", args.out, result["rows"], COLUMNS, result["doc"])
     return 0
+
+
+def bench(argv: list[str]) -> int:
+    return main(argv, default_out=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/pipeline.py`
 
 from spancast.codec import implementation
 
-from benchmarks.environment import environment, loadavg, native_build, print_environment
+from benchmarks.environment import loadavg, native_build
 from benchmarks.pipeline_child import read_records, write_records
 from benchmarks.workloads import make_records
 
@@ -105,8 +104,9 @@ def compress_reference(path: Path) -> dict:
 class Sink:
     """The sink subprocess: started once, stopped by its own pid."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(SINK)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(SINK), "--latency-ms", str(latency_ms)],
+                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         if not line:
             raise RuntimeError("the sink did not start")
@@ -280,9 +280,15 @@ def verdicts(rows: list[dict], n: int) -> list[str]:
 # ---------------------------------------------------------------- main
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None, default_out: bool = False) -> argparse.Namespace:
+    from benchmarks.report import DEFAULT_OUT
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks pipeline" if default_out else None, description=__doc__)
     p.add_argument("--quick", action="store_true", help="a 20k burst, 1 repeat (< 1 min)")
+    p.add_argument("--smoke", action="store_true", help="seconds: a 500-record burst, none x1, spancast and SDK")
+    p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT) if default_out else None,
+                   help="directory for the CSV/JSON result files" + (" (default benchmarks/results/)" if default_out
+                                                                      else " (default: none written)"))
     p.add_argument("--json", metavar="PATH", help="also write every run and the summary as JSON here")
     p.add_argument("--records", type=int, help="burst size (default 100,000; --quick 20,000)")
     p.add_argument("--repeats", type=int, help="runs per contender and scenario (default 3; --quick 1)")
@@ -292,6 +298,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--contender", default=",".join(CONTENDERS), help=f"comma-separated: {','.join(CONTENDERS)}")
     p.add_argument("--profile", metavar="COMP:N", help="instead: cProfile one spancast run (e.g. none:1), top 15")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.records, args.repeats, args.warmup = args.records or 500, args.repeats or 1, 100
+        args.compression, args.destinations, args.contender = "none", "1", "spancast,sdk"
     args.records = args.records or (20_000 if args.quick else 100_000)
     args.repeats = args.repeats or (1 if args.quick else 3)
     return args
@@ -313,12 +322,48 @@ def profile(args: argparse.Namespace, sink: Sink, path: Path, tmp: Path) -> None
         pstats.Stats(str(tmp / f"prof.{part}")).sort_stats("tottime").print_stats(15)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+COLUMNS = (
+    "compression", "destinations", "contender", "runs", "rate", "rate_min", "rate_max", "emit_median_ns", "emit_p99_ns",
+    "cpu_us", "cpu_caller_us", "cpu_loop_us", "cpu_other_us", "peak_rss_mb", "growth_mb", "drops_max", "emitted",
+    "sink_util", "checks", "vs_sdk", "vs_sdk_min", "vs_sdk_max", "vs_sdk-bigq", "vs_sdk-bigq_min", "vs_sdk-bigq_max",
+    "vs_alone", "vs_alone_min", "vs_alone_max",
+)
+
+
+def flat(row: dict) -> dict:
+    """A summary row with its (median, min, max) ratios and CPU split as plain columns, for the CSV."""
+    out = {k: v for k, v in row.items() if not isinstance(v, (tuple, dict))}
+    for key in ("vs_sdk", "vs_sdk-bigq", "vs_alone"):
+        if row.get(key):
+            out.update(dict(zip((key, f"{key}_min", f"{key}_max"), row[key])))
+    out.update({f"cpu_{k}_us": v for k, v in row["split_us"].items()})
+    return out
+
+
+def main(argv: list[str] | None = None, default_out: bool = False) -> int:
+    """`python benchmarks/pipeline.py`: the table and verdicts, --json PATH when asked; result files under --out
+    when given (`python -m benchmarks pipeline` gives it: benchmarks/results/ by default)."""
+    args = parse_args(argv, default_out)
+    result = run(args)
+    if args.json and result["doc"]:
+        Path(args.json).write_text(json.dumps(result["doc"], indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {args.json}")
+    if args.out and result["rows"]:
+        from benchmarks import report
+
+        report.write_results("pipeline", args.out, result["rows"], COLUMNS, result["doc"])
+    return 0
+
+
+def bench(argv: list[str]) -> int:
+    return main(argv, default_out=True)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from benchmarks import report
+
     native = implementation("native")
-    env = environment(native)
-    env["versions"].update({d: metadata.version(d) for d in EXTRA_DISTS})
-    print_environment(env, "spancast end-to-end delivery benchmark (pipeline.py)")
+    env = report.suite_environment("spancast end-to-end delivery benchmark (pipeline.py)", native, EXTRA_DISTS)
     began = time.perf_counter()
     chosen = args.contender.split(",")
     scenarios = [(c, int(f)) for f in args.destinations.split(",") for c in args.compression.split(",")]
@@ -336,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="spancast-pipeline-") as tmpdir:
             if args.profile:
                 profile(args, sink, path, Path(tmpdir))
-                return 0
+                return {"rows": [], "doc": None}
             print(f"  runs      burst {args.records:,} records ('full', ~3.4 KB/span), warm-up {args.warmup:,} other"
                   f" records (sent and flushed before the clock), {args.repeats} repeat(s); every run in a fresh"
                   f" process; contender order rotated per scenario and repeat")
@@ -344,13 +389,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {LABELS[c]}: {EXPLAIN[c]}")
             if args.quick:
                 print("    --quick: no 'SDK, queue=burst' runs and no SDK runs with 5 destinations (15 s each)")
-            k = 0
+            plan = []
             for rep in range(args.repeats):
                 for comp, fanout in scenarios:
                     names = scenario_contenders(comp, fanout, chosen, args.quick)
-                    k += 1
-                    names = names[k % len(names):] + names[: k % len(names)]
+                    k = len(plan) + 1
+                    plan.append((rep, comp, fanout, names[k % len(names):] + names[: k % len(names)]))
+            with report.progress_bar(sum(len(names) for *_, names in plan), "pipeline") as advance:
+                for rep, comp, fanout, names in plan:
                     for c in names:
+                        advance(f"{comp} x{fanout} {c}")
                         spec = {"contender": c, "compression": comp, "destinations": fanout, "n": args.records,
                                 "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": rep}
                         r = run_child(spec, Path(tmpdir))
@@ -379,12 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nWARNING: the native extension on disk changed during the run: runs before and after the change"
               " measured different builds; re-run")
     print(f"\ndone in {elapsed:.0f} s (loadavg now {env['loadavg_end']})")
-    if args.json:
-        doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},
-               "contenders": EXPLAIN, "summary": rows, "verdicts": lines, "runs": results, "elapsed_s": elapsed}
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        print(f"results written to {args.json}")
-    return 0
+    doc = {"environment": env, "settings": {k: v for k, v in vars(args).items() if k != "json"},
+           "contenders": EXPLAIN, "summary": rows, "verdicts": lines, "runs": results, "elapsed_s": elapsed}
+    return {"rows": [flat(r) for r in rows], "doc": doc}
 
 
 if __name__ == "__main__":

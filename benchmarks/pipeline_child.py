@@ -148,7 +148,7 @@ def sdk_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dic
 
     compression = {"none": Compression.NoCompression, "gzip": Compression.Gzip}[spec["compression"]]
     provider = TracerProvider(resource=Resource.create({"service.name": "spancast"}))
-    extra = {"max_queue_size": spec["n"] + spec["warmup"]} if spec["contender"] == "sdk-bigq" else {}
+    extra = {"max_queue_size": max(2048, spec["n"] + spec["warmup"])} if spec["contender"] == "sdk-bigq" else {}
     for url in endpoints(spec["base"], spec["destinations"]):  # one processor + exporter per destination
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, compression=compression), **extra))
     tracer = provider.get_tracer("spancast", __version__)

@@ -1,0 +1,34 @@
+"""python -m benchmarks SUITE [--quick] [--out DIR] [suite options]: one entry point for every throughput suite."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = {
+    "encode": "OTLP encoding throughput: spancast native/python vs opentelemetry-proto, the SDK path, orjson",
+    "pipeline": "end-to-end delivery of a burst: spancast vs the SDK (BatchSpanProcessor + OTLP/HTTP), compressions",
+    "fanout": "1, 5 and 19 destinations at once: delivered rec/s, CPU per record, emit cost; the SDK alike",
+    "sweep": "batch size x flush interval x offered load: throughput, emit-to-ack p50/p99, CPU; heatmaps, advice",
+    "compare": "spancast vs the OpenTelemetry SDK + OTLP exporter on the same records: paced loads and a burst",
+}
+USAGE = "usage: python -m benchmarks SUITE [--quick] [--out DIR] [suite options]   (SUITE --help for its options)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUITES:
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"unknown suite {argv[0]!r}\n", file=sys.stderr)
+        print(USAGE + "\n\nsuites:")
+        for name, what in SUITES.items():
+            print(f"  {name:9} {what}")
+        print("\nresults: a CSV and a JSON file per run under --out (default benchmarks/results/), named"
+              " SUITE-<machine>-py<version>-<commit>[+dirty]; figures and how to read them: benchmarks/README.md")
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    suite = importlib.import_module(f"benchmarks.{argv[0]}")
+    return suite.bench(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Smoke tests of the benchmark suites: each runs at a tiny size and writes its CSV/JSON (no timed assertions)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+pytest.importorskip("opentelemetry.sdk", reason="the suites compare against the SDK (the bench extra)")
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="the SDK's OTLP/HTTP exporter (the bench extra)")
+
+EXPECTED = {
+    "encode": {"workload", "format", "batch", "contender", "median_spans_per_s", "min_spans_per_s", "max_spans_per_s",
+               "vs_sdk", "vs_sdk_min", "vs_sdk_max", "vs_orjson"},
+    "pipeline": {"compression", "destinations", "contender", "rate", "rate_min", "rate_max", "cpu_us",
+                 "emit_median_ns", "drops_max", "vs_sdk", "vs_sdk_min", "vs_sdk_max"},
+    "fanout": {"destinations", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
+               "cpu_us_per_record", "cpu_us_per_delivery", "emit_median_ns", "vs_one", "vs_sdk", "cpu_vs_sdk"},
+    "sweep": {"rate_per_s", "max_batch_records", "flush_interval_s", "keeps_up_all", "delivered_per_s",
+              "latency_p50_ms", "latency_p99_ms", "latency_p99_ms_min", "latency_p99_ms_max", "requests_per_s",
+              "cpu_us_per_record", "cpu_vs_defaults"},
+    "compare": {"scenario", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
+                "cpu_us_per_record", "emit_median_ns", "latency_p99_ms", "rate_vs_sdk", "cpu_vs_sdk"},
+}
+
+
+def run_suite(suite: str, out: pathlib.Path, *extra: str, via_cli: bool = False) -> subprocess.CompletedProcess:
+    if via_cli:  # spancast bench finds benchmarks/ from a directory inside the clone
+        command = [sys.executable, "-m", "spancast.cli", "bench", suite, "--smoke", "--out", str(out), *extra]
+        cwd = ROOT / "benchmarks"
+    else:
+        command = [sys.executable, "-m", "benchmarks", suite, "--smoke", "--out", str(out), *extra]
+        cwd = ROOT
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, f"{suite} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def results(suite: str, out: pathlib.Path) -> tuple[list[dict], dict]:
+    csvs, jsons = sorted(out.glob(f"{suite}-*.csv")), sorted(out.glob(f"{suite}-*.json"))
+    assert len(csvs) == 1 and len(jsons) == 1, sorted(p.name for p in out.iterdir())
+    # named with the machine, the Python version and the commit
+    assert f"-py{sys.version_info.major}.{sys.version_info.minor}." in csvs[0].name
+    with open(csvs[0], newline="") as f:
+        rows = list(csv.DictReader(f))
+    doc = json.loads(jsons[0].read_text())
+    assert rows and len(doc["rows"]) == len(rows)
+    assert EXPECTED[suite] <= set(rows[0]), EXPECTED[suite] - set(rows[0])
+    env = doc["environment"]
+    for key in ("cpu", "cores", "python", "spancast_impl", "versions", "machine", "commit"):
+        assert env[key], key
+    return rows, doc
+
+
+@pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare"])
+def test_suite_smoke(suite, tmp_path):
+    run_suite(suite, tmp_path)
+    rows, _ = results(suite, tmp_path)
+    if suite in ("pipeline", "fanout", "compare"):
+        # the SDK ran beside spancast, and spancast's rows carry the ratio measured in the same repeat
+        assert {r["contender"] for r in rows} >= {"spancast"} and any(r["contender"].startswith("sdk") for r in rows)
+        ratio = "vs_sdk" if suite != "compare" else "rate_vs_sdk"
+        assert all(float(r[ratio]) > 0 for r in rows if r["contender"] == "spancast")
+
+
+def test_sweep_smoke_via_spancast_bench(tmp_path):
+    """Through `spancast bench` from inside the clone: a 2x2 grid, heatmaps and a recommendation."""
+    figures = tmp_path / "figures"
+    done = run_suite("sweep", tmp_path, "--figures", str(figures), "--latency-budget-ms", "5000", via_cli=True)
+    rows, doc = results("sweep", tmp_path)
+    assert {(int(r["max_batch_records"]), float(r["flush_interval_s"])) for r in rows} == {
+        (64, 0.05), (64, 1.0), (512, 0.05), (512, 1.0)}
+    assert all(float(r["latency_p99_ms"]) >= float(r["latency_p50_ms"]) > 0 for r in rows)
+    pngs = sorted(tmp_path.glob("sweep-*.png")) + sorted(figures.glob("sweep-*.png"))
+    assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "recommendation for a p99 budget of 5000 ms" in done.stdout
+    # with a 5 s budget every cell fits if it keeps up: the one with the least CPU is recommended
+    assert doc["recommendation"][1].lstrip().startswith("1,000 rec/s:")
+
+
+def test_spancast_bench_outside_a_clone(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "spancast.cli", "bench", "sweep", "--quick"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "run this from a clone" in done.stderr
+
+
+def test_unknown_suite_lists_the_suites():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    for suite in EXPECTED:
+        assert suite in done.stdout
