@@ -166,3 +166,24 @@ def test_settings_are_checked():
         SpoolSettings("x", fsync="sometimes")
     with pytest.raises(ValueError, match="spool.segment_bytes"):
         SpoolSettings("x", max_bytes=10, segment_bytes=20)
+
+
+def test_replay_waits_behind_live_records(tmp_path):
+    """_inject (the replay's way in) refuses while live records wait in the intake, and then takes its
+    records for the destinations named only."""
+    async def main():
+        async with OtlpSink() as a, OtlpSink() as b_sink:
+            b = broadcaster(tmp_path, a, b_sink)
+            async with b:
+                b.emit(full_record(1))  # the drain has not run yet: it waits in the intake
+                assert len(b.intake) == 1 and b._inject([full_record(2)], frozenset({"d1"})) is False
+                await until(lambda: len(b.intake) == 0)
+                assert b._inject([full_record(3)], frozenset({"d1"})) is True
+                await b.aflush(5)
+                stats = b.stats()["destinations"]
+            assert sorted(a.generation_ids()) == [full_record(1).id]
+            assert sorted(b_sink.generation_ids()) == sorted([full_record(1).id, full_record(3).id])
+            assert stats["d0"]["received"] == 1 and stats["d1"]["received"] == 2  # and both balance
+            assert all(d["queued"] == 0 and d["in_flight"] == 0 for d in stats.values())
+
+    asyncio.run(main())
