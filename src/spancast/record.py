@@ -82,6 +82,16 @@ class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
         if self.total_tokens is None and (self.prompt_tokens is not None or self.completion_tokens is not None):
             self.total_tokens = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
 
+    @classmethod
+    def from_openai(
+        cls, request_kwargs: Any, response: Any, start_time_ns: int, end_time_ns: int, **extra: Any
+    ) -> Generation:
+        """The record of one OpenAI chat completion call: see spancast.integrations.openai.generation_from_openai."""
+        # imported here so that importing spancast does not load the builders
+        from .integrations.openai import generation_from_openai
+
+        return generation_from_openai(request_kwargs, response, start_time_ns, end_time_ns, **extra)
+
 
 class DecodeResult(msgspec.Struct, frozen=True):
     """What decoding an input produced: the good records and one error per bad one."""
