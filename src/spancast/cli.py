@@ -139,9 +139,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 async def _work(url: str, broadcaster: Any, settings: Any) -> int:
     """Run a StreamWorker until SIGTERM or SIGINT; a second signal exits at once."""
-    import signal
-
     import redis.exceptions as rx
+
+    from ._signals import stop_event
 
     from .destinations.redis import masked_url
     from .pipeline.redis_transport import make_client
@@ -154,19 +154,7 @@ async def _work(url: str, broadcaster: Any, settings: Any) -> int:
             worker = StreamWorker(client, broadcaster, settings)
         except rx.RedisError as exc:
             raise Unusable(f"redis at {masked_url(url)}: {exc}") from None
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        signals: list[int] = []
-
-        def on_signal(signum: int) -> None:
-            signals.append(signum)
-            if len(signals) > 1:
-                logging.getLogger("spancast.worker").warning("second signal: exiting without draining")
-                os._exit(128 + signum)
-            stop.set()
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_signal, signum)
+        stop = stop_event(asyncio.get_running_loop(), logging.getLogger("spancast.worker"))
         try:
             return await worker.run(stop)
         except rx.RedisError as exc:  # joining the group: WRONGTYPE (the key is no stream), NOPERM

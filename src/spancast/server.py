@@ -21,13 +21,13 @@ import hmac
 import ipaddress
 import logging
 import os
-import signal
 import zlib
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ._signals import stop_event
 from .broadcaster import Broadcaster
 from .config import Config
 from .metrics import make_registry, render
@@ -219,19 +219,7 @@ def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> w
 
 async def serve(server: Server, announce: Any = None) -> int:
     """Run until SIGTERM or SIGINT, then drain within the shutdown deadline; a second signal exits at once."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        signals.append(signum)
-        if len(signals) > 1:
-            log.warning("second signal: exiting without draining")
-            os._exit(128 + signum)
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    stop = stop_event(asyncio.get_running_loop(), log)
     await server.start()
     if announce is not None:
         announce(server)
