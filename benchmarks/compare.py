@@ -27,6 +27,8 @@ COLUMNS = (
     "cpu_us_per_record", "cpu_us_per_record_min", "cpu_us_per_record_max", "emit_median_ns", "emit_p99_ns",
     "latency_p50_ms", "latency_p99_ms", "drops_max", "keeps_up_all", "rate_vs_sdk", "rate_vs_sdk_min",
     "rate_vs_sdk_max", "cpu_vs_sdk", "cpu_vs_sdk_min", "cpu_vs_sdk_max", "emit_vs_sdk", "p99_vs_sdk",
+    "rate_vs_sdk_bigq", "rate_vs_sdk_bigq_min", "rate_vs_sdk_bigq_max", "cpu_vs_sdk_bigq", "cpu_vs_sdk_bigq_min",
+    "cpu_vs_sdk_bigq_max",
 )
 
 
@@ -126,6 +128,11 @@ def summarize(paced: list[dict], burst: list[dict]) -> list[dict]:
             emit = _pair(rs, sdk, "emit", False)
             p99 = _pair(rs, sdk, "p99", False) if scenario != "burst" else None
             row["emit_vs_sdk"], row["p99_vs_sdk"] = emit[0] if emit else None, p99[0] if p99 else None
+        bigq = runs.get((scenario, "sdk-bigq"), {})
+        if contender == "spancast" and bigq:  # the SDK's delivery rate when its queue drops nothing
+            for name, key, ours_first in (("rate_vs_sdk_bigq", "rate", True), ("cpu_vs_sdk_bigq", "cpu", False)):
+                ratio = _pair(rs, bigq, key, ours_first)
+                row.update(dict(zip((name, f"{name}_min", f"{name}_max"), ratio or (None,) * 3)))
         rows.append(row)
     order = {"spancast": 0, "sdk": 1, "sdk-bigq": 2}
     rows.sort(key=lambda r: (r["scenario"] == "burst", r["scenario"], order[r["contender"]]))
@@ -150,6 +157,11 @@ def print_table(rows: list[dict]) -> None:
     report.print_rows(("scenario", "contender", "delivered rec/s (min..max)", "CPU us/rec (min..max)", "call med / p99 ns",
                        "p50 / p99 ms", "drops", "keeps up", "rate: ours/SDK", "CPU: SDK/ours", "call: SDK/ours",
                        "p99: SDK/ours"), lines, left=(0, 1))
+    for r in rows:
+        if r.get("rate_vs_sdk_bigq"):
+            print(f"  {r['scenario']}: spancast vs the SDK with a burst-sized queue (drops nothing): rate"
+                  f" {report.fmt_ratio(tup(r, 'rate_vs_sdk_bigq'))}, CPU per record"
+                  f" {report.fmt_ratio(tup(r, 'cpu_vs_sdk_bigq'))} less")
     print("  paced: delivered = window records / (window + latency growth); CPU = what exporting costs the process per"
           " record (background threads + the call itself, not the pacing); p50/p99 = emit -> the sink's answer."
           "\n  burst: delivered = records / (first emit -> flush returned); CPU = the whole process per delivered"
@@ -160,7 +172,7 @@ def run(args: argparse.Namespace) -> dict:
     from benchmarks.pipeline import EXTRA_DISTS, Sink, records_file, run_child
     from benchmarks.sweep import POOL, run_paced
 
-    env = report.suite_environment("spancast vs the OpenTelemetry SDK + OTLP exporter (compare.py)",
+    env = report.suite_environment("compare", "spancast vs the OpenTelemetry SDK + OTLP exporter (compare.py)",
                                    extra_dists=EXTRA_DISTS)
     began = time.perf_counter()
     same = check_same_records()

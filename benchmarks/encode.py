@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> dict:
     """The whole suite: environment, checks, interleaved rounds per cell, tables, verdict; returns rows and doc."""
     from benchmarks import report
 
-    env = report.suite_environment("spancast OTLP trace encoding benchmark", NATIVE)
+    env = report.suite_environment("encode", "spancast OTLP trace encoding benchmark", NATIVE)
     began = time.perf_counter()
 
     pools = {w: make_records(w, POOL) for w in args.workload}

@@ -124,7 +124,7 @@ def print_table(rows: list[dict]) -> None:
 def run(args: argparse.Namespace) -> dict:
     from benchmarks.pipeline import EXTRA_DISTS, Sink, records_file, run_child
 
-    env = report.suite_environment("spancast fan-out benchmark (fanout.py)", extra_dists=EXTRA_DISTS)
+    env = report.suite_environment("fanout", "spancast fan-out benchmark (fanout.py)", extra_dists=EXTRA_DISTS)
     began = time.perf_counter()
     contenders = ["spancast"] + ([] if args.no_sdk else ["sdk-bigq"])
     print(f"  runs      fan-outs {args.fanouts}, compression {args.compression}, 'full' records; burst {args.records:,}"

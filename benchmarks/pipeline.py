@@ -363,7 +363,7 @@ def run(args: argparse.Namespace) -> dict:
     from benchmarks import report
 
     native = implementation("native")
-    env = report.suite_environment("spancast end-to-end delivery benchmark (pipeline.py)", native, EXTRA_DISTS)
+    env = report.suite_environment("pipeline", "spancast end-to-end delivery benchmark (pipeline.py)", native, EXTRA_DISTS)
     began = time.perf_counter()
     chosen = args.contender.split(",")
     scenarios = [(c, int(f)) for f in args.destinations.split(",") for c in args.compression.split(",")]

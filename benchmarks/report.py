@@ -56,7 +56,7 @@ def result_stem(suite: str) -> str:
     return f"{suite}-{machine_tag()}-py{platform.python_version()}-{commit_tag()}"
 
 
-def suite_environment(title: str, native: Any = None, extra_dists: Sequence[str] = ()) -> dict[str, Any]:
+def suite_environment(suite: str, title: str, native: Any = None, extra_dists: Sequence[str] = ()) -> dict[str, Any]:
     """The machine and versions, printed under the suite's title and returned for the JSON file."""
     from importlib import metadata
 
@@ -72,7 +72,7 @@ def suite_environment(title: str, native: Any = None, extra_dists: Sequence[str]
             env["versions"][dist] = "not installed"
     env["machine"], env["commit"] = machine_tag(), commit_tag()
     print_environment(env, title)
-    print(f"  results   named {result_stem('SUITE')}.csv/.json (machine, Python, commit)")
+    print(f"  results   named {result_stem(suite)}.csv/.json (machine, Python, commit)")
     return env
 
 

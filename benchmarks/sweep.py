@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> dict:
     from benchmarks.pipeline import Sink, records_file
     from benchmarks.sweep_plot import heatmaps
 
-    env = report.suite_environment("spancast batch size x flush interval x offered load sweep (sweep.py)",
+    env = report.suite_environment("sweep", "spancast batch size x flush interval x offered load sweep (sweep.py)",
                                    extra_dists=("aiohttp", "uvloop", "matplotlib"))
     began = time.perf_counter()
     latency_s = args.sink_latency_ms / 1000
