@@ -130,6 +130,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
               f"{masked_url(url)}; destinations: {names}", markup=False)
     if embedded:
         announce_default(False)
+    if embedded:
+        announce_default(False)
     loop = _new_loop(config.pipeline.use_uvloop)
     try:
         return loop.run_until_complete(_work(url, broadcaster, settings))
@@ -212,6 +214,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     from .connection import check_connection
 
     config, embedded = find_config(args.config)
+    if embedded:
+        announce_default(args.json)
     destinations = [d for d in config.destinations if args.name is None or d.name == args.name]
     if not destinations:
         raise Unusable(f"no destination named {args.name!r}; configured: {', '.join(d.name for d in config.destinations)}")

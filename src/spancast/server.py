@@ -95,7 +95,7 @@ class Server:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - the port chosen for port 0
+        sockets = getattr(site._server, "sockets", None) or []  # the port chosen for port 0
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
