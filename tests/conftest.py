@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import time
 
 import pytest
 
@@ -105,3 +107,19 @@ def load_contract(kind: str):
             spec.loader.exec_module(module)
             return module
     return None
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now (connecting to it is refused; a server may bind it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_stats(b, condition, timeout_s=30.0):
+    """Re-read b.stats() until condition(stats) holds or timeout_s passes; returns the last stats read."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = b.stats()
+        if condition(stats) or time.monotonic() > deadline:
+            return stats

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import full_record
+from conftest import full_record, wait_stats
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError
 from spancast.pipeline.retry import RetryPolicy
@@ -20,15 +20,6 @@ FAST = RetryPolicy(max_attempts=5, max_retry_elapsed_s=10, initial_backoff_s=0.0
 
 def collector(sink, **extra):
     return {"type": "otel-collector", "endpoint": sink.url, **extra}
-
-
-def wait_stats(b, condition, timeout_s=30.0):
-    """Re-read stats() until condition(stats) holds: each read is a round trip to the loop thread."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        stats = b.stats()
-        if condition(stats) or time.monotonic() > deadline:
-            return stats
 
 
 def balanced(stats):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import socket
-import time
 
 import prometheus_client
 import pytest
-from conftest import full_record
+from conftest import free_port, full_record, wait_stats
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sinkthread import SinkThread
 from test_pipeline_sender import FAST as SENDER_FAST
-from test_pipeline_sender import TwoParts, one_batch, run_pending
+from test_pipeline_sender import run_pending
 
 import spancast
 from spancast import Broadcaster
@@ -57,21 +54,6 @@ def buckets(samples, name, **labels):
     want = set(labels.items())
     rows = [(dict(k)["le"], v) for (n, k), v in samples.items() if n == f"{name}_bucket" and want <= set(k)]
     return sorted(rows, key=lambda row: float(row[0]))
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: connecting to it is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_stats(b, condition, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        stats = b.stats()
-        if condition(stats) or time.monotonic() > deadline:
-            return stats
 
 
 def idle(stats):
@@ -125,25 +107,6 @@ def test_pending_polls_are_requests_and_the_batch_is_observed_once():
     assert stats.batch_bytes.sum == len(batch.wire or batch.body)
 
 
-def test_each_part_of_a_batch_of_several_requests_is_a_request():
-    from aiohttp import web
-
-    seen = []
-
-    async def first(request):
-        seen.append("first")
-        return web.Response(status=200)
-
-    async def second(request):
-        seen.append("second")
-        return web.Response(status=503 if seen.count("second") == 1 else 200)
-
-    routes = [("POST", "/first", first), ("POST", "/second", second)]
-    stats, _ = asyncio.run(one_batch(TwoParts, routes, 3, SENDER_FAST))
-    assert seen == ["first", "second", "second"]
-    assert dict(stats.requests) == {"ok": 2, "retry": 1} and stats.request_latency_s.count == 3
-    assert (stats.batch_records.count, stats.batch_records.sum) == (1, 3) and stats.consecutive_failures == 0
-
 
 def test_file_appends_are_requests(tmp_path):
     with Broadcaster([{"type": "file", "directory": str(tmp_path)}], max_batch_records=4) as b:
@@ -165,7 +128,7 @@ def test_file_appends_are_requests(tmp_path):
 
 def test_a_scrape_agrees_with_stats_and_with_what_the_receivers_saw():
     recs = [full_record(i) for i in range(100)]
-    refused = {"type": "otel-collector", "endpoint": f"http://127.0.0.1:{closed_port()}/v1/traces", "name": "refused"}
+    refused = {"type": "otel-collector", "endpoint": f"http://127.0.0.1:{free_port()}/v1/traces", "name": "refused"}
     ok_thread, bad_thread = SinkThread(OtlpSink()), SinkThread(OtlpSink(default=Reply.error(503)))
     with ok_thread as ok_sink, bad_thread as bad_sink:
         destinations = [{"type": "otel-collector", "endpoint": ok_sink.url, "name": "healthy"},

@@ -257,3 +257,6 @@ def test_a_batch_of_several_requests_sends_them_in_order_and_resumes_where_it_fa
     stats, _ = asyncio.run(one_batch(TwoParts, routes, 3, FAST, compression="gzip"))
     assert seen == ["first", "second", "second"]  # the part already taken is not sent again
     assert (stats.delivered, stats.retried, dict(stats.dropped)) == (3, 1, {}) and stats.balanced()
+    # Each part is a request of its own (metrics); the batch is observed once, on its first request.
+    assert dict(stats.requests) == {"ok": 2, "retry": 1} and stats.request_latency_s.count == 3
+    assert (stats.batch_records.count, stats.batch_records.sum) == (1, 3) and stats.consecutive_failures == 0

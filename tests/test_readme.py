@@ -8,12 +8,12 @@ import pathlib
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 
 from sinkthread import SinkThread
 from spancast.testing.sink import Expect, OtlpSink
+from conftest import free_port
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 COLLECTOR = "http://127.0.0.1:4318/v1/traces"
@@ -60,12 +60,6 @@ def readme_commands() -> list[tuple[str, list[str]]]:
                 assert out, f"output before any command in a console block: {line!r}"
                 out[-1][1].append(line)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_readme_installs_and_tests_the_way_ci_does():
