@@ -21,6 +21,7 @@ from spancast.record import TRACE_KEYS
 
 __all__ = [
     "record_attributes",
+    "sdk_call",
     "proto_request",
     "proto_encode",
     "proto_to_json",
@@ -118,6 +119,19 @@ def record_attributes(rec: Any) -> list[tuple[str, Any]]:
 def span_name(rec: Any) -> str:
     trace = rec.trace or {}
     return trace.get("generation_name") or trace.get("trace_name") or DEFAULT_NAME
+
+
+def sdk_call(tracer: Any) -> Any:
+    """What an app pays per generation through the SDK: attributes, a span, its status, its end."""
+    start_span, client, ok = tracer.start_span, SpanKind.CLIENT, Status(StatusCode.OK)
+
+    def call(rec: Any) -> None:
+        span = start_span(span_name(rec), kind=client, attributes=dict(record_attributes(rec)),
+                          start_time=rec.start_time_ns)
+        span.set_status(ok)
+        span.end(end_time=rec.end_time_ns)
+
+    return call
 
 
 def span_id(rec: Any) -> bytes:

@@ -85,10 +85,8 @@ def sdk_contender(cell: dict, base: str) -> tuple[Callable, Callable, Callable, 
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.trace import SpanKind
-    from opentelemetry.trace.status import Status, StatusCode
 
-    from benchmarks.baselines import record_attributes, span_name
+    from benchmarks.baselines import sdk_call
     from spancast import __version__
 
     compression = {"none": Compression.NoCompression, "gzip": Compression.Gzip}[cell["compression"]]
@@ -102,13 +100,7 @@ def sdk_contender(cell: dict, base: str) -> tuple[Callable, Callable, Callable, 
     exporter = OTLPSpanExporter(endpoint=f"{base}/d1/v1/traces", compression=compression)
     provider.add_span_processor(BatchSpanProcessor(exporter, **extra))
     tracer = provider.get_tracer("spancast", __version__)
-    start_span, client, ok = tracer.start_span, SpanKind.CLIENT, Status(StatusCode.OK)
-
-    def call(rec: Any) -> None:  # what an app pays per generation: attributes, span, end
-        span = start_span(span_name(rec), kind=client, attributes=dict(record_attributes(rec)),
-                          start_time=rec.start_time_ns)
-        span.set_status(ok)
-        span.end(end_time=rec.end_time_ns)
+    call = sdk_call(tracer)
 
     def drain(timeout_s: float) -> bool:
         return provider.force_flush(int(timeout_s * 1000))

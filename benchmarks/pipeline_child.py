@@ -140,11 +140,9 @@ def sdk_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dic
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.trace import SpanKind
-    from opentelemetry.trace.status import Status, StatusCode
 
     from spancast import __version__
-    from benchmarks.baselines import record_attributes, span_name
+    from benchmarks.baselines import sdk_call
 
     compression = {"none": Compression.NoCompression, "gzip": Compression.Gzip}[spec["compression"]]
     provider = TracerProvider(resource=Resource.create({"service.name": "spancast"}))
@@ -152,13 +150,7 @@ def sdk_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dic
     for url in endpoints(spec["base"], spec["destinations"]):  # one processor + exporter per destination
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, compression=compression), **extra))
     tracer = provider.get_tracer("spancast", __version__)
-    start_span, client, ok = tracer.start_span, SpanKind.CLIENT, Status(StatusCode.OK)
-
-    def call(rec: Any) -> None:  # what an app pays per generation: attributes, span, end
-        span = start_span(span_name(rec), kind=client, attributes=dict(record_attributes(rec)),
-                          start_time=rec.start_time_ns)
-        span.set_status(ok)
-        span.end(end_time=rec.end_time_ns)
+    call = sdk_call(tracer)
 
     return call, lambda: provider.force_flush(int(FLUSH_TIMEOUT_S * 1000)), lambda: {}, provider
 
