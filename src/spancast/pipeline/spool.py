@@ -117,8 +117,8 @@ class Spool:
         self.dir = Path(settings.directory)
         self.destinations = destinations
         self.run = f"{time.time_ns():x}"
-        self.old = sorted(p for p in self._segments() if not p.name.startswith(self.run))
-        self._old_nbytes = {p: p.stat().st_size for p in self.old}
+        # Older runs' segments, oldest first, with their sizes (they count against max_bytes until replayed).
+        self.old = {p: p.stat().st_size for p in sorted(self._segments()) if not p.name.startswith(self.run)}
         self.segments: list[_Segment] = []
         self.progress = {name: Progress() for name in destinations}
         self._file: Any = None
@@ -168,7 +168,7 @@ class Spool:
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.segments) + sum(self._old_nbytes.values())
+        return sum(s.nbytes for s in self.segments) + sum(self.old.values())
 
     def full(self) -> bool:
         return self.nbytes >= self.settings.max_bytes
@@ -251,8 +251,8 @@ class Spool:
         if len(self.segments) == 1 and not self.old and self.segments[0].end > self.segments[0].start:
             self._roll()  # the current segment alone fills the spool: it becomes the oldest
         if self.old:
-            path = self.old.pop(0)
-            self._old_nbytes.pop(path, None)
+            path = next(iter(self.old))
+            del self.old[path]
             lost = _count_records(path)
         elif len(self.segments) > 1:
             segment = self.segments.pop(0)
@@ -344,9 +344,7 @@ class Spool:
                         log.warning("spancast: spool segment cut short, the rest is skipped: %s", exc)
                     await self.wait_durable(self.written)  # the new copies first, then the old file goes
                     _unlink(path)
-                    if path in self.old:
-                        self.old.remove(path)
-                        self._old_nbytes.pop(path, None)
+                    self.old.pop(path, None)
         finally:
             self.replaying = False
 
