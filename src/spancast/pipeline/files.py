@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
-__all__ = ["RotatingFile"]
+from .retry import Action, Decision
+
+__all__ = ["FileTransport", "RotatingFile"]
 
 
 class RotatingFile:
@@ -54,3 +58,19 @@ class RotatingFile:
 
     def __repr__(self) -> str:
         return f"<RotatingFile {self.path} size={self._size} max_bytes={self.max_bytes} max_files={self.max_files}>"
+
+
+class FileTransport:
+    """The file destination's transport: each batch appended in a worker thread (the sender's interface
+    for what is not HTTP: send(body) -> Decision, close())."""
+
+    def __init__(self, destination: Any) -> None:
+        s = destination.settings
+        self.file = RotatingFile(destination.path, s.max_file_bytes, s.max_files)
+
+    async def send(self, body: bytes) -> Decision:
+        await asyncio.get_running_loop().run_in_executor(None, self.file.append, body)
+        return Decision(Action.DELIVERED, None)
+
+    async def close(self) -> None:
+        self.file.close()

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp.payload import BytesPayload
 
 from .batcher import Batch
-from .files import RotatingFile
+from .files import FileTransport
 from .limiter import AdaptiveLimit, ConcurrencyLimiter
 from .retry import Action, Decision, RetryPolicy, decide_error
 from .stats import DestinationStats
@@ -69,15 +69,15 @@ class Sender:
         self.on_progress = on_progress
         # Given the positions of records settled here for good (a spool lets them go): see ledger.py.
         self.on_settled: Callable[[list[int]], None] | None = None
-        self.file: RotatingFile | None = None
+        # What is not HTTP (a local file; a Redis stream: one pipeline of XADDs per batch) has a transport
+        # of its own: send(body) -> Decision, never raising for the receiver's errors, and close().
+        self.local: Any = None
         if destination.transport == "file":
-            s = destination.settings
-            self.file = RotatingFile(destination.path, s.max_file_bytes, s.max_files)
-        self.redis: Any = None
-        if destination.transport == "redis":  # a Redis stream: one pipeline of XADDs per batch, no HTTP
+            self.local = FileTransport(destination)
+        elif destination.transport == "redis":
             from .redis_transport import RedisTransport
 
-            self.redis = RedisTransport(destination)
+            self.local = RedisTransport(destination)
         stats.concurrency_limit = self.limiter.limit
 
     async def start(self) -> None:
@@ -147,10 +147,8 @@ class Sender:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        if self.redis is not None:
-            await self.redis.close()
+        if self.local is not None:
+            await self.local.close()
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -262,12 +260,8 @@ class Sender:
             if poll_url is None and batch.attempts == 1:  # its first request, even when it takes several
                 self.stats.batch_sent(batch.records, len(batch.wire or batch.body))
             sent_at = time.perf_counter()
-            if self.file is not None:  # a local file: appended in a worker thread, no HTTP
-                await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
-                decision = Decision(Action.DELIVERED, None)
-                return decision
-            if self.redis is not None:  # Redis errors come back as a decision, never raised
-                decision = await self.redis.send(request.body)
+            if self.local is not None:
+                decision = await self.local.send(request.body)
                 return decision
             assert self.session is not None, "start() the sender first"
             async with self.session.request(request.method, request.url, data=data, headers=headers) as resp:
