@@ -26,7 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\nresults: a CSV and a JSON file per run under --out (default benchmarks/results/), named"
               " SUITE-<machine>-py<version>-<commit>[+dirty]; figures and how to read them: benchmarks/README.md")
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    suite = importlib.import_module(f"benchmarks.{argv[0]}")
+    try:
+        suite = importlib.import_module(f"benchmarks.{argv[0]}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] in ("benchmarks", "spancast"):
+            raise
+        # The suites compare against the OpenTelemetry SDK and draw with matplotlib: the bench extra.
+        print(f"the {argv[0]} suite needs {exc.name}, which is not installed: install the bench extra from this"
+              " clone, pip install '.[bench]' (or run tests/run, whose environment has it)", file=sys.stderr)
+        return 2
     return suite.bench(argv[1:])
 
 

@@ -62,11 +62,11 @@ def check_same_records() -> str:
     """Not timed: spancast's spans and the SDK's, made from the same 64 records, carry the same attributes, names,
     trace ids, kinds, times and status (the sanity check of the encode suite)."""
     from benchmarks import baselines
-    from benchmarks.encode import NATIVE, _same_spans, _spans_of
+    from benchmarks.encode import FAST, _same_spans, _spans_of
     from benchmarks.workloads import make_records
 
     sample = make_records("full", 64)
-    ours = _spans_of(NATIVE.encode_traces(sample))
+    ours = _spans_of(FAST.encode_traces(sample))
     theirs = _spans_of(baselines.sdk_encode(baselines.sdk_spans(sample)))
     assert _same_spans(ours, theirs), "spancast and the SDK path do not carry the same spans for the same records"
     return "ok: for the same 64 records, spancast's spans and the SDK path's carry the same attributes, names," \

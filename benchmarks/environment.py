@@ -58,7 +58,17 @@ def _git() -> str:
     return head + (" + uncommitted changes in native/, src/ or setup.py" if dirty else "")
 
 
+def live_native() -> Any:
+    """The native encoder module, or None on a pure-Python install (SPANCAST_NO_EXTENSIONS=1): the suites
+    then measure the Python twin and say so."""
+    from spancast.codec import IMPL, implementation
+
+    return implementation("native") if IMPL == "native" else None
+
+
 def native_build(module: Any) -> str:
+    if module is None:
+        return "not built (a pure-Python install: the Python twin is measured)"
     try:
         path = Path(module.__file__)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]

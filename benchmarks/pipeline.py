@@ -17,9 +17,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python benchmarks/pipeline.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spancast.codec import implementation
 
-from benchmarks.environment import loadavg, native_build
+from benchmarks.environment import live_native, loadavg, native_build
 from benchmarks.pipeline_child import read_records, write_records
 from benchmarks.workloads import make_records
 
@@ -362,7 +361,7 @@ def bench(argv: list[str]) -> int:
 def run(args: argparse.Namespace) -> dict:
     from benchmarks import report
 
-    native = implementation("native")
+    native = live_native()
     env = report.suite_environment("pipeline", "spancast end-to-end delivery benchmark (pipeline.py)", native, EXTRA_DISTS)
     began = time.perf_counter()
     chosen = args.contender.split(",")

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from benchmarks.environment import environment, print_environment
+from benchmarks.environment import environment, live_native, print_environment
 
 __all__ = [
     "DEFAULT_OUT", "commit_tag", "fmt_ratio", "fmt_spread", "machine_tag", "print_rows", "progress_bar", "ratio_spread",
@@ -61,9 +61,7 @@ def suite_environment(suite: str, title: str, native: Any = None, extra_dists: S
     from importlib import metadata
 
     if native is None:
-        from spancast.codec import implementation
-
-        native = implementation("native")
+        native = live_native()
     env = environment(native)
     for dist in extra_dists:
         try:

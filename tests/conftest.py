@@ -109,6 +109,15 @@ def load_contract(kind: str):
     return None
 
 
+def require_server(name: str, found: str | None, package: str | None = None) -> str:
+    """found (the path of a server binary the tests start), or a failure naming how to install it:
+    a missing server fails its tests, never skips them."""
+    if found is None:
+        pytest.fail(f"{name} is not installed: run tests/run, which installs it, or apt-get install {package or name}",
+                    pytrace=False)
+    return found
+
+
 def free_port() -> int:
     """A local TCP port nothing listens on now (connecting to it is refused; a server may bind it)."""
     with socket.socket() as s:

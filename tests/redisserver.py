@@ -6,9 +6,9 @@ import shutil
 import socket
 import subprocess
 import time
-from conftest import free_port
+from conftest import free_port, require_server
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = shutil.which("redis-server") or shutil.which("/usr/bin/redis-server")
 START_DEADLINE_S = 10.0
 
 
@@ -25,7 +25,7 @@ class RedisServer:
         """Start on port (a free one when None) and wait until it answers PING."""
         for _ in range(1 if port else 5):  # a port free a moment ago may be taken by another process first
             self.port = port or free_port()
-            args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            args = [require_server("redis-server", REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--dir", str(self.directory), "--loglevel", "warning"]
             if self.password:
                 args += ["--requirepass", self.password]

@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import attempts_record, full_record
+from conftest import attempts_record, full_record, require_server
 from spancast import Broadcaster, ConfigError, Generation
 from spancast.codec import encode_traces
 from spancast.destinations import make_destination
@@ -97,7 +97,7 @@ def test_basic_auth_is_the_default():
         ({"authStyle": "bearer"}, "d.authStyle", "invalid enum value"),
         ({"headers": {"authorization": "Basic eA=="}}, "d.headers.authorization", "username and password"),
         ({"headers": {"X-ClickHouse-Key": "k"}}, "d.headers.X-ClickHouse-Key", "username and password"),
-        ({"bogusKey": 1}, "d.bogusKey", "unknown field"),
+        ({"bogusKey": 1}, "d.bogusKey", "unknown key"),
     ],
 )
 def test_bad_settings_name_the_key(extra, path, reason):
@@ -416,8 +416,7 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     command = _binary()
-    if command is None:
-        pytest.fail("no clickhouse-server binary: install it (Debian: apt-get install clickhouse-server)")
+    require_server("clickhouse-server", command and command[0])
     srv = Server(tmp_path_factory.mktemp("clickhouse"))
     try:
         srv.start(command)

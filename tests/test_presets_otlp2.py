@@ -109,7 +109,7 @@ def _without(mapping, key):
         ({**RAMP, "apiKey": 42}, ("d.apiKey",), "expected"),
         ({**RAMP, "baseUrl": "api.ramp.com/x"}, ("d.baseUrl",), "http(s) URL"),
         ({**RAMP, "encoding": "protobuf"}, ("d.encoding",), "invalid enum value"),
-        ({**RAMP, "endpoint": "https://x"}, ("d.endpoint",), "unknown field"),
+        ({**RAMP, "endpoint": "https://x"}, ("d.endpoint",), "unknown key"),
         (_without(ARIZE, "spaceKey"), ("d.spaceKey",), "missing required field"),
         (_without(ARIZE, "modelId"), ("d.modelId",), "missing required field"),
         ({**ARIZE, "modelId": "  "}, ("d.modelId",), "must not be empty"),

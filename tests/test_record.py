@@ -101,3 +101,32 @@ def test_records_round_trip_through_msgspec():
 def test_invalid_utf8_names_the_field_it_is_in():
     result = decode_records(b'{"id":"gen-\xc3\x28","start_time_ns":1,"end_time_ns":2,"model":"m"}')
     assert result.records == [] and result.errors[0].field == "id"
+
+
+class _Msgspec:
+    """A decoder failing on invalid UTF-8 the way one msgspec release does."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def decode(self, raw):
+        bytes(raw).decode("utf-8")  # valid records decode as usual
+        raise self.exc
+
+
+@pytest.mark.parametrize("release, exc", [
+    ("0.22", UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")),  # no place named
+    ("0.23", __import__("msgspec").DecodeError("Invalid UTF-8 encoded string")),
+])
+def test_invalid_utf8_is_named_whatever_msgspec_raises(monkeypatch, release, exc):
+    """0.22 raised UnicodeDecodeError, 0.23 a DecodeError naming no field: the field is found by us."""
+    from spancast import record as module
+
+    real = module._decoder
+    monkeypatch.setattr(module, "_decoder", _Msgspec(exc))
+    bad = b'{"id":"g","start_time_ns":1,"end_time_ns":2,"model":"m","trace":{"team":["ok","x\xff\xfe"]}}'
+    result = decode_records(b"[" + bad + b"]")
+    (err,) = result.errors
+    assert (err.index, err.field, err.reason) == (0, "trace.team[1]", "invalid UTF-8 at byte 80")
+    monkeypatch.setattr(module, "_decoder", real)
+    assert decode_records(bad).errors[0].field == "trace.team[1]"  # and with the msgspec installed

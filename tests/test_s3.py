@@ -2,8 +2,9 @@
 
 The moto server (``moto[server]``, started once per session on a free port) verifies every SigV4
 signature and IAM permission once set up (``POST /moto-api/reset-auth`` with ``0``): a wrong secret
-really fails, and a key without s3:PutObject really gets AccessDenied. Objects are read back with
-plain signed GETs (botocore's signer, urllib), never through a boto3 client.
+really fails, and a key without s3:PutObject really gets AccessDenied. The tests read objects back
+with plain GETs (urllib), never through a boto3 client, with moto's checks off for those reads only,
+so they depend on no release's reading of IAM policies.
 """
 
 from __future__ import annotations
@@ -98,15 +99,24 @@ class Moto:
         with urllib.request.urlopen(request, timeout=10) as resp:
             assert resp.status == 200
 
+    def _read(self, url: str) -> tuple[int, dict, bytes]:
+        """The tests' own read-back, with moto's checks off for it: what a reader user may do differs
+        between moto releases (5.2.6 refuses a ListBucket that 5.2.5 allows), and what is under test is
+        spancast's writes, which always go through the checks."""
+        self.auth("inf")
+        try:
+            return _call("GET", url, self.boot)
+        finally:
+            self.auth("0")
+
     def keys(self, prefix: str) -> list[str]:
         query = urllib.parse.urlencode({"list-type": "2", "prefix": prefix})
-        status, _, answer = _call("GET", f"{self.endpoint}/{BUCKET}?{query}", self.reader)
+        status, _, answer = self._read(f"{self.endpoint}/{BUCKET}?{query}")
         assert status == 200, answer
         return sorted(re.findall(r"<Key>([^<]*)</Key>", answer.decode()))
 
     def get(self, key: str) -> tuple[dict, bytes]:
-        status, headers, body = _call("GET", f"{self.endpoint}/{BUCKET}/{urllib.parse.quote(key, safe='/~')}",
-                                      self.reader)
+        status, headers, body = self._read(f"{self.endpoint}/{BUCKET}/{urllib.parse.quote(key, safe='/~')}")
         assert status == 200, body
         return {k.lower(): v for k, v in headers.items()}, body
 
@@ -140,8 +150,7 @@ def moto():
         status, _, answer = _call("PUT", f"{m.endpoint}/{BUCKET}", m.boot)
         assert status == 200, answer
         m.writer = m.user("writer", [_allow("s3:PutObject", f"arn:aws:s3:::{BUCKET}/*")])
-        m.reader = m.user("reader", [_allow("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*"),
-                                     _allow("s3:ListBucket", f"arn:aws:s3:::{BUCKET}")])
+        m.reader = m.user("reader", [_allow("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*")])  # may not write
         m.temp = m.temporary()
         m.auth("0")  # from here on every request is authenticated and authorised
         yield m
@@ -391,7 +400,7 @@ def test_bad_settings_name_the_key():
         ({"endpoint": "minio:9000"}, "d.endpoint", "http(s) URL"),
         ({"region": "eu west"}, "d.region", "region name"),
         ({"layout": "parquet"}, "d.layout", "invalid enum value"),
-        ({"bogus": 1}, "d.bogus", "unknown field"),
+        ({"bogus": 1}, "d.bogus", "unknown key"),
     ]
     for extra, path, reason in cases:
         mapping = {**BASE, **extra}

@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._loop import new_loop
 from .connection import ConnectionResult, check_connection, preview
 from .destinations import Destination, make_destination
 from .errors import ConfigError
@@ -27,7 +28,7 @@ from .pipeline.intake import Intake
 from .pipeline.lane import Lane
 from .pipeline.limiter import AdaptiveLimit
 from .pipeline.retry import RetryPolicy
-from .pipeline.spool import Spool, SpoolSettings
+from .pipeline.spool import Spool, SpoolSettings, check_directory
 from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
@@ -127,7 +128,7 @@ class Broadcaster:
         failure: list[BaseException] = []
 
         def run() -> None:
-            loop = _new_loop(self.use_uvloop)
+            loop = new_loop(self.use_uvloop)
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._setup(loop))
@@ -250,6 +251,7 @@ class Broadcaster:
         ]
         self.backlog.cursors = list(self.lanes)
         if self.spool_settings is not None:
+            check_directory(self.spool_settings.directory)
             self.spool = Spool(self.spool_settings, [lane.destination.name for lane in self.lanes])
             self.spool.open(loop)
             self._run_watchers.append(self.spool.settled)
@@ -486,17 +488,6 @@ class Broadcaster:
 
 async def _call(fn: Any) -> Any:
     return fn()
-
-
-def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 def _after_fork_in_child() -> None:

@@ -4,7 +4,8 @@ Exit codes (the same for every command)::
 
     0  done: everything checked passed, every record was delivered (or left out by routing)
     1  done, but something failed: a connection test, a dropped or invalid record, a configuration problem (check)
-    2  could not run: bad arguments, or a configuration with problems
+    2  could not run: bad arguments, a configuration with problems, an address or spool directory it cannot
+       use, an input with no records (send)
     130 interrupted
 
 worker runs until SIGTERM or SIGINT, then drains: 0 after that (entries it could not deliver stay
@@ -75,34 +76,49 @@ def announce_default(quiet: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .broadcaster import _new_loop
+    from ._loop import loop_name, new_loop
+    from .errors import ListenError, SpoolError
     from .server import Server, serve
 
     config, embedded = find_config(args.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    loop = new_loop(config.pipeline.use_uvloop)
     try:
         server = Server(config, host=args.host, port=args.port)
     except PermissionError as exc:
+        loop.close()
         raise Unusable(str(exc)) from None
 
     def announce(s: Server) -> None:
         names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
         err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, GET /metrics, "
-                  f"/healthz, /readyz); auth {'on' if s._expected else 'off (loopback only)'}; destinations: {names}")
+                  f"/healthz, /readyz) on {loop_name(loop)}; auth {'on' if s._expected else 'off (loopback only)'}; "
+                  f"destinations: {names}")
         if embedded:
             announce_default(False)
+        warn_no_destinations(config)
 
-    loop = _new_loop(config.pipeline.use_uvloop)
     try:
         return loop.run_until_complete(serve(server, announce))
-    except OSError as exc:
-        raise Unusable(f"cannot listen on {args.host or config.server.host}:{args.port or config.server.port}: {exc.strerror or exc}") from None
+    except (ListenError, SpoolError) as exc:
+        raise Unusable(str(exc)) from None
     finally:
         loop.close()
 
 
+def warn_no_destinations(config: Config) -> bool:
+    """Say so when records would go nowhere; True when that is the case."""
+    if any(d.settings.enabled for d in config.destinations):
+        return False
+    what = "every destination is disabled" if config.destinations else "no destination is configured"
+    err.print(f"[yellow]warning[/]: {what}: records are accepted and go nowhere ([[destinations]] in the "
+              "configuration; /readyz answers 503 meanwhile)")
+    return True
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .broadcaster import Broadcaster, _new_loop
+    from ._loop import new_loop
+    from .broadcaster import Broadcaster
     from .destinations.redis import SCHEMES, masked_url
     from .sources.redis_stream import WorkerSettings, default_consumer
 
@@ -130,9 +146,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
               f"{masked_url(url)}; destinations: {names}", markup=False)
     if embedded:
         announce_default(False)
-    if embedded:
-        announce_default(False)
-    loop = _new_loop(config.pipeline.use_uvloop)
+    warn_no_destinations(config)
+    loop = new_loop(config.pipeline.use_uvloop)
     try:
         return loop.run_until_complete(_work(url, broadcaster, settings))
     finally:
@@ -185,6 +200,9 @@ def cmd_send(args: argparse.Namespace) -> int:
                 sent += broadcaster.emit(record)
             advance(nbytes)
         broadcaster.flush(args.timeout_s)
+    if not sent and not invalid:
+        raise Unusable(f"{'standard input' if args.file == '-' else args.file} holds no records "
+                       "(NDJSON: one JSON object per line, or a JSON array)")
     return _report_delivery(broadcaster, sent, invalid, args.json)
 
 
@@ -229,12 +247,16 @@ def cmd_test(args: argparse.Namespace) -> int:
                       "latency_ms": round(r.latency_s * 1000, 1), "error": r.error, "hint": r.hint,
                       "response_excerpt": r.excerpt} for r, d in zip(results, destinations)])
     else:
-        table = Table("destination", "type", "result", "status", "latency", "detail", title="test connection")
+        table = _table("test connection", "destination", "type", "result", "status", "latency")
         for r, d in zip(results, destinations):
             verdict = "[green]ok[/]" if r.ok else "[red]failed[/]"
-            detail = " ".join(part for part in (r.error, r.hint) if part) or r.excerpt[:80]
-            table.add_row(r.destination, d.type, verdict, str(r.status or "-"), f"{r.latency_s * 1000:.0f} ms", detail)
+            table.add_row(r.destination, d.type, verdict, str(r.status or "-"), f"{r.latency_s * 1000:.0f} ms")
         out.print(table)
+        # Details go below the table, whole: a cell 80 columns allow would cut them.
+        for r in results:
+            detail = "; ".join(part for part in (r.error, r.excerpt if not r.ok else "", r.hint) if part)
+            if detail:
+                out.print(f"{'ok' if r.ok else 'failed'} {r.destination}: {detail}", markup=False)
     return OK if all(r.ok for r in results) else FAILED
 
 
@@ -277,9 +299,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.file and args.config and args.file != args.config:
+        raise Unusable(f"two configurations given ({args.file} and --config {args.config}): check one at a time")
     path = args.file or args.config
     try:
         config, _ = find_config(path)
+        if config.spool is not None:
+            _check_spool(config.spool.directory)
     except Unusable as exc:
         problems = exc.problems or [ConfigError(path or "<config>", str(exc))]
         if args.json:
@@ -289,14 +315,30 @@ def cmd_check(args: argparse.Namespace) -> int:
         return FAILED
     rows = [{"name": d.name, "type": d.type, "enabled": d.settings.enabled, "routing": _routing(d)}
             for d in config.destinations]
+    nowhere = not any(row["enabled"] for row in rows)
     if args.json:
-        _print_json({"ok": True, "source": config.source, "destinations": rows})
+        _print_json({"ok": True, "source": config.source, "destinations": rows,
+                     "warnings": ["records would go nowhere: no destination is configured and enabled"] if nowhere else []})
         return OK
-    table = Table("name", "type", "enabled", "routing", title=f"{config.source}: ok")
+    table = _table(f"{config.source}: ok", "name", "type", "enabled", "routing")
     for row in rows:
         table.add_row(row["name"], row["type"], "yes" if row["enabled"] else "no", row["routing"])
-    out.print(table)
+    if rows:
+        out.print(table)
+    else:
+        out.print(f"{config.source}: ok")
+    warn_no_destinations(config)
     return OK
+
+
+def _check_spool(directory: str) -> None:
+    from .errors import SpoolError
+    from .pipeline.spool import check_directory
+
+    try:
+        check_directory(directory, create=False)
+    except SpoolError as exc:
+        raise Unusable(str(exc), [ConfigError("spool.directory", f"{exc.path}: {exc.reason}")]) from None
 
 
 # ------------------------------------------------------------------ helpers
@@ -360,19 +402,37 @@ def _report_delivery(broadcaster: Any, sent: int, invalid: list[RecordError], as
                                                   for e in invalid],
                      "intake_dropped": stats["intake"]["dropped"], "destinations": rows, "ok": not failed})
         return FAILED if failed else OK
-    table = Table("destination", "delivered", "filtered", "sampled out", "dropped", "undelivered", "last error",
-                  title=f"{sent} records")
+    # "pending": still queued or in flight when the command gave up waiting (undelivered in --json)
+    table = _table(f"{sent} records", "destination", "delivered", "filtered", "sampled out", "dropped", "pending")
     for r in rows:
-        dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(r["dropped"].items())) or "0"
         table.add_row(r["destination"], str(r["delivered"]), str(r["filtered"]), str(r["sampled_out"]),
-                      dropped, str(r["undelivered"]), r["last_error"][:60])
+                      str(sum(r["dropped"].values())), str(r["undelivered"]))
     out.print(table)
+    # Why, below the table and whole: reasons and error texts are too long for a cell at 80 columns.
+    for r in rows:
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(r["dropped"].items()))
+        parts = [f"dropped: {why}" if why else "", f"last error: {r['last_error']}" if r["last_error"] else ""]
+        if any(parts):
+            out.print(f"{r['destination']}: {'; '.join(p for p in parts if p)}", markup=False)
     for e in invalid[:20]:
         err.print(f"invalid record at line {e.index + 1 if e.index is not None else '?'}: {e.field}: {e.reason}",
                   markup=False)
     if len(invalid) > 20:
         err.print(f"... and {len(invalid) - 20} more invalid records")
     return FAILED if failed else OK
+
+
+def _table(title: str, *headers: str) -> Table:
+    """A result table that fits 80 columns by wrapping its cells, never by cutting a name short: the
+    first column (the names) is never wrapped, the others give way."""
+    from rich.table import Column
+
+    from rich import box
+
+    first, *rest = headers
+    # Ruled lines only under the header: vertical rules would cost 3 columns a column.
+    return Table(Column(first, no_wrap=True), *(Column(h, overflow="fold", min_width=min(len(h), 9)) for h in rest),
+                 title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
 
 
 def _print_json(value: Any) -> None:
@@ -383,9 +443,30 @@ def _print_json(value: Any) -> None:
 # ------------------------------------------------------------------ arguments
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: any free port), got {port}")
+    return port
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {count}")
+    return count
+
+
 def parser() -> argparse.ArgumentParser:
+    epilog = __doc__.split("\n\n", 1)[1].replace("::\n", ":\n")  # the docstring's reST literal marker
     p = argparse.ArgumentParser(prog="spancast", description="Broadcast LLM generation records to observability "
-                                "and finance backends.", epilog=__doc__.split("\n\n", 1)[1],
+                                "and finance backends.", epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"spancast {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -397,7 +478,7 @@ def parser() -> argparse.ArgumentParser:
 
     c = command("serve", "take records over HTTP and deliver them until SIGTERM")
     c.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
-    c.add_argument("--port", type=int, help="port (default: server.port, 4320)")
+    c.add_argument("--port", type=_port, help="port (default: server.port, 4320; 0: any free port)")
     c.set_defaults(run=cmd_serve)
     c = command("worker", "deliver the records of a Redis stream as one consumer of a consumer group, until SIGTERM")
     c.add_argument("--redis", metavar="URL", help="redis://[user:password@]host:6379/0 (or SPANCAST_REDIS_URL)")
@@ -406,8 +487,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--consumer", metavar="NAME", help="this worker's name in the group (default: host-pid)")
     c.add_argument("--min-idle-s", type=float, default=120.0, metavar="S",
                    help="claim entries another worker left pending this long (default 120; longer than retries take)")
-    c.add_argument("--batch", type=int, default=500, metavar="N", help="entries per read at most (default 500)")
-    c.add_argument("--max-unacked", type=int, default=20_000, metavar="N",
+    c.add_argument("--batch", type=_count, default=500, metavar="N", help="entries per read at most (default 500)")
+    c.add_argument("--max-unacked", type=_count, default=20_000, metavar="N",
                    help="entries read but not yet acknowledged at most: reading pauses there (default 20000)")
     c.add_argument("--field", default="record", help="the entry field holding the record (default record)")
     c.set_defaults(run=cmd_worker)
@@ -429,7 +510,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(run=cmd_check)
     c = command("demo", "generate realistic records and deliver them, to see spancast work")
-    c.add_argument("--records", type=int, default=200, help="how many (default 200)")
+    c.add_argument("--records", type=_count, default=200, help="how many (default 200)")
     c.add_argument("--seed", type=int, default=7, help="same seed, same records")
     _common(c)
     c.set_defaults(run=cmd_demo)

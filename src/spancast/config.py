@@ -33,8 +33,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from .destinations import REGISTRY, Destination, make_destination
-from .destinations.base import Secret, camel_case, snake_case
-from .errors import ConfigError, InvalidConfigError
+from .destinations.base import Secret, camel_case, snake_case, unknown_key_reason
+from .errors import ConfigError, InvalidConfigError, lower_first
 from .pipeline.retry import RetryPolicy
 from .pipeline.spool import SpoolSettings
 
@@ -265,7 +265,7 @@ class _Checker:
             except msgspec.ValidationError as exc:
                 key, reason = _msgspec_problem(str(exc))
                 if reason == "unknown key":
-                    reason = f"unknown key; expected one of {', '.join(sorted(known))}"
+                    reason = unknown_key_reason(key, known)
                 if key in reported or key not in data:
                     self.problem(f"{where}.{key}" if key else where, reason)
                     break
@@ -292,7 +292,7 @@ class _Checker:
         good: dict[str, Any] = {}
         for key, value in raw.items():
             if key not in known:
-                self.problem(f"{where}.{key}", f"unknown key; expected one of {', '.join(sorted(known))}")
+                self.problem(f"{where}.{key}", unknown_key_reason(key, known))
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 self.problem(f"{where}.{key}", f"expected a number, got {type(value).__name__}")
             else:
@@ -323,7 +323,7 @@ class _Checker:
             if name in _OPENROUTER_IGNORED or (isinstance(name, str) and name.startswith("broadcast_generation_")):
                 continue
             if name not in _OPENROUTER_TOP:
-                self.problem(f"{where}.{key}", f"unknown key; expected one of {', '.join(sorted(_OPENROUTER_TOP))}")
+                self.problem(f"{where}.{key}", unknown_key_reason(key, _OPENROUTER_TOP))
             elif name == "config":
                 if not isinstance(value, Mapping):
                     self.problem(f"{where}.{key}", f"expected an object, got {type(value).__name__}")
@@ -364,7 +364,10 @@ class _Checker:
                 if not key or key == "type" or key in stand_ins:
                     return None
                 if key in data:
-                    del data[key]
+                    value = data.pop(key)
+                    meant = _MEANT.search(exc.reason)
+                    if meant and meant.group(1) not in data:  # a typo: the key it meant is not missing too
+                        data[meant.group(1)] = value
                     continue
                 stand_in = _stand_in(settings, snake)
                 if stand_in is None:
@@ -424,12 +427,16 @@ def _stand_in(settings: type[Any], name: str) -> Any:
 
 
 def _secret_hook(kind: type, value: Any) -> Any:
-    if kind is Secret and isinstance(value, str):
-        return Secret(value)
+    if kind is Secret:
+        if isinstance(value, str):
+            return Secret(value)
+        # msgspec reports a TypeError as a problem of the key; the value (a secret) is never shown
+        raise TypeError(f"expected a string, got {type(value).__name__}")
     raise NotImplementedError(kind)
 
 
 _AT = re.compile(r"\s+-\s+at\s+`\$\.?([^`]*)`$")
+_MEANT = re.compile(r"did you mean `([^`]+)`")
 _FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
@@ -443,7 +450,7 @@ def _msgspec_problem(message: str) -> tuple[str, str]:
     if found and not key:
         key = found.group(1)
         message = "missing" if message.startswith("Object missing") else "unknown key"
-    return key, message[:1].lower() + message[1:]
+    return key, lower_first(message)
 
 
 def _top_key(path: str, where: str) -> str:

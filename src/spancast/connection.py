@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 
 from .errors import EncodeError
+from .pipeline.sender import describe_connection_error
 from .record import Generation
 
 __all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url"]
@@ -128,15 +129,10 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
             excerpt = (await resp.content.read(4096))[:EXCERPT_CHARS].decode("utf-8", "replace").strip()
     except (asyncio.TimeoutError, TimeoutError):
         error = f"timeout after {timeout_s:g}s"
-    except aiohttp.ClientConnectorDNSError as exc:
-        error = f"DNS: cannot resolve {exc.host}"
-    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
         error = f"TLS: {type(exc).__name__}"
-    except aiohttp.ClientConnectorError as exc:
-        error = f"connection refused by {exc.host}:{exc.port}" if isinstance(exc.os_error, ConnectionRefusedError) \
-            else f"connection failed to {exc.host}:{exc.port}: {type(exc.os_error).__name__}"
     except (aiohttp.ClientError, OSError) as exc:
-        error = f"connection: {type(exc).__name__}"
+        error = describe_connection_error(exc)
     finally:
         if own:
             await session.close()

@@ -7,14 +7,24 @@
     │   └── InvalidConfigError    a configuration file with problems: .problems, every one a ConfigError
     ├── RecordError (ValueError)  a generation record failed validation: .index, .field, .reason
     ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
-    └── NativeUnavailableError (ImportError)
-                                  the Cython extension was asked for but cannot be loaded
+    ├── NativeUnavailableError (ImportError)
+    │                             the Cython extension was asked for but cannot be loaded
+    ├── SpoolError (OSError)      the spool directory cannot be used (missing rights, a file in the way)
+    └── ListenError (OSError)     spancast serve cannot listen on its address (in use, not local)
 
 Errors never carry secrets: messages name fields and reasons, not values of
 credentials. Record values may appear only where they help (a bad enum).
 """
 
 from __future__ import annotations
+
+
+def lower_first(message: str) -> str:
+    """A library's message made to continue ours ("field: expected ..."): its first letter lowered,
+    unless its first word is an acronym ("JSON is malformed" stays as it is)."""
+    if message[:1].isupper() and not message[1:2].isupper():
+        return message[:1].lower() + message[1:]
+    return message
 
 
 class SpancastError(Exception):
@@ -78,3 +88,28 @@ class EncodeError(SpancastError, ValueError):
 
 class NativeUnavailableError(SpancastError, ImportError):
     """The native extension was required (SPANCAST_IMPL=native) but cannot be imported."""
+
+
+class SpoolError(SpancastError, OSError):
+    """The spool's directory cannot be used: ``path`` is the directory, ``reason`` what is wrong with it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"spool directory {path}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"<SpoolError path={self.path!r} reason={self.reason!r}>"
+
+
+class ListenError(SpancastError, OSError):
+    """spancast serve cannot listen on ``host:port``; ``reason`` says why (the OS's words)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"<ListenError {self.host}:{self.port} reason={self.reason!r}>"

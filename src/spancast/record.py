@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from .errors import RecordError
+from .errors import RecordError, lower_first
 
 __all__ = ["Generation", "ProviderAttempt", "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS"]
 
@@ -132,10 +132,21 @@ def _bad_utf8_path(raw: bytes) -> str | None:
     return found.lstrip(".") if found else None
 
 
+def _invalid_utf8(raw: bytes, index: int) -> RecordError | None:
+    """The error for a record that is not valid UTF-8, found by decoding it ourselves: which exception
+    msgspec raises for it, and whether its message names the place, differ between releases."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RecordError(_bad_utf8_path(raw) or "<record>", f"invalid UTF-8 at byte {exc.start}", index)
+    return None
+
+
 def _record_error(exc: Exception, index: int, raw: bytes = b"") -> RecordError:
     """Turn a msgspec/Unicode error into a RecordError that names the field."""
-    if isinstance(exc, UnicodeDecodeError):
-        return RecordError(_bad_utf8_path(raw) or "<record>", f"invalid UTF-8 at byte {exc.start}", index)
+    bad_utf8 = _invalid_utf8(raw, index)
+    if bad_utf8 is not None:
+        return bad_utf8
     message = str(exc)
     field = "<record>"
     match = _AT_PATH.search(message)
@@ -147,7 +158,7 @@ def _record_error(exc: Exception, index: int, raw: bytes = b"") -> RecordError:
     if missing:
         prefix = "" if field == "<record>" else field + "."
         field = prefix + missing.group(1)
-    return RecordError(field, message[:1].lower() + message[1:], index)
+    return RecordError(field, lower_first(message), index)
 
 
 def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeResult) -> None:

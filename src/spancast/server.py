@@ -4,8 +4,8 @@ Routes::
 
     POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
     GET  /healthz          200 while the process serves
-    GET  /readyz           200 when records can flow; 503 while starting, stopping, replaying the spool, or
-                           while every destination fails
+    GET  /readyz           200 when records can flow; 503 while starting, stopping, replaying the spool,
+                           while every destination fails, or when none is configured and enabled
     GET  /metrics          Prometheus text format (spancast.metrics)
 
 The broadcaster runs on the server's own loop. A full intake is answered, not hidden: records that
@@ -30,6 +30,7 @@ from aiohttp import web
 from ._signals import stop_event
 from .broadcaster import Broadcaster
 from .config import Config
+from .errors import ListenError
 from .metrics import make_registry, render
 from .record import decode_records
 
@@ -94,7 +95,13 @@ class Server:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # The pipeline is up by now: close it (its sessions too) before saying why, or every exit
+            # would also print "Unclosed client session".
+            await self.stop(0)
+            raise ListenError(self.host, self.port, exc.strerror or str(exc)) from None
         sockets = getattr(site._server, "sockets", None) or []  # the port chosen for port 0
         if sockets:
             self.port = sockets[0].getsockname()[1]
@@ -191,6 +198,8 @@ class Server:
     def readiness(self) -> tuple[bool, str]:
         if self.stopping or self.broadcaster.state != "running":
             return False, f"pipeline is {self.broadcaster.state}"
+        if not self.broadcaster.lanes:
+            return False, "no destination is configured and enabled: records would go nowhere"
         if self.broadcaster.spool is not None and self.broadcaster.spool.replaying:
             return False, "replaying the spool"
         stats = self.broadcaster.destination_stats()

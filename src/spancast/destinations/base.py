@@ -8,14 +8,15 @@ a config-file entry; OpenRouter's camelCase keys (``baseUrl``) are accepted as w
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from typing import Annotated, Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Iterable, Mapping
 
 import msgspec
 
-from ..errors import ConfigError
+from ..errors import ConfigError, lower_first
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
 from ..routing import Route
@@ -141,6 +142,10 @@ def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where:
         match = _PATH.search(message)
         if match:
             message, path = message[: match.start()], match.group(1)
+        unknown = _UNKNOWN.search(message)
+        if unknown and not path:  # a top-level key: list the valid ones, the closest first
+            key = given.get(unknown.group(1), unknown.group(1))
+            raise ConfigError(f"{where}.{key}", unknown_key_reason(key, cls.__struct_fields__)) from None
         for pattern in (_UNKNOWN, _MISSING):
             found = pattern.search(message)
             if found:
@@ -151,7 +156,17 @@ def parse_settings(mapping: Mapping[str, Any], cls: type[msgspec.Struct], where:
         head = _HEAD.match(path)
         if head:  # name the top-level key as the user wrote it (baseUrl, not base_url)
             path = "." + given.get(head.group(1), head.group(1)) + head.group(2)
-        raise ConfigError(where + path, message[:1].lower() + message[1:]) from None
+        raise ConfigError(where + path, lower_first(message)) from None
+
+
+def unknown_key_reason(key: str, known: Iterable[str]) -> str:
+    """'unknown key; did you mean `path`? expected one of ...', in the spelling the key was written in
+    (camelCase in OpenRouter's JSON, snake_case in TOML)."""
+    camel = any(c.isupper() for c in key)
+    names = sorted(camel_case(k) if camel else k for k in known)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown key; {hint}expected one of {', '.join(names)}"
 
 
 class Destination:

@@ -194,7 +194,8 @@ class Sender:
                 if delay is None:
                     self.stats.drop("retries_exhausted", batch.records)
                     batch.settles = False  # a spool replays it on the next start
-                    self.stats.last_error = f"retries exhausted after {batch.attempts} attempts: {decision.reason}"
+                    self.stats.last_error = (f"retries exhausted after {batch.attempts} attempt{'s' if batch.attempts != 1 else ''}: "
+                                             f"{decision.reason}")
                     return
                 self.stats.retried += 1
                 await asyncio.sleep(delay)  # without a slot: other batches go on meanwhile
@@ -276,7 +277,7 @@ class Sender:
         except TimeoutError:
             decision, outcome = decide_error("timeout"), "timeout"
         except (aiohttp.ClientError, OSError) as exc:
-            decision, outcome = Decision(Action.RETRY, None, None, False, f"connection: {type(exc).__name__}"), "error"
+            decision, outcome = Decision(Action.RETRY, None, None, False, describe_connection_error(exc)), "error"
         except asyncio.CancelledError:
             sent_at = None  # shutdown cut it short: it has no outcome
             raise
@@ -373,3 +374,17 @@ def _payload(body: Any) -> Any:
     if len(body) >= SEPARATE_WRITE_BYTES:
         return _Body(body, content_type=None)
     return body
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    """What went wrong with a connection, naming the host and port where aiohttp knows them (the same
+    words in `spancast test`, `send`'s table, logs and stats)."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"DNS: cannot resolve {exc.host}"
+    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError)):
+        return f"TLS: {type(exc).__name__} from {exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return f"connection refused by {exc.host}:{exc.port}"
+        return f"connection failed to {exc.host}:{exc.port}: {exc.os_error.strerror or type(exc.os_error).__name__}"
+    return f"connection: {type(exc).__name__}"

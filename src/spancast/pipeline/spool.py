@@ -34,7 +34,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SpoolError
 from ..record import Generation
 from .ledger import Progress
 
@@ -391,3 +391,29 @@ def _unlink(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def check_directory(directory: str | Path, create: bool = True) -> None:
+    """Raise SpoolError when the spool cannot live in directory: a file is in the way, it cannot be created,
+    or nothing can be written in it. Run before anything is accepted, so that a spool that cannot work
+    is reported as what it is, not found at the first record. create=False (spancast check) leaves the
+    disk as it is and checks that the directory, or the nearest parent that exists, is writable."""
+    path = Path(directory)
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SpoolError(str(path), f"a file is in the way: {existing} is not a directory")
+    if not create:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            verb = "write in it" if existing == path else f"create it in {existing}"
+            raise SpoolError(str(path), f"cannot {verb}: permission denied or a read-only file system")
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".spancast-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        verb = "write in it" if existing == path else "create it"
+        raise SpoolError(str(path), f"cannot {verb}: {exc.strerror or exc}") from None

@@ -29,7 +29,10 @@ def read_records(stream: BinaryIO) -> Iterator[tuple[list[Generation], list[Reco
     line, number = first, 0
     while line:
         nbytes += len(line)
-        if line.strip():
+        if line.lstrip()[:1] == b"[":  # one error for the line, not one per element of an array on it
+            errors.append(RecordError("<record>", "a JSON array on one line: NDJSON holds one object per line",
+                                      number))
+        elif line.strip():
             result = decode_records(line)
             records.extend(result.records)
             errors.extend(RecordError(e.field, e.reason, number) for e in result.errors)
