@@ -1,7 +1,8 @@
 """spancast: broadcast LLM generation records to observability and finance backends."""
 
 from ._version import __version__
-from .errors import ConfigError, EncodeError, InvalidConfigError, NativeUnavailableError, RecordError, SpancastError
+from .errors import (ConfigError, EncodeError, InvalidConfigError, NativeUnavailableError, RecordError, SpancastError,
+                     SpoolError)
 from .record import DecodeResult, Generation, ProviderAttempt, decode_records
 from .codec import IMPL as __impl__
 from .broadcaster import Broadcaster
@@ -20,4 +21,5 @@ __all__ = [
     "RecordError",
     "EncodeError",
     "NativeUnavailableError",
+    "SpoolError",
 ]

@@ -7,6 +7,7 @@
     │   └── InvalidConfigError    a configuration file with problems: .problems, every one a ConfigError
     ├── RecordError (ValueError)  a generation record failed validation: .index, .field, .reason
     ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
+    ├── SpoolError (OSError)      the disk spool cannot write now (no space, I/O error, read-only): .reason
     └── NativeUnavailableError (ImportError)
                                   the Cython extension was asked for but cannot be loaded
 
@@ -78,3 +79,15 @@ class EncodeError(SpancastError, ValueError):
 
 class NativeUnavailableError(SpancastError, ImportError):
     """The native extension was required (SPANCAST_IMPL=native) but cannot be imported."""
+
+
+class SpoolError(SpancastError, OSError):
+    """The disk spool cannot take records now (a disk error: no space, I/O error, read-only); ``.reason`` says
+    which, naming the file. spancast retries by itself; records wait in memory meanwhile."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __repr__(self) -> str:
+        return f"<SpoolError reason={self.reason!r}>"

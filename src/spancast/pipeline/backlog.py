@@ -90,6 +90,21 @@ class Backlog:
         return sum(chunk.end - max(cursor, chunk.start) for chunk in self._chunks
                    if chunk.only is not None and name not in chunk.only and chunk.end > cursor)
 
+    def split_for(self, name: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Positions [start, end) as runs for the lane called name, and runs for other lanes only (replayed)."""
+        mine: list[tuple[int, int]] = []
+        others: list[tuple[int, int]] = []
+        for chunk in self._chunks:
+            a, b = max(start, chunk.start), min(end, chunk.end)
+            if a >= b:
+                continue
+            out = others if chunk.only is not None and name not in chunk.only else mine
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return mine, others
+
     def read(self, cursor: int, limit: int) -> list[Any]:
         """Up to limit records from position cursor on (fewer when the backlog ends or a chunk does)."""
         for chunk in self._chunks:
