@@ -161,8 +161,9 @@ class Server:
         except web.HTTPRequestEntityTooLarge:
             return _json({"error": f"body over {self.max_body_bytes} bytes"}, 413)
         except TimeoutError:
-            request.protocol.force_close()  # what is left of the body will not be read
-            return _json({"error": f"body not received within {self.body_timeout_s:g}s"}, 408, {"Connection": "close"})
+            answer = _json({"error": f"body not received within {self.body_timeout_s:g}s"}, 408)
+            answer.force_close()  # what is left of the body will not be read: the connection ends here
+            return answer
         if encoding != "identity":
             inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
             try:
