@@ -176,6 +176,11 @@ def test_a_full_spool_applies_the_overflow_policy(tmp_path):
                 await until(lambda: b.spool.written == 400)
                 stats = b.stats()
             assert stats["spool"]["dropped_records"] > 0 and stats["intake"]["dropped"] == 0
+            # What the full spool dropped is counted where the destination's figures show it, and they add up.
+            d = b.stats()["destinations"]["d0"]
+            assert d["dropped"].get("spool_full", 0) > 0 and d["spooled"] + sum(d["dropped"].values()) == 400
+            assert d["received"] == d["delivered"] + sum(d["dropped"].values()) + d["queued"] + d["in_flight"] + d["spooled"]
+            assert b.summary["d0"]["left_in_spool"] == d["spooled"] == b.spooling.left("d0")
 
     asyncio.run(main())
 

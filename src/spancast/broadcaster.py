@@ -341,7 +341,7 @@ class Broadcaster:
                         self._stalled = "spool"
                         self._stall()
                         return
-                    spool.counts["unspooled_records"] = spool.counts.get("unspooled_records", 0) + len(records)
+                    spool.counts["unspooled_records"] += len(records)  # closing: sent without a copy on disk
                 took = True
                 self._replay_turn = True
                 nbytes = self.sizes.chunk_bytes(records)

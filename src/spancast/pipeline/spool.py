@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +113,7 @@ class Spool:
         self.reading: Segment | None = None  # the segment the replay reads now: drop_oldest leaves it be
         self.counts = {"written_records": 0, "replayed_records": 0, "redelivered_records": 0,
                        "replay_skipped_records": 0, "corrupt_entries": 0, "lost_records": 0,
-                       "quarantined_segments": 0, "dropped_records": 0, "disk_errors": 0}
+                       "quarantined_segments": 0, "dropped_records": 0, "disk_errors": 0, "unspooled_records": 0}
 
     # ------------------------------------------------------------ writing
 
@@ -382,36 +381,38 @@ class Spool:
             return False
         return True
 
-    def drop_oldest(self, pending: Callable[[Segment], int] | None = None) -> int:
-        """Delete the oldest segment to make room (overflow drop_oldest); returns how many records it held
-        that some destination had not settled. pending(segment) counts them for an older run's."""
-        old = [s for s in self.old if s is not self.reading]
-        if not old and len(self.segments) - (self._fd is not None) < 1:
+    def drop_oldest(self, pending: Callable[[Segment], int] | None = None) -> tuple[int, int, dict[str, int]] | None:
+        """Delete the oldest segment to make room (overflow drop_oldest), counting in dropped_records the
+        records some destination had not got (pending(segment) counts them for an older run's). For one of
+        this run's: (start, end, {destination: given-back records it held}), which are lost now; else None."""
+        old = next((s for s in self.old if s is not self.reading), None)
+        if old is not None:
+            lost = pending(old) if pending is not None else 0
+            self.forget(old)
+            self._count_dropped(lost)
+            return None
+        if len(self.segments) - (self._fd is not None) < 1:  # the open segment alone fills the spool
             if self._fd is None or self.segments[-1].end == self.segments[-1].start:
-                return 0
+                return None
             try:
-                self._roll()  # the open segment alone fills the spool: it becomes the oldest
+                self._roll()  # it becomes the oldest
             except OSError as exc:
                 self._fail("roll", exc)
-        if old:
-            segment = old[0]
-            lost = pending(segment) if pending is not None else 0
-            self.forget(segment)
-        elif len(self.segments) > (self._fd is not None):
-            segment = self.segments[0]
-            if not self._unlink(segment.path):
-                return 0
-            self.segments.pop(0)
-            self._bytes -= segment.nbytes
-            span = segment.end - segment.start  # type: ignore[operator]
-            lost = max((span - p.count(segment.start, segment.end) for p in self.progress.values()), default=0)  # type: ignore[arg-type]
-            for name, progress in self.progress.items():  # nothing is owed from it any more
-                progress.mark(segment.start, segment.end)  # type: ignore[arg-type]
-        else:
-            return 0
-        self.counts["dropped_records"] += lost
-        log.warning("spancast: the spool is full: dropped its oldest segment, %d records not delivered everywhere", lost)
-        return lost
+                return None
+        segment = self.segments[0]
+        if not self._unlink(segment.path):
+            return None
+        self.segments.pop(0)
+        self._bytes -= segment.nbytes
+        a, b = segment.start, segment.end
+        self._count_dropped(max((b - a - p.count(a, b) for p in self.progress.values()), default=0))  # type: ignore[operator]
+        owed = {name: self._owed(name, a, b) for name in self.owed}  # type: ignore[arg-type]
+        return a, b, {name: n for name, n in owed.items() if n}  # type: ignore[return-value]
+
+    def _count_dropped(self, records: int) -> None:
+        self.counts["dropped_records"] += records
+        log.warning("spancast: the spool is full: dropped its oldest segment, %d records not delivered everywhere",
+                    records)
 
     def close(self) -> None:
         """Sync and close; delete this run's segments too when everything in them is settled. Never raises:
@@ -439,10 +440,18 @@ class Spool:
 
     def owed_records(self, name: str) -> int:
         """Records this run holds that destination still has to get (given back, not yet re-sent)."""
+        return self._owed(name, 0, self.written)
+
+    def _owed(self, name: str, start: int, end: int) -> int:
         owed, progress = self.owed.get(name), self.progress.get(name)
         if owed is None or progress is None:
             return 0
-        return sum(b - a - progress.count(a, b) for a, b in _spans_of(owed))
+        total = 0
+        for a, b in _spans_of(owed):
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                total += b - a - progress.count(a, b)
+        return total
 
     def oldest_age_s(self) -> float:
         times = [s.t for s in self.old[:1] + self.segments[:1]]

@@ -198,6 +198,7 @@ class Replayer:
         self._per_s = spool.settings.replay_records_per_s
         self._started, self._sent = time.monotonic(), 0
         self._next_probe: dict[str, float] = {}
+        self._replayed: set[Path] = set()  # older segments re-sent whole, to delete once the copies are on disk
 
     # ------------------------------------------------------------ the task
 
@@ -239,11 +240,12 @@ class Replayer:
             for segment in run.segments:
                 if segment not in spool.old:
                     continue
-                if segment.path in run.unreadable:
+                if segment.path in run.unreadable or not run.destinations:
                     run.unreadable.discard(segment.path)  # tried again on the next pass
                     continue
-                done = await self._replay_segment(run, segment)
-                if done and await self._durable():  # the copies first, then the original goes
+                if segment.path not in self._replayed and await self._replay_segment(run, segment):
+                    self._replayed.add(segment.path)
+                if segment.path in self._replayed and await self._durable():  # the copies first, then it goes
                     spool.forget(segment, damaged=segment.path in run.damaged)
 
     async def _replay_segment(self, run: Run, segment: Segment) -> bool:
@@ -296,7 +298,7 @@ class Replayer:
         if not names:
             return
         for segment in list(spool.segments):
-            wanted = [n for n in names if _overlaps(spool.owed[n], segment.start, segment.end)]
+            wanted = [n for n in names if spool._owed(n, segment.start, segment.end)]  # type: ignore[arg-type]
             if not wanted or segment not in spool.segments:
                 continue
             if segment is spool.segments[-1] and spool.error is None:
@@ -312,7 +314,10 @@ class Replayer:
                     for _, kind, payload in entries(data):
                         if kind != RECORDS:
                             continue
-                        entry = self._decoder.decode(payload)
+                        try:
+                            entry = self._decoder.decode(payload)
+                        except (msgspec.DecodeError, ValueError):
+                            continue
                         for start, records, dests in _groups(entry, [n for n in wanted if n in (entry.only or wanted)], owes):
                             if dests:
                                 await self._put(records, dests, (spool.run, start), True)
@@ -347,21 +352,19 @@ class Replayer:
         return True
 
     def pending_in(self, segment: Segment) -> int:
-        """Records of an older segment some live destination has not got (all of them before learning)."""
+        """Records of an older segment some live destination has not got (before learning: all of them)."""
         for run in self.runs:
             if segment in run.segments and segment.start is not None:
                 return max((run.pending(n, segment.start, segment.end) for n in run.destinations if n in self.live),
                            default=0)
-        return 0
+        try:
+            with self.spool.disk.read(str(segment.path)) as data:
+                return sum(len(msgspec.json.decode(payload, type=RecordsHead).records)
+                           for _, kind, payload in entries(data) if kind == RECORDS)
+        except (OSError, msgspec.DecodeError):
+            return 0
 
     def pending(self, name: str) -> int:
-        """Older runs' records that destination has still to get."""
-        return sum(run.pending(name) for run in self.runs if any(s in self.spool.old for s in run.segments))
-
-
-def _overlaps(owed: Progress, start: int | None, end: int | None) -> bool:
-    if start is None or end is None or end <= start:
-        return False
-    if owed.low > start:
-        return True
-    return any(a < end and b > start for a, b in owed.spans())
+        """Older runs' records that destination has still to get (in the segments not replayed yet)."""
+        return sum(run.pending(name, s.start, s.end) for run in self.runs for s in run.segments
+                   if s in self.spool.old and s.start is not None)

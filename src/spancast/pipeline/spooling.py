@@ -107,7 +107,14 @@ class SpoolLink:
     def drop_oldest(self) -> bool:
         """Make room under overflow = drop_oldest; True when the spool holds fewer bytes after it."""
         before = self.spool.nbytes
-        self.spool.drop_oldest(self.replayer.pending_in)
+        dropped = self.spool.drop_oldest(self.replayer.pending_in)
+        if dropped is not None:  # one of this run's: nothing in it is owed to anyone any more
+            start, end, lost = dropped
+            for name, n in lost.items():  # given back to the spool, which no longer holds them: lost, counted
+                self.lanes[name].stats.spooled -= n
+                self.lanes[name].stats.drop("spool_full", n)
+            for lane in self.lanes.values():  # so that the segments after it can be let go
+                lane._settled(list(range(start, end)))
         return self.spool.nbytes < before
 
     # ------------------------------------------------------------ reporting
