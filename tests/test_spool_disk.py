@@ -177,7 +177,11 @@ def test_io_errors_and_a_read_only_directory_are_named_and_recovered_from(tmp_pa
                     assert os.strerror(code) in answer["error"] and ".seg" in answer["error"]
                     async with session.get("/readyz") as r:
                         assert r.status == 503 and (await r.json())["reason"].startswith("spool: cannot")
-                    await asyncio.sleep(1.2)  # a retry or two fails too, and changes nothing
+                    errors = server.broadcaster.stats()["spool"]["disk_errors"]
+
+                    async def retried():  # a new segment was tried, failed too, and changed nothing
+                        return server.broadcaster.stats()["spool"]["disk_errors"] > errors
+                    await until(retried)
                     assert (await post(session, 200, text=10))[0] == 503
                     disk.faults.clear()
 

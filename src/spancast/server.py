@@ -230,6 +230,8 @@ class Server:
         stats = self.broadcaster.destination_stats()
         if stats and all(s.consecutive_failures >= FAILING_AFTER for s in stats.values()):
             return False, f"every destination failed its last {FAILING_AFTER} requests or more"
+        if self.broadcaster.spool is not None and self.broadcaster.spool.replaying:
+            return True, "ok; replaying older runs from the spool, behind live records"
         return True, "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -34,8 +34,10 @@ __all__ = ["Replayer", "Run", "learn"]
 
 log = logging.getLogger("spancast.spool")
 
-#: A destination that failed its last requests gets given-back records at most this often (a probe).
+#: A destination that failed its last requests gets a probe of given-back records this often, this many:
+#: once one gets through it is healthy again, and gets the rest.
 PROBE_S = 5.0
+PROBE_RECORDS = 100
 
 Inject = Callable[[list[Any], frozenset[str], tuple[str, int], bool], bool]
 
@@ -279,10 +281,11 @@ class Replayer:
         return True
 
     async def _redeliver(self) -> None:
-        """Re-send this run's given-back records to the destinations that can take them now."""
+        """Re-send this run's given-back records to the destinations that can take them now: all of them
+        to a healthy one; a probe of PROBE_RECORDS to one that failed last, every PROBE_S."""
         spool = self.spool
         now = time.monotonic()
-        names, probes = [], []
+        budget: dict[str, int | None] = {}  # records each destination may get in this pass (None: all)
         for name in sorted(self.live):
             if not spool.owed_records(name):
                 continue
@@ -292,13 +295,11 @@ class Replayer:
             elif self._next_probe.setdefault(name, now + PROBE_S) > now:  # it just failed: not at once
                 continue
             if room:
-                names.append(name)
-                if not healthy:  # one pass now, the next one PROBE_S later unless it recovers
-                    probes.append(name)
-        if not names:
-            return
+                budget[name] = None if healthy else PROBE_RECORDS
+                if not healthy:
+                    self._next_probe[name] = now + PROBE_S
         for segment in list(spool.segments):
-            wanted = [n for n in names if spool._owed(n, segment.start, segment.end)]  # type: ignore[arg-type]
+            wanted = [n for n, left in budget.items() if left != 0 and spool._owed(n, segment.start, segment.end)]  # type: ignore[arg-type]
             if not wanted or segment not in spool.segments:
                 continue
             if segment is spool.segments[-1] and spool.error is None:
@@ -307,29 +308,44 @@ class Replayer:
                 except OSError as exc:
                     spool._fail("roll", exc)
                     return
-            handed: list[tuple[str, int, int]] = []
-            owes = lambda n, p: spool.owed[n].settled(p) and not spool.progress[n].settled(p)  # noqa: E731
-            try:
-                with spool.disk.read(str(segment.path)) as data:
-                    for _, kind, payload in entries(data):
-                        if kind != RECORDS:
-                            continue
-                        try:
-                            entry = self._decoder.decode(payload)
-                        except (msgspec.DecodeError, ValueError):
-                            continue
-                        for start, records, dests in _groups(entry, [n for n in wanted if n in (entry.only or wanted)], owes):
-                            if dests:
-                                await self._put(records, dests, (spool.run, start), True)
-                                handed += [(n, start, start + len(records)) for n in dests]
-                                spool.counts["redelivered_records"] += len(records)
-            except OSError as exc:
-                log.error("spancast: cannot read the spool segment %s: %s; tried again later", segment.path, exc)
+            handed = await self._redeliver_from(segment, wanted, budget)
             if handed and await self._durable():
                 for name, a, b in handed:
                     self.handed_off(name, a, b)
-        for name in probes:
-            self._next_probe[name] = time.monotonic() + PROBE_S
+
+    async def _redeliver_from(self, segment: Segment, wanted: list[str], budget: dict[str, int | None]
+                              ) -> list[tuple[str, int, int]]:
+        """Inject one segment's given-back records for the destinations wanted (within their budget);
+        returns what was re-sent, as (destination, start, end), to hand off once the copies are on disk."""
+        spool = self.spool
+        handed: list[tuple[str, int, int]] = []
+        owes = lambda n, p: spool.owed[n].settled(p) and not spool.progress[n].settled(p)  # noqa: E731
+        try:
+            with spool.disk.read(str(segment.path)) as data:
+                for _, kind, payload in entries(data):
+                    if kind != RECORDS:
+                        continue
+                    try:
+                        entry = self._decoder.decode(payload)
+                    except (msgspec.DecodeError, ValueError):
+                        continue
+                    names = [n for n in wanted if budget[n] != 0 and n in (entry.only or wanted)]
+                    for start, records, dests in _groups(entry, names, owes):
+                        dests = frozenset(n for n in dests if budget[n] != 0)
+                        if not dests:
+                            continue
+                        records = records[: min((budget[n] or len(records) for n in dests), default=len(records))]
+                        await self._put(records, dests, (spool.run, start), True)
+                        handed += [(n, start, start + len(records)) for n in dests]
+                        spool.counts["redelivered_records"] += len(records)
+                        for n in dests:
+                            if budget[n] is not None:
+                                budget[n] = max(0, budget[n] - len(records))  # type: ignore[operator]
+                    if all(budget[n] == 0 for n in wanted):
+                        break
+        except OSError as exc:
+            log.error("spancast: cannot read the spool segment %s: %s; tried again later", segment.path, exc)
+        return handed
 
     # ------------------------------------------------------------ helpers
 
