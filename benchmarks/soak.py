@@ -3,7 +3,8 @@
 A client process posts records at --rate (benchmarks/soak_client.py) and notes which got 202. The one
 destination (a local OTLP receiver in this process, counting generation ids) answers 503 for --flap-s,
 then 200 for --flap-s, and so on. Half-way, serve is killed with SIGKILL and started again at once on the
-same port, while the client keeps posting. At the end the client stops, the destination stays up, and
+same port, while the client keeps posting (in the middle of the "up" period nearest half-way, so
+that batches are in flight). At the end the client stops, the destination stays up, and
 the suite waits for every acknowledged record to arrive, then stops serve with SIGTERM. It reports the
 serve process's RSS over time (per run), records acknowledged, missing (must be 0), delivered but not
 acknowledged (answers the kill cut off), and duplicates, against the README's bound: the batches in
@@ -54,10 +55,10 @@ endpoint = "{endpoint}"
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="20 s at 500 records/s, flapping every 4 s (CI)")
+    p.add_argument("--quick", action="store_true", help="20 s at 500 records/s, flapping every 3 s (CI)")
     p.add_argument("--duration-s", type=float, help="how long the client posts (default 600; --quick 20)")
     p.add_argument("--rate", type=float, help="records per second (default 1000; --quick 500)")
-    p.add_argument("--flap-s", type=float, help="the destination is down, then up, this long each (default 30; --quick 4)")
+    p.add_argument("--flap-s", type=float, help="the destination is down, then up, this long each (default 30; --quick 3)")
     p.add_argument("--drain-timeout-s", type=float, default=180.0, help="at most this long for the last records")
     p.add_argument("--out", default=str(report.DEFAULT_OUT), help="directory for the CSV/JSON result files")
     return p
@@ -173,6 +174,8 @@ def run_soak(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], l
                                "--rate", str(args.rate)], cwd=Path(__file__).resolve().parent.parent)
     started = time.monotonic()
     run, killed_at, at_kill = 1, None, {}
+    up_periods = int(args.duration_s / 2 // args.flap_s)  # the destination is up in the odd periods
+    kill_at = (up_periods - (up_periods % 2 == 0) + 0.5) * args.flap_s
     try:
         while (elapsed := time.monotonic() - started) < args.duration_s:
             time.sleep(1.0)
@@ -182,7 +185,7 @@ def run_soak(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], l
                          "delivered_unique": None, "destination_up": sink.up,
                          "spool_bytes": m.get("spancast_spool_bytes"),
                          "spooled_records": m.get('spancast_records_spooled{destination="flapping",type="otel-collector"}')})
-            if run == 1 and elapsed >= args.duration_s / 2:
+            if run == 1 and elapsed >= kill_at:
                 at_kill = m
                 serve.send_signal(signal.SIGKILL)  # mid-stream: requests, batches and fsyncs in flight
                 serve.wait(10)
@@ -241,7 +244,7 @@ def bench(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     args.duration_s = args.duration_s or (20.0 if args.quick else 600.0)
     args.rate = args.rate or (500.0 if args.quick else 1000.0)
-    args.flap_s = args.flap_s or (4.0 if args.quick else 30.0)
+    args.flap_s = args.flap_s or (3.0 if args.quick else 30.0)
     env = report.suite_environment("soak", f"soak: {args.duration_s:g} s at {args.rate:g} records/s, the destination "
                                            f"down/up every {args.flap_s:g} s, kill -9 half-way")
     with tempfile.TemporaryDirectory(prefix="spancast-soak-") as tmp:

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from spancast import Broadcaster
+from spancast.metrics import make_registry, render
 from spancast.pipeline.retry import RetryPolicy
 from spancast.pipeline.spool import SpoolSettings
 from spancast.pipeline.spool_format import RECORDS, Records, entries
@@ -125,10 +126,14 @@ def test_corruption_costs_the_damaged_entry_only_counted_and_quarantined(tmp_pat
                 await until(lambda: not second.spool.old)
                 await second.aflush(5)
                 counts = second.stats()["spool"]
+                text = render(make_registry(second, process=False))[0].decode()
             got = sink.generation_ids()
         assert sorted(got) == sorted(set(ids(60)) - set(damaged) - set(torn[1]))
         assert (counts["corrupt_entries"], counts["lost_records"], counts["quarantined_segments"]) == (1, len(damaged), 1)
         assert [p.name for p in (tmp_path / "quarantine").iterdir()] == [middle.name]
+        for line in ("spancast_spool_corrupt_entries_total 1.0", f"spancast_spool_lost_records_total {len(damaged)}.0",
+                     "spancast_spool_quarantined_segments_total 1.0", "spancast_spool_replaying 0.0"):
+            assert line in text.splitlines(), line  # /metrics shows it
         assert list(tmp_path.glob("*.seg")) == []
 
     asyncio.run(main())
