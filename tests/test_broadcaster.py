@@ -93,6 +93,34 @@ def test_emit_after_close_is_refused_and_counted():
         assert b.stats()["intake"]["dropped"] == 1 and "closed" in repr(b)
 
 
+def test_emit_refuses_what_is_not_a_generation_counted_and_logged_once(caplog):
+    """Issue 16, case 6: emit() used to return True for any object, which every destination then dropped."""
+    with SinkThread(OtlpSink()) as sink:
+        b = Broadcaster([collector(sink)]).start()
+        with caplog.at_level("ERROR", logger="spancast"):
+            refused = [b.emit({"id": "gen-1", "model": "m"}) for _ in range(3)]
+        assert b.emit(full_record(1)) is True
+        stats = b.stats()
+        b.close()
+    assert refused == [False] * 3 and stats["intake"]["invalid"] == 3
+    assert [r.getMessage() for r in caplog.records if "emit() takes" in r.getMessage()] == [
+        "spancast: emit() takes a spancast.Generation, got dict: refused"]  # once for the three
+
+
+def test_a_slow_destinations_queue_bound_never_costs_a_fast_one_a_record():
+    """Issue 16, case 5: per-destination queue bounds isolate a slow destination; the fast one gets it all."""
+    with SinkThread(OtlpSink()) as fast, SinkThread(OtlpSink(default=Reply.stall())) as slow:
+        b = Broadcaster([collector(fast, name="fast"), collector(slow, name="slow", timeout_s=60)],
+                        max_queued_records=500, max_batch_records=50, flush_interval_s=0.05).start()
+        for i in range(3000):
+            b.emit(full_record(i))
+        stats = wait_stats(b, lambda s: s["destinations"]["fast"]["delivered"] == 3000)
+        b.close(0.2)
+    f, s = stats["destinations"]["fast"], stats["destinations"]["slow"]
+    assert (f["delivered"], f["dropped"]) == (3000, {}) and len(fast.generation_ids()) == 3000
+    assert s["dropped"]["queue_full"] >= 2000 and s["queued"] + s["in_flight"] <= 500
+
+
 def test_asyncio_mode_runs_on_the_callers_loop():
     recs = [full_record(i) for i in range(100)]
 
