@@ -11,9 +11,9 @@ import pytest
 
 from conftest import full_record, wait_stats
 from sinkthread import SinkThread
-from spancast import Broadcaster, ConfigError
+from spancast import Broadcaster, ConfigError, Generation
 from spancast.pipeline.retry import RetryPolicy
-from spancast.testing.sink import OtlpSink, Reply
+from spancast.testing.sink import Expect, OtlpSink, Reply
 
 FAST = RetryPolicy(max_attempts=5, max_retry_elapsed_s=10, initial_backoff_s=0.01, max_backoff_s=0.05)
 
@@ -91,6 +91,34 @@ def test_emit_after_close_is_refused_and_counted():
         b.close()
         assert b.emit(full_record(1)) is False
         assert b.stats()["intake"]["dropped"] == 1 and "closed" in repr(b)
+
+
+def test_emit_refuses_what_is_not_a_generation_counted_and_logged_once(caplog):
+    """Issue 16, case 6: emit() used to return True for any object, which every destination then dropped."""
+    with SinkThread(OtlpSink()) as sink:
+        b = Broadcaster([collector(sink)]).start()
+        with caplog.at_level("ERROR", logger="spancast"):
+            refused = [b.emit({"id": "gen-1", "model": "m"}) for _ in range(3)]
+        assert b.emit(full_record(1)) is True
+        stats = b.stats()
+        b.close()
+    assert refused == [False] * 3 and stats["intake"]["invalid"] == 3
+    assert [r.getMessage() for r in caplog.records if "emit() takes" in r.getMessage()] == [
+        "spancast: emit() takes a spancast.Generation, got dict: refused"]  # once for the three
+
+
+def test_a_slow_destinations_queue_bound_never_costs_a_fast_one_a_record():
+    """Issue 16, case 5: per-destination queue bounds isolate a slow destination; the fast one gets it all."""
+    with SinkThread(OtlpSink()) as fast, SinkThread(OtlpSink(default=Reply.stall())) as slow:
+        b = Broadcaster([collector(fast, name="fast"), collector(slow, name="slow", timeout_s=60)],
+                        max_queued_records=500, max_batch_records=50, flush_interval_s=0.05).start()
+        for i in range(3000):
+            b.emit(full_record(i))
+        stats = wait_stats(b, lambda s: s["destinations"]["fast"]["delivered"] == 3000)
+        b.close(0.2)
+    f, s = stats["destinations"]["fast"], stats["destinations"]["slow"]
+    assert (f["delivered"], f["dropped"]) == (3000, {}) and len(fast.generation_ids()) == 3000
+    assert s["dropped"]["queue_full"] >= 2000 and s["queued"] + s["in_flight"] <= 500
 
 
 def test_asyncio_mode_runs_on_the_callers_loop():
@@ -199,11 +227,14 @@ def test_a_down_destination_holds_no_more_bytes_than_its_budget():
             if i % 100 == 0:
                 d = b.stats()["destinations"]["otel-collector"]
                 peak = max(peak, d["queued_bytes"] + d["in_flight_bytes"])
-        d = b.stats()["destinations"]["otel-collector"]
+        stats = b.stats()
         b.close(0.2)
+    d = stats["destinations"]["otel-collector"]
     one_batch = 16 * 4 * 1024
     assert peak <= cap + one_batch and d["queued_bytes"] + d["in_flight_bytes"] <= cap + one_batch
-    assert d["dropped"]["queue_full"] > 2000
+    # The only destination is full: the rest wait in the intake (bounded too), where emit() can refuse
+    # them, rather than being taken and then dropped.
+    assert stats["intake"]["queued"] > 2000 and d["dropped"] == {}
 
 
 def test_records_emitted_before_exit_are_delivered_by_atexit(tmp_path):
@@ -224,3 +255,32 @@ def test_records_emitted_before_exit_are_delivered_by_atexit(tmp_path):
         ids = sink.generation_ids()
     assert done.returncode == 0, done.stderr
     assert sorted(ids) == sorted(f"exit-{i}" for i in range(50))
+
+
+def count_spans(body: bytes, content_type: str) -> list[str]:
+    """A quick decode for big bursts: one placeholder per span (the ids are not needed, only the count)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    return [""] * sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
+@pytest.mark.parametrize("overflow", ["drop_newest", "block"])
+def test_a_burst_that_fits_the_memory_cap_loses_nothing_with_one_healthy_destination(overflow):
+    """Issue 16, case 5: 400,000 emit()s at once, the defaults, one local destination answering 200 at
+    once. The drain used to move records into the backlog past the destination's max_queued_records,
+    which then dropped them as queue_full: accepted, then dropped, while healthy."""
+    n = 400_000
+    records = [Generation(id=f"b-{i}", start_time_ns=i, end_time_ns=i + 1, model="m") for i in range(n)]
+    with SinkThread(OtlpSink(Expect(decode=count_spans))) as sink:
+        b = Broadcaster([collector(sink)], overflow=overflow).start()
+        accepted = sum(map(b.emit, records))
+        stats = wait_stats(b, lambda s: s["destinations"]["otel-collector"]["delivered"] >= accepted, 120)
+        b.close()
+        received = len(sink.generation_ids())
+    d = stats["destinations"]["otel-collector"]
+    assert d["dropped"] == {} and d["delivered"] == accepted == received
+    if overflow == "block":
+        assert accepted == n  # block blocks: every record was taken
+    else:
+        assert accepted + stats["intake"]["dropped"] == n and accepted >= 200_000  # refused at the door, if any

@@ -105,10 +105,31 @@ def test_size_estimate_samples_and_follows_the_records(record):
     from spancast.codec import record_bytes
     from spancast.pipeline.backlog import SizeEstimate
 
-    est = SizeEstimate(every=4, alpha=1.0, initial=1.0)
-    chunk = [record] * 10
-    assert est.chunk_bytes(chunk) == 10 * record_bytes(record)
-    assert est.record_bytes == record_bytes(record)
-    small = [0] * 8  # not records: each is sized as record_bytes(0)
-    est.chunk_bytes(small)
-    assert est.record_bytes == record_bytes(0)
+    est = SizeEstimate(every=4, initial=1.0)
+    chunk = [record] * 40
+    assert est.chunk_bytes(chunk) == 40 * record_bytes(record)  # a chunk's own bytes: from its own sample
+    assert est.record_bytes == pytest.approx(record_bytes(record))
+    est.chunk_bytes(chunk * 10)
+    assert est.record_bytes == pytest.approx(record_bytes(record), rel=0.05)
+    small = [0] * 400  # not records: each is sized as record_bytes(0)
+    est.chunk_bytes(small * 4)
+    assert est.record_bytes == pytest.approx(record_bytes(0), rel=0.05)
+
+
+def test_one_huge_record_does_not_collapse_the_estimate(record):
+    """Issue 16, case 7: one 10 MB record among small ones barely moves the estimate (the intake's
+    capacity is its byte bound over it), while a run of big ones moves it within a few records."""
+    from spancast.pipeline.backlog import SizeEstimate
+
+    huge = record.__class__(**{**{f: getattr(record, f) for f in record.__struct_fields__}, "completion": "x" * 10_000_000})
+    for initial in (4096.0, 1000.0):
+        est = SizeEstimate(initial=initial)
+        est.chunk_bytes([huge])  # the very first record, alone in its chunk: it is sampled
+        assert est.record_bytes == initial
+        est.chunk_bytes([record] * 1024)
+        before = est.record_bytes
+        est.chunk_bytes([huge])
+        assert est.record_bytes < before * 1.1
+        for _ in range(4):
+            est.chunk_bytes([huge])
+        assert est.record_bytes > 100 * before  # a run of them is what memory must follow

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from spancast import Broadcaster
+from spancast.metrics import make_registry, render
 from spancast.pipeline.retry import RetryPolicy
-from spancast.pipeline.spool import SpoolSettings, read_entries
+from spancast.pipeline.spool import SpoolSettings
+from spancast.pipeline.spool_format import RECORDS, Records, entries
 from spancast.testing.sink import OtlpSink, Reply
 
 from conftest import full_record
@@ -46,7 +49,9 @@ def test_records_a_destination_did_not_settle_are_replayed_there_and_only_there(
                     first.emit(full_record(i))
                 await first.aflush(5)
             assert sorted(up.generation_ids()) == sorted(ids(100))  # d0 got everything the first time
-            assert first.stats()["destinations"]["d1"]["dropped"] == {"retries_exhausted": 100}
+            d1 = first.stats()["destinations"]["d1"]
+            # given back to the spool, not dropped: it re-sends them (here: on the next start)
+            assert (d1["dropped"], d1["spooled"], list(d1["given_back"])) == ({}, 100, ["retries_exhausted"])
             assert list(tmp_path.glob("*.seg"))  # d1's records are still spooled
             down.default = Reply.ok()
             second = broadcaster(tmp_path, up, down)
@@ -75,7 +80,8 @@ def test_what_the_shutdown_deadline_leaves_stays_spooled(tmp_path):
             async with first:
                 for i in range(30):
                     first.emit(full_record(i))
-            assert first.stats()["destinations"]["d0"]["dropped"] == {"shutdown_deadline": 30}
+            d0 = first.stats()["destinations"]["d0"]
+            assert (d0["dropped"], d0["spooled"]) == ({}, 30) and first.summary["d0"]["left_in_spool"] == 30
         async with OtlpSink() as sink:
             second = broadcaster(tmp_path, sink)
             async with second:
@@ -85,7 +91,16 @@ def test_what_the_shutdown_deadline_leaves_stays_spooled(tmp_path):
     asyncio.run(main())
 
 
-def test_a_torn_tail_is_skipped_and_counted_not_a_crash(tmp_path):
+def records_entries(path: Path) -> list[tuple[int, list[str]]]:
+    """(offset, record ids) of each RECORDS entry of a segment."""
+    return [(offset, [r.id for r in msgspec.json.decode(payload, type=Records).records])
+            for offset, kind, payload in entries(path.read_bytes()) if kind == RECORDS]
+
+
+def test_corruption_costs_the_damaged_entry_only_counted_and_quarantined(tmp_path):
+    """A flipped byte inside one entry loses that entry's records, no more: the reader resynchronises on
+    the next entry marker, counts the entry and the records it held, and keeps the segment aside. A
+    torn last entry (a crash mid-write: never acknowledged) is skipped, not counted as damage."""
     async def main():
         async with OtlpSink(default=Reply.error(503)) as down:
             first = broadcaster(tmp_path, down, spool={"segment_bytes": 4096})
@@ -95,22 +110,31 @@ def test_a_torn_tail_is_skipped_and_counted_not_a_crash(tmp_path):
                     await until(lambda: first.spool.written == i + 1)
                 await first.aflush(5)
         segments = sorted(tmp_path.glob("*.seg"))
-        assert len(segments) > 2
-        last = segments[-1]
-        last.write_bytes(last.read_bytes()[:-7])  # the last entry torn in the middle
+        assert len(segments) > 3
         middle = segments[1]
+        (offset, damaged), *rest = records_entries(middle)
+        assert rest  # the damaged entry has intact ones after it in its segment
         data = bytearray(middle.read_bytes())
-        data[40] ^= 0xFF  # a flipped bit inside an entry
+        data[offset + 30] ^= 0x01  # one flipped bit inside the entry's payload
         middle.write_bytes(bytes(data))
+        last = segments[-1]
+        torn = records_entries(last)[-1]
+        last.write_bytes(last.read_bytes()[:-7])  # the last entry torn in the middle
         async with OtlpSink() as sink:
             second = broadcaster(tmp_path, sink, spool={"segment_bytes": 4096})
             async with second:
-                await until(lambda: not second.spool.replaying and second._replay.done())
+                await until(lambda: not second.spool.old)
                 await second.aflush(5)
                 counts = second.stats()["spool"]
-            got = set(sink.generation_ids())
-        assert counts["corrupt_entries"] >= 2
-        assert 0 < len(got) < 60 and got <= set(ids(60))  # what was readable came through
+                text = render(make_registry(second, process=False))[0].decode()
+            got = sink.generation_ids()
+        assert sorted(got) == sorted(set(ids(60)) - set(damaged) - set(torn[1]))
+        assert (counts["corrupt_entries"], counts["lost_records"], counts["quarantined_segments"]) == (1, len(damaged), 1)
+        assert [p.name for p in (tmp_path / "quarantine").iterdir()] == [middle.name]
+        for line in ("spancast_spool_corrupt_entries_total 1.0", f"spancast_spool_lost_records_total {len(damaged)}.0",
+                     "spancast_spool_quarantined_segments_total 1.0", "spancast_spool_replaying 0.0"):
+            assert line in text.splitlines(), line  # /metrics shows it
+        assert list(tmp_path.glob("*.seg")) == []
 
     asyncio.run(main())
 
@@ -124,7 +148,7 @@ def test_records_become_durable_under_each_fsync_policy(tmp_path, fsync):
                 b.emit(full_record(1))
                 await until(lambda: b.spool.durable >= 1)
                 (segment,) = tmp_path.glob("*.seg")
-                kinds = [kind for kind, _ in read_entries(segment)]
+                kinds = [kind for _, kind, _ in entries(segment.read_bytes())]
                 b.shutdown_timeout_s = 0.1
         assert kinds == [1, 2]  # RUN, then the record
 
@@ -157,6 +181,11 @@ def test_a_full_spool_applies_the_overflow_policy(tmp_path):
                 await until(lambda: b.spool.written == 400)
                 stats = b.stats()
             assert stats["spool"]["dropped_records"] > 0 and stats["intake"]["dropped"] == 0
+            # What the full spool dropped is counted where the destination's figures show it, and they add up.
+            d = b.stats()["destinations"]["d0"]
+            assert d["dropped"].get("spool_full", 0) > 0 and d["spooled"] + sum(d["dropped"].values()) == 400
+            assert d["received"] == d["delivered"] + sum(d["dropped"].values()) + d["queued"] + d["in_flight"] + d["spooled"]
+            assert b.summary["d0"]["left_in_spool"] == d["spooled"] == b.spooling.left("d0")
 
     asyncio.run(main())
 
@@ -169,16 +198,17 @@ def test_settings_are_checked():
 
 
 def test_replay_waits_behind_live_records(tmp_path):
-    """_inject (the replay's way in) refuses while live records wait in the intake, and then takes its
-    records for the destinations named only."""
+    """inject (the replay's way in) refuses while live records wait in the intake and a replayed chunk
+    went last, and then takes its records for the destinations named only."""
     async def main():
         async with OtlpSink() as a, OtlpSink() as b_sink:
             b = broadcaster(tmp_path, a, b_sink)
             async with b:
                 b.emit(full_record(1))  # the drain has not run yet: it waits in the intake
-                assert len(b.intake) == 1 and b._inject([full_record(2)], frozenset({"d1"})) is False
+                b._replay_turn = False  # a replayed chunk went last: the live records' turn
+                assert len(b.intake) == 1 and b.spooling.inject([full_record(2)], frozenset({"d1"}), ("r", 0), False) is False
                 await until(lambda: len(b.intake) == 0)
-                assert b._inject([full_record(3)], frozenset({"d1"})) is True
+                assert b.spooling.inject([full_record(3)], frozenset({"d1"}), ("r", 0), False) is True
                 await b.aflush(5)
                 stats = b.stats()["destinations"]
             assert sorted(a.generation_ids()) == [full_record(1).id]

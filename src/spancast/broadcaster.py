@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import os
 import threading
 import weakref
@@ -19,9 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._loop import new_loop
+from ._ratelog import RateLimitedLog
 from .connection import ConnectionResult, check_connection, preview
 from .destinations import Destination, make_destination
 from .errors import ConfigError
+from .record import Generation
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
 from .pipeline.intake import Intake
@@ -29,6 +32,8 @@ from .pipeline.lane import Lane
 from .pipeline.limiter import AdaptiveLimit
 from .pipeline.retry import RetryPolicy
 from .pipeline.spool import Spool, SpoolSettings, check_directory
+from .pipeline.spool_disk import Disk
+from .pipeline.spooling import SpoolLink
 from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
@@ -37,6 +42,10 @@ DRAIN_CHUNK = 1024  # records taken per loop turn (the intake's lock is held mea
 # While records flow, the drainer comes back after this long instead of letting the next emit wake the
 # loop: a wake-up per emit would cost every caller a syscall.
 LINGER_S = 0.001
+# While the drain waits for room, it looks again this often even if nothing told it to: a missed wake-up
+# must not leave records in the intake for good.
+STALL_CHECK_S = 1.0
+log = logging.getLogger("spancast")
 _LIVE: weakref.WeakSet[Broadcaster] = weakref.WeakSet()
 
 
@@ -84,6 +93,9 @@ class Broadcaster:
         if spool is not None and not isinstance(spool, SpoolSettings):
             spool = SpoolSettings(**spool)
         self.spool_settings: SpoolSettings | None = spool
+        self.spool_disk: Disk | None = None  # the spool's file layer (tests put a fault-injecting one here)
+        self.invalid = 0  # objects emit() refused because they are not a Generation
+        self._invalid_log = RateLimitedLog(log)
         self._intake_args = (intake_max_records, overflow, block_timeout_s, intake_max_bytes)
         self.intake = Intake(*self._intake_args)
         self._reset()
@@ -105,10 +117,14 @@ class Broadcaster:
         self.lanes: list[Lane] = []
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
-        self._memory_full = False  # the drain stopped at max_memory_bytes: resume when a lane frees some
-        self._spool_full = False  # the drain stopped at the spool's max_bytes: resume when it lets go of some
+        # Why the drain stopped taking records ("memory", "queues", "spool"), or None: what makes room wakes it.
+        self._stalled: str | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._wake_pending = False
+        self._replay_turn = True  # re-sent records may take the next chunk even while live ones wait
         self.spool: Spool | None = None
-        self._replay: asyncio.Task[None] | None = None
+        self.spooling: SpoolLink | None = None
+        self.summary: dict[str, Any] | None = None  # what close() left: per destination, logged at exit
         self._settle_watchers: list[Callable[[int], None]] = []
         self._run_watchers: list[Callable[[str, list[tuple[int, int]]], None]] = []
         self.settled_low = 0  # every record before this position is settled for every destination
@@ -155,7 +171,14 @@ class Broadcaster:
         return self
 
     def emit(self, record: Any) -> bool:
-        """Hand a record over; True when it was queued. Never blocks on the network."""
+        """Hand a record over; True when it was queued. Never blocks on the network. Anything but a
+        Generation is refused (False), counted in stats()["intake"]["invalid"] and logged (once a minute
+        per type)."""
+        if record.__class__ is not Generation and not isinstance(record, Generation):
+            self.invalid += 1
+            kind = type(record).__name__
+            self._invalid_log(logging.ERROR, kind, "spancast: emit() takes a spancast.Generation, got %s: refused", kind)
+            return False
         if self.state != "running":
             if self._forked:
                 self._restart_after_fork()
@@ -230,15 +253,43 @@ class Broadcaster:
         timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._replay is not None:
-            self._replay.cancel()  # what it did not re-inject stays in the older run's segments
-            await asyncio.gather(self._replay, return_exceptions=True)
+        if self.spooling is not None:
+            await self.spooling.stop()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         self._drain(repeat=False, everything=True)
         # Every lane gets the whole remaining time at once: a hung one cannot eat a healthy one's share.
         await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
         if self.spool is not None:
             self.spool.close()  # what the deadline left undelivered stays spooled for the next start
         self.state = "closed"
+        self._log_summary()
+
+    def _log_summary(self) -> None:
+        """Per destination: delivered, dropped by reason, left in the spool; a warning when any were lost."""
+        summary: dict[str, Any] = {}
+        for lane in self.lanes:
+            s = lane.stats
+            summary[lane.destination.name] = {
+                "delivered": s.delivered, "dropped": dict(s.dropped),
+                "left_in_spool": self.spooling.left(lane.destination.name) if self.spooling is not None else 0}
+        self.summary = summary
+        lost = self.lost_records()
+        for name, d in summary.items():
+            drops = ", ".join(f"{reason} {n}" for reason, n in sorted(d["dropped"].items())) or "none"
+            spooled = f", left in the spool {d['left_in_spool']}" if self.spool is not None else ""
+            log.log(logging.WARNING if d["dropped"] else logging.INFO,
+                    "spancast: at exit, %s: delivered %d, dropped %s%s", name, d["delivered"], drops, spooled)
+        if self.intake.dropped or self.invalid:
+            log.warning("spancast: at exit, emit() had refused %d records (intake full or closed) and %d objects "
+                        "that were not a Generation", self.intake.dropped, self.invalid)
+        if lost:
+            log.warning("spancast: %d accepted records were lost (dropped above, not kept in a spool)", lost)
+
+    def lost_records(self) -> int:
+        """Records taken and then dropped, for any destination (kept in a spool is not lost)."""
+        return sum(sum(lane.stats.dropped.values()) for lane in self.lanes)
 
     # ------------------------------------------------------------ the loop side
 
@@ -252,61 +303,52 @@ class Broadcaster:
         self.backlog.cursors = list(self.lanes)
         if self.spool_settings is not None:
             check_directory(self.spool_settings.directory)
-            self.spool = Spool(self.spool_settings, [lane.destination.name for lane in self.lanes])
+            self.spool = Spool(self.spool_settings, [lane.destination.name for lane in self.lanes], self.spool_disk)
             self.spool.open(loop)
             self._run_watchers.append(self.spool.settled)
             self._settle_watchers.append(self._spool_release)
         if self._settle_watchers or self._run_watchers:
             for lane in self.lanes:
                 lane.track(self._on_settled)
+        if self.spool is not None:
+            self.spooling = SpoolLink(self, self.spool)
         for lane in self.lanes:
             await lane.start()
         self.intake.connect(lambda: loop.call_soon_threadsafe(self._drain))
         self.state = "running"
         if len(self.intake):
             loop.call_soon(self._drain)
-        if self.spool is not None and self.spool.old:
-            live = frozenset(lane.destination.name for lane in self.lanes)
-            self.spool.replaying = True  # from now: /readyz must not say ready before the task first runs
-            self._replay = loop.create_task(self.spool.replay(self._inject, live))
+        if self.spooling is not None:
+            self.spooling.start(loop)
 
     def _drain(self, repeat: bool = True, everything: bool = False) -> None:
         """Move records from the intake to the backlog and let every lane encode what its sender can take.
 
-        Stops at max_memory_bytes (after the lanes furthest behind skipped their oldest records) and
-        resumes when a lane frees memory; the intake's overflow policy covers the wait. flush and close
-        take everything (it is in memory already, in the intake)."""
-        lanes, backlog, intake = self.lanes, self.backlog, self.intake
+        Takes only what there is room for (memory, the destinations' queues, the spool: _room) and stops
+        when there is none, until what makes room wakes it (the intake's overflow policy covers the
+        wait). flush and close take everything (it is in memory already, in the intake)."""
+        self._wake_pending = False
+        lanes, backlog, intake, spool = self.lanes, self.backlog, self.intake, self.spool
         took = False
         while True:
-            limit = DRAIN_CHUNK
-            if not everything:
-                # Once stopped at the cap, wait for an eighth of it to be free: not a chunk per record.
-                want = self.max_memory_bytes // 8 if self._memory_full else 1
-                room = self._memory_room(want)
-                if room < want:
-                    self._memory_full = True
-                    return
-                limit = min(limit, max(1, int(room // self.sizes.record_bytes)))  # overshoot by one record at most
-            self._memory_full = False
-            spool = self.spool
-            if spool is not None and not everything and spool.full():
-                # The pipeline's overflow policy, applied to the spool: make room by dropping its oldest
-                # records, or stop taking, so that the intake fills and its policy applies.
-                if self.intake.policy != "drop_oldest" or not spool.drop_oldest():
-                    self._spool_full = True
-                    return
-            if spool is not None and not everything:  # the spool overshoots its cap by a record at most
-                limit = min(limit, max(1, int((spool.settings.max_bytes - spool.nbytes) // self.sizes.record_bytes)))
-            self._spool_full = False
+            limit = DRAIN_CHUNK if everything else self._room()
+            if not limit:
+                self._stall()
+                return
             records = intake.take(limit)
             if records:
+                if spool is not None and not spool.append(backlog.end, records):  # on disk before any is sent
+                    if self.state == "running":  # the disk failed: they wait in the intake for it
+                        intake.unget(records)
+                        self._stalled = "spool"
+                        self._stall()
+                        return
+                    spool.counts["unspooled_records"] += len(records)  # closing: sent without a copy on disk
                 took = True
+                self._replay_turn = True
                 nbytes = self.sizes.chunk_bytes(records)
                 # The intake shares the memory cap: what the backlog and the bodies hold is not free for it.
                 intake.set_record_bytes(self.sizes.record_bytes, self.max_memory_bytes - self.memory_bytes())
-                if spool is not None:
-                    spool.append(backlog.end, records)  # on disk before any of it is sent
                 backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
                     lane.receive(len(records))
@@ -323,6 +365,60 @@ class Broadcaster:
                 return
             if intake.settle():
                 return
+
+    def _room(self) -> int:
+        """How many records the drain may take now (0: none, and _stalled says why)."""
+        stalled, sizes = self._stalled, self.sizes
+        # Once stopped at a cap, wait for an eighth of it to be free: not a drain per freed record.
+        want = self.max_memory_bytes // 8 if stalled == "memory" else 1
+        room = self._memory_room(want)
+        if room < want:
+            self._stalled = "memory"
+            return 0
+        limit = min(DRAIN_CHUNK, max(1, int(room // sizes.record_bytes)))  # overshoot by one record at most
+        if self.lanes:
+            # The destination with the most room decides: one with less skips its oldest records (counted,
+            # or given back to the spool), so a slow destination never costs a fast one a record.
+            queue = max(lane.queue_room(sizes.record_bytes) for lane in self.lanes)
+            want = max(1, min(DRAIN_CHUNK, self.max_queued_records // 8)) if stalled == "queues" else 1
+            if queue < want:
+                self._stalled = "queues"
+                return 0
+            limit = min(limit, queue)
+        spool = self.spool
+        if spool is not None:
+            if spool.full() and spool.error is None and self.intake.policy == "drop_oldest":
+                while spool.full() and self.spooling.drop_oldest():  # type: ignore[union-attr]
+                    pass
+            if spool.problem() is not None:  # a disk error, or full: records wait for room
+                self._stalled = "spool"
+                return 0
+            limit = min(limit, max(1, int(spool.room() // sizes.record_bytes)))  # overshoot by a record at most
+        self._stalled = None
+        return limit
+
+    def _stall(self) -> None:
+        if self._stall_timer is None and self.loop is not None and self.state == "running":
+            self._stall_timer = self.loop.call_later(STALL_CHECK_S, self._stall_check)
+
+    def _stall_check(self) -> None:
+        self._stall_timer = None
+        if self._stalled is not None and self.state == "running":
+            self._drain()
+
+    def _wake_drain(self) -> None:
+        """Something made room: let the drain look (once, however many times this is called meanwhile)."""
+        if not self._wake_pending and self.loop is not None and self.state == "running":
+            self._wake_pending = True
+            self.loop.call_soon(self._drain)
+
+    def refusing(self) -> str | None:
+        """Why records cannot be taken now (the spool: a disk error, or full), or None."""
+        if self.spool is not None and self._stalled == "spool":
+            return self.spool.problem()
+        if self.spool is not None and self.spool.error is not None:
+            return self.spool.error.reason
+        return None
 
     # ------------------------------------------------------------ settled positions (spool, stream workers)
 
@@ -343,7 +439,7 @@ class Broadcaster:
     @property
     def next_position(self) -> int:
         """The position the next record emitted from the loop's thread will have (records are taken in
-        emit order, and replayed records only join while the intake is empty)."""
+        emit order; replayed records join between two drain chunks, never inside one)."""
         return self.backlog.end + len(self.intake)
 
     def _on_settled(self, lane: Lane, spans: list[tuple[int, int]]) -> None:
@@ -356,29 +452,8 @@ class Broadcaster:
                 watcher(low)
 
     def _spool_release(self, low: int) -> None:
-        assert self.spool is not None
-        self.spool.release(low)
-        if self._spool_full and self.loop is not None and not self.spool.full():
-            self.loop.call_soon(self._drain)
-
-    def _inject(self, records: list[Any], only: frozenset[str]) -> bool:
-        """Replayed records, for some destinations only; False (nothing done) while live records wait
-        in the intake or memory is short: replay goes behind live traffic."""
-        if self.state != "running" or len(self.intake) or self._memory_full:
-            return False
-        nbytes = self.sizes.chunk_bytes(records)
-        if self._memory_room(nbytes) < nbytes:
-            return False
-        assert self.spool is not None and self.loop is not None
-        self.spool.append(self.backlog.end, records, only)
-        self.backlog.append(records, nbytes, self.loop.time(), only)
-        lanes = [lane for lane in self.lanes if lane.destination.name in only]
-        for lane in lanes:
-            lane.receive(len(records))
-        for lane in lanes:
-            lane.pump()
-        self.backlog.trim()
-        return True
+        assert self.spooling is not None
+        self.spooling.release(low)
 
     def memory_bytes(self) -> int:
         """Estimated bytes the pipeline holds: the backlog once, plus every lane's encoded bodies."""
@@ -403,8 +478,8 @@ class Broadcaster:
 
     def _on_lane_progress(self) -> None:
         self.backlog.trim()
-        if self._memory_full and self.loop is not None:  # the drain decides whether there is room now
-            self.loop.call_soon(self._drain)
+        if self._stalled in ("memory", "queues"):  # the drain decides whether there is room now
+            self._wake_drain()
 
     def stats(self) -> dict[str, Any]:
         """Counters per destination (consistent: taken on the loop) and the intake's."""
@@ -417,11 +492,12 @@ class Broadcaster:
     def _snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "intake": {"queued": len(self.intake), "bytes": self.intake.bytes, "dropped": self.intake.dropped,
-                       "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes},
+                       "invalid": self.invalid, "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes,
+                       "refusing": self.refusing()},
             "destinations": {},
         }
-        if self.spool is not None:
-            out["spool"] = self.spool.stats()
+        if self.spooling is not None:
+            out["spool"] = self.spooling.stats()
         out["backlog"] = {"records": len(self.backlog), "bytes": self.backlog.nbytes, "memory_bytes": self.memory_bytes(),
                           "max_memory_bytes": self.max_memory_bytes}
         for lane in self.lanes:
@@ -435,6 +511,8 @@ class Broadcaster:
                 "oldest_queued_age_s": lane.oldest_queued_age_s(),
                 "in_flight": s.in_flight,
                 "in_flight_bytes": lane.sender.bytes_in_flight,
+                "spooled": s.spooled,
+                "given_back": dict(s.given_back),
                 "delivered": s.delivered,
                 "delivered_bytes": s.delivered_bytes,
                 "retried": s.retried,

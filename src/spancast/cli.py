@@ -516,7 +516,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_demo)
     c = sub.add_parser("bench", help="run a benchmark suite (from a clone of the repository)",
                        description="run a benchmark suite of the repository's benchmarks/ (python -m benchmarks)")
-    c.add_argument("suite", metavar="SUITE", help="encode, pipeline, fanout, sweep or compare")
+    c.add_argument("suite", metavar="SUITE", help="encode, pipeline, fanout, sweep, compare or soak")
     c.add_argument("args", nargs=argparse.REMAINDER, help="the suite's options: --quick, --out DIR, ... (see --help)")
     c.set_defaults(run=cmd_bench)
     return p

@@ -94,6 +94,10 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Annotated[Secret | None, _d("bearer token clients must send (or SPANCAST_TOKEN)")] = None
     max_body_bytes: Annotated[int, _d("largest request body accepted (after gzip); larger gets 413", ge=1024)] = (
         32 * 1024 * 1024)
+    header_timeout_s: Annotated[float, _d("a connection has this long, from connecting or its last answer, to send "
+                                          "a request's headers (also the keep-alive idle limit)", gt=0)] = 10.0
+    body_timeout_s: Annotated[float, _d("a request's body must be in this long after its headers (else 408)",
+                                        gt=0)] = 30.0
 
 
 @dataclass(frozen=True, slots=True)

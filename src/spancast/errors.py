@@ -9,7 +9,8 @@
     ├── EncodeError (ValueError)  a record holds a value no wire format can carry: .field, .reason
     ├── NativeUnavailableError (ImportError)
     │                             the Cython extension was asked for but cannot be loaded
-    ├── SpoolError (OSError)      the spool directory cannot be used (missing rights, a file in the way)
+    ├── SpoolError (OSError)      the spool cannot be used: its directory (a file in the way, no rights) or,
+    │                             while running, the disk (no space, I/O error, read-only): .reason, .path
     └── ListenError (OSError)     spancast serve cannot listen on its address (in use, not local)
 
 Errors never carry secrets: messages name fields and reasons, not values of
@@ -91,15 +92,17 @@ class NativeUnavailableError(SpancastError, ImportError):
 
 
 class SpoolError(SpancastError, OSError):
-    """The spool's directory cannot be used: ``path`` is the directory, ``reason`` what is wrong with it."""
+    """The spool cannot take records: ``reason`` says why, naming the file or, with ``path``, the directory
+    it cannot use at start-up. A disk error while running is retried by spancast itself; records wait in
+    memory meanwhile."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
+    def __init__(self, reason: str, path: str | None = None) -> None:
         self.reason = reason
-        super().__init__(f"spool directory {path}: {reason}")
+        self.path = path
+        super().__init__(f"spool directory {path}: {reason}" if path is not None else reason)
 
     def __repr__(self) -> str:
-        return f"<SpoolError path={self.path!r} reason={self.reason!r}>"
+        return f"<SpoolError reason={self.reason!r}{f' path={self.path!r}' if self.path is not None else ''}>"
 
 
 class ListenError(SpancastError, OSError):

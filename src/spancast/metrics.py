@@ -29,6 +29,15 @@
 #   spancast_intake_max_records, spancast_intake_max_bytes           gauge
 #   spancast_backlog_records, spancast_backlog_bytes                 gauge    routed, shared by the destinations
 #   spancast_memory_bytes, spancast_max_memory_bytes                 gauge    what the pipeline holds, and its cap
+#   spancast_intake_invalid_records_total                            counter  emit() refused: not a Generation
+# With a spool:
+#   spancast_records_spooled{destination, type}                      gauge    given back to the spool, to re-send
+#   spancast_spool_pending_records{destination}                      gauge    older runs' records not re-sent yet
+#   spancast_spool_bytes, _max_bytes, _segments, _old_segments       gauge    old: older runs' segments to replay
+#   spancast_spool_oldest_age_seconds, spancast_spool_replaying      gauge    replaying: 1 while older runs are read
+#   spancast_spool_replay_pending_bytes, spancast_spool_writable     gauge    writable: 0 while a disk error lasts
+#   spancast_spool_{written,replayed,redelivered,lost,dropped}_records_total, spancast_spool_corrupt_entries_total,
+#   spancast_spool_quarantined_segments_total, spancast_spool_disk_errors_total   counters
 
 from __future__ import annotations
 
@@ -77,6 +86,25 @@ _HISTOGRAMS = (
     ("request_duration_seconds", "request_latency_s", "Time from sending a request to its answer, any outcome."),
     ("batch_records", "batch_records", "Records per batch, observed when the batch is first sent."),
     ("batch_bytes", "batch_bytes", "Bytes per batch as sent, observed when the batch is first sent."),
+)
+# (metric suffix after spancast_spool_, key in stats()["spool"], help)
+_SPOOL_GAUGES = (
+    ("bytes", "bytes", "Bytes of segment files the spool holds."),
+    ("max_bytes", "max_bytes", "The spool's cap on bytes (replayed copies may pass it by about a segment)."),
+    ("segments", "segments", "Segment files, this run's and older runs'."),
+    ("old_segments", "old_segments", "Older runs' segments still to replay."),
+    ("oldest_age_seconds", "oldest_age_s", "Age of the oldest segment: no record in the spool is older."),
+    ("replay_pending_bytes", "replay_pending_bytes", "Bytes of older runs' segments still to replay."),
+)
+_SPOOL_COUNTERS = (
+    ("written_records", "written_records", "Records written to the spool (replayed copies included)."),
+    ("replayed_records", "replayed_records", "Older runs' records re-sent."),
+    ("redelivered_records", "redelivered_records", "Records of this run a destination gave back, re-sent."),
+    ("lost_records", "lost_records", "Records lost to damaged spool entries (some destination had not got them)."),
+    ("dropped_records", "dropped_records", "Records dropped with the oldest segment under overflow = drop_oldest."),
+    ("corrupt_entries", "corrupt_entries", "Damaged spool entries skipped while reading."),
+    ("quarantined_segments", "quarantined_segments", "Damaged segments moved to the quarantine directory."),
+    ("disk_errors", "disk_errors", "Failed writes, syncs, opens, reads and deletes of spool files."),
 )
 # (metric name, section of stats(), key, help)
 _GLOBAL_GAUGES = (
@@ -170,9 +198,35 @@ class BroadcasterCollector(Collector):
             yield family
         intake_dropped = CounterMetricFamily(f"{p}_intake_dropped_records",
                                              "Records emit() refused: the intake was full, or the broadcaster not running.")
+        invalid = CounterMetricFamily(f"{p}_intake_invalid_records", "Objects emit() refused: not a Generation.")
         if snapshot is not None:
             intake_dropped.add_metric([], snapshot["intake"]["dropped"])
+            invalid.add_metric([], snapshot["intake"].get("invalid", 0))
         yield intake_dropped
+        yield invalid
+        if snapshot is not None and "spool" in snapshot:
+            yield from _spool_families(snapshot["spool"], rows)
+
+
+def _spool_families(spool: dict[str, Any], rows: list[tuple[list[str], dict[str, Any], Any]]) -> Iterator[Metric]:
+    p = f"{PREFIX}_spool"
+    spooled = GaugeMetricFamily(f"{PREFIX}_records_spooled", "Records a destination gave back to the spool, to re-send.",
+                                labels=LABELS)
+    for labels, d, _ in rows:
+        spooled.add_metric(labels, d.get("spooled", 0))
+    yield spooled
+    pending = GaugeMetricFamily(f"{p}_pending_records", "Older runs' records a destination has still to get.",
+                                labels=("destination",))
+    for name, n in sorted(spool.get("pending_records", {}).items()):
+        pending.add_metric([name], n)
+    yield pending
+    for suffix, key, doc in _SPOOL_GAUGES:
+        yield GaugeMetricFamily(f"{p}_{suffix}", doc, value=spool[key])
+    yield GaugeMetricFamily(f"{p}_replaying", "1 while older runs are being read back.", value=int(spool["replaying"]))
+    yield GaugeMetricFamily(f"{p}_writable", "1 while the spool can write; 0 while a disk error lasts.",
+                            value=int(spool["error"] is None))
+    for suffix, key, doc in _SPOOL_COUNTERS:
+        yield CounterMetricFamily(f"{p}_{suffix}", doc, value=spool[key])
 
 
 def _with_known(known: tuple[str, ...], seen: Iterable[str]) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from . import record_checks
 from .errors import RecordError, lower_first
 
 __all__ = ["Generation", "ProviderAttempt", "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS"]
@@ -163,9 +164,19 @@ def _record_error(exc: Exception, index: int, raw: bytes = b"") -> RecordError:
 
 def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeResult) -> None:
     try:
-        out.records.append(_decoder.decode(raw))
+        record = _decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         out.errors.append(_record_error(exc, index, bytes(raw)))
+        return
+    except RecursionError:  # nested far past what any destination takes: refused like the rest
+        field = record_checks.too_deep_field(bytes(raw)) or "<record>"
+        out.errors.append(RecordError(field, f"nested deeper than {record_checks.MAX_NESTING} levels", index))
+        return
+    problem = record_checks.check(record)  # what decoding lets through but an encoder would refuse
+    if problem is None:
+        out.records.append(record)
+    else:
+        out.errors.append(RecordError(*problem, index))
 
 
 def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:
@@ -181,7 +192,9 @@ def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:
     view = bytes(data).lstrip()
     if view[:1] == b"[":
         try:
-            items = _raw_list.decode(view)
+            items: list[Any] = _raw_list.decode(view)
+        except RecursionError:  # an element nested too deep to decode: split by hand, judge each alone
+            items = record_checks.array_items(view)
         except msgspec.DecodeError as exc:
             out.errors.append(RecordError("<input>", f"malformed JSON array: {exc}"))
             return out

@@ -4,14 +4,19 @@ Routes::
 
     POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
     GET  /healthz          200 while the process serves
-    GET  /readyz           200 when records can flow; 503 while starting, stopping, replaying the spool,
-                           while every destination fails, or when none is configured and enabled
+    GET  /readyz           200 when records can flow; 503 while starting or stopping, while the spool cannot
+                           take records (a disk error, or full: named), while every destination fails, or
+                           when none is configured and enabled
     GET  /metrics          Prometheus text format (spancast.metrics)
 
 The broadcaster runs on the server's own loop. A full intake is answered, not hidden: records that
 do not fit are refused with their positions (503 and Retry-After when none fit), whatever the
 overflow policy, because a client that can retry should, and emit() must not block the loop. With
-a spool, 202 is answered once the records are in it (fsync per its policy).
+a spool, 202 is answered once the records are in it (fsync per its policy); while the spool cannot
+take records (a disk error, or full) requests get 503 at once, with the reason. Slow clients are cut
+off: headers within server.header_timeout_s (server_watchdog.py), the body within body_timeout_s.
+No input fails a whole request: bad records are named, and an unexpected error is logged once a
+minute per cause, without a traceback per request.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ._ratelog import RateLimitedLog
 from ._signals import stop_event
 from .broadcaster import Broadcaster
 from .config import Config
-from .errors import ListenError
+from .errors import ListenError, SpoolError
 from .metrics import make_registry, render
 from .record import decode_records
+from .server_watchdog import ConnectionWatchdog
 
 __all__ = ["Server", "serve", "is_loopback", "CONTENT_TYPES"]
 
@@ -44,6 +51,8 @@ CONTENT_TYPES = frozenset({"application/json", "application/x-ndjson", "applicat
 #: /readyz turns 503 when every destination has failed this many requests in a row.
 FAILING_AFTER = 3
 RETRY_AFTER_S = 1
+#: serve's exit status when records it took were lost (dropped for a destination and not kept in a spool).
+LOST = 1
 DURABLE_TIMEOUT_S = 10.0  # with a spool, how long a request waits for its records to reach the disk
 _MAX_ERRORS_LISTED = 100  # per response: a bad 100k-record body must not answer with a 100k-entry list
 
@@ -71,6 +80,9 @@ class Server:
                                   "configuration (or server.token_file, or SPANCAST_TOKEN)")
         self._expected = f"Bearer {token}".encode() if token else None
         self.max_body_bytes = config.server.max_body_bytes
+        self.body_timeout_s = config.server.body_timeout_s
+        self.watchdog = ConnectionWatchdog(config.server.header_timeout_s)
+        self._log = RateLimitedLog(log)
         self.broadcaster = broadcaster or Broadcaster.from_config(config)
         self.registry = make_registry(self.broadcaster)
         self.accepted = self.rejected = self.refused = 0
@@ -79,7 +91,7 @@ class Server:
 
     def app(self) -> web.Application:
         # The body limit is enforced here, before aiohttp buffers anything larger (413).
-        app = web.Application(client_max_size=self.max_body_bytes)
+        app = web.Application(client_max_size=self.max_body_bytes, middlewares=[self.watchdog.middleware])
         app.add_routes([
             web.post("/v1/generations", self.ingest),
             web.get("/healthz", self.healthz),
@@ -94,6 +106,7 @@ class Server:
         # Bodies are inflated by the handler, against the limit, so that unknown encodings get a 415.
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
+        self.watchdog.start(self._runner.server)  # type: ignore[arg-type]
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
             await site.start()
@@ -109,6 +122,7 @@ class Server:
     async def stop(self, timeout_s: float | None = None) -> None:
         """Stop taking requests, then deliver what is queued within the shutdown deadline."""
         self.stopping = True
+        await self.watchdog.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.broadcaster.aclose(timeout_s)
@@ -127,10 +141,21 @@ class Server:
         return hmac.compare_digest(given, self._expected)
 
     async def ingest(self, request: web.Request) -> web.Response:
+        try:
+            return await self._ingest(request)
+        except Exception as exc:  # a bug: the client gets a 500, the log one line per cause and minute
+            self._log(logging.ERROR, type(exc).__name__, "spancast: POST /v1/generations failed: %s: %s",
+                      type(exc).__name__, str(exc)[:200])
+            return _json({"error": f"internal error ({type(exc).__name__}); the records were not taken"}, 500)
+
+    async def _ingest(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _json({"error": "missing or wrong bearer token"}, 401, {"WWW-Authenticate": 'Bearer realm="spancast"'})
         if self.stopping or self.broadcaster.state != "running":
             return _json({"error": "shutting down"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        refusing = self.broadcaster.refusing()
+        if refusing is not None:  # the spool cannot take records now: say why, at once
+            return _json({"error": f"{refusing}; retry later"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         if request.content_type not in CONTENT_TYPES:
             return _json({"error": f"unsupported content type {request.content_type!r}; send one of "
                                    f"{', '.join(sorted(CONTENT_TYPES))}"}, 415)
@@ -138,9 +163,14 @@ class Server:
         if encoding not in ("identity", "gzip", "deflate"):
             return _json({"error": f"unsupported content encoding {encoding!r}; send gzip, deflate or none"}, 415)
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json({"error": f"body over {self.max_body_bytes} bytes"}, 413)
+        except TimeoutError:
+            answer = _json({"error": f"body not received within {self.body_timeout_s:g}s"}, 408)
+            answer.force_close()  # what is left of the body will not be read: the connection ends here
+            return answer
         if encoding != "identity":
             inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
             try:
@@ -174,6 +204,9 @@ class Server:
             # 202 means on disk (as the fsync policy has it): a crash after it loses none of these.
             try:
                 await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
+            except SpoolError as exc:  # the disk failed under them: they may be delivered, not promised
+                return _json({"error": f"{exc.reason}; retry later (duplicates are possible)"}, 503,
+                             {"Retry-After": str(RETRY_AFTER_S)})
             except TimeoutError:
                 return _json({"error": f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates "
                                        "are possible)"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
@@ -200,11 +233,14 @@ class Server:
             return False, f"pipeline is {self.broadcaster.state}"
         if not self.broadcaster.lanes:
             return False, "no destination is configured and enabled: records would go nowhere"
-        if self.broadcaster.spool is not None and self.broadcaster.spool.replaying:
-            return False, "replaying the spool"
+        refusing = self.broadcaster.refusing()
+        if refusing is not None:
+            return False, refusing
         stats = self.broadcaster.destination_stats()
         if stats and all(s.consecutive_failures >= FAILING_AFTER for s in stats.values()):
             return False, f"every destination failed its last {FAILING_AFTER} requests or more"
+        if self.broadcaster.spool is not None and self.broadcaster.spool.replaying:
+            return True, "ok; replaying older runs from the spool, behind live records"
         return True, "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -234,5 +270,5 @@ async def serve(server: Server, announce: Any = None) -> int:
         announce(server)
     await stop.wait()
     log.info("draining (deadline %.1fs)", server.broadcaster.shutdown_timeout_s)
-    await server.stop()
-    return 0
+    await server.stop()  # the broadcaster logs what each destination got, dropped and left in the spool
+    return LOST if server.broadcaster.lost_records() else 0

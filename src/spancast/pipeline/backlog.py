@@ -8,6 +8,7 @@ behind moves its cursor forward and counts what it skipped, so it never holds th
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -19,24 +20,42 @@ __all__ = ["Backlog", "Chunk", "SizeEstimate"]
 
 class SizeEstimate:
     """Estimated bytes per record, from a sample of the records that pass (sizing one walks all its
-    text and containers, about a microsecond on cold memory: too much for every record)."""
+    text and containers, about a microsecond on cold memory: too much for every record).
 
-    __slots__ = ("alpha", "every", "record_bytes")
+    The estimate is the mean of the last WINDOW sampled sizes but the TRIM largest (until SEEDS samples
+    are in, the initial guess stands in for the missing ones): a run of big records moves it at once
+    (memory must follow them), one huge record among small ones does not (it would cut the intake's
+    capacity to a few records for a long while)."""
 
-    def __init__(self, every: int = 16, alpha: float = 0.25, initial: float = 4096.0) -> None:
+    __slots__ = ("_next", "_ring", "every", "initial", "record_bytes")
+    WINDOW = 256
+    TRIM = 2
+    SEEDS = 8
+
+    def __init__(self, every: int = 16, initial: float = 4096.0) -> None:
         self.every = every  # size one record in this many
-        self.alpha = alpha  # weight of a new chunk in the running average
-        self.record_bytes = initial
+        self.initial = float(initial)
+        self._ring: list[float] = []  # the last WINDOW sampled sizes; _next is the oldest once it is full
+        self._next = 0
+        self.record_bytes = self.initial
 
     def chunk_bytes(self, records: list[Any]) -> int:
-        """Estimated bytes of a chunk of records; updates the running average."""
+        """Estimated bytes of a chunk of records (from its own sample); updates the running estimate."""
         if not records:
             return 0
-        sample = records[:: self.every]
-        mean = sum(map(record_bytes, sample)) / len(sample)
-        weight = min(1.0, self.alpha * len(sample))
-        self.record_bytes += (mean - self.record_bytes) * weight
-        return int(mean * len(records))
+        sizes = list(map(record_bytes, records[:: self.every]))
+        ring, window = self._ring, self.WINDOW
+        for size in sizes:
+            if len(ring) < window:
+                ring.append(float(size))
+            else:
+                ring[self._next] = float(size)
+                self._next = (self._next + 1) % window
+        seeds = max(0, self.SEEDS - len(ring))
+        values = ring + [self.initial] * seeds if seeds else ring
+        trimmed = sum(values) - sum(heapq.nlargest(self.TRIM, values))
+        self.record_bytes = max(trimmed / (len(values) - self.TRIM), 1.0)
+        return int(sum(sizes) / len(sizes) * len(records))
 
     def __repr__(self) -> str:
         return f"<SizeEstimate ~{self.record_bytes:.0f} B/record, sampling 1 in {self.every}>"
@@ -89,6 +108,21 @@ class Backlog:
             return 0
         return sum(chunk.end - max(cursor, chunk.start) for chunk in self._chunks
                    if chunk.only is not None and name not in chunk.only and chunk.end > cursor)
+
+    def split_for(self, name: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Positions [start, end) as runs for the lane called name, and runs for other lanes only (replayed)."""
+        mine: list[tuple[int, int]] = []
+        others: list[tuple[int, int]] = []
+        for chunk in self._chunks:
+            a, b = max(start, chunk.start), min(end, chunk.end)
+            if a >= b:
+                continue
+            out = others if chunk.only is not None and name not in chunk.only else mine
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return mine, others
 
     def read(self, cursor: int, limit: int) -> list[Any]:
         """Up to limit records from position cursor on (fewer when the backlog ends or a chunk does)."""

@@ -148,6 +148,16 @@ class Batcher:
         """Close the open batch now (flush() and shutdown), if there is one."""
         return self._close("flush") if self._items else None
 
+    def discard(self) -> list[int] | None:
+        """Empty the open batch without sending it (shutdown); returns its records' positions when tracked."""
+        positions = self._positions
+        if self._items:
+            self.encoder.finish_view()
+            self._items = []
+        if positions is not None:
+            self._positions = []
+        return positions
+
     def _close(self, reason: str) -> Batch:
         # finish_view: the native encoder hands over its (pooled) buffer rather than copying it
         batch = Batch(self.encoder.finish_view(), self._items, reason, self._opened_at)

@@ -132,6 +132,11 @@ class Intake:
                 self._room.notify_all()
         return out
 
+    def unget(self, records: list[Any]) -> None:
+        """Put records taken but not used back in front, in order (on the loop thread): the next take
+        gets them first. The bound may be passed by them, once."""
+        self._queue.extendleft(reversed(records))
+
     def settle(self) -> bool:
         """Mark the intake idle if it is empty, so that the next put wakes the loop; False if it is not
         (then the drainer must go on)."""

@@ -4,7 +4,9 @@ A lane encodes only as far ahead as its sender can use (AHEAD_BATCHES closed bat
 send slot), so a burst waits in the backlog as records, and the memory of sent bodies is reused
 instead of piling up. Lanes never share a batcher, a byte budget or a concurrency limit: a
 destination that hangs or fails falls behind alone, and past its bounds it skips its oldest
-backlog records (counted as queue_full) while the other lanes keep their pace.
+backlog records (counted as queue_full) while the other lanes keep their pace. With a spool, what a
+lane gives up (skipped, retries exhausted, the shutdown deadline) is given back to the spool, which
+re-sends it later, instead of dropped.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Lane:
         self._pumping = False
         self.progress: Progress | None = None  # which positions are settled here: kept only for a spool
         self._on_settled: Callable[[Lane, list[tuple[int, int]]], None] | None = None
+        self._on_given_back: Callable[[Lane, list[tuple[int, int]]], None] | None = None
 
     def track(self, on_settled: Callable[[Lane, list[tuple[int, int]]], None]) -> Progress:
         """Keep track of settled positions from now on; on_settled(lane, runs) hears of each new run."""
@@ -69,6 +72,24 @@ class Lane:
         self._on_settled = on_settled
         self.sender.on_settled = self._settled
         return self.progress
+
+    def give_back_to(self, on_given_back: Callable[[Lane, list[tuple[int, int]]], None]) -> None:
+        """With a spool (after track()): what this lane gives up goes back to it, as runs of positions."""
+        self._on_given_back = on_given_back
+        self.sender.on_given_up = self._given_up
+
+    def _given_up(self, positions: list[int], reason: str) -> None:
+        self.stats.give_back(reason, len(positions))
+        self._on_given_back(self, runs(sorted(positions)))  # type: ignore[misc]
+
+    def _give_up(self, count: int, spans: list[tuple[int, int]], reason: str) -> None:
+        """count records (at spans, when tracked) leave this lane undelivered: given back, or dropped."""
+        if self._on_given_back is not None:
+            self.stats.give_back(reason, count)
+            if spans:
+                self._on_given_back(self, spans)
+        else:
+            self.stats.drop(reason, count)
 
     def _settled(self, positions: list[int]) -> None:
         spans = runs(positions)
@@ -93,10 +114,20 @@ class Lane:
     def bytes_held(self) -> int:
         return self.backlog.bytes_from(self.cursor) + self.encoded_bytes()
 
-    def receive(self, n: int) -> None:
-        """n records were just appended to the backlog: count them and keep this lane within its bounds."""
+    def queue_room(self, record_bytes: float) -> int:
+        """Records this lane may still queue under max_queued_records and max_queued_bytes."""
+        held = self.backlogged + self.batcher.records + self.stats.in_flight
+        by_bytes = (self.max_queued_bytes - self.bytes_held()) // max(record_bytes, 1.0)
+        return max(0, int(min(self.max_queued_records - held, by_bytes)))
+
+    def receive(self, n: int, redelivered: bool = False) -> None:
+        """n records were just appended to the backlog: count them and keep this lane within its bounds.
+        Redelivered ones (given back to the spool before) were received already: they leave spooled."""
         stats = self.stats
-        stats.received += n
+        if redelivered:
+            stats.spooled -= n
+        else:
+            stats.received += n
         over = self.backlogged + self.batcher.records + stats.in_flight - self.max_queued_records
         if over > 0:
             self.skip(min(over, self.backlogged))
@@ -106,10 +137,14 @@ class Lane:
         self._sync()
 
     def skip(self, n: int) -> None:
-        """Drop this lane's n oldest backlog records (they stay for the other lanes)."""
+        """Give up this lane's n oldest backlog records (they stay for the other lanes)."""
         if n > 0:
-            self.cursor += n
-            self.stats.drop("queue_full", n)
+            start, self.cursor = self.cursor, self.cursor + n
+            mine, others = self.backlog.split_for(self.destination.name, start, self.cursor)
+            if self.progress is not None:
+                for a, b in others:  # replayed for other lanes: never this one's
+                    self._settled(list(range(a, b)))
+            self._give_up(sum(b - a for a, b in mine), mine if self.progress is not None else [], "queue_full")
             self._sync()
 
     def skip_bytes(self, nbytes: int, limit: int | None = None) -> None:
@@ -229,11 +264,15 @@ class Lane:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        left = self.backlogged - self.backlog.not_for(self.destination.name, self.cursor) + self.batcher.records
+        mine, others = self.backlog.split_for(self.destination.name, self.cursor, self.backlog.end)
+        left = sum(b - a for a, b in mine) + self.batcher.records
         self.cursor = self.backlog.end
-        if self.batcher.records:
-            self.batcher.flush()
-        self.stats.drop("shutdown_deadline", left)
+        opened = self.batcher.discard()
+        if self.progress is not None:
+            for a, b in others:
+                self._settled(list(range(a, b)))
+            mine = sorted(mine + runs(opened or []))
+        self._give_up(left, mine if self.progress is not None else [], "shutdown_deadline")
         self._sync()
         await self.sender.drain(0)
         await self.sender.close()

@@ -66,6 +66,19 @@ class Progress:
         i = bisect_left(self._ends, position + 1)
         return i < len(self._starts) and self._starts[i] <= position
 
+    def count(self, start: int, end: int) -> int:
+        """How many positions in [start, end) are settled."""
+        if end <= start:
+            return 0
+        n = max(0, min(end, self.low) - start)
+        lo = max(start, self.low)
+        starts, ends = self._starts, self._ends
+        i = bisect_left(ends, lo + 1)  # the first run that ends past lo
+        while i < len(starts) and starts[i] < end:
+            n += min(end, ends[i]) - max(lo, starts[i])
+            i += 1
+        return n
+
     def spans(self) -> list[tuple[int, int]]:
         """The settled runs above low."""
         return list(zip(self._starts, self._ends))

@@ -69,6 +69,9 @@ class Sender:
         self.on_progress = on_progress
         # Given the positions of records settled here for good (a spool lets them go): see ledger.py.
         self.on_settled: Callable[[list[int]], None] | None = None
+        # With a spool: given the positions of records given up here (and why), which the spool re-sends
+        # later instead of their being dropped.
+        self.on_given_up: Callable[[list[int], str], None] | None = None
         # What is not HTTP (a local file; a Redis stream: one pipeline of XADDs per batch) has a transport
         # of its own: send(body) -> Decision, never raising for the receiver's errors, and close().
         self.local: Any = None
@@ -105,11 +108,19 @@ class Sender:
             batch.waiting = False
             self.waiting -= 1
         if not batch.settled:
-            self.stats.drop("shutdown_deadline", batch.records)
-            batch.settles = False  # a spool keeps it for the next start
+            self._give_up(batch, "shutdown_deadline")  # a spool keeps it for the next start
             self._settle(batch)
         if self.on_progress is not None:
             self.on_progress()
+
+    def _give_up(self, batch: Batch, reason: str) -> None:
+        """The batch leaves this destination undelivered: dropped for reason, or, with a spool, given back to
+        it (counted as spooled), which re-sends it later."""
+        batch.settles = False
+        if self.on_given_up is not None and batch.positions:
+            self.on_given_up(batch.positions, reason)
+        else:
+            self.stats.drop(reason, batch.records)
 
     def _settle(self, batch: Batch) -> None:
         """The batch's records are counted (delivered or dropped): it leaves in_flight in the same step."""
@@ -167,8 +178,7 @@ class Sender:
                         pending_since = time.monotonic()
                     poll_url = decision.poll_url
                     if poll_url is None or time.monotonic() - pending_since > self.retry.max_pending_s:
-                        self.stats.drop("retries_exhausted", batch.records)
-                        batch.settles = False
+                        self._give_up(batch, "retries_exhausted")
                         self.stats.last_error = (f"still pending after {time.monotonic() - pending_since:.0f}s"
                                                  if poll_url else "pending, but the receiver gave nowhere to ask")
                         return
@@ -192,10 +202,9 @@ class Sender:
                 elapsed = time.monotonic() - (batch.first_attempt_at or time.monotonic())
                 delay = self.retry.delay_s(batch.attempts, elapsed, decision, self.rng)
                 if delay is None:
-                    self.stats.drop("retries_exhausted", batch.records)
-                    batch.settles = False  # a spool replays it on the next start
-                    self.stats.last_error = (f"retries exhausted after {batch.attempts} attempt{'s' if batch.attempts != 1 else ''}: "
-                                             f"{decision.reason}")
+                    self._give_up(batch, "retries_exhausted")  # a spool re-sends it later
+                    plural = "s" if batch.attempts != 1 else ""
+                    self.stats.last_error = f"retries exhausted after {batch.attempts} attempt{plural}: {decision.reason}"
                     return
                 self.stats.retried += 1
                 await asyncio.sleep(delay)  # without a slot: other batches go on meanwhile

@@ -1,33 +1,32 @@
 """A crash-safe disk spool: records are written before they are sent and let go once every destination settled them.
 
-Layout: one directory; each process start is a *run* with its own segment files,
-``<run>-<seq>.seg``, appended to and rolled at ``segment_bytes``. An entry is::
+Layout: one directory; each process start is a *run* with its own segment files, ``<run>-<seq>.seg``,
+appended to and rolled at ``segment_bytes`` (entries: spool_format.py; file operations: spool_disk.py).
+Positions are the run's backlog positions. A segment is deleted once every record in it is settled for
+every destination (the RUN entry of the next segment carries the progress, so no settlement is
+forgotten with it).
 
-    u32 length | u32 crc32(kind + payload) | u8 kind | payload (msgspec JSON)
+Older runs, and the records a destination of this run gave back (retries exhausted, the shutdown
+deadline, its queue bound), are read back by spool_replay.py and copied into this run as they are
+re-sent; each copy names its origin, so a crash during replay re-sends only what was in flight.
 
-    kind 1 RUN       {"run", "destinations", "progress": {name: [low, [[a, b], ...]]}}: first in every segment
-    kind 2 RECORDS   {"start": position, "only": [names] | null, "records": [...]}: one drain chunk
-    kind 3 SETTLED   {"d": name, "runs": [[a, b], ...]}: positions that destination settled
+Space: live records are taken while the spool holds less than max_bytes; replayed copies may go over by
+about the segment being replayed, whose deletion gives the space back.
 
-Positions are the run's backlog positions. A segment is deleted once every record in it is settled
-for every destination (the RUN entry of the next segment carries the progress, so no settlement
-is forgotten with it). On start, older runs are read twice: first their RUN and SETTLED entries (to
-learn what each destination settled), then their RECORDS, streamed, each record re-injected for the
-destinations that had not settled it, at most ``replay_records_per_s`` and only while the intake
-is empty, so replay never starves live traffic. A replayed record is written again in the new run
-before the old segment is deleted. A torn or corrupt entry ends its segment's reading: counted,
-never a crash loop.
+Disk errors (ENOSPC, EIO, a read-only directory) never stop the loop: the spool says what failed
+(``problem()``, stats, /readyz), stops taking records (they wait in memory, then the intake's policy
+applies), fails the requests waiting for durability, and tries a new segment every RETRY_S until one
+works. What it had written stays where it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
-import struct
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,17 @@ from typing import Any
 import msgspec
 
 from ..errors import ConfigError, SpoolError
-from ..record import Generation
 from .ledger import Progress
+from .spool_disk import Disk
+from .spool_format import RECORDS, RUN, SETTLED, Records, entry
 
-__all__ = ["Spool", "SpoolSettings", "FSYNC_POLICIES"]
+__all__ = ["FSYNC_POLICIES", "RETRY_S", "Segment", "Spool", "SpoolSettings"]
 
 log = logging.getLogger("spancast.spool")
 
 FSYNC_POLICIES = ("never", "batch", "interval")
-_HEADER = struct.Struct("<IIB")
-RUN, RECORDS, SETTLED = 1, 2, 3
-_MAX_ENTRY_BYTES = 1 << 30  # a length beyond this is corruption, not an entry
+RETRY_S = 1.0  # after a disk error, a new segment is tried this often
+QUARANTINE = "quarantine"  # where damaged segments go, under the spool's directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,148 +66,180 @@ class SpoolSettings:
             raise ConfigError("spool.segment_bytes", "must not exceed max_bytes")
 
 
-class _Records(msgspec.Struct):
-    start: int
-    only: list[str] | None
-    records: list[Generation]
+class Segment:
+    """One segment file: records [start, end) of its run (learned by reading, for an older run's)."""
 
+    __slots__ = ("end", "nbytes", "path", "run", "start", "t")
 
-class _Count(msgspec.Struct):
-    records: list[msgspec.Raw]
+    def __init__(self, path: Path, run: str, start: int | None, nbytes: int = 0, t: float | None = None) -> None:
+        self.path, self.run, self.start, self.end, self.nbytes = path, run, start, start, nbytes
+        self.t = time.time() if t is None else t  # when it was opened: its oldest record is no older
 
-
-class _Segment:
-    __slots__ = ("path", "start", "end", "nbytes")
-
-    def __init__(self, path: Path, start: int) -> None:
-        self.path, self.start, self.end, self.nbytes = path, start, start, 0  # records [start, end)
-
-
-def read_entries(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(kind, payload) of each whole, intact entry; stops at the first torn or corrupt one."""
-    with open(path, "rb") as f:
-        while True:
-            header = f.read(_HEADER.size)
-            if not header:
-                return
-            if len(header) < _HEADER.size:
-                raise _Torn(path, "a torn entry header")
-            length, crc, kind = _HEADER.unpack(header)
-            if length > _MAX_ENTRY_BYTES:
-                raise _Torn(path, f"an entry length of {length}")
-            payload = f.read(length)
-            if len(payload) < length:
-                raise _Torn(path, "a torn entry")
-            if zlib.crc32(payload, zlib.crc32(bytes((kind,)))) != crc:
-                raise _Torn(path, "a CRC mismatch")
-            yield kind, payload
-
-
-class _Torn(Exception):
-    def __init__(self, path: Path, what: str) -> None:
-        super().__init__(f"{path.name}: {what}")
+    def __repr__(self) -> str:
+        return f"<Segment {self.path.name} records={self.start}..{self.end} bytes={self.nbytes}>"
 
 
 class Spool:
     """The spool of one broadcaster; every method runs on the broadcaster's loop thread."""
 
-    def __init__(self, settings: SpoolSettings, destinations: list[str]) -> None:
+    def __init__(self, settings: SpoolSettings, destinations: list[str], disk: Disk | None = None) -> None:
         self.settings = settings
         self.dir = Path(settings.directory)
         self.destinations = destinations
-        self.run = f"{time.time_ns():x}"
-        # Older runs' segments, oldest first, with their sizes (they count against max_bytes until replayed).
-        self.old = {p: p.stat().st_size for p in sorted(self._segments()) if not p.name.startswith(self.run)}
-        self.segments: list[_Segment] = []
-        self.progress = {name: Progress() for name in destinations}
-        self._file: Any = None
+        self.disk = disk or Disk()
+        self.run = f"{time.time_ns():016x}"
+        self.old: list[Segment] = []  # older runs' segments, oldest first: they count until replayed
+        for name in sorted(self.disk.listdir(str(self.dir))):
+            if name.endswith(".seg") and not name.startswith(self.run):
+                path = self.dir / name
+                stat = path.stat()
+                self.old.append(Segment(path, name.split("-", 1)[0], None, stat.st_size, stat.st_mtime))
+        self.segments: list[Segment] = []  # this run's; the last one is open while the spool is healthy
+        self.progress = {name: Progress() for name in destinations}  # settled positions per destination
+        self.owed = {name: Progress() for name in destinations}  # positions given back, to re-send
+        self._bytes = sum(s.nbytes for s in self.old)
+        self._fd: int | None = None
         self._seq = 0
         self.written = 0  # position after the last record written
         self.durable = 0  # position after the last record known to be on disk (per the fsync policy)
-        self._syncing = False
+        self._syncing: int | None = None  # the descriptor an fsync is running on, off the loop
+        self._close_after_sync = False
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+        self.error: SpoolError | None = None  # set while the spool cannot write
+        self._retry: asyncio.TimerHandle | None = None
+        self.on_change: Callable[[], None] | None = None  # told when it can take records again
         self.replaying = False
-        self.counts = {"written_records": 0, "replayed_records": 0, "replay_skipped_records": 0,
-                       "corrupt_entries": 0, "dropped_records": 0}
-
-    def _segments(self) -> list[Path]:
-        return list(self.dir.glob("*.seg")) if self.dir.exists() else []
+        self.reading: Segment | None = None  # the segment the replay reads now: drop_oldest leaves it be
+        self.counts = {"written_records": 0, "replayed_records": 0, "redelivered_records": 0,
+                       "replay_skipped_records": 0, "corrupt_entries": 0, "lost_records": 0,
+                       "quarantined_segments": 0, "dropped_records": 0, "disk_errors": 0, "unspooled_records": 0}
 
     # ------------------------------------------------------------ writing
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._roll()
+        self.disk.mkdir(str(self.dir))
+        self._open_segment()
         if self.settings.fsync == "interval":
             loop.call_later(self.settings.fsync_interval_s, self._on_interval)
 
-    def _roll(self) -> None:
-        if self._file is not None:
-            # The segment being closed is synced here (a roll comes once per segment_bytes): an fsync
-            # still in flight on its descriptor would otherwise be lost with it.
-            self._file.flush()
-            if self.settings.fsync != "never":
-                os.fsync(self._file.fileno())
-            self._file.close()
-            self._set_durable(self.written)
+    def _open_segment(self) -> None:
+        """Start the next segment (its RUN entry carries what every destination settled so far)."""
         self._seq += 1
         path = self.dir / f"{self.run}-{self._seq:08d}.seg"
-        self._file = open(path, "ab", buffering=1 << 20)  # noqa: SIM115 - kept open while current
-        self.segments.append(_Segment(path, self.written))
+        fd = self.disk.open_append(str(path))
+        segment = Segment(path, self.run, self.written)
         snapshot = {name: [p.low, [list(r) for r in p.spans()]] for name, p in self.progress.items()}
-        self._write(RUN, msgspec.json.encode({"run": self.run, "destinations": self.destinations, "progress": snapshot}))
+        head = entry(RUN, msgspec.json.encode({"run": self.run, "destinations": self.destinations,
+                                               "progress": snapshot, "start": self.written, "t": segment.t}))
+        try:
+            self.disk.write(fd, head)
+            if self.settings.fsync != "never":
+                self.disk.fsync_dir(str(self.dir))  # the new file itself survives a power cut
+        except OSError:
+            self._close(fd)
+            self._unlink(path)
+            raise
+        segment.nbytes = len(head)
+        self._bytes += len(head)
+        self.segments.append(segment)
+        self._fd = fd
+
+    def _roll(self) -> None:
+        fd = self._fd
+        # The segment being closed is synced here (a roll comes once per segment_bytes): an fsync
+        # still in flight on its descriptor would otherwise be lost with it.
+        if self.settings.fsync != "never":
+            self.disk.fsync(fd)  # type: ignore[arg-type]
+        self._fd = None
+        self._close(fd)  # type: ignore[arg-type]
+        self._set_durable(self.written)
+        self._open_segment()
+
+    def _close(self, fd: int) -> None:
+        if fd == self._syncing:
+            self._close_after_sync = True  # the fsync running on it closes it when done
+            return
+        try:
+            self.disk.close(fd)
+        except OSError:
+            pass  # nothing is buffered here: a failed close loses nothing
 
     def _write(self, kind: int, payload: bytes) -> None:
-        header = _HEADER.pack(len(payload), zlib.crc32(payload, zlib.crc32(bytes((kind,)))), kind)
-        self._file.write(header)
-        self._file.write(payload)
-        self.segments[-1].nbytes += len(header) + len(payload)
+        data = entry(kind, payload)
+        segment = self.segments[-1]
+        try:
+            self.disk.write(self._fd, data)  # type: ignore[arg-type]
+        except OSError:
+            try:  # cut the half-written entry off; if even that fails, readers resynchronise past it
+                self.disk.truncate(self._fd, segment.nbytes)  # type: ignore[arg-type]
+            except OSError:
+                pass
+            raise
+        segment.nbytes += len(data)
+        self._bytes += len(data)
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.segments) + sum(self.old.values())
+        return self._bytes
+
+    def room(self) -> int:
+        """Bytes live records may still take (replayed copies may go over: they replace what they copy)."""
+        return self.settings.max_bytes - self._bytes
 
     def full(self) -> bool:
-        return self.nbytes >= self.settings.max_bytes
+        return self._bytes >= self.settings.max_bytes
 
-    def append(self, start: int, records: list[Any], only: frozenset[str] | None = None) -> None:
-        """Write a chunk the drain took (positions start..); it is on disk once durable passes it."""
-        if self.segments[-1].nbytes >= self.settings.segment_bytes:
-            self._roll()
-        body = msgspec.json.encode(_Records(start, sorted(only) if only is not None else None, records))
-        self._write(RECORDS, body)
+    def append(self, start: int, records: list[Any], only: frozenset[str] | None = None,
+               origin: tuple[str, int] | None = None) -> bool:
+        """Write a chunk the drain took (positions start..); False when the disk refused it (nothing of it
+        is kept then, and the spool is failed until a new segment works). It is on disk once durable
+        passes it."""
+        if self.error is not None or self._fd is None:
+            return False
+        body = msgspec.json.encode(Records(start, sorted(only) if only is not None else None, records, origin))
+        try:
+            if self.segments[-1].nbytes >= self.settings.segment_bytes:
+                self._roll()
+            self._write(RECORDS, body)
+        except OSError as exc:
+            self._fail("write", exc)
+            return False
         self.written = start + len(records)
         self.segments[-1].end = self.written
         self.counts["written_records"] += len(records)
-        self._file.flush()  # to the OS: a killed process loses nothing it answered for
         if self.settings.fsync == "never":
-            self._set_durable(self.written)
-        elif self.settings.fsync == "batch" and not self._syncing:
+            self._set_durable(self.written)  # in the OS: a killed process loses nothing it answered for
+        elif self.settings.fsync == "batch" and self._syncing is None:
             self._sync()
+        return True
 
     def _sync(self) -> None:
-        assert self.loop is not None
-        self._syncing = True
-        target, file = self.written, self._file
-        future = self.loop.run_in_executor(None, os.fsync, file.fileno())
+        assert self.loop is not None and self._fd is not None
+        fd, target = self._fd, self.written
+        self._syncing = fd
+        future = self.loop.run_in_executor(None, self.disk.fsync, fd)
+        future.add_done_callback(lambda f: self._synced(f, fd, target))
 
-        def done(f: asyncio.Future[None]) -> None:
-            self._syncing = False
-            if f.exception() is None:
-                self._set_durable(target)
-            elif file is self._file:  # not a segment rolled or closed meanwhile: those synced themselves
-                log.error("spancast: fsync of the spool failed: %s", f.exception())
-            if self.written > self.durable and self.settings.fsync == "batch" and self._file is not None:
-                self._sync()
-
-        future.add_done_callback(done)
+    def _synced(self, future: asyncio.Future[None], fd: int, target: int) -> None:
+        self._syncing = None
+        if self._close_after_sync:
+            self._close_after_sync = False
+            self._close(fd)
+        exc = future.exception()
+        if exc is None:
+            self._set_durable(target)
+        elif fd == self._fd:  # a segment rolled meanwhile was synced by the roll itself
+            self._fail("fsync", exc)  # type: ignore[arg-type]
+        if self._fd is not None and self.written > self.durable and self.settings.fsync == "batch":
+            self._sync()
 
     def _on_interval(self) -> None:
-        if self._file is None:
+        if self.closed:
             return
-        if self.written > self.durable and not self._syncing:
+        if self._fd is not None and self.written > self.durable and self._syncing is None:
             self._sync()
         self.loop.call_later(self.settings.fsync_interval_s, self._on_interval)  # type: ignore[union-attr]
 
@@ -224,173 +255,227 @@ class Spool:
         self._waiters = still
 
     async def wait_durable(self, position: int) -> None:
-        """Return once every record before position is on disk (per the fsync policy)."""
+        """Return once every record before position is on disk (per the fsync policy); SpoolError when
+        the disk fails first."""
         if position <= self.durable or self.loop is None:
             return
+        if self.error is not None:
+            raise self.error
         future = self.loop.create_future()
         self._waiters.append((position, future))
         await future
 
+    # ------------------------------------------------------------ disk errors
+
+    def _fail(self, op: str, exc: OSError) -> None:
+        """A write, fsync or new segment failed: stop writing, say so, and try again later."""
+        self.counts["disk_errors"] += 1
+        name = errno.errorcode.get(exc.errno or 0, "")
+        where = self.segments[-1].path if self.segments else self.dir
+        reason = f"spool: cannot {op} {where}: {exc.strerror or exc}{f' ({name})' if name else ''}"
+        if self.error is None:
+            log.error("spancast: %s; records wait in memory, retrying every %gs", reason, RETRY_S)
+        self.error = SpoolError(reason)
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            self._close(fd)  # that segment is sealed: it is released like any other once settled
+        waiters, self._waiters = self._waiters, []
+        for _, future in waiters:
+            if not future.done():
+                future.set_exception(self.error)
+        if self._retry is None and self.loop is not None and not self.closed:
+            self._retry = self.loop.call_later(RETRY_S, self._recover)
+
+    def _recover(self) -> None:
+        self._retry = None
+        if self.closed:
+            return
+        try:
+            self._open_segment()
+        except OSError as exc:
+            self.counts["disk_errors"] += 1
+            self.error = SpoolError(f"{self.error.reason.split(': ', 1)[0] if self.error else 'spool'}: cannot "
+                                    f"open a new segment in {self.dir}: {exc.strerror or exc}"
+                                    f"{f' ({errno.errorcode.get(exc.errno or 0)})' if exc.errno else ''}")
+            self._retry = self.loop.call_later(RETRY_S, self._recover)  # type: ignore[union-attr]
+            return
+        log.warning("spancast: the spool writes again (%s)", self.segments[-1].path.name)
+        self.error = None
+        if self.on_change is not None:
+            self.on_change()
+
+    def problem(self) -> str | None:
+        """Why the spool cannot take records now, or None when it can."""
+        if self.error is not None:
+            return self.error.reason
+        if self.full():
+            return (f"spool full: {self._bytes / 2**20:.1f} of {self.settings.max_bytes / 2**20:.1f} MiB; "
+                    f"records are taken again as destinations settle older ones")
+        return None
+
+    # ------------------------------------------------------------ settling and letting go
+
     def settled(self, name: str, spans: list[tuple[int, int]]) -> None:
         progress = self.progress.get(name)
-        if progress is None or self._file is None:
+        if progress is None:
             return
         progress.mark_runs(spans)
-        self._write(SETTLED, msgspec.json.encode({"d": name, "runs": spans}))
-        self._file.flush()  # a settlement a killed process forgets is a duplicate after the restart
+        if self._fd is None:
+            return  # failed: the next segment's RUN entry carries it
+        try:
+            self._write(SETTLED, msgspec.json.encode({"d": name, "runs": spans}))
+        except OSError as exc:
+            self._fail("write", exc)
+
+    def give_back(self, name: str, spans: list[tuple[int, int]]) -> int:
+        """A destination gave these positions back undelivered (retries exhausted, a deadline, its queue
+        bound): they are re-sent from here. Returns how many of them the spool no longer holds (deleted
+        under overflow = drop_oldest): those are lost."""
+        owed = self.owed.get(name)
+        if owed is None:
+            return sum(b - a for a, b in spans)
+        floor = self.segments[0].start if self.segments else self.written
+        gone = 0
+        for a, b in spans:
+            if a < floor:
+                gone += min(b, floor) - a
+                self.progress[name].mark(a, min(b, floor))
+                a = min(b, floor)
+            owed.mark(a, b)
+        return gone
 
     def release(self, low: int) -> None:
-        """Delete the segments (but the current one) whose records are all settled everywhere."""
-        while len(self.segments) > 1 and self.segments[0].end <= low:
-            segment = self.segments.pop(0)
-            _unlink(segment.path)
+        """Delete the segments (but the open one) whose records are all settled everywhere."""
+        sealed = len(self.segments) - (self._fd is not None)
+        while sealed > 0 and self.segments[0].end <= low:
+            if not self._unlink(self.segments[0].path):
+                return
+            self._bytes -= self.segments.pop(0).nbytes
+            sealed -= 1
 
-    def drop_oldest(self) -> int:
-        """Delete the oldest segment to make room (overflow drop_oldest); returns how many records it
-        held that some destination had not settled (all of them, for an older run's segment)."""
-        if len(self.segments) == 1 and not self.old and self.segments[0].end > self.segments[0].start:
-            self._roll()  # the current segment alone fills the spool: it becomes the oldest
-        if self.old:
-            path = next(iter(self.old))
-            del self.old[path]
-            lost = _count_records(path)
-        elif len(self.segments) > 1:
-            segment = self.segments.pop(0)
-            path = segment.path
-            low = min((p.low for p in self.progress.values()), default=segment.end)
-            lost = max(0, segment.end - max(low, segment.start))
-        else:
-            return 0
-        _unlink(path)
-        self.counts["dropped_records"] += lost
-        log.warning("spancast: the spool is full: dropped its oldest segment, %d records not delivered everywhere", lost)
-        return lost
+    def forget(self, segment: Segment, damaged: bool = False) -> None:
+        """An older segment is replayed: delete it, or move it to the quarantine directory when damaged."""
+        if damaged:
+            target = self.dir / QUARANTINE / segment.path.name
+            try:
+                self.disk.mkdir(str(target.parent))
+                self.disk.rename(str(segment.path), str(target))
+            except OSError as exc:
+                log.error("spancast: cannot move the damaged segment %s to %s: %s; it is kept where it is",
+                          segment.path, target.parent, exc)
+                return
+            self.counts["quarantined_segments"] += 1
+            log.warning("spancast: the damaged spool segment %s is kept in %s for inspection", segment.path.name,
+                        target.parent)
+        elif not self._unlink(segment.path):
+            return
+        if segment in self.old:
+            self.old.remove(segment)
+            self._bytes -= segment.nbytes
+
+    def _unlink(self, path: Path) -> bool:
+        try:
+            self.disk.unlink(str(path))
+        except OSError as exc:
+            self.counts["disk_errors"] += 1
+            log.error("spancast: cannot delete the spool segment %s: %s; tried again later", path, exc)
+            return False
+        return True
+
+    def drop_oldest(self, pending: Callable[[Segment], int] | None = None) -> tuple[int, int, dict[str, int]] | None:
+        """Delete the oldest segment to make room (overflow drop_oldest), counting in dropped_records the
+        records some destination had not got (pending(segment) counts them for an older run's). For one of
+        this run's: (start, end, {destination: given-back records it held}), which are lost now; else None."""
+        old = next((s for s in self.old if s is not self.reading), None)
+        if old is not None:
+            lost = pending(old) if pending is not None else 0
+            self.forget(old)
+            self._count_dropped(lost)
+            return None
+        if len(self.segments) - (self._fd is not None) < 1:  # the open segment alone fills the spool
+            if self._fd is None or self.segments[-1].end == self.segments[-1].start:
+                return None
+            try:
+                self._roll()  # it becomes the oldest
+            except OSError as exc:
+                self._fail("roll", exc)
+                return None
+        segment = self.segments[0]
+        if not self._unlink(segment.path):
+            return None
+        self.segments.pop(0)
+        self._bytes -= segment.nbytes
+        a, b = segment.start, segment.end
+        self._count_dropped(max((b - a - p.count(a, b) for p in self.progress.values()), default=0))  # type: ignore[operator]
+        owed = {name: self._owed(name, a, b) for name in self.owed}  # type: ignore[arg-type]
+        return a, b, {name: n for name, n in owed.items() if n}  # type: ignore[return-value]
+
+    def _count_dropped(self, records: int) -> None:
+        self.counts["dropped_records"] += records
+        log.warning("spancast: the spool is full: dropped its oldest segment, %d records not delivered everywhere",
+                    records)
 
     def close(self) -> None:
-        """Flush and sync; delete the current segment too when everything in it is settled."""
-        if self._file is None:
-            return
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        self._set_durable(self.written)
+        """Sync and close; delete this run's segments too when everything in them is settled. Never raises:
+        a disk error here is logged and counted (what is on disk stays for the next start)."""
+        self.closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                self.disk.fsync(fd)
+                self._set_durable(self.written)
+            except OSError as exc:
+                self.counts["disk_errors"] += 1
+                log.error("spancast: cannot sync the spool at exit: %s", exc)
+            self._close(fd)
         low = min((p.low for p in self.progress.values()), default=self.written)
         if low >= self.written and not self.old:
             for segment in self.segments:
-                _unlink(segment.path)
+                self._unlink(segment.path)
             self.segments = []
 
-    # ------------------------------------------------------------ replay
+    # ------------------------------------------------------------ reporting
 
-    def pending_runs(self) -> dict[str, list[Path]]:
-        runs: dict[str, list[Path]] = {}
-        for path in self.old:
-            runs.setdefault(path.name.split("-", 1)[0], []).append(path)
-        return runs
+    def owed_records(self, name: str) -> int:
+        """Records this run holds that destination still has to get (given back, not yet re-sent)."""
+        return self._owed(name, 0, self.written)
 
-    def _learn(self, paths: list[Path]) -> tuple[list[str], dict[str, Progress]]:
-        """First pass over an older run: its destinations and what each settled (records skipped)."""
-        names: list[str] = []
-        progress: dict[str, Progress] = {}
-        for path in paths:
-            try:
-                for kind, payload in read_entries(path):
-                    if kind == RUN:
-                        head = msgspec.json.decode(payload)
-                        names = head["destinations"]
-                        for name, (low, spans) in head["progress"].items():
-                            p = progress.setdefault(name, Progress())
-                            p.mark(0, low)
-                            p.mark_runs(tuple(s) for s in spans)
-                    elif kind == SETTLED:
-                        entry = msgspec.json.decode(payload)
-                        progress.setdefault(entry["d"], Progress()).mark_runs(tuple(s) for s in entry["runs"])
-            except (_Torn, OSError, msgspec.DecodeError) as exc:
-                self.counts["corrupt_entries"] += 1
-                log.warning("spancast: spool segment cut short, the rest is skipped: %s", exc)
-        return names, progress
+    def _owed(self, name: str, start: int, end: int) -> int:
+        owed, progress = self.owed.get(name), self.progress.get(name)
+        if owed is None or progress is None:
+            return 0
+        total = 0
+        for a, b in _spans_of(owed):
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                total += b - a - progress.count(a, b)
+        return total
 
-    async def replay(self, inject: Callable[[list[Any], frozenset[str]], bool], live: frozenset[str]) -> None:
-        """Re-inject older runs' unsettled records through inject(records, for_names) (which says False
-        while the pipeline has no room), rate-limited, then delete their segments."""
-        self.replaying = True
-        decoder = msgspec.json.Decoder(_Records)
-        per_s = self.settings.replay_records_per_s
-        started, sent = time.monotonic(), 0
-        try:
-            for paths in self.pending_runs().values():
-                names, progress = self._learn(paths)
-                for path in paths:
-                    try:
-                        for kind, payload in read_entries(path):
-                            if kind != RECORDS:
-                                continue
-                            entry = decoder.decode(payload)
-                            wanted = [n for n in (entry.only or names) if n in live]
-                            for records, dests in _groups(entry, wanted, progress):
-                                if not dests:
-                                    self.counts["replay_skipped_records"] += len(records)
-                                    continue
-                                while not inject(records, dests):
-                                    await asyncio.sleep(0.005)  # behind live traffic: the intake goes first
-                                sent += len(records)
-                                self.counts["replayed_records"] += len(records)
-                                ahead = sent / per_s - (time.monotonic() - started)
-                                if ahead > 0:
-                                    await asyncio.sleep(ahead)
-                    except (_Torn, OSError, msgspec.DecodeError) as exc:
-                        self.counts["corrupt_entries"] += 1
-                        log.warning("spancast: spool segment cut short, the rest is skipped: %s", exc)
-                    await self.wait_durable(self.written)  # the new copies first, then the old file goes
-                    _unlink(path)
-                    self.old.pop(path, None)
-        finally:
-            self.replaying = False
+    def oldest_age_s(self) -> float:
+        times = [s.t for s in self.old[:1] + self.segments[:1]]
+        return max(0.0, time.time() - min(times)) if times else 0.0
 
     def stats(self) -> dict[str, Any]:
-        return {"directory": str(self.dir), "bytes": self.nbytes, "max_bytes": self.settings.max_bytes,
-                "segments": len(self.segments) + len(self.old), "written_position": self.written,
-                "durable_position": self.durable, "replaying": self.replaying, **self.counts}
+        return {"directory": str(self.dir), "bytes": self._bytes, "max_bytes": self.settings.max_bytes,
+                "segments": len(self.segments) + len(self.old), "old_segments": len(self.old),
+                "replay_pending_bytes": sum(s.nbytes for s in self.old), "oldest_age_s": self.oldest_age_s(),
+                "written_position": self.written, "durable_position": self.durable, "replaying": self.replaying,
+                "error": self.error.reason if self.error is not None else None, **self.counts}
 
     def __repr__(self) -> str:
+        state = f" error={self.error.reason!r}" if self.error is not None else ""
         return (f"<Spool {self.dir} run={self.run} segments={len(self.segments)}+{len(self.old)} old "
-                f"bytes={self.nbytes} durable={self.durable}/{self.written} fsync={self.settings.fsync}>")
+                f"bytes={self._bytes}/{self.settings.max_bytes} durable={self.durable}/{self.written} "
+                f"fsync={self.settings.fsync}{state}>")
 
 
-def _groups(entry: _Records, wanted: list[str], progress: dict[str, Progress]
-            ) -> Iterator[tuple[list[Generation], frozenset[str]]]:
-    """The entry's records in runs that go to the same destinations (those that had not settled them)."""
-    run: list[Generation] = []
-    current: frozenset[str] | None = None
-    for offset, record in enumerate(entry.records):
-        position = entry.start + offset
-        dests = frozenset(n for n in wanted if not (n in progress and progress[n].settled(position)))
-        if dests != current and run:
-            yield run, current  # type: ignore[misc]
-            run = []
-        current = dests
-        run.append(record)
-    if run:
-        yield run, current  # type: ignore[misc]
-
-
-def _count_records(path: Path) -> int:
-    count = 0
-    try:
-        for kind, payload in read_entries(path):
-            if kind == RECORDS:
-                count += len(msgspec.json.decode(payload, type=_Count).records)
-    except (_Torn, OSError, msgspec.DecodeError):
-        pass
-    return count
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+def _spans_of(progress: Progress) -> list[tuple[int, int]]:
+    """A Progress used as a set of positions: its spans, [0, low) included."""
+    head = [(0, progress.low)] if progress.low else []
+    return head + progress.spans()
 
 
 def check_directory(directory: str | Path, create: bool = True) -> None:
@@ -403,11 +488,11 @@ def check_directory(directory: str | Path, create: bool = True) -> None:
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
-        raise SpoolError(str(path), f"a file is in the way: {existing} is not a directory")
+        raise SpoolError(f"a file is in the way: {existing} is not a directory", path=str(path))
     if not create:
         if not os.access(existing, os.W_OK | os.X_OK):
             verb = "write in it" if existing == path else f"create it in {existing}"
-            raise SpoolError(str(path), f"cannot {verb}: permission denied or a read-only file system")
+            raise SpoolError(f"cannot {verb}: permission denied or a read-only file system", path=str(path))
         return
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -416,4 +501,4 @@ def check_directory(directory: str | Path, create: bool = True) -> None:
         probe.unlink()
     except OSError as exc:
         verb = "write in it" if existing == path else "create it"
-        raise SpoolError(str(path), f"cannot {verb}: {exc.strerror or exc}") from None
+        raise SpoolError(f"cannot {verb}: {exc.strerror or exc}", path=str(path)) from None

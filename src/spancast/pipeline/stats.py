@@ -1,4 +1,4 @@
-"""Per-destination counters and histograms. The counters add up: received = delivered + dropped + filtered + sampled out + queued + in flight."""
+"""Per-destination counters and histograms: received = delivered + dropped + filtered + sampled out + queued + in flight + spooled."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ DROP_REASONS = (
     "retries_exhausted",  # max_attempts or max_retry_elapsed_s ran out
     "partial_success",  # delivered, but the receiver said it rejected it
     "shutdown_deadline",  # still queued or in flight when close() ran out of time
+    "spool_full",  # given back to a full spool under overflow = drop_oldest, whose oldest segment held it
     "internal_error",  # a bug in spancast: logged with its traceback
 )
 
@@ -113,10 +114,12 @@ class DestinationStats:
     sampled_out: int = 0  # left out by sampling
     queued: int = 0  # in the backlog not yet read by this destination, or in its open batch
     in_flight: int = 0  # in closed batches being sent or waiting to be retried
+    spooled: int = 0  # given back to the spool (retries exhausted, a deadline, a queue bound): re-sent from there
     delivered: int = 0
     delivered_bytes: int = 0  # as sent (after compression)
     retried: int = 0  # attempts after the first
     dropped: Counter = field(default_factory=Counter)
+    given_back: Counter = field(default_factory=Counter)  # reason -> records given back to the spool (in all)
     batches: Counter = field(default_factory=Counter)  # close reason -> batches
     concurrency_limit: int = 0
     last_error: str = ""
@@ -131,6 +134,14 @@ class DestinationStats:
             raise ValueError(f"unknown drop reason {reason!r}")
         if records:
             self.dropped[reason] += records
+
+    def give_back(self, reason: str, records: int) -> None:
+        """Records leave this destination's queue for the spool, which re-sends them later (not a loss)."""
+        if reason not in DROP_REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        if records:
+            self.spooled += records
+            self.given_back[reason] += records
 
     def request_done(self, outcome: str, latency_s: float) -> None:
         """One request ended (outcome in REQUEST_OUTCOMES) after latency_s on the wire."""
@@ -152,6 +163,7 @@ class DestinationStats:
         """The invariant every test checks: nothing is lost without being counted."""
         accounted = (
             self.delivered + sum(self.dropped.values()) + self.filtered + self.sampled_out + self.queued + self.in_flight
+            + self.spooled
         )
         return accounted == self.received
 
@@ -161,5 +173,6 @@ class DestinationStats:
         return (
             f"<DestinationStats {self.name} received={self.received} delivered={self.delivered} "
             f"filtered={self.filtered} sampled_out={self.sampled_out} queued={self.queued} "
-            f"in_flight={self.in_flight} dropped=({drops}) retried={self.retried}{failing}>"
+            f"in_flight={self.in_flight}{f' spooled={self.spooled}' if self.spooled else ''} dropped=({drops}) "
+            f"retried={self.retried}{failing}>"
         )
