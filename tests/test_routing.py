@@ -429,7 +429,8 @@ def test_two_destinations_get_their_own_records_over_http():
     rules = {"groups": [{"rules": [GPT]}, {"logic": "and", "rules": [VIP, BIG]}]}
     with SinkThread(OtlpSink()) as ruled, SinkThread(OtlpSink()) as private, SinkThread(OtlpSink()) as off:
         config = [
-            {"type": "otel-collector", "name": "ruled", "endpoint": ruled.url, "apiKeyHashes": ["k1", "k2"], "filterRules": rules},
+            {"type": "otel-collector", "name": "ruled", "endpoint": ruled.url, "apiKeyHashes": ["k1", "k2"], "filterRules": rules,
+             "flavor": "openrouter", "encoding": "protobuf"},  # the flavour that carries prompt and messages both
             {"type": "otel-collector", "name": "private", "endpoint": private.url, "samplingRate": 0.5, "privacyMode": True},
             {"type": "otel-collector", "name": "off", "endpoint": off.url, "enabled": False},
         ]
@@ -463,4 +464,4 @@ def test_two_destinations_get_their_own_records_over_http():
             assert text not in private_bodies
             assert (text in ruled_bodies) is (r.id in want_ruled), text
     assert all(s["attributes"].get("gen_ai.usage.total_tokens") == 1500 for s in private_spans if "gen_ai.response.id" in s["attributes"])
-    assert all(s["attributes"].get("session.id", "").startswith("sess-") for s in private_spans if "gen_ai.response.id" in s["attributes"])
+    assert all(s["attributes"].get("gen_ai.conversation.id", "").startswith("sess-") for s in private_spans if "gen_ai.response.id" in s["attributes"])

@@ -220,15 +220,15 @@ _CODE_IN_BODY = re.compile(rb"\s*Code: (\d{1,5})[.,]")
 _CODE_HEADER = "x-clickhouse-exception-code"
 _AUTH_HEADERS = frozenset({"authorization", "x-clickhouse-user", "x-clickhouse-key", "x-clickhouse-quota"})
 
-# The generation span's attributes for ATTRIBUTES: the gen_ai flavour without its two content keys,
-# which INPUT and OUTPUT already hold.
-_CONTENT_KEYS = frozenset({"gen_ai.prompt", "gen_ai.completion"})
-_PLAN = get_plan(AttributePlan(
-    "clickhouse", tuple(step for step in get_plan("gen_ai").steps if step.key not in _CONTENT_KEYS), ()
-))
-_FAST_OPS = frozenset({Op.STR, Op.STR_LOWER, Op.STR_OR, Op.STR_ARRAY, Op.INT, Op.DOUBLE, Op.BOOL, Op.EXPAND})
-if not all(step.op in _FAST_OPS and step.field is not None for step in _PLAN.steps):  # pragma: no cover
-    raise ImportError("the gen_ai plan gained an op spancast.destinations.clickhouse does not evaluate")
+# The generation span's attributes for ATTRIBUTES: the gen_ai flavour's plain fields (with its trace-level
+# ones), without its content (INPUT and OUTPUT hold it) and derived JSON values.
+_FAST_OPS = frozenset({Op.STR, Op.STR_LOWER, Op.STR_OR, Op.STR_ARRAY, Op.INT, Op.DOUBLE, Op.BOOL, Op.EXPAND, Op.MAP})
+_CONTENT_KEYS = frozenset({"output.value"})
+_GEN_AI = get_plan("gen_ai")
+_PLAN = get_plan(AttributePlan("clickhouse", tuple(
+    step for step in _GEN_AI.steps + _GEN_AI.trace_steps
+    if step.op in _FAST_OPS and step.field is not None and step.key not in _CONTENT_KEYS
+)))
 # The id hash (FNV-1a 64 + splitmix64, spancast.codec): the extension's when it is loaded, it is the same.
 _hash64 = implementation("native").hash64_py if IMPL == "native" else _codec.hash64
 
@@ -323,6 +323,7 @@ def _plain(typed: tuple[str, Any]) -> Any:
     return value  # b, i, d, n
 
 
+_MAP = int(Op.MAP)
 _STR, _STR_LOWER, _STR_OR, _STR_ARRAY, _INT, _DOUBLE, _BOOL, _EXPAND = (
     int(Op.STR), int(Op.STR_LOWER), int(Op.STR_OR), int(Op.STR_ARRAY), int(Op.INT), int(Op.DOUBLE), int(Op.BOOL),
     int(Op.EXPAND))
@@ -365,7 +366,11 @@ def _attributes(rec: Any) -> dict[str, Any]:
             out[key] = [text(value, field)]
         elif op == _BOOL:
             out[key] = bool(value)
-        else:  # _EXPAND (the import-time check allows nothing else)
+        elif op == _MAP:
+            value = text(value, field)
+            mapped = arg[0].get(value)
+            out[key] = mapped if mapped is not None else value.lower() if arg[1] else value
+        else:  # _EXPAND (the plan above takes no other op)
             for k, v in _codec._mapping(value, field).items():
                 if not isinstance(k, str):
                     raise EncodeError(field, f"key {k!r} is not a string")
