@@ -380,8 +380,10 @@ def test_golden_request():
 # ---------------------------------------------------------------- settings
 
 
-def test_route_defaults_to_otlp_and_rest_changes_urls_auth_and_caps():
-    otlp = make_destination({k: v for k, v in config("https://www.comet.com").items() if k != "route"})
+def test_route_defaults_to_rest_and_otlp_changes_urls_auth_and_caps():
+    default = make_destination({k: v for k, v in config("https://www.comet.com").items() if k != "route"})
+    assert default.rest is not None  # OpenRouter's mapping is the REST API's
+    otlp = make_destination({**config("https://www.comet.com"), "route": "otlp"})
     assert otlp.rest is None and otlp.url == "https://www.comet.com/opik/api/v1/private/otel/v1/traces"
     assert not hasattr(otlp, "requests") and otlp.max_batch_bytes is None and otlp.max_batch_records is None
     assert otlp.request(b"").headers["projectName"] == PROJECT

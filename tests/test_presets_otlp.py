@@ -64,18 +64,18 @@ def test_registered():
             "http://127.0.0.1:4318/otlp/v1/traces",
             {"Authorization": "Basic MTIzNDU2OmdsY19zM2NyZXQtZ3JhZmFuYS10b2tlbg=="},
         ),
-        (
+        (  # ingestion version 4 by default, as Langfuse's SDK sends
             LANGFUSE,
             "https://us.cloud.langfuse.com/api/public/otel/v1/traces",
-            {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI="},
+            {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI=", "x-langfuse-ingestion-version": "4"},
         ),
         (
             {**LANGFUSE, "baseUrl": "https://cloud.langfuse.com/", "ingestionVersion": 4},
             "https://cloud.langfuse.com/api/public/otel/v1/traces",
             {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI=", "x-langfuse-ingestion-version": "4"},
         ),
-        (  # the OTEL_EXPORTER_OTLP_ENDPOINT Langfuse documents
-            {**LANGFUSE, "baseUrl": "http://localhost:3000/api/public/otel"},
+        (  # the OTEL_EXPORTER_OTLP_ENDPOINT Langfuse documents; a Langfuse before v3.x that refuses the header
+            {**LANGFUSE, "baseUrl": "http://localhost:3000/api/public/otel", "ingestionVersion": None},
             "http://localhost:3000/api/public/otel/v1/traces",
             {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI="},
         ),

@@ -28,8 +28,8 @@ SIGNING = "sign-S3CRET-5c6d"
 RAMP = {"type": "ramp", "apiKey": KEY}
 ARIZE = {"type": "arize", "apiKey": KEY, "spaceKey": SPACE, "modelId": "checkout"}
 BRAINTRUST = {"type": "braintrust", "apiKey": KEY, "projectId": "p-123"}
-OPIK = {"type": "opik", "apiKey": KEY, "workspace": "acme", "projectName": "checkout"}
-WEAVE = {"type": "weave", "apiKey": KEY, "entity": "acme", "project": "checkout"}
+OPIK = {"type": "opik", "route": "otlp", "apiKey": KEY, "workspace": "acme", "projectName": "checkout"}
+WEAVE = {"type": "weave", "route": "otlp", "apiKey": KEY, "entity": "acme", "project": "checkout"}
 WEBHOOK = {"type": "webhook", "url": "https://hooks.example/otel", "signingSecret": SIGNING,
            "headers": {"X-Webhook-Token": "tok-S3CRET-77"}}
 
