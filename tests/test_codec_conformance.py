@@ -308,3 +308,28 @@ def test_empty_batch_is_an_empty_request(impl, fmt_):
     data = impl.encode_traces([], format=fmt_)
     assert data == (b"" if fmt_ == "protobuf" else b'{"resourceSpans":[]}')
     assert len(parse(data, fmt_).resource_spans) == 0
+
+
+def test_the_openrouter_flavour_carries_the_generation_metadata_groups_under_openrouters_keys(impl):
+    from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
+
+    rec = full_record(trace=None, cache_write_tokens=300, cache_write_5m_tokens=100, cache_write_1h_tokens=200,
+                      generation_cost=GenerationCost(upstream_cost=0.004, byok_cost=0.0, is_byok=True),
+                      generation_identity=GenerationIdentity(app_name="checkout-app"),
+                      generation_context=GenerationContext(router_latency_ms=12.5, provider_latency_ms=980.0))
+    (span,) = spans(parse_pb(impl.encode_traces([rec], flavor="openrouter")))
+    a = attrs(span)
+    assert a["trace.metadata.openrouter_generation.usage_upstream"] == ("double", 0.004)
+    assert a["trace.metadata.openrouter_generation.byok_usage_inference"] == ("double", 0.0)
+    assert a["trace.metadata.openrouter_generation.is_byok"] == ("bool", True)
+    assert a["trace.metadata.openrouter_generation.app.title"] == ("string", "checkout-app")
+    assert a["trace.metadata.openrouter.router_latency_ms"] == ("double", 12.5)
+    assert a["trace.metadata.openrouter.provider_request_ms"] == ("double", 980.0)
+    assert a["gen_ai.usage.input_tokens.cache_write_5m"] == ("int", 100)
+    assert a["gen_ai.usage.input_tokens.cache_write_1h"] == ("int", 200)
+    from spancast.destinations.clickhouse import row
+
+    assert json.loads(row(rec)["METADATA"]) == {
+        "openrouter_generation": {"usage_upstream": 0.004, "byok_usage_inference": 0.0, "is_byok": True,
+                                  "app": {"title": "checkout-app"}},
+        "openrouter": {"router_latency_ms": 12.5, "provider_request_ms": 980.0}}

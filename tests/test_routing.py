@@ -236,7 +236,28 @@ def test_camel_case_routing_settings_build_the_route():
                           "filterRules": {"groups": [{"rules": [GPT]}]}})
     assert (d.route.api_key_hashes, d.route.sampling_rate, d.route.privacy_mode) == (frozenset({"k1"}), 0.5, True)
     assert d.route.filter_rules is not None and d.route.name == "x"
-    assert make_destination(COLLECTOR).route.passthrough
+    # a destination sends none of the record's generation metadata groups unless its flags say so (OpenRouter's
+    # broadcast_generation_* default to false), so its route reads each record for them
+    plain = make_destination(COLLECTOR).route
+    assert not plain.passthrough and plain.withheld == ("generation_cost", "generation_identity", "generation_context")
+    everything = make_destination({**COLLECTOR, "broadcastGenerationCost": True, "broadcastGenerationIdentity": True,
+                                   "broadcastGenerationRequestContext": True}).route
+    assert everything.passthrough and everything.withheld == ()
+
+
+def test_generation_metadata_goes_only_where_its_flag_is_on():
+    from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
+
+    rec = full_record(generation_cost=GenerationCost(upstream_cost=0.004, is_byok=False),
+                      generation_identity=GenerationIdentity(app_name="checkout-app"),
+                      generation_context=GenerationContext(router_latency_ms=12.5))
+    (plain,), _, _ = make_destination(COLLECTOR).route.select([rec])
+    assert (plain.generation_cost, plain.generation_identity, plain.generation_context) == (None, None, None)
+    assert plain.completion == rec.completion and rec.generation_cost is not None  # the record itself is untouched
+    cost = make_destination({**COLLECTOR, "broadcastGenerationCost": True, "privacyMode": True}).route
+    (kept,), _, _ = cost.select([rec])
+    assert kept.generation_cost == rec.generation_cost and kept.generation_identity is None
+    assert kept.completion is None  # privacy mode still applies
 
 
 # ------------------------------------------------------------ regex bounds

@@ -324,7 +324,7 @@ def _mlflow() -> AttributePlan:
 # The trace.metadata.* keys the openrouter flavour fills itself (a custom key of that name is left out).
 _OPENROUTER_METADATA = frozenset({
     "openrouter.api_key_name", "openrouter.provider_name", "openrouter.finish_reason", "openrouter.first_token_ms",
-})
+}) | {key.removeprefix("trace.metadata.") for key, _, _ in shapes.OPENROUTER_GENERATION_KEYS}
 
 
 def _openrouter() -> AttributePlan:
@@ -363,6 +363,9 @@ def _openrouter() -> AttributePlan:
         A(Op.STR, "trace.metadata.openrouter.provider_name", "provider"),
         A(Op.STR, "trace.metadata.openrouter.finish_reason", "native_finish_reason"),
         A(Op.DOUBLE, "trace.metadata.openrouter.first_token_ms", "time_to_first_token_ms", 1.0),
+        A(Op.INT, "gen_ai.usage.input_tokens.cache_write_5m", "cache_write_5m_tokens"),
+        A(Op.INT, "gen_ai.usage.input_tokens.cache_write_1h", "cache_write_1h_tokens"),
+    ) + tuple(A(Op.PYFUNC, key, None, shapes.member(group, name)) for key, group, name in shapes.OPENROUTER_GENERATION_KEYS) + (
         A(Op.JSON_OBJECT, "gen_ai.prompt", None, (("messages", "messages"), ("prompt", "prompt"))),
         A(
             Op.JSON_OBJECT,

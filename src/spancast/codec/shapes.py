@@ -22,7 +22,7 @@ from typing import Any
 __all__ = [
     "tool_arguments", "finish_reason", "genai_input", "genai_output", "assistant_message", "chat_choices",
     "langfuse_usage", "langfuse_cost", "completion_start_iso", "mlflow_usage", "langsmith_token_details",
-    "openinference_metadata",
+    "openinference_metadata", "member", "openrouter_generation", "OPENROUTER_GENERATION_KEYS",
 ]
 
 #: The record's normalised finish reasons as the GenAI conventions spell them (others pass as they are).
@@ -230,3 +230,47 @@ def openinference_metadata(rec: Any) -> str | None:
 
     custom = {k: v for k, v in (rec.trace or {}).items() if k not in TRACE_KEYS} if isinstance(rec.trace, dict) else {}
     return _json({**custom, "generation_id": rec.id})
+
+
+def member(group: str, name: str):
+    """A function of the record: its ``group`` struct's ``name`` (None when either is absent), for PYFUNC
+    steps over the broadcast_generation_* groups (routing has cleared the groups a destination may not get)."""
+
+    def value(rec: Any) -> Any:
+        part = getattr(rec, group)
+        return None if part is None else getattr(part, name)
+
+    value.__name__ = f"{group}.{name}"
+    return value
+
+
+#: The generation metadata groups under OpenRouter's own keys (openrouter_generation.*, openrouter.*).
+OPENROUTER_GENERATION_KEYS = (
+    ("trace.metadata.openrouter_generation.usage_upstream", "generation_cost", "upstream_cost"),
+    ("trace.metadata.openrouter_generation.byok_usage_inference", "generation_cost", "byok_cost"),
+    ("trace.metadata.openrouter_generation.is_byok", "generation_cost", "is_byok"),
+    ("trace.metadata.openrouter_generation.usage_cache", "generation_cost", "cache_cost"),
+    ("trace.metadata.openrouter_generation.usage_web", "generation_cost", "web_search_cost"),
+    ("trace.metadata.openrouter_generation.app.title", "generation_identity", "app_name"),
+    ("trace.metadata.openrouter_generation.app.url", "generation_identity", "app_url"),
+    ("trace.metadata.openrouter_generation.external_user", "generation_identity", "external_user"),
+    ("trace.metadata.openrouter.router_latency_ms", "generation_context", "router_latency_ms"),
+    ("trace.metadata.openrouter.provider_request_ms", "generation_context", "provider_latency_ms"),
+    ("trace.metadata.openrouter.provider_time_to_first_token_ms", "generation_context", "provider_ttft_ms"),
+    ("trace.metadata.openrouter.region", "generation_context", "region"),
+)
+
+
+def openrouter_generation(rec: Any) -> dict[str, Any]:
+    """The groups a row's METADATA carries, nested by OpenRouter's key names (``openrouter_generation.usage_upstream``
+    is ``{"openrouter_generation": {"usage_upstream": ...}}``, as OpenRouter's warehouse rows are queried)."""
+    out: dict[str, Any] = {}
+    for key, group, name in OPENROUTER_GENERATION_KEYS:
+        value = member(group, name)(rec)
+        if value is not None:
+            *path, last = key.removeprefix("trace.metadata.").split(".")
+            node = out
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = value
+    return out

@@ -117,6 +117,7 @@ import orjson
 
 from ..codec import IMPL, implementation
 from ..codec import _py as _codec
+from ..codec import shapes
 from ..codec.plan import AttributePlan, Op, get_plan
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import OTLP_RETRYABLE, OVERLOAD, Action, Decision, decide, parse_retry_after
@@ -379,6 +380,16 @@ def _attributes(rec: Any) -> dict[str, Any]:
     return out
 
 
+def _metadata(rec: Any, trace: Any) -> str:
+    """The trace's keys, and the generation metadata groups the destination asked for (routing cleared the
+    others) under OpenRouter's names (openrouter_generation.*, openrouter.*), as JSON text."""
+    extra = shapes.openrouter_generation(rec)
+    if rec.web_search_requests is not None:
+        extra.setdefault("openrouter_generation", {})["web_search_requests"] = rec.web_search_requests
+    doc = {**trace, **extra} if trace else extra
+    return _json(doc, "trace") if doc else ""
+
+
 def _hex_id(source: bytes, seed: int) -> str:
     return _hash64(source, seed).to_bytes(8, "big").hex()
 
@@ -453,7 +464,7 @@ def row(rec: Any) -> dict[str, Any]:
         "ATTRIBUTES": _json(attributes, "attributes"),
         "INPUT": _json(inputs, "messages") if inputs else "",
         "OUTPUT": _json(outputs, "completion") if outputs else "",
-        "METADATA": _json(trace, "trace") if trace else "",
+        "METADATA": _metadata(rec, trace),
         "MODEL_PARAMETERS": _json(rec.model_parameters, "model_parameters") if rec.model_parameters else "",
         "PROVIDER_ATTEMPTS": _json(msgspec.to_builtins(rec.provider_attempts), "provider_attempts")
         if rec.provider_attempts else "",
