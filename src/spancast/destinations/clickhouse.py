@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import quote, urlsplit
 
@@ -245,19 +246,35 @@ def _quoted(name: str) -> str:
     return f"`{check_identifier(name, 'identifier')}`"
 
 
-def clickhouse_ddl(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE) -> str:
-    """The CREATE TABLE statement for the destination's table (valid on ClickHouse 18.16 and current
-    releases); ValueError (a ConfigError) for a name that is not a plain identifier."""
+#: The columns OpenRouter's ClickHouse page names (its typed columns and JSON string columns; TIMESTAMP a
+#: DateTime64 with millisecond precision), for a table created from OpenRouter's own setup instructions:
+#: ``schema: openrouter`` writes these only. DateTime64 needs ClickHouse 20.1 or later.
+OPENROUTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("TRACE_ID", "String"), ("SPAN_ID", "String"), ("TIMESTAMP", "DateTime64(3)"), ("USER_ID", "String"),
+    ("SESSION_ID", "String"), ("MODEL", "String"), ("PROVIDER_NAME", "String"), ("API_KEY_NAME", "String"),
+    ("STATUS", "String"), ("LEVEL", "String"), ("SPAN_TYPE", "String"), ("FINISH_REASON", "String"),
+    ("DURATION_MS", "Float64"), ("PROMPT_TOKENS", "UInt64"), ("COMPLETION_TOKENS", "UInt64"),
+    ("TOTAL_TOKENS", "UInt64"), ("TOTAL_COST", "Float64"), ("ATTRIBUTES", "String"), ("INPUT", "String"),
+    ("OUTPUT", "String"), ("METADATA", "String"), ("MODEL_PARAMETERS", "String"),
+)
+
+
+def clickhouse_ddl(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE, schema: str = "spancast") -> str:
+    """The CREATE TABLE statement for the destination's table: spancast's (valid on ClickHouse 18.16 and
+    current releases) or, with schema "openrouter", one in the shape of OpenRouter's (20.1 or later);
+    ValueError (a ConfigError) for a name that is not a plain identifier."""
     check_identifier(database, "database")
     check_identifier(table, "table")
-    width = max(len(name) for name, _ in COLUMNS)
-    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in COLUMNS)
+    chosen = OPENROUTER_COLUMNS if schema == "openrouter" else COLUMNS
+    width = max(len(name) for name, _ in chosen)
+    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in chosen)
+    order = "(TIMESTAMP, TRACE_ID, SPAN_ID)" if schema == "openrouter" else "(TIMESTAMP, GENERATION_ID)"
     return (
         f"CREATE TABLE IF NOT EXISTS {_quoted(database)}.{_quoted(table)}\n"
         f"(\n{columns}\n)\n"
         "ENGINE = ReplacingMergeTree()\n"
         "PARTITION BY toYYYYMM(TIMESTAMP)\n"
-        "ORDER BY (TIMESTAMP, GENERATION_ID)\n"
+        f"ORDER BY {order}\n"
     )
 
 
@@ -479,6 +496,26 @@ def render(rec: Any) -> bytes:
         raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
 
 
+_OPENROUTER_NAMES = tuple(name for name, _ in OPENROUTER_COLUMNS)
+
+
+def openrouter_row(rec: Any) -> dict[str, Any]:
+    """The row for a table in OpenRouter's shape: its columns of row(), TIMESTAMP as UTC text with
+    milliseconds (what a DateTime64(3) column reads in JSONEachRow)."""
+    full = row(rec)
+    out = {name: full[name] for name in _OPENROUTER_NAMES}
+    ms = full["START_TIME_NS"] // 1_000_000
+    out["TIMESTAMP"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}"
+    return out
+
+
+def render_openrouter(rec: Any) -> bytes:
+    try:
+        return orjson.dumps(openrouter_row(rec))
+    except TypeError as exc:
+        raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
+
+
 # ---------------------------------------------------------------- the destination
 
 
@@ -497,6 +534,10 @@ class ClickHouseSettings(CommonSettings, kw_only=True, forbid_unknown_fields=Tru
     auth_style: Annotated[Literal["basic", "headers"], msgspec.Meta(
         description="basic: Authorization Basic; headers: X-ClickHouse-User/-Key (for proxies that strip it)",
     )] = "basic"
+    schema: Annotated[Literal["spancast", "openrouter"], msgspec.Meta(
+        description="the table's shape: spancast (clickhouse_ddl(), 18.16+) or openrouter (a table made from"
+                    " OpenRouter's setup instructions: its columns only, TIMESTAMP in milliseconds)",
+    )] = "spancast"
 
 
 class ClickHouseDestination(Destination):
@@ -531,7 +572,7 @@ class ClickHouseDestination(Destination):
         self.target = f"{_quoted(s.database)}.{_quoted(s.table)}"
         base = s.host.rstrip("/") + "/"
         self.url = base + "?query=" + quote(f"INSERT INTO {self.target} FORMAT JSONEachRow", safe="")
-        names = ", ".join(name for name, _ in COLUMNS)
+        names = ", ".join(name for name, _ in (OPENROUTER_COLUMNS if s.schema == "openrouter" else COLUMNS))
         self.probe_url = base + "?query=" + quote(f"INSERT INTO {self.target} ({names}) FORMAT JSONEachRow", safe="")
         password = s.password or ""
         if s.auth_style == "basic":
@@ -542,7 +583,8 @@ class ClickHouseDestination(Destination):
 
     def new_encoder(self, format: str | None = None) -> EventEncoder:
         """A JSONEachRow batch: one row per line (format is ignored: rows have one rendering)."""
-        return EventEncoder(render, prefix=b"", separator=b"\n", suffix=b"\n")
+        chosen = render_openrouter if self.settings.schema == "openrouter" else render
+        return EventEncoder(chosen, prefix=b"", separator=b"\n", suffix=b"\n")
 
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, self._headers, body)
@@ -585,4 +627,4 @@ class ClickHouseDestination(Destination):
 if __name__ == "__main__":  # python -m spancast.destinations.clickhouse [database [table]]: print the DDL
     import sys
 
-    print(clickhouse_ddl(*sys.argv[1:3]), end="")
+    print(clickhouse_ddl(*sys.argv[1:4]), end="")
