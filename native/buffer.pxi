@@ -108,6 +108,14 @@ cdef int patch_len(Buf* b, Py_ssize_t slot, int reserved) except -1:
     return 0
 
 
+cdef inline int decimal_digits(uint64_t v) noexcept:
+    cdef int n = 1
+    while v >= 10:
+        v //= 10
+        n += 1
+    return n
+
+
 cdef char[17] HEXDIGITS
 HEXDIGITS[:] = b"0123456789abcdef\0"
 

@@ -6,10 +6,11 @@
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
-from cpython.mem cimport PyMem_Malloc
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, strlen
 
 from spancast.codec import _py
+from spancast.codec import shapes as _shapes
 from spancast.codec._cache import encode_with
 from spancast.codec.envelope import EMPTY_JSON, Envelope
 from spancast.codec.plan import Op, get_plan
@@ -32,6 +33,10 @@ cdef enum:
     OP_OUTPUT_MESSAGE = 15
     OP_CUSTOM_JSON = 16
     OP_ENTRY = 17
+    OP_MAP = 18
+    OP_GENAI_INPUT = 19
+    OP_GENAI_OUTPUT = 20
+    OP_PYFUNC = 21
 
 #: The op numbers this module was compiled with; a test checks them against spancast.codec.plan.Op.
 OPS = {
@@ -39,7 +44,8 @@ OPS = {
     "INT": OP_INT, "DOUBLE": OP_DOUBLE, "BOOL": OP_BOOL, "CONST": OP_CONST, "EXPAND": OP_EXPAND,
     "JSON": OP_JSON, "JSON_OBJECT": OP_JSON_OBJECT, "TEXT_OR_JSON": OP_TEXT_OR_JSON,
     "MIME_OF": OP_MIME_OF, "MESSAGES": OP_MESSAGES, "OUTPUT_MESSAGE": OP_OUTPUT_MESSAGE,
-    "CUSTOM_JSON": OP_CUSTOM_JSON, "ENTRY": OP_ENTRY,
+    "CUSTOM_JSON": OP_CUSTOM_JSON, "ENTRY": OP_ENTRY, "MAP": OP_MAP, "GENAI_INPUT": OP_GENAI_INPUT,
+    "GENAI_OUTPUT": OP_GENAI_OUTPUT, "PYFUNC": OP_PYFUNC,
 }
 
 cdef enum:
@@ -55,6 +61,7 @@ cdef enum:
     SEED_SPAN_GEN = 3
     SEED_SPAN_MID = 4
     SEED_PARENT = 5
+    SEED_ROOT = 6
     SEED_ATTEMPT = 256
 
 
@@ -79,10 +86,35 @@ cdef struct Step:
     PyObject* arg        # borrowed; owned by TraceEncoder._plan_refs
     PyObject* name       # field name, for errors
     PyObject* name2
+    bint lower           # MAP: lower-case a value the mapping does not list
     int nparts           # JSON_OBJECT: its members, resolved to offsets and written keys
     Py_ssize_t part_off[4]
     PyObject* part_key[4]   # '"messages":' (bytes, owned by _plan_refs)
     PyObject* part_key2[4]  # the same escaped again, for OTLP JSON
+
+
+cdef inline void digits_at(char* p, uint64_t v) noexcept:
+    """v's decimal digits over the as many digits at p (the caller checked their number matches)."""
+    cdef int n = decimal_digits(v)
+    while n > 0:
+        n -= 1
+        p[n] = <char>(48 + v % 10)
+        v //= 10
+
+
+cdef struct RootAt:
+    # Where a trace root written into this request keeps what a later record of its trace may change.
+    Py_ssize_t code_at
+    Py_ssize_t start_at
+    Py_ssize_t end_at
+    uint64_t start
+    uint64_t end
+    int code
+
+
+cdef struct Steps:
+    Step* steps
+    Py_ssize_t n
 
 
 cdef struct SpanHead:
@@ -106,16 +138,30 @@ cdef class TraceEncoder:
     cdef Buf keyb          # a key built from a prefix and an index or a mapping key
     cdef Py_ssize_t head_room
     cdef bint json
-    cdef Step* steps
-    cdef Py_ssize_t nsteps
+    cdef Steps gen_steps   # the generation span's
+    cdef Steps trace_steps  # trace-level: on the root span, else on the generation span
+    cdef Steps root_steps  # a drawn root span's own
     cdef list _plan_refs
     cdef list _keep        # temporaries whose UTF-8 buffers are in use during one append
     cdef list _mid_attrs   # (key bytes, value bytes) of the intermediate span
+    cdef list _attempt_attrs  # (key bytes, value bytes) of the provider attempt spans
+    cdef bint draw_roots
+    cdef bint exception_event
+    cdef object default_name  # the plan's, or None: the model
+    cdef dict _roots       # trace id (16 bytes) -> index in root_at of its root in this request
+    cdef RootAt* root_at
+    cdef Py_ssize_t nroots, roots_cap
+    # What the last append changed, to put back when its record is taken out again: the root it added
+    # (its key), and the root it changed (index, and the entry as it was).
+    cdef object undo_key
+    cdef Py_ssize_t undo_changed
+    cdef RootAt undo_saved
     cdef bytes prefix, suffix, resource_field, scope_field
     cdef Py_ssize_t nattrs  # attributes written in the current span (JSON commas)
     cdef int level          # how many times nested JSON text is escaped: 1, or 2 in OTLP JSON
     cdef Py_ssize_t nested_at  # where the attribute holding nested JSON text starts (protobuf)
     cdef Py_ssize_t max_chars  # string attribute values are cut to this many code points; -1: no cut
+    cdef Py_ssize_t start_at, end_at  # where the last span's start and end times were written
     cdef readonly str format
     cdef readonly object plan
     cdef readonly object envelope
@@ -123,7 +169,12 @@ cdef class TraceEncoder:
     cdef readonly Py_ssize_t spans
 
     def __cinit__(self):
-        self.steps = NULL
+        self.gen_steps.steps = NULL
+        self.trace_steps.steps = NULL
+        self.root_steps.steps = NULL
+        self.root_at = NULL
+        self.nroots = self.roots_cap = 0
+        self.undo_changed = -1
 
     def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None, max_value_chars=None):
         if format not in ("protobuf", "json"):
@@ -134,13 +185,23 @@ cdef class TraceEncoder:
         self.max_chars = _py.check_max_value_chars(max_value_chars)
         # With a cut, nested JSON text is written once into scratch, cut, then written as a string.
         self.level = 2 if self.json and self.max_chars < 0 else 1
-        self.envelope = Envelope(format, _py.resource_attrs(resource, self.max_chars))
+        self.envelope = Envelope(format, _py.resource_attrs(resource, self.max_chars, self.plan.resource), self.plan.scope)
         self.prefix = self.envelope.prefix
         self.suffix = self.envelope.suffix
         self.resource_field = self.envelope.resource_field
         self.scope_field = self.envelope.scope_field
         self._keep = []
-        self._compile(self.plan)
+        self._roots = {}
+        self.undo_key = None
+        self._plan_refs = []
+        self._compile(self.plan.steps, &self.gen_steps)
+        self._compile(self.plan.trace_steps, &self.trace_steps)
+        self._compile(self.plan.root_steps, &self.root_steps)
+        self._mid_attrs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in self.plan.intermediate]
+        self._attempt_attrs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in self.plan.attempt]
+        self.draw_roots = self.plan.root_span
+        self.exception_event = self.plan.exception_event
+        self.default_name = self.plan.default_name
         # Room for the longest head: JSON's fixed prefix, or protobuf's two tags, two varints and two fields.
         if self.json:
             self.head_room = len(self.prefix)
@@ -155,18 +216,20 @@ cdef class TraceEncoder:
         buf_free(&self.body)
         buf_free(&self.scratch)
         buf_free(&self.keyb)
-        PyMem_Free(self.steps)
+        PyMem_Free(self.gen_steps.steps)
+        PyMem_Free(self.trace_steps.steps)
+        PyMem_Free(self.root_steps.steps)
+        PyMem_Free(self.root_at)
 
-    cdef _compile(self, plan):
+    cdef _compile(self, steps, Steps* out):
         cdef Step* s
         cdef Py_ssize_t i
-        self._plan_refs = []
-        self.nsteps = len(plan.steps)
-        self.steps = <Step*>PyMem_Malloc(sizeof(Step) * (self.nsteps + 1))
-        if self.steps == NULL:
+        out.n = len(steps)
+        out.steps = <Step*>PyMem_Malloc(sizeof(Step) * (out.n + 1))
+        if out.steps == NULL:
             raise MemoryError()
-        for i, (op, key, field, arg) in enumerate(plan.steps):
-            s = &self.steps[i]
+        for i, (op, key, field, arg) in enumerate(steps):
+            s = &out.steps[i]
             kb = key.encode("utf-8")  # get_plan() checked it needs no escaping in JSON
             self._plan_refs.append(kb)
             s.op = int(op)
@@ -179,6 +242,7 @@ cdef class TraceEncoder:
             s.name = <PyObject*>field
             s.name2 = <PyObject*>None
             s.nparts = 0
+            s.lower = False
             if op == Op.STR_OR:
                 s.off2 = GEN[arg]
                 s.name2 = <PyObject*>arg
@@ -192,9 +256,21 @@ cdef class TraceEncoder:
                 ref = tuple(sorted(k.encode("utf-8") for k in arg))  # compared as UTF-8 in in_skip()
                 self._plan_refs.append(ref)
                 s.arg = <PyObject*>ref if ref else NULL
+            elif op == Op.MAP:
+                self._plan_refs.append(arg)
+                s.arg = <PyObject*>arg[0]
+                s.lower = bool(arg[1])
+            elif op == Op.PYFUNC:
+                self._plan_refs += [arg, key]
+                s.arg = <PyObject*>arg
+                s.name = <PyObject*>key  # its values' errors name the attribute, as the Python twin does
+            elif op == Op.GENAI_INPUT or op == Op.GENAI_OUTPUT:
+                fname = "messages" if op == Op.GENAI_INPUT else "completion"
+                self._plan_refs.append(fname)
+                s.name = <PyObject*>fname
             elif op == Op.JSON_OBJECT:
                 if len(arg) > 4:
-                    raise ValueError(f"plan {plan.name}: {key!r} has more than 4 members")
+                    raise ValueError(f"plan {self.plan.name}: {key!r} has more than 4 members")
                 s.nparts = len(arg)
                 for j, (member, fname) in enumerate(arg):
                     # each JSON key as written in plain JSON text, and escaped again inside an OTLP JSON string
@@ -215,7 +291,6 @@ cdef class TraceEncoder:
                     s.off2 = GEN[arg[1]]
                     s.name2 = <PyObject*>arg[1]
             self._plan_refs.append(field)
-        self._mid_attrs = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in plan.intermediate]
 
     # ------------------------------------------------------------ attribute writers
 
@@ -449,8 +524,10 @@ cdef class TraceEncoder:
     cdef int key_index(self, Py_ssize_t i) except -1:
         return put_u64_dec(&self.keyb, <uint64_t>i)
 
-    cdef int msg_attrs(self, object role, object content, object tool_calls, object field) except -1:
-        """role / content / tool_calls.N.tool_call.* under the key prefix already in keyb."""
+    cdef int msg_attrs(self, object role, object content, object name, object call_id, object reasoning,
+                       object tool_calls, object field) except -1:
+        """role / content / name / tool_call_id / contents.0 (reasoning) / tool_calls.N.tool_call.* under the
+        key prefix already in keyb."""
         cdef Py_ssize_t base = self.keyb.len, base2, j, n
         cdef const char* p
         if role is not None and PyUnicode_Check(role):
@@ -463,6 +540,21 @@ cdef class TraceEncoder:
                 self.kv_text(self.keyb.data, self.keyb.len, content, field)
             else:
                 self.kv_json(self.keyb.data, self.keyb.len, content, field)
+            self.keyb.len = base
+        if name is not None and PyUnicode_Check(name):
+            self.key_put("name", 4)
+            self.kv_text(self.keyb.data, self.keyb.len, name, field)
+            self.keyb.len = base
+        if call_id is not None and PyUnicode_Check(call_id):
+            self.key_put("tool_call_id", 12)
+            self.kv_text(self.keyb.data, self.keyb.len, call_id, field)
+            self.keyb.len = base
+        if reasoning is not None and PyUnicode_Check(reasoning):
+            self.key_put("contents.0.message_content.type", 31)
+            self.kv_str(self.keyb.data, self.keyb.len, "reasoning", 9)
+            self.keyb.len = base
+            self.key_put("contents.0.message_content.text", 31)
+            self.kv_text(self.keyb.data, self.keyb.len, reasoning, field)
             self.keyb.len = base
         if not (PyList_Check(tool_calls) or PyTuple_Check(tool_calls)):
             return 0
@@ -496,6 +588,170 @@ cdef class TraceEncoder:
                     self.keyb.len = base2
         self.keyb.len = base
         return 0
+
+    # ------------------------------------------------------------ GenAI message parts (codec/shapes.py's, written here)
+
+    cdef int frag(self, Buf* nb, const char* lit) except -1:
+        """A fixed piece of JSON text (ASCII), its quotes escaped once more inside an OTLP JSON string."""
+        cdef Py_ssize_t i = 0
+        if self.level == 1:
+            return put_cstr(nb, lit)
+        while lit[i] != 0:
+            if lit[i] == 34:  # '"'
+                put_lit(nb, b'\\"', 2)
+            else:
+                put_char(nb, lit[i])
+            i += 1
+        return 0
+
+    cdef int text_value(self, Buf* nb, object text) except -1:
+        cdef Py_ssize_t n
+        cdef const char* p = utf8_of(text, &n, self._keep)
+        return put_quoted(nb, p, n, self.level)
+
+    cdef int tool_call_parts(self, Buf* nb, object tool_calls, bint first, object field) except -1:
+        """shapes._tool_call_parts: {"type":"tool_call","id","name","arguments"} per call; False when none."""
+        if not PyList_Check(tool_calls):
+            return first
+        for call in tool_calls:
+            if not PyDict_Check(call):
+                continue
+            if not first:
+                put_char(nb, b',')
+            first = False
+            self.frag(nb, '{"type":"tool_call"')
+            call_id = (<dict>call).get("id")
+            if call_id is not None and PyUnicode_Check(call_id):
+                self.frag(nb, ',"id":')
+                self.text_value(nb, call_id)
+            fn = (<dict>call).get("function")
+            if fn is None or not PyDict_Check(fn):
+                fn = {}
+            name = (<dict>fn).get("name")
+            self.frag(nb, ',"name":')
+            self.text_value(nb, name if name is not None and PyUnicode_Check(name) else "")
+            args = (<dict>fn).get("arguments")
+            if args is not None:
+                self.frag(nb, ',"arguments":')
+                json_value(nb, _shapes.tool_arguments(args), field, None, 5, self._keep, self.level)
+            put_char(nb, b'}')
+        return first
+
+    cdef int genai_input(self, Step* s, object rec) except -1:
+        """gen_ai.input.messages, as shapes.genai_input builds it (the same JSON text, without the dicts)."""
+        cdef Buf* nb
+        cdef bint first_msg = True, first
+        messages = fget(rec, F_MESSAGES)
+        if PyList_Check(messages):
+            nb = self.nested_open(s.key, s.keylen)
+            put_char(nb, b'[')
+            for msg in messages:
+                if not PyDict_Check(msg):
+                    continue
+                if not first_msg:
+                    put_char(nb, b',')
+                first_msg = False
+                role = (<dict>msg).get("role")
+                if role is None or not PyUnicode_Check(role):
+                    role = "user"
+                self.frag(nb, '{"role":')
+                self.text_value(nb, role)
+                self.frag(nb, ',"parts":[')
+                if role == "tool":
+                    self.frag(nb, '{"type":"tool_call_response"')
+                    call_id = (<dict>msg).get("tool_call_id")
+                    if call_id is not None and PyUnicode_Check(call_id):
+                        self.frag(nb, ',"id":')
+                        self.text_value(nb, call_id)
+                    self.frag(nb, ',"response":')
+                    json_value(nb, (<dict>msg).get("content"), "messages", None, 5, self._keep, self.level)
+                    put_char(nb, b'}')
+                else:
+                    first = True
+                    content = (<dict>msg).get("content")
+                    if content is not None and PyUnicode_Check(content):
+                        self.frag(nb, '{"type":"text","content":')
+                        self.text_value(nb, content)
+                        put_char(nb, b'}')
+                        first = False
+                    elif PyList_Check(content):
+                        for item in content:
+                            if not PyDict_Check(item):
+                                continue
+                            kind = (<dict>item).get("type")
+                            text = (<dict>item).get("text")
+                            if kind == "text" and text is not None and PyUnicode_Check(text):
+                                if not first:
+                                    put_char(nb, b',')
+                                self.frag(nb, '{"type":"text","content":')
+                                self.text_value(nb, text)
+                                put_char(nb, b'}')
+                                first = False
+                            elif kind is not None and PyUnicode_Check(kind):
+                                if not first:
+                                    put_char(nb, b',')
+                                json_value(nb, item, "messages", None, 4, self._keep, self.level)
+                                first = False
+                    elif content is not None:
+                        self.frag(nb, '{"type":"text","content":')
+                        self.text_value(nb, _py.json_text(content, "messages"))
+                        put_char(nb, b'}')
+                        first = False
+                    self.tool_call_parts(nb, (<dict>msg).get("tool_calls"), first, "messages")
+                put_char(nb, b']')
+                name = (<dict>msg).get("name")
+                if name is not None and PyUnicode_Check(name):
+                    self.frag(nb, ',"name":')
+                    self.text_value(nb, name)
+                put_char(nb, b'}')
+            put_char(nb, b']')
+            return self.nested_close(s.key, s.keylen)
+        prompt = fget(rec, F_PROMPT)
+        if prompt is not None and PyUnicode_Check(prompt):
+            nb = self.nested_open(s.key, s.keylen)
+            self.frag(nb, '[{"role":"user","parts":[{"type":"text","content":')
+            self.text_value(nb, prompt)
+            self.frag(nb, '}]}]')
+            return self.nested_close(s.key, s.keylen)
+        return 0
+
+    cdef int genai_output(self, Step* s, object rec) except -1:
+        """gen_ai.output.messages, as shapes.genai_output builds it."""
+        cdef Buf* nb
+        cdef bint first = True
+        reasoning = fget(rec, F_REASONING)
+        completion = fget(rec, F_COMPLETION)
+        tool_calls = fget(rec, F_TOOL_CALLS)
+        has_reasoning = reasoning is not None and PyUnicode_Check(reasoning)
+        has_text = completion is not None and PyUnicode_Check(completion)
+        has_calls = PyList_Check(tool_calls) and any(PyDict_Check(call) for call in tool_calls)
+        if not (has_reasoning or has_text or has_calls):
+            return 0
+        nb = self.nested_open(s.key, s.keylen)
+        self.frag(nb, '[{"role":"assistant","parts":[')
+        if has_reasoning:
+            self.frag(nb, '{"type":"reasoning","content":')
+            self.text_value(nb, reasoning)
+            put_char(nb, b'}')
+            first = False
+        if has_text:
+            if not first:
+                put_char(nb, b',')
+            self.frag(nb, '{"type":"text","content":')
+            self.text_value(nb, completion)
+            put_char(nb, b'}')
+            first = False
+        self.tool_call_parts(nb, tool_calls, first, "completion")
+        self.frag(nb, '],"finish_reason":')
+        reason = fget(rec, F_FINISH)
+        if reason is not None and PyUnicode_Check(reason):  # shapes.finish_reason
+            self.text_value(nb, "tool_call" if reason == "tool_calls" else reason)
+        elif fget(rec, F_STATUS) == "error":
+            self.text_value(nb, "error")
+        else:
+            self.text_value(nb, "tool_call" if tool_calls and completion is None else "stop")
+        self.frag(nb, '}]')
+        return self.nested_close(s.key, s.keylen)
 
     # ------------------------------------------------------------ the plan
 
@@ -548,7 +804,7 @@ cdef class TraceEncoder:
             return self.kv_scratch(s.key, s.keylen)
         return self.kv_text(s.key, s.keylen, v.lower(), <object>s.name)
 
-    cdef int run_plan(self, object rec) except -1:
+    cdef int run_plan(self, object rec, Steps* steps) except -1:
         cdef Step* s
         cdef Py_ssize_t i, n, pos
         cdef const char* p
@@ -560,8 +816,8 @@ cdef class TraceEncoder:
         cdef PyObject* jk
         cdef Py_ssize_t j
         cdef Buf* nb
-        for i in range(self.nsteps):
-            s = &self.steps[i]
+        for i in range(steps.n):
+            s = &steps.steps[i]
             if s.off >= 0:
                 raw = fraw(rec, s.off)
                 if s.op <= OP_BOOL and s.op != OP_STR_OR:
@@ -636,16 +892,36 @@ cdef class TraceEncoder:
                         self.key_put(s.key, s.keylen)
                         self.key_index(j)
                         self.key_put(".message.", 9)
-                        self.msg_attrs((<dict>msg).get("role"), (<dict>msg).get("content"),
-                                       (<dict>msg).get("tool_calls"), <object>s.name)
+                        self.msg_attrs((<dict>msg).get("role"), (<dict>msg).get("content"), (<dict>msg).get("name"),
+                                       (<dict>msg).get("tool_call_id"), None, (<dict>msg).get("tool_calls"),
+                                       <object>s.name)
             elif s.op == OP_OUTPUT_MESSAGE:
                 completion = fget(rec, F_COMPLETION)
                 tool_calls = fget(rec, F_TOOL_CALLS)
-                if completion is not None or tool_calls is not None:
+                reasoning = fget(rec, F_REASONING)
+                if completion is not None or tool_calls is not None or reasoning is not None:
                     self.keyb.len = 0
                     self.key_put(s.key, s.keylen)
                     self.key_put("0.message.", 10)
-                    self.msg_attrs("assistant", completion, tool_calls, "completion")
+                    self.msg_attrs("assistant", completion, None, None, reasoning, tool_calls, "completion")
+            elif s.op == OP_MAP:
+                if v is not None:
+                    text_of(v, <object>s.name)
+                    val = PyDict_GetItem(<dict>s.arg, v)  # borrowed; the plan holds the mapping
+                    if val != NULL:
+                        self.kv_text(s.key, s.keylen, <object>val, <object>s.name)
+                    elif s.lower:
+                        self.kv_text(s.key, s.keylen, v.lower(), <object>s.name)
+                    else:
+                        self.kv_text(s.key, s.keylen, v, <object>s.name)
+            elif s.op == OP_GENAI_INPUT:
+                self.genai_input(s, rec)
+            elif s.op == OP_GENAI_OUTPUT:
+                self.genai_output(s, rec)
+            elif s.op == OP_PYFUNC:
+                result = (<object>s.arg)(rec)
+                if result is not None:
+                    self.kv_typed(s.key, s.keylen, result, <object>s.name, None)
             elif s.op == OP_ENTRY:
                 if v is not None:
                     if not PyDict_Check(v):
@@ -701,8 +977,10 @@ cdef class TraceEncoder:
             put_cstr(b, '","kind":')
             put_u64_dec(b, h.kind)
             put_cstr(b, ',"startTimeUnixNano":"')
+            self.start_at = b.len
             put_u64_dec(b, h.start)
             put_cstr(b, '","endTimeUnixNano":"')
+            self.end_at = b.len
             put_u64_dec(b, h.end)
             put_cstr(b, '","attributes":[')
         else:
@@ -721,16 +999,26 @@ cdef class TraceEncoder:
             p = wvarint(p, h.name_len)
             p = wcopy(p, h.name, h.name_len)
             p = wvarint(wbyte(p, 0x30), h.kind)
-            p = wfixed64(wbyte(p, 0x39), h.start)
-            p = wfixed64(wbyte(p, 0x41), h.end)
+            p = wbyte(p, 0x39)
+            self.start_at = p - b.data
+            p = wfixed64(p, h.start)
+            p = wbyte(p, 0x41)
+            self.end_at = p - b.data
+            p = wfixed64(p, h.end)
             b.len = p - b.data
         return slot
 
-    cdef int span_close(self, Py_ssize_t slot, int code, const char* msg, Py_ssize_t msg_len) except -1:
+    cdef int span_close(self, Py_ssize_t slot, int code, const char* msg, Py_ssize_t msg_len,
+                        object events=None) except -1:
+        """Events (bytes the Python twin's writer made: rare, errors only), the status, the span's length.
+        After it, start_at and end_at are where the times are in the finished span."""
         cdef Buf* b = &self.body
-        cdef Py_ssize_t status_len
+        cdef Py_ssize_t status_len, before
         if self.json:
-            put_cstr(b, '],"status":{')
+            put_cstr(b, '],')
+            if events is not None:
+                put_lit(b, PyBytes_AS_STRING(events), PyBytes_GET_SIZE(events))
+            put_cstr(b, '"status":{')
             if msg != NULL:
                 put_cstr(b, '"message":"')
                 put_escaped(b, msg, msg_len)
@@ -739,6 +1027,8 @@ cdef class TraceEncoder:
             put_u64_dec(b, code)
             put_cstr(b, '}}')
         else:
+            if events is not None:
+                put_lit(b, PyBytes_AS_STRING(events), PyBytes_GET_SIZE(events))
             status_len = 2 + (1 + vsize(msg_len) + msg_len if msg != NULL else 0)
             buf_need(b, 2 + status_len)
             put_byte(b, 0x7A)
@@ -749,13 +1039,81 @@ cdef class TraceEncoder:
                 put(b, msg, msg_len)
             put_byte(b, 0x18)
             put_varint(b, code)
+            before = b.len
             patch_len(b, slot, 2)
+            self.start_at += b.len - before  # the span moved when its length took other than 2 bytes
+            self.end_at += b.len - before
         self.spans += 1
         return 0
+
+    cdef int _write_root(self, RootAt* r) noexcept:
+        """A root's status code and times into its bytes (same size: see _root_seen)."""
+        cdef Buf* b = &self.body
+        if self.json:
+            b.data[r.code_at] = <char>(48 + r.code)
+            digits_at(b.data + r.start_at, r.start)
+            digits_at(b.data + r.end_at, r.end)
+        else:
+            b.data[r.code_at] = <char>r.code
+            wfixed64(b.data + r.start_at, r.start)
+            wfixed64(b.data + r.end_at, r.end)
+        return 0
+
+    cdef int _root_seen(self, Py_ssize_t index, int code, uint64_t start, uint64_t end) except -1:
+        """A record of a trace whose root this request holds already: the root fails if the record failed and
+        widens to its times (in place: same-size bytes; times only when their decimal digits stay as many)."""
+        cdef RootAt* r = &self.root_at[index]
+        cdef int new_code = STATUS_ERROR if code == STATUS_ERROR else r.code
+        cdef uint64_t new_start = start if start < r.start else r.start
+        cdef uint64_t new_end = end if end > r.end else r.end
+        if decimal_digits(new_start) != decimal_digits(r.start):  # JSON patches digits in place; protobuf says the same
+            new_start = r.start
+        if decimal_digits(new_end) != decimal_digits(r.end):
+            new_end = r.end
+        if new_code == r.code and new_start == r.start and new_end == r.end:
+            return 0
+        self.undo_changed = index
+        self.undo_saved = r[0]
+        r.code, r.start, r.end = new_code, new_start, new_end
+        return self._write_root(r)
+
+    cdef int _add_root(self, object key, int code, uint64_t start, uint64_t end) except -1:
+        cdef Buf* b = &self.body
+        cdef RootAt* grown
+        if self.nroots == self.roots_cap:
+            self.roots_cap = self.roots_cap * 2 if self.roots_cap else 64
+            grown = <RootAt*>PyMem_Realloc(self.root_at, sizeof(RootAt) * self.roots_cap)
+            if grown == NULL:
+                raise MemoryError()
+            self.root_at = grown
+        # the status code is the span's last byte in protobuf; in JSON it is followed by "}}"
+        self.root_at[self.nroots] = RootAt(b.len - (3 if self.json else 1), self.start_at, self.end_at, start, end, code)
+        self._roots[key] = self.nroots
+        self.nroots += 1
+        self.undo_key = key
+        return 0
+
+    cdef void _undo_roots(self):
+        """Forget what the last append did to the trace roots (its record is being taken out again)."""
+        if self.undo_key is not None:
+            del self._roots[self.undo_key]
+            self.nroots -= 1
+            self.undo_key = None
+        if self.undo_changed >= 0:
+            self.root_at[self.undo_changed] = self.undo_saved
+            self._write_root(&self.root_at[self.undo_changed])
+            self.undo_changed = -1
+
+    cdef void _clear_roots(self):
+        self._roots.clear()
+        self.nroots = 0
+        self.undo_key = None
+        self.undo_changed = -1
 
     cdef int _append(self, object rec) except -1:
         cdef SpanHead h
         cdef SpanHead mid
+        cdef SpanHead root
         cdef Py_ssize_t n, idn, slot, tn
         cdef const char* idp
         cdef const char* p
@@ -763,10 +1121,12 @@ cdef class TraceEncoder:
         cdef Py_ssize_t msgn = 0
         cdef uint64_t start, end, cursor, stop, duration
         cdef uint8_t gen_span_id[8]
-        cdef bint has_mid = False, failed
+        cdef bint has_mid = False, failed, draw_root
         cdef int code = STATUS_OK
         cdef double latency
         cdef int64_t status_code
+        self.undo_key = None
+        self.undo_changed = -1
         if not is_instance(rec, GEN_TYPE):
             raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
         trace = fget(rec, F_TRACE)
@@ -798,13 +1158,44 @@ cdef class TraceEncoder:
             if not parse_id(p, tn, 8, h.parent):
                 store_be64(h.parent, hash64(p, tn, SEED_PARENT))
                 original_parent = parent_text
-        name = id_text(tk[K_GEN_NAME], "generation_name") or id_text(tk[K_TRACE_NAME], "trace_name") or "LLM Generation"
+        default = self.default_name or text_of(fget(rec, F_MODEL), "model")
+        gen_name = id_text(tk[K_GEN_NAME], "generation_name")
+        trace_name = id_text(tk[K_TRACE_NAME], "trace_name")
+        if self.draw_roots:
+            name = gen_name or default
+        else:
+            name = gen_name or trace_name or default
+        # a root named like the generation adds nothing: the generation is the root (a connection test's one span)
+        draw_root = self.draw_roots and bool(trace_name or trace_text is not None) and not (trace_name and trace_name == name)
         span_name = id_text(tk[K_SPAN_NAME], "span_name")
         status = fget(rec, F_STATUS)
         if status == "error":
             code = STATUS_ERROR
             message = fget(rec, F_ERRMSG) or "Provider returned error"
             msgp = utf8_of(text_of(message, "error_message"), &msgn, self._keep)
+
+        if draw_root:
+            key = PyBytes_FromStringAndSize(<char*>h.trace_id, 16)
+            store_be64(root.span_id, hash64(<const char*>h.trace_id, 16, SEED_ROOT))
+            known = self._roots.get(key)
+            if known is not None:
+                self._root_seen(<Py_ssize_t>known, code, start, end)
+            else:
+                memcpy(root.trace_id, h.trace_id, 16)
+                root.has_parent = h.has_parent
+                memcpy(root.parent, h.parent, 8)
+                root_name = trace_name or default
+                root.name = utf8_of(root_name, &root.name_len, self._keep)
+                root.kind = KIND_INTERNAL
+                root.start = start
+                root.end = end
+                slot = self.span_open(&root)
+                self.run_plan(rec, &self.root_steps)
+                self.run_plan(rec, &self.trace_steps)
+                self.span_close(slot, code, NULL, 0)
+                self._add_root(key, code, start, end)
+            h.has_parent = True
+            memcpy(h.parent, root.span_id, 8)
 
         if span_name:
             has_mid = True
@@ -817,8 +1208,9 @@ cdef class TraceEncoder:
             mid.start = start
             mid.end = end
             slot = self.span_open(&mid)
-            for key, value in self._mid_attrs:
-                self.kv_str(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+            for key_b, value_b in self._mid_attrs:
+                self.kv_str(PyBytes_AS_STRING(key_b), PyBytes_GET_SIZE(key_b), PyBytes_AS_STRING(value_b),
+                            PyBytes_GET_SIZE(value_b))
             self.span_close(slot, STATUS_OK, NULL, 0)
             h.has_parent = True
             memcpy(h.parent, mid.span_id, 8)
@@ -830,12 +1222,17 @@ cdef class TraceEncoder:
         h.start = start
         h.end = end
         slot = self.span_open(&h)
-        self.run_plan(rec)
+        self.run_plan(rec, &self.gen_steps)
+        if not draw_root:
+            self.run_plan(rec, &self.trace_steps)
         if original_trace is not None:
             self.kv_text("spancast.original_trace_id", 26, original_trace, "trace.trace_id")
         if original_parent is not None:
             self.kv_text("spancast.original_parent_span_id", 32, original_parent, "trace.parent_span_id")
-        self.span_close(slot, code, msgp, msgn)
+        events = None
+        if code == STATUS_ERROR and self.exception_event:
+            events = _py.events_piece(_py.exception_events(rec, end, message), self.json)
+        self.span_close(slot, code, msgp, msgn, events)
 
         attempts = fget(rec, F_ATTEMPTS)
         if not attempts:
@@ -860,6 +1257,9 @@ cdef class TraceEncoder:
             h.start = cursor
             h.end = stop
             slot = self.span_open(&h)
+            for key_b, value_b in self._attempt_attrs:
+                self.kv_str(PyBytes_AS_STRING(key_b), PyBytes_GET_SIZE(key_b), PyBytes_AS_STRING(value_b),
+                            PyBytes_GET_SIZE(value_b))
             p = utf8_of(provider, &n, self._keep)
             self.kv_str("gen_ai.provider.name", 20, p, n)
             astatus = fget(attempt, A_STATUS)
@@ -883,6 +1283,7 @@ cdef class TraceEncoder:
         try:
             self._append(record)
         except BaseException:
+            self._undo_roots()
             self.body.len = before_len
             self.spans = before_spans
             raise
@@ -900,6 +1301,7 @@ cdef class TraceEncoder:
         cdef Py_ssize_t before = self._size(), before_len = self.body.len, before_spans = self.spans
         self._append_atomic(record)
         if max_bytes >= 0 and self.records > 1 and self._size() > max_bytes:
+            self._undo_roots()
             self.body.len = before_len
             self.spans = before_spans
             self.records -= 1
@@ -926,6 +1328,7 @@ cdef class TraceEncoder:
                 i += 1
                 continue
             if self.records > 1 and self._size() > max_bytes:
+                self._undo_roots()
                 self.body.len = before_len
                 self.spans = before_spans
                 self.records -= 1
@@ -1000,6 +1403,7 @@ cdef class TraceEncoder:
         out.start = start
         out.nbytes = length
         pool_take(&self.body)
+        self._clear_roots()
         buf_need(&self.body, self.head_room + 65536)
         self.body.len = self.head_room
         if self.json:
@@ -1020,6 +1424,7 @@ cdef class TraceEncoder:
         self.body.len = self.head_room
         self.records = 0
         self.spans = 0
+        self._clear_roots()
 
     @property
     def max_value_chars(self):

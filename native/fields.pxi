@@ -66,7 +66,9 @@ cdef dict ATT = _offsets(ProviderAttempt)
 cdef Py_ssize_t F_ID = GEN["id"], F_START = GEN["start_time_ns"], F_END = GEN["end_time_ns"]
 cdef Py_ssize_t F_TRACE = GEN["trace"], F_STATUS = GEN["status"], F_ERRMSG = GEN["error_message"]
 cdef Py_ssize_t F_ATTEMPTS = GEN["provider_attempts"], F_COMPLETION = GEN["completion"]
-cdef Py_ssize_t F_TOOL_CALLS = GEN["tool_calls"]
+cdef Py_ssize_t F_TOOL_CALLS = GEN["tool_calls"], F_REASONING = GEN["reasoning"], F_MODEL = GEN["model"]
+cdef Py_ssize_t F_ERRTYPE = GEN["error_type"], F_MESSAGES = GEN["messages"], F_PROMPT = GEN["prompt"]
+cdef Py_ssize_t F_FINISH = GEN["finish_reason"]
 cdef Py_ssize_t A_PROVIDER = ATT["provider"], A_STATUS = ATT["status"], A_LATENCY = ATT["latency_ms"]
 cdef Py_ssize_t A_ERROR = ATT["error"]
 

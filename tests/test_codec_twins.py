@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from otlp import any_value, as_dict, attrs, parse_otlp_json, parse_pb, spans
 from spancast import EncodeError, Generation, ProviderAttempt
-from spancast.codec import implementation
+from spancast.codec import FLAVORS, implementation
 
 BIG = ["x" * 1_000_000, "é🚀\x00" * 250_000, ""]
 text = st.text() | st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -129,13 +129,18 @@ def check_model(rec: Generation, msg) -> None:
     gen = [s for s in all_spans if any(kv.key == "gen_ai.response.id" for kv in s.attributes)]
     assert len(gen) == 1
     gen = gen[0]
-    expected = 1 + bool(rec.trace and rec.trace.get("span_name")) + len(rec.provider_attempts or ())
+    trace = rec.trace or {}
+    root = bool(trace.get("trace_name") or trace.get("trace_id") is not None)  # the trace's root span is drawn
+    expected = root + 1 + bool(trace.get("span_name")) + len(rec.provider_attempts or ())
     assert len(all_spans) == expected
     assert (gen.start_time_unix_nano, gen.end_time_unix_nano) == (rec.start_time_ns, rec.end_time_ns)
+    assert bool(gen.parent_span_id) == (root or bool(trace.get("span_name")) or trace.get("parent_span_id") is not None)
     a = attrs(gen)
     assert a["gen_ai.response.id"] == ("string", rec.id)
     if rec.completion is not None:
-        assert json.loads(a["gen_ai.completion"][1])["completion"] == rec.completion
+        (message,) = json.loads(a["gen_ai.output.messages"][1])
+        assert [p["content"] for p in message["parts"] if p["type"] == "text"] == [rec.completion]
+        assert a["output.value"] == ("string", rec.completion)
     if rec.prompt_tokens is not None:
         assert a["gen_ai.usage.input_tokens"] == ("int", rec.prompt_tokens)
     for s in all_spans:
@@ -143,7 +148,7 @@ def check_model(rec: Generation, msg) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(recs=st.lists(records(), min_size=1, max_size=3), flavor=st.sampled_from(["gen_ai", "openinference"]))
+@given(recs=st.lists(records(), min_size=1, max_size=3), flavor=st.sampled_from(sorted(FLAVORS)))
 def test_native_and_python_write_identical_bytes_that_parse(recs, flavor):
     for fmt in ("protobuf", "json"):
         native, python = outcome(NATIVE, recs, fmt, flavor), outcome(PYTHON, recs, fmt, flavor)
@@ -199,7 +204,7 @@ def test_typed_fields_out_of_range_fail_alike():
         ({"trace": ["not", "a", "dict"]}, "trace"),
         ({"trace": {"trace_id": 1.5}}, "trace.trace_id"),
         ({"model_parameters": {"when": object()}}, "model_parameters.when"),
-        ({"messages": [{"content": {1: "int key"}}]}, "gen_ai.prompt"),
+        ({"messages": [{"content": {1: "int key"}}]}, "messages"),
         ({"start_time_ns": -1}, "start_time_ns"),
         ({"provider_attempts": [{"provider": "x"}]}, "provider_attempts"),
     ],
@@ -222,7 +227,7 @@ def test_lone_surrogates_are_replaced_alike():
         assert native == outcome(PYTHON, [rec], fmt, "gen_ai") and native[0] == "ok"
     a = attrs(spans(parse_pb(NATIVE.encode_traces([rec])))[0])
     assert a["user.id"] == ("string", "?")
-    assert json.loads(a["gen_ai.completion"][1]) == {"completion": "a?b"}
+    assert json.loads(a["gen_ai.output.messages"][1])[0]["parts"] == [{"type": "text", "content": "a?b"}]
 
 
 def test_hash_is_the_same_function():
@@ -255,7 +260,8 @@ def test_escape_heavy_text_alike(text):
             native = outcome(NATIVE, [rec], fmt, flavor)
             assert native == outcome(PYTHON, [rec], fmt, flavor) and native[0] == "ok"
     a = attrs(spans(parse_otlp_json(NATIVE.encode_traces([rec], format="json")))[0])
-    assert json.loads(a["gen_ai.completion"][1]) == {"completion": text}
+    assert a["output.value"] == ("string", text)
+    assert json.loads(a["gen_ai.output.messages"][1])[0]["parts"] == [{"type": "text", "content": text}]
 
 
 # The flavours and the value cap the vendor presets brought (langfuse, langsmith, max_value_chars).

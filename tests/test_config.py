@@ -216,6 +216,9 @@ def test_openrouter_destinations_json_loads_as_is(tmp_path, shape):
     assert (lf.type, lf.name, lf.settings.secret_key, lf.settings.base_url) == (
         "langfuse", "Langfuse", "sk-lf-2", "https://us.cloud.langfuse.com")
     assert (lf.settings.privacy_mode, lf.settings.sampling_rate, lf.settings.api_key_hashes) == (True, 0.25, ["a1b2"])
+    # OpenRouter's additional generation metadata flags are settings, not dropped
+    assert (lf.settings.broadcast_generation_cost, lf.settings.broadcast_generation_identity) == (True, False)
+    assert lf.route.withheld == ("generation_identity", "generation_context")
     assert lf.route.select([])[0] == []  # the filter rules compiled
     assert (dd.settings.ml_app, dd.settings.url) == ("gateway", "https://api.datadoghq.eu")
     assert hook.settings.headers == {"X-Token": "t"}

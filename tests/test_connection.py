@@ -123,3 +123,13 @@ def test_event_destinations_refuse_what_is_not_a_record():
         with pytest.raises(EncodeError, match="expected a Generation"):
             encoder.append(fake)
         assert encoder.records == 0
+
+
+def test_the_openrouter_flavour_tests_with_openrouters_own_span_name():
+    # Ramp's receiver drops OpenRouter's test span by this name (the openrouter flavour is Ramp's)
+    with SinkThread(OtlpSink(Expect(content_types=frozenset({"application/json"})))) as sink:
+        b = Broadcaster([{"type": "otel-collector", "endpoint": sink.url, "name": "c", "flavor": "openrouter"}])
+        assert b.test_connection("c").ok
+    (received,) = sink.received
+    (span,) = received.spans
+    assert span["name"] == "openrouter-connection-test" and span["trace_id"] == TEST_TRACE_ID

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import NATIVE_EXPECTED, attempts_record, full_record
 from otlp import parse, spans
-from spancast import EncodeError, Generation
+from spancast import EncodeError, Generation, ProviderAttempt
 
 
 def test_size_is_exact_after_every_append(impl, fmt):
@@ -23,7 +23,7 @@ def test_size_is_exact_after_every_append(impl, fmt):
     # Every prefix of the batch, encoded on its own, has the size the encoder announced for it.
     for n in (1, 2, 7, len(recs)):
         assert len(impl.encode_traces(recs[:n], format=fmt)) == sizes[n - 1]
-    assert len(spans(parse(data, fmt))) == 20 + 5
+    assert len(spans(parse(data, fmt))) == 20 + 5 + 2  # and the two traces' roots, once each
 
 
 def test_size_crosses_varint_boundaries(impl):
@@ -62,8 +62,27 @@ def test_failure_inside_a_later_span_rolls_back_the_earlier_ones(impl, fmt):
     rec.provider_attempts[2].provider = 42  # fails after the intermediate and generation spans were written
     with pytest.raises(EncodeError, match="provider_attempts.provider"):
         enc.append(rec)
-    assert enc.size == before and enc.spans == 1
+    assert enc.size == before and enc.spans == 2  # full_record(1)'s trace root and generation
     assert enc.finish() == impl.encode_traces([full_record(1)], format=fmt)
+
+
+def test_a_record_taken_out_again_leaves_its_traces_root_as_it_was(impl, fmt):
+    # A failed record of a trace already in the request marks its root failed and widens it; when the record
+    # cannot be encoded after all, or does not fit, the root is put back as it was.
+    later = dict(status="error", error_message="boom", end_time_ns=1_732_000_009_000_000_000)
+    bad = full_record(2, **later, provider_attempts=[ProviderAttempt(provider="x")])
+    bad.provider_attempts[0].provider = 42
+    enc = impl.TraceEncoder(format=fmt)
+    enc.append(full_record(1))
+    with pytest.raises(EncodeError):
+        enc.append(bad)
+    assert enc.finish() == impl.encode_traces([full_record(1)], format=fmt)
+    enc.append(full_record(1))
+    assert enc.append(full_record(2, **later, completion="x" * 10_000), max_bytes=enc.size + 100) == 0
+    assert enc.finish() == impl.encode_traces([full_record(1)], format=fmt)
+    both = impl.encode_traces([full_record(1), full_record(2, **later)], format=fmt)
+    root = spans(parse(both, fmt))[0]
+    assert root.status.code == 2 and root.end_time_unix_nano == later["end_time_ns"]
 
 
 def test_finish_resets_and_the_encoder_is_reusable(impl, fmt):

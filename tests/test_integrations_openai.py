@@ -245,14 +245,16 @@ def test_records_are_delivered_through_a_broadcaster_as_otlp_spans():
     assert sorted(spans) == sorted(r.id for r in records)
     plain = spans["chatcmpl-abc123"]["attributes"]
     assert plain["gen_ai.request.model"] == "gpt-4o-mini" and plain["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
-    assert (plain["gen_ai.usage.input_tokens"], plain["gen_ai.usage.input_tokens.cached"]) == (1200, 1024)
-    assert (plain["gen_ai.request.temperature"], plain["user.id"], plain["session.id"]) == (0.2, "user-42", "sess-7")
+    assert (plain["gen_ai.usage.input_tokens"], plain["gen_ai.usage.cache_read.input_tokens"]) == (1200, 1024)
+    assert (plain["gen_ai.request.temperature"], plain["gen_ai.conversation.id"]) == (0.2, "sess-7")
     assert plain["trace.metadata.feature"] == "vision"
-    assert json.loads(plain["gen_ai.prompt"])["messages"][1]["content"][1] == IMAGE
+    assert json.loads(plain["gen_ai.input.messages"])[1]["parts"][1] == IMAGE  # a part of its own type, as given
     streamed = spans["chatcmpl-stream1"]["attributes"]
-    assert streamed["gen_ai.request.stream"] is True and streamed["gen_ai.server.time_to_first_token"] == 0.5
-    output = json.loads(streamed["gen_ai.completion"])
-    assert output["completion"] == "Checking both." and output["toolCalls"][0]["function"]["name"] == "get_weather"
+    assert streamed["gen_ai.request.stream"] is True and streamed["gen_ai.response.time_to_first_chunk"] == 0.5
+    (output,) = json.loads(streamed["gen_ai.output.messages"])
+    assert output["parts"][:2] == [{"type": "reasoning", "content": "Think first."},
+                                   {"type": "text", "content": "Checking both."}]
+    assert output["parts"][2]["name"] == "get_weather" and output["parts"][2]["type"] == "tool_call"
     failed = spans[records[2].id]["attributes"]
     assert failed["error.type"] == "RateLimitError" and failed["gen_ai.response.finish_reasons"] == ["error"]
     attempts = [s for s in every if s["name"].startswith("provider attempt")]

@@ -36,7 +36,8 @@ def test_closes_at_the_exact_byte_size():
     closed.append(b.flush())
     assert [c.records for c in closed] == [4] * 5
     assert all(len(c.body) <= limit for c in closed)
-    assert [s.name for c in closed for s in spans(parse_pb(c.body))] == ["checkout-flow"] * 20
+    # each request holds the shared trace's root (trace_name) once, then its four generations
+    assert [s.name for c in closed for s in spans(parse_pb(c.body))] == (["checkout-flow"] + ["openai/gpt-4o"] * 4) * 5
     assert b.closed == {"bytes": 4, "flush": 1}
 
 

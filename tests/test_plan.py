@@ -10,7 +10,7 @@ from otlp import attrs, parse_pb, spans
 
 
 def test_unknown_flavor_names_the_known_ones():
-    with pytest.raises(ValueError, match="gen_ai, langfuse, langsmith, openinference"):
+    with pytest.raises(ValueError, match="gen_ai, langfuse, langsmith, mlflow, openinference, openrouter"):
         get_plan("langfuse-typo")
 
 
@@ -25,6 +25,8 @@ def test_unknown_flavor_names_the_known_ones():
             (Attr(Op.STR, "x.model", "model"), Attr(Op.EXPAND, "x.", "model_parameters", frozenset())),
             r"x\.\* would repeat keys \['model'\]",
         ),
+        ((Attr(Op.MAP, "a", "provider", "not a mapping"),), "needs \\(mapping"),
+        ((Attr(Op.PYFUNC, "a", None, "not callable"),), "function of the record"),
     ],
 )
 def test_bad_plans_are_refused(steps, message):
@@ -45,8 +47,8 @@ def test_a_custom_plan_is_data_both_encoders_follow(impl):
     )
     rec = Generation(id="g", start_time_ns=1, end_time_ns=2, model="m", prompt_tokens=1, completion_tokens=2,
                      trace={"trace_id": "t", "span_name": "outer", "team": "ml"})
-    mid, gen = spans(parse_pb(impl.encode_traces([rec], flavor=plan)))
-    assert attrs(mid) == {"kind": ("string", "CHAIN")}
+    root, mid, gen = spans(parse_pb(impl.encode_traces([rec], flavor=plan)))
+    assert attrs(root) == {} and attrs(mid) == {"kind": ("string", "CHAIN")}
     assert attrs(gen) == {
         "kind": ("string", "LLM"),
         "model": ("string", "m"),
@@ -66,5 +68,11 @@ def test_model_parameters_never_repeat_record_attributes(impl):
 
 
 def test_flavors_are_plans():
-    assert set(FLAVORS) == {"gen_ai", "openinference", "langfuse", "langsmith"}
+    assert set(FLAVORS) == {"gen_ai", "openinference", "langfuse", "langsmith", "mlflow", "openrouter"}
     assert "steps=" in repr(FLAVORS["gen_ai"])
+
+
+def test_trace_steps_may_not_repeat_a_key_of_the_spans_they_join():
+    with pytest.raises(ValueError, match="a key twice"):
+        get_plan(AttributePlan("custom", (Attr(Op.STR, "user.id", "user"),),
+                               trace_steps=(Attr(Op.STR, "user.id", "user"),)))

@@ -64,18 +64,18 @@ def test_registered():
             "http://127.0.0.1:4318/otlp/v1/traces",
             {"Authorization": "Basic MTIzNDU2OmdsY19zM2NyZXQtZ3JhZmFuYS10b2tlbg=="},
         ),
-        (
+        (  # ingestion version 4 by default, as Langfuse's SDK sends
             LANGFUSE,
             "https://us.cloud.langfuse.com/api/public/otel/v1/traces",
-            {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI="},
+            {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI=", "x-langfuse-ingestion-version": "4"},
         ),
         (
             {**LANGFUSE, "baseUrl": "https://cloud.langfuse.com/", "ingestionVersion": 4},
             "https://cloud.langfuse.com/api/public/otel/v1/traces",
             {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI=", "x-langfuse-ingestion-version": "4"},
         ),
-        (  # the OTEL_EXPORTER_OTLP_ENDPOINT Langfuse documents
-            {**LANGFUSE, "baseUrl": "http://localhost:3000/api/public/otel"},
+        (  # the OTEL_EXPORTER_OTLP_ENDPOINT Langfuse documents; a Langfuse before v3.x that refuses the header
+            {**LANGFUSE, "baseUrl": "http://localhost:3000/api/public/otel", "ingestionVersion": None},
             "http://localhost:3000/api/public/otel/v1/traces",
             {"Authorization": "Basic cGstbGYtcHVibGljLTE6c2stbGYtczNjcmV0LTI="},
         ),
@@ -295,16 +295,13 @@ def _spans(impl, fmt, flavor, rec, **options):
 
 
 def test_langfuse_flavour(impl, fmt):
-    mid, gen = _spans(impl, fmt, "langfuse", _record())
-    assert attrs(mid) == {"langfuse.observation.type": ("string", "span")}
-    a = attrs(gen)
-    assert a["langfuse.observation.type"] == ("string", "generation")
-    assert a["langfuse.trace.name"] == ("string", "checkout-flow")
-    assert a["langfuse.user.id"] == a["user.id"] == ("string", "user-42")
-    assert a["langfuse.session.id"] == a["session.id"] == ("string", "sess-7")
-    assert a["langfuse.environment"] == a["deployment.environment"] == ("string", "staging")
-    assert a["langfuse.release"] == ("string", "v1.4.2")
-    meta = {k[len("langfuse.trace.metadata."):]: v for k, v in a.items() if k.startswith("langfuse.trace.metadata.")}
+    # langfuse/langfuse OtelIngestionProcessor.ts @ 62751446149b: the keys it reads first, with the JSON it wants
+    root, mid, gen = _spans(impl, fmt, "langfuse", _record())
+    r = attrs(root)
+    assert r["langfuse.observation.type"] == ("string", "span")
+    assert r["langfuse.trace.name"] == ("string", "checkout-flow")
+    assert r["user.id"] == ("string", "user-42") and r["session.id"] == ("string", "sess-7")
+    meta = {k[len("langfuse.trace.metadata."):]: v for k, v in r.items() if k.startswith("langfuse.trace.metadata.")}
     assert meta == {
         "customer_tier": ("string", "gold"),
         "retries": ("int", 2),
@@ -312,24 +309,49 @@ def test_langfuse_flavour(impl, fmt):
         "flag": ("bool", True),
         "nested": ("string", '{"a":[1,2,{"b":null}]}'),
     }
-    # gen_ai attributes are all still there (the flavour extends gen_ai)
-    gen_ai = attrs(_spans(impl, fmt, "gen_ai", _record())[1])
-    assert {k: v for k, v in a.items() if k in gen_ai} == gen_ai
+    assert attrs(mid) == {"langfuse.observation.type": ("string", "span")}
+    a = attrs(gen)
+    assert a["langfuse.observation.type"] == ("string", "generation")
+    assert a["langfuse.observation.model.name"] == ("string", "gpt-4o-2024-08-06")
+    # whole numbers, cached tokens out of the input (Langfuse adds them back up), so the usage is accepted
+    assert json.loads(a["langfuse.observation.usage_details"][1]) == {
+        "input": 1200 - 1024, "input_cached_tokens": 1024, "output": 300, "output_reasoning_tokens": 0, "total": 1500}
+    assert json.loads(a["langfuse.observation.cost_details"][1]) == {"input": 0.003, "output": 0.0045, "total": 0.0075}
+    assert a["langfuse.observation.completion_start_time"] == ("string", "2024-11-19T07:06:40.412500Z")
+    assert a["langfuse.observation.level"] == ("string", "DEFAULT")
+    assert json.loads(a["langfuse.observation.input"][1]) == _record().messages
+    assert json.loads(a["langfuse.observation.output"][1]) == {"role": "assistant", "content": _record().completion}
+    assert a["langfuse.environment"] == ("string", "staging") and a["langfuse.release"] == ("string", "v1.4.2")
+    assert not [k for k in a if k.startswith("gen_ai.usage.")]  # Langfuse would sweep them into the usage
 
 
 def test_langsmith_flavour(impl, fmt):
-    mid, gen = _spans(impl, fmt, "langsmith", _record())
+    root, mid, gen = _spans(impl, fmt, "langsmith", _record())
+    assert attrs(root) == {"langsmith.span.kind": ("string", "chain"), "langsmith.metadata.session_id": ("string", "sess-7"),
+                           "user.id": ("string", "user-42")}
     assert attrs(mid) == {"langsmith.span.kind": ("string", "chain")}
     a = attrs(gen)
     assert a["langsmith.span.kind"] == ("string", "llm")
-    assert a["langsmith.trace.name"] == ("string", "checkout-flow")
-    assert a["langsmith.trace.session_id"] == a["langsmith.metadata.session_id"] == ("string", "sess-7")
+    # the run's name is the span's (generation_name, else the model): no langsmith.trace.name on the llm run
+    assert "langsmith.trace.name" not in a and "langsmith.trace.session_id" not in a
+    assert a["langsmith.metadata.session_id"] == ("string", "sess-7")  # LangSmith's threads
     assert a["langsmith.metadata.user_id"] == ("string", "user-42")
     meta = {k[len("langsmith.metadata."):]: v for k, v in a.items() if k.startswith("langsmith.metadata.")}
     assert set(meta) == {"user_id", "session_id", "customer_tier", "retries", "ratio", "flag", "nested",
                          "environment", "release"}
-    gen_ai = attrs(_spans(impl, fmt, "gen_ai", _record())[1])
-    assert {k: v for k, v in a.items() if k in gen_ai} == gen_ai
+    assert json.loads(a["gen_ai.prompt"][1]) == {"messages": _record().messages}
+    assert json.loads(a["gen_ai.completion"][1]) == {"choices": [{
+        "index": 0, "message": {"role": "assistant", "content": _record().completion}, "finish_reason": "stop"}]}
+    assert json.loads(a["gen_ai.usage.input_token_details"][1]) == {"cache_read": 1024}
+    assert a["gen_ai.usage.details.reasoning_tokens"] == ("int", 0)
+
+
+def test_langsmith_gets_an_exception_event_on_errors(impl, fmt):
+    rec = full_record(trace=None, status="error", error_type="rate_limit", error_message="slow down")
+    (gen,) = _spans(impl, fmt, "langsmith", rec)
+    (event,) = gen.events
+    assert event.name == "exception" and attrs(event) == {
+        "exception.type": ("string", "rate_limit"), "exception.message": ("string", "slow down")}
 
 
 @pytest.mark.parametrize("flavor", ["langfuse", "langsmith"])
@@ -337,11 +359,15 @@ def test_flavours_leave_out_what_is_absent(impl, flavor):
     rec = Generation(id="g", start_time_ns=1, end_time_ns=2, model="m")
     (gen,) = _spans(impl, "protobuf", flavor, rec)
     keys = {k for k in attrs(gen) if k.startswith(flavor + ".")}
-    assert keys == {f"{flavor}.observation.type" if flavor == "langfuse" else "langsmith.span.kind"}
+    if flavor == "langfuse":
+        assert keys == {"langfuse.observation.type", "langfuse.observation.model.name", "langfuse.observation.level"}
+    else:
+        assert keys == {"langsmith.span.kind"}
     rec = Generation(id="g", start_time_ns=1, end_time_ns=2, model="m", trace={"environment": None, "trace_name": 7})
-    a = attrs(_spans(impl, "json", flavor, rec)[0])
-    assert a[f"{flavor}.trace.name"] == ("int", 7)  # typed as the metadata of trace keys are
-    assert "langfuse.environment" not in a and "deployment.environment" not in a
+    root = attrs(_spans(impl, "json", flavor, rec)[0])
+    if flavor == "langfuse":
+        assert root["langfuse.trace.name"] == ("int", 7)  # typed as the metadata of trace keys are
+    assert "langfuse.environment" not in root and "deployment.environment" not in root
 
 
 def test_entry_op_is_plan_data_both_encoders_follow(impl):
@@ -409,13 +435,17 @@ def test_max_value_chars_cuts_every_string_value_alike(fmt, flavor, cap):
 
 def test_max_value_chars_on_the_json_texts(impl, fmt):
     rec = _long_record()
-    enc = impl.TraceEncoder(format=fmt, max_value_chars=4095)
+    enc = impl.TraceEncoder(format=fmt, max_value_chars=4095, flavor="openrouter")
     enc.append(rec)
     a = attrs(spans(parse(enc.finish(), fmt))[1])  # [0] is the span_name span
     prompt = json_text({"messages": rec.messages, "prompt": rec.prompt})
     completion = json_text({"completion": rec.completion})
     assert a["gen_ai.prompt"] == ("string", prompt[:4095])
     assert a["gen_ai.completion"] == ("string", completion[:4095])
+    enc = impl.TraceEncoder(format=fmt, max_value_chars=4095)
+    enc.append(rec)
+    gen_ai = attrs(spans(parse(enc.finish(), fmt))[2])
+    assert len(gen_ai["gen_ai.input.messages"][1]) == 4095
     assert a["trace.metadata.blob"] == ("string", json_text({"x": rec.trace["blob"]["x"]})[:4095])
     assert a["gen_ai.response.finish_reasons"] == ("array", [("string", "s" * 256)])  # under the cap: untouched
     assert impl.TraceEncoder(max_value_chars=4095).max_value_chars == 4095
@@ -435,7 +465,7 @@ def test_newrelic_caps_values_and_batches():
     enc = d.new_encoder()
     assert enc.max_value_chars == 4095
     enc.append(_long_record())
-    gen = spans(parse_pb(enc.finish()))[1]
+    gen = spans(parse_pb(enc.finish()))[2]  # after the trace's root and the span_name span
     assert max(len(t) for t in _strings(gen)) == 4095
     for kind in PRESETS:
         if kind != "newrelic":
@@ -447,7 +477,7 @@ def test_preview_of_a_preset_is_json():
     enc = d.new_encoder(format="json")
     enc.append(_record())
     doc = json.loads(enc.finish())
-    assert doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["name"] == "checkout-flow"
+    assert doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "checkout-flow"
 
 
 def test_newrelic_payloads_stay_under_1_mb_and_long_values_are_cut_end_to_end():

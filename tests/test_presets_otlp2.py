@@ -28,8 +28,8 @@ SIGNING = "sign-S3CRET-5c6d"
 RAMP = {"type": "ramp", "apiKey": KEY}
 ARIZE = {"type": "arize", "apiKey": KEY, "spaceKey": SPACE, "modelId": "checkout"}
 BRAINTRUST = {"type": "braintrust", "apiKey": KEY, "projectId": "p-123"}
-OPIK = {"type": "opik", "apiKey": KEY, "workspace": "acme", "projectName": "checkout"}
-WEAVE = {"type": "weave", "apiKey": KEY, "entity": "acme", "project": "checkout"}
+OPIK = {"type": "opik", "route": "otlp", "apiKey": KEY, "workspace": "acme", "projectName": "checkout"}
+WEAVE = {"type": "weave", "route": "otlp", "apiKey": KEY, "entity": "acme", "project": "checkout"}
 WEBHOOK = {"type": "webhook", "url": "https://hooks.example/otel", "signingSecret": SIGNING,
            "headers": {"X-Webhook-Token": "tok-S3CRET-77"}}
 
@@ -201,7 +201,8 @@ def test_arize_sends_openinference_and_the_project_in_the_resource():
     assert a["llm.token_count.prompt"] == ("int", 1200) and a["llm.token_count.completion"] == ("int", 300)
     assert a["llm.token_count.prompt_details.cache_read"] == ("int", 1024)
     assert a["llm.cost.total"] == ("double", 0.0075)
-    assert a["session.id"] == ("string", "sess-7") and a["user.id"] == ("string", "user-42")
+    root = attrs(spans(msg)[0])  # the trace's root (trace_name) carries the session and the user
+    assert root["session.id"] == ("string", "sess-7") and root["user.id"] == ("string", "user-42")
     assert "llm.input_messages.0.message.role" in a and "input.value" in a
     assert not any(k.startswith("gen_ai.") for k in a)
     # the JSON encoding carries the same

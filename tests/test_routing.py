@@ -236,7 +236,28 @@ def test_camel_case_routing_settings_build_the_route():
                           "filterRules": {"groups": [{"rules": [GPT]}]}})
     assert (d.route.api_key_hashes, d.route.sampling_rate, d.route.privacy_mode) == (frozenset({"k1"}), 0.5, True)
     assert d.route.filter_rules is not None and d.route.name == "x"
-    assert make_destination(COLLECTOR).route.passthrough
+    # a destination sends none of the record's generation metadata groups unless its flags say so (OpenRouter's
+    # broadcast_generation_* default to false), so its route reads each record for them
+    plain = make_destination(COLLECTOR).route
+    assert not plain.passthrough and plain.withheld == ("generation_cost", "generation_identity", "generation_context")
+    everything = make_destination({**COLLECTOR, "broadcastGenerationCost": True, "broadcastGenerationIdentity": True,
+                                   "broadcastGenerationRequestContext": True}).route
+    assert everything.passthrough and everything.withheld == ()
+
+
+def test_generation_metadata_goes_only_where_its_flag_is_on():
+    from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
+
+    rec = full_record(generation_cost=GenerationCost(upstream_cost=0.004, is_byok=False),
+                      generation_identity=GenerationIdentity(app_name="checkout-app"),
+                      generation_context=GenerationContext(router_latency_ms=12.5))
+    (plain,), _, _ = make_destination(COLLECTOR).route.select([rec])
+    assert (plain.generation_cost, plain.generation_identity, plain.generation_context) == (None, None, None)
+    assert plain.completion == rec.completion and rec.generation_cost is not None  # the record itself is untouched
+    cost = make_destination({**COLLECTOR, "broadcastGenerationCost": True, "privacyMode": True}).route
+    (kept,), _, _ = cost.select([rec])
+    assert kept.generation_cost == rec.generation_cost and kept.generation_identity is None
+    assert kept.completion is None  # privacy mode still applies
 
 
 # ------------------------------------------------------------ regex bounds
@@ -429,7 +450,8 @@ def test_two_destinations_get_their_own_records_over_http():
     rules = {"groups": [{"rules": [GPT]}, {"logic": "and", "rules": [VIP, BIG]}]}
     with SinkThread(OtlpSink()) as ruled, SinkThread(OtlpSink()) as private, SinkThread(OtlpSink()) as off:
         config = [
-            {"type": "otel-collector", "name": "ruled", "endpoint": ruled.url, "apiKeyHashes": ["k1", "k2"], "filterRules": rules},
+            {"type": "otel-collector", "name": "ruled", "endpoint": ruled.url, "apiKeyHashes": ["k1", "k2"], "filterRules": rules,
+             "flavor": "openrouter", "encoding": "protobuf"},  # the flavour that carries prompt and messages both
             {"type": "otel-collector", "name": "private", "endpoint": private.url, "samplingRate": 0.5, "privacyMode": True},
             {"type": "otel-collector", "name": "off", "endpoint": off.url, "enabled": False},
         ]
@@ -463,4 +485,4 @@ def test_two_destinations_get_their_own_records_over_http():
             assert text not in private_bodies
             assert (text in ruled_bodies) is (r.id in want_ruled), text
     assert all(s["attributes"].get("gen_ai.usage.total_tokens") == 1500 for s in private_spans if "gen_ai.response.id" in s["attributes"])
-    assert all(s["attributes"].get("session.id", "").startswith("sess-") for s in private_spans if "gen_ai.response.id" in s["attributes"])
+    assert all(s["attributes"].get("gen_ai.conversation.id", "").startswith("sess-") for s in private_spans if "gen_ai.response.id" in s["attributes"])

@@ -294,8 +294,10 @@ def test_golden_request():
 # ---------------------------------------------------------------- settings
 
 
-def test_route_defaults_to_otlp_and_calls_changes_url_auth_and_size_cap():
-    otlp = make_destination({k: v for k, v in config("https://trace.wandb.ai").items() if k != "route"})
+def test_route_defaults_to_calls_and_otlp_changes_url_auth_and_size_cap():
+    default = make_destination({k: v for k, v in config("https://trace.wandb.ai").items() if k != "route"})
+    assert default.calls is not None  # OpenRouter's mapping is the call API's
+    otlp = make_destination({**config("https://trace.wandb.ai"), "route": "otlp"})
     assert otlp.calls is None and otlp.url == "https://trace.wandb.ai/otel/v1/traces" and otlp.max_batch_bytes is None
     assert otlp.request(b"").headers["Content-Type"] == "application/x-protobuf"
     calls = make_destination(config("https://acme.wandb.io/traces/"))

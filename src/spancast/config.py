@@ -176,7 +176,8 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
 
 _REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _OPENROUTER_TOP = {"type", "name", "config", "enabled", "privacy_mode", "sampling_rate", "api_key_hashes",
-                   "filter_rules"}
+                   "filter_rules", "broadcast_generation_cost", "broadcast_generation_identity",
+                   "broadcast_generation_request_context"}
 _OPENROUTER_IGNORED = {"id", "workspace_id", "created_at", "updated_at", "regions"}  # API bookkeeping
 
 
@@ -324,7 +325,7 @@ class _Checker:
         renamed: dict[str, str] = {}
         for key, value in raw.items():
             name = snake_case(key) if isinstance(key, str) else key
-            if name in _OPENROUTER_IGNORED or (isinstance(name, str) and name.startswith("broadcast_generation_")):
+            if name in _OPENROUTER_IGNORED:
                 continue
             if name not in _OPENROUTER_TOP:
                 self.problem(f"{where}.{key}", unknown_key_reason(key, _OPENROUTER_TOP))

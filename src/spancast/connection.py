@@ -31,6 +31,8 @@ from .record import Generation
 __all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url"]
 
 TEST_NAME = "spancast-connection-test"
+#: What OpenRouter's own test span is called (Ramp filters it out): the openrouter flavour's test sends it.
+OPENROUTER_TEST_NAME = "openrouter-connection-test"
 TEST_TRACE_ID = "0" * 31 + "1"
 EXCERPT_CHARS = 300
 # Header names that carry credentials whatever the destination says (case-insensitive substrings).
@@ -56,12 +58,12 @@ class ConnectionResult:
         return f"<ConnectionResult {self.destination} {verdict} status={status} latency={self.latency_s * 1000:.0f}ms{extra}>"
 
 
-def test_record(now_ns: int | None = None) -> Generation:
+def test_record(now_ns: int | None = None, name: str = TEST_NAME) -> Generation:
     """The record a connection test renders: one span, named and traced so receivers can drop it."""
     now = time.time_ns() if now_ns is None else now_ns
     return Generation(
-        id=TEST_NAME, model=TEST_NAME, start_time_ns=now, end_time_ns=now,
-        trace={"trace_id": TEST_TRACE_ID, "trace_name": TEST_NAME, "generation_name": TEST_NAME},
+        id=name, model=name, start_time_ns=now, end_time_ns=now,
+        trace={"trace_id": TEST_TRACE_ID, "trace_name": name, "generation_name": name},
     )
 
 
@@ -71,7 +73,8 @@ def _test_request(destination: Any) -> tuple[Any, frozenset[int]]:
     if custom is not None:  # a destination with its own test (webhooks: empty body, 400 allowed)
         return custom()
     encoder = destination.new_encoder()
-    encoder.append(test_record())
+    openrouter = getattr(getattr(encoder, "plan", None), "name", None) == "openrouter"
+    encoder.append(test_record(name=OPENROUTER_TEST_NAME if openrouter else TEST_NAME))
     return destination.request(encoder.finish()), frozenset()
 
 

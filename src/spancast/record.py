@@ -11,7 +11,8 @@ import msgspec
 from . import record_checks
 from .errors import RecordError, lower_first
 
-__all__ = ["Generation", "ProviderAttempt", "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS"]
+__all__ = ["Generation", "ProviderAttempt", "GenerationCost", "GenerationIdentity", "GenerationContext",
+           "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS", "GENERATION_GROUPS"]
 
 # Limits are generous on content (a long context is legitimate) and tight on
 # identifiers, which end up as span attributes and index keys downstream.
@@ -37,6 +38,41 @@ class ProviderAttempt(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: Text | None = None
 
 
+class GenerationCost(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Cost and billing detail (OpenRouter's broadcast_generation_cost): sent only where a destination asks."""
+
+    upstream_cost: float | None = None  # USD: what the provider charged (OpenRouter's usage_upstream)
+    byok_cost: float | None = None  # USD: inference billed to your own provider key (byok_usage_inference)
+    is_byok: bool | None = None
+    cache_cost: float | None = None  # USD: what caching saved (negative) or cost (usage_cache)
+    web_search_cost: float | None = None  # USD: the web search surcharge (usage_web)
+
+
+class GenerationIdentity(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Who made the call (OpenRouter's broadcast_generation_identity); privacy mode keeps it, as OpenRouter's does."""
+
+    app_name: Label | None = None  # the calling app's title (X-Title)
+    app_url: Label | None = None  # its URL (HTTP-Referer)
+    external_user: ShortStr | None = None
+
+
+class GenerationContext(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """How the call went (OpenRouter's broadcast_generation_request_context): the latency breakdown."""
+
+    router_latency_ms: float | None = None  # before the provider was called
+    provider_latency_ms: float | None = None  # the provider's request, first byte to last
+    provider_ttft_ms: float | None = None  # the provider's own time to first token
+    region: ShortStr | None = None
+
+
+#: OpenRouter's per-destination flags and the record field each one lets through.
+GENERATION_GROUPS = {
+    "broadcast_generation_cost": "generation_cost",
+    "broadcast_generation_identity": "generation_identity",
+    "broadcast_generation_request_context": "generation_context",
+}
+
+
 class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One LLM call. Only ``id``, ``model`` and the two timestamps are required."""
 
@@ -58,6 +94,9 @@ class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
     cached_tokens: Count | None = None
     cache_write_tokens: Count | None = None
     reasoning_tokens: Count | None = None
+    cache_write_5m_tokens: Count | None = None  # the cache-write tokens by cache lifetime, part of cache_write_tokens
+    cache_write_1h_tokens: Count | None = None
+    web_search_requests: Count | None = None  # web searches the call made
     input_cost: float | None = None
     output_cost: float | None = None
     total_cost: float | None = None
@@ -76,6 +115,10 @@ class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
     api_key_hash: ShortStr | None = None
     api_key_name: ShortStr | None = None
     provider_attempts: list[ProviderAttempt] | None = None
+    # Sent only to destinations whose broadcast_generation_* flag is on (routing clears them otherwise).
+    generation_cost: GenerationCost | None = None
+    generation_identity: GenerationIdentity | None = None
+    generation_context: GenerationContext | None = None
 
     def __post_init__(self) -> None:
         if self.end_time_ns < self.start_time_ns:

@@ -10,7 +10,7 @@ PROJECT = "contract-project"
 
 
 def config(base_url: str, **extra) -> dict:
-    return {"type": "opik", "apiKey": SECRETS[0], "workspace": WORKSPACE, "projectName": PROJECT,
+    return {"type": "opik", "route": "otlp", "apiKey": SECRETS[0], "workspace": WORKSPACE, "projectName": PROJECT,
             "baseUrl": base_url + "/opik/api", **extra}
 
 

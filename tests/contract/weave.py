@@ -11,7 +11,7 @@ ENTITY, PROJECT = "contract-team", "contract-project"
 
 
 def config(base_url: str, **extra) -> dict:
-    return {"type": "weave", "apiKey": SECRETS[0], "entity": ENTITY, "project": PROJECT, "baseUrl": base_url,
+    return {"type": "weave", "route": "otlp", "apiKey": SECRETS[0], "entity": ENTITY, "project": PROJECT, "baseUrl": base_url,
             **extra}
 
 

@@ -43,6 +43,7 @@ from ..record import Generation, ProviderAttempt
 from ._cache import encode_with
 from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
 from .envelope import Envelope
+from . import shapes
 from .plan import AttributePlan, Op, get_plan
 from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
 
@@ -51,10 +52,9 @@ __all__ = ["TraceEncoder", "encode_traces", "hash64", "json_text"]
 _M64 = 0xFFFFFFFFFFFFFFFF
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_JSON_DEPTH = 256
-DEFAULT_NAME = "LLM Generation"
 
 # Seeds of the id hash: one per kind of id, so different ids of one record never collide.
-SEED_TRACE_HI, SEED_TRACE_LO, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_PARENT, SEED_ATTEMPT = 1, 2, 3, 4, 5, 256
+SEED_TRACE_HI, SEED_TRACE_LO, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_PARENT, SEED_ROOT, SEED_ATTEMPT = 1, 2, 3, 4, 5, 6, 256
 
 KIND_INTERNAL, KIND_CLIENT = 1, 3
 STATUS_OK, STATUS_ERROR = 1, 2
@@ -200,20 +200,33 @@ def _tool_call_attrs(prefix: str, tool_calls: Any, field: str, out: list) -> Non
                 out.append((base + "function.arguments", ("s", utf8(json_text(args, field)))))
 
 
-def _message_attrs(prefix: str, role: Any, content: Any, tool_calls: Any, field: str, out: list) -> None:
+def _message_attrs(prefix: str, msg: Mapping[str, Any], field: str, out: list) -> None:
+    """role, content, name, tool_call_id, reasoning (as contents.0, OpenInference's reasoning content),
+    tool_calls.N.tool_call.* of one message."""
+    role, content = msg.get("role"), msg.get("content")
     if isinstance(role, str):
         out.append((prefix + "role", ("s", utf8(role))))
     if isinstance(content, str):
         out.append((prefix + "content", ("s", utf8(content))))
     elif content is not None:
         out.append((prefix + "content", ("s", utf8(json_text(content, field)))))
-    _tool_call_attrs(prefix, tool_calls, field, out)
+    for key in ("name", "tool_call_id"):
+        value = msg.get(key)
+        if isinstance(value, str):
+            out.append((prefix + key, ("s", utf8(value))))
+    reasoning = msg.get("reasoning")
+    if isinstance(reasoning, str):
+        out.append((prefix + "contents.0.message_content.type", ("s", b"reasoning")))
+        out.append((prefix + "contents.0.message_content.text", ("s", utf8(reasoning))))
+    _tool_call_attrs(prefix, msg.get("tool_calls"), field, out)
 
 
-def evaluate(plan: AttributePlan, rec: Any) -> list[tuple[str, tuple[str, Any]]]:
-    """Run a plan over one record: the generation span's attributes, in order."""
+def evaluate(steps: Any, rec: Any) -> list[tuple[str, tuple[str, Any]]]:
+    """Run plan steps (a plan: its generation steps) over one record: their attributes, in order."""
+    if isinstance(steps, AttributePlan):
+        steps = steps.steps
     out: list[tuple[str, tuple[str, Any]]] = []
-    for op, key, field, arg in plan.steps:
+    for op, key, field, arg in steps:
         value = getattr(rec, field) if field is not None else None
         if op == Op.STR or op == Op.STR_LOWER:
             if value is not None:
@@ -266,11 +279,25 @@ def evaluate(plan: AttributePlan, rec: Any) -> list[tuple[str, tuple[str, Any]]]
             if isinstance(value, (list, tuple)):
                 for i, msg in enumerate(value):
                     if isinstance(msg, dict):
-                        prefix = f"{key}{i}.message."
-                        _message_attrs(prefix, msg.get("role"), msg.get("content"), msg.get("tool_calls"), field, out)
+                        _message_attrs(f"{key}{i}.message.", {**msg, "reasoning": None}, field, out)
         elif op == Op.OUTPUT_MESSAGE:
-            if rec.completion is not None or rec.tool_calls is not None:
-                _message_attrs(f"{key}0.message.", "assistant", rec.completion, rec.tool_calls, "completion", out)
+            if rec.completion is not None or rec.tool_calls is not None or rec.reasoning is not None:
+                answer = {"role": "assistant", "content": rec.completion, "reasoning": rec.reasoning,
+                          "tool_calls": rec.tool_calls}
+                _message_attrs(f"{key}0.message.", answer, "completion", out)
+        elif op == Op.MAP:
+            if value is not None:
+                text = _text(value, field)
+                mapped = arg[0].get(text)
+                out.append((key, ("s", utf8(mapped if mapped is not None else text.lower() if arg[1] else text))))
+        elif op == Op.GENAI_INPUT or op == Op.GENAI_OUTPUT:
+            built = shapes.genai_input(rec) if op == Op.GENAI_INPUT else shapes.genai_output(rec)
+            if built is not None:
+                out.append((key, ("s", utf8(json_text(built, "messages" if op == Op.GENAI_INPUT else "completion")))))
+        elif op == Op.PYFUNC:
+            result = arg(rec)
+            if result is not None:
+                out.append((key, typed_value(result, key)))
         elif op == Op.CUSTOM_JSON:
             if value is not None:
                 custom = {k: v for k, v in _mapping(value, field).items() if k not in arg}
@@ -327,11 +354,13 @@ def _given_id(text: str, nhex: int) -> bytes | None:
 
 
 class _Span:
-    __slots__ = ("attrs", "code", "end", "kind", "message", "name", "parent", "span_id", "start", "trace_id")
+    __slots__ = ("attrs", "code", "end", "events", "kind", "message", "name", "parent", "root", "span_id", "start",
+                 "trace_id")
 
-    def __init__(self, trace_id, span_id, parent, name, kind, start, end, attrs, code, message):
+    def __init__(self, trace_id, span_id, parent, name, kind, start, end, attrs, code, message, events=(), root=False):
         self.trace_id, self.span_id, self.parent, self.name, self.kind = trace_id, span_id, parent, name, kind
         self.start, self.end, self.attrs, self.code, self.message = start, end, attrs, code, message
+        self.events, self.root = events, root
 
 
 def _time(value: Any, field: str) -> int:
@@ -341,7 +370,7 @@ def _time(value: Any, field: str) -> int:
 
 
 def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
-    """The spans one record becomes: [intermediate], generation, provider attempts.
+    """The spans one record becomes: [trace root], [intermediate], generation, provider attempts.
 
     Checks run in the order the native encoder runs them, so both raise the same error.
     """
@@ -370,7 +399,15 @@ def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
         if parent is None:
             parent = hash64(utf8(parent_text), SEED_PARENT).to_bytes(8, "big")
             original.append((ORIGINAL_PARENT_ID, ("s", utf8(parent_text))))
-    name = _id_text(trace, "generation_name") or _id_text(trace, "trace_name") or DEFAULT_NAME
+    default = plan.default_name or _text(rec.model, "model")
+    gen_name = _id_text(trace, "generation_name")
+    trace_name = _id_text(trace, "trace_name")
+    if plan.root_span:
+        name = gen_name or default
+    else:
+        name = gen_name or trace_name or default
+    # a root named like the generation adds nothing: the generation is the root (a connection test's one span)
+    draw_root = plan.root_span and bool(trace_name or trace_text is not None) and not (trace_name and trace_name == name)
     span_name = _id_text(trace, "span_name")
     if rec.status == "error":
         code, message = STATUS_ERROR, _text(rec.error_message or "Provider returned error", "error_message")
@@ -378,15 +415,25 @@ def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
         code, message = STATUS_OK, None
 
     spans = []
+    if draw_root:
+        root_id = hash64(trace_id, SEED_ROOT).to_bytes(8, "big")
+        attrs = evaluate(plan.root_steps, rec) + evaluate(plan.trace_steps, rec)
+        spans.append(_Span(trace_id, root_id, parent, trace_name or default, KIND_INTERNAL, start, end, attrs, code,
+                           None, root=True))
+        parent = root_id
     if span_name:
         mid_id = hash64(gen_id, SEED_SPAN_MID).to_bytes(8, "big")
         mid_attrs = [(k, ("s", utf8(v))) for k, v in plan.intermediate]
         spans.append(_Span(trace_id, mid_id, parent, span_name, KIND_INTERNAL, start, end, mid_attrs, STATUS_OK, None))
         parent = mid_id
     gen_span_id = hash64(gen_id, SEED_SPAN_GEN).to_bytes(8, "big")
-    attrs = evaluate(plan, rec) + original
-    spans.append(_Span(trace_id, gen_span_id, parent, name, KIND_CLIENT, start, end, attrs, code, message))
-    spans += _attempt_spans(rec, trace_id, gen_id, gen_span_id, start, end)
+    attrs = evaluate(plan.steps, rec)
+    if not draw_root:
+        attrs += evaluate(plan.trace_steps, rec)
+    attrs += original
+    events = exception_events(rec, end, message) if code == STATUS_ERROR and plan.exception_event else ()
+    spans.append(_Span(trace_id, gen_span_id, parent, name, KIND_CLIENT, start, end, attrs, code, message, events))
+    spans += _attempt_spans(plan, rec, trace_id, gen_id, gen_span_id, start, end)
     return spans
 
 
@@ -394,7 +441,8 @@ def _hash_trace(source: bytes) -> bytes:
     return hash64(source, SEED_TRACE_HI).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO).to_bytes(8, "big")
 
 
-def _attempt_spans(rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, start: int, end: int) -> list[_Span]:
+def _attempt_spans(plan: AttributePlan, rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, start: int,
+                   end: int) -> list[_Span]:
     """One child span per provider attempt, laid end to end from the generation's start."""
     spans = []
     cursor = start
@@ -409,7 +457,8 @@ def _attempt_spans(rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, star
             latency = _double(latency, "provider_attempts.latency_ms")
             duration = int(latency * 1e6) if 0.0 <= latency <= 1e12 else 0
             stop = end if duration > end - cursor else cursor + duration
-        attrs = [("gen_ai.provider.name", ("s", utf8(provider)))]
+        attrs = [(k, ("s", utf8(v))) for k, v in plan.attempt]
+        attrs.append(("gen_ai.provider.name", ("s", utf8(provider))))
         if attempt.status is not None:
             attrs.append(("http.response.status_code", ("i", _int64(attempt.status, "provider_attempts.status"))))
         if attempt.error is not None:
@@ -421,6 +470,35 @@ def _attempt_spans(rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, star
         spans.append(_Span(trace_id, span_id, parent, name, KIND_CLIENT, cursor, stop, attrs, code, message))
         cursor = stop
     return spans
+
+
+# ---------------------------------------------------------------- span events (both writers; the native encoder too)
+
+
+def events_piece(events: Any, json: bool) -> bytes:
+    """A span's events as written between its attributes and its status: in protobuf the Span.events
+    fields (11: Event 1 time_unix_nano fixed64, 2 name, 3 attributes), in OTLP JSON ``"events":[...],``."""
+    if json:
+        items = [
+            '{"timeUnixNano":"' + str(time_ns) + '","name":' + json_quote(name) + ',"attributes":['
+            + ",".join(json_kv(k, v) for k, v in attrs) + "]}"
+            for time_ns, name, attrs in events
+        ]
+        return ('"events":[' + ",".join(items) + "],").encode("utf-8")
+    out = b""
+    for time_ns, name, attrs in events:
+        event = b"\x09" + struct.pack("<Q", time_ns) + len_field(0x12, utf8(name))
+        event += b"".join(len_field(0x1A, pb_kv(k, v)) for k, v in attrs)
+        out += len_field(0x5A, event)
+    return out
+
+
+def exception_events(rec: Any, end: int, message: str) -> tuple:
+    """The ``exception`` event of a failed generation (OpenTelemetry's way of recording an error, which
+    LangSmith shows as the run's error): exception.type (error_type, else "error") and .message."""
+    kind = rec.error_type if rec.error_type is not None else "error"
+    return ((end, "exception", [("exception.type", ("s", utf8(_text(kind, "error_type")))),
+                                ("exception.message", ("s", utf8(message)))]),)
 
 
 # ---------------------------------------------------------------- protobuf writer
@@ -437,6 +515,8 @@ def pb_span(span: _Span) -> bytes:
         b"\x41" + struct.pack("<Q", span.end),
     ]
     parts += [len_field(0x4A, pb_kv(k, v)) for k, v in span.attrs]
+    if span.events:
+        parts.append(events_piece(span.events, False))
     status = b""
     if span.message is not None:
         status = len_field(0x12, utf8(span.message))
@@ -463,12 +543,29 @@ def json_span(span: _Span) -> bytes:
         str(span.end),
         '","attributes":[',
         ",".join(json_kv(k, v) for k, v in span.attrs),
-        '],"status":{',
+        "],",
     ]
+    if span.events:
+        parts.append(events_piece(span.events, True).decode("utf-8"))
+    parts.append('"status":{')
     if span.message is not None:
         parts += ['"message":', json_quote(span.message), ","]
     parts += ['"code":', str(span.code), "}}"]
     return utf8("".join(parts))
+
+
+def root_patch(known: _Span, again: _Span, json: bool) -> tuple[int, int, int]:
+    """(status code, start, end) of a trace root written once per request when another record of its trace
+    comes: failed if either failed, widened to both records' times. A time whose decimal digits would change
+    in number stays, in both formats (the native encoder patches OTLP JSON's digits in place, and protobuf
+    says what JSON says)."""
+    code = STATUS_ERROR if STATUS_ERROR in (known.code, again.code) else known.code
+    start, end = min(known.start, again.start), max(known.end, again.end)
+    if len(str(start)) != len(str(known.start)):
+        start = known.start
+    if len(str(end)) != len(str(known.end)):
+        end = known.end
+    return code, start, end
 
 
 # ---------------------------------------------------------------- the encoder
@@ -491,9 +588,12 @@ class TraceEncoder:
         self.plan = get_plan(flavor)
         #: Every string attribute value (resource ones too) is cut to this many code points; -1: no cut.
         self.max_value_chars = check_max_value_chars(max_value_chars)
-        self.envelope = Envelope(format, resource_attrs(resource, self.max_value_chars))
+        self.envelope = Envelope(format, resource_attrs(resource, self.max_value_chars, self.plan.resource),
+                                 self.plan.scope)
         self._json = format == "json"
         self._chunks: list[bytes] = []
+        #: The trace roots written into this request: trace id -> (index of its chunk, its span).
+        self._roots: dict[bytes, tuple[int, _Span]] = {}
         self._body = 0
         self.records = 0
         self.spans = 0
@@ -507,6 +607,12 @@ class TraceEncoder:
         if self.max_value_chars >= 0:
             for span in spans:
                 span.attrs = [(k, clip_value(v, self.max_value_chars)) for k, v in span.attrs]
+        patch = None
+        if spans[0].root and spans[0].trace_id in self._roots:
+            # the trace's root is in this request already: widened to this record, failed if it failed
+            index, known = self._roots[spans[0].trace_id]
+            patch = (index, known, root_patch(known, spans[0], self._json))
+            spans = spans[1:]
         if self._json:
             chunks = [json_span(s) for s in spans]
             added = sum(map(len, chunks)) + len(chunks) - (0 if self.spans else 1)
@@ -517,6 +623,12 @@ class TraceEncoder:
         if max_bytes >= 0 and self.records:
             if self.envelope.size(self._body + added, self.spans + len(chunks)) > max_bytes:
                 return 0
+        if spans[0].root:
+            self._roots[spans[0].trace_id] = (len(self._chunks), spans[0])
+        if patch is not None:
+            index, known, (code, start, end) = patch
+            known.code, known.start, known.end = code, start, end
+            self._chunks[index] = json_span(known) if self._json else pb_span(known)
         self._chunks += chunks
         self._body += added
         self.records += 1
@@ -573,6 +685,7 @@ class TraceEncoder:
         return self.finish()
 
     def reset(self) -> None:
+        self._roots = {}
         self._chunks = []
         self._body = 0
         self.records = 0
@@ -582,15 +695,17 @@ class TraceEncoder:
         return f"<TraceEncoder impl=python format={self.format} flavor={self.plan.name} records={self.records} bytes={self.size}>"
 
 
-def _resource(resource: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    items = dict(resource or {})
+def _resource(resource: Mapping[str, Any] | None, defaults: Any = ()) -> list[tuple[str, Any]]:
+    items = {**dict(defaults), **dict(resource or {})}
     service = items.pop("service.name", "spancast")
     return [("service.name", service), *items.items()]
 
 
-def resource_attrs(resource: Mapping[str, Any] | None, max_chars: int = -1) -> list[tuple[str, tuple[str, Any]]]:
-    """The resource attributes as typed values (cut to max_chars code points when that is >= 0)."""
-    attrs = [(k, typed_value(v, f"resource.{k}")) for k, v in _resource(resource)]
+def resource_attrs(resource: Mapping[str, Any] | None, max_chars: int = -1,
+                   defaults: Any = ()) -> list[tuple[str, tuple[str, Any]]]:
+    """The resource attributes as typed values (cut to max_chars code points when that is >= 0); defaults
+    (the flavour's) come first and the destination's own resource wins over them."""
+    attrs = [(k, typed_value(v, f"resource.{k}")) for k, v in _resource(resource, defaults)]
     if max_chars >= 0:
         attrs = [(k, clip_value(v, max_chars)) for k, v in attrs]
     return attrs

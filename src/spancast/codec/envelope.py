@@ -21,8 +21,9 @@ EMPTY_JSON = b'{"resourceSpans":[]}'
 class Envelope:
     """ExportTraceServiceRequest > ResourceSpans > (Resource, ScopeSpans > (scope, spans...))."""
 
-    def __init__(self, format: str, resource_attrs: list[tuple[str, tuple[str, Any]]]) -> None:
+    def __init__(self, format: str, resource_attrs: list[tuple[str, tuple[str, Any]]], scope: str = SCOPE_NAME) -> None:
         self.format = format
+        self.scope = scope
         self.resource_attrs = resource_attrs
         if format == "json":
             attrs = ",".join(json_kv(k, v) for k, v in resource_attrs)
@@ -30,7 +31,7 @@ class Envelope:
                 '{"resourceSpans":[{"resource":{"attributes":['
                 + attrs
                 + ']},"scopeSpans":[{"scope":{"name":'
-                + json_quote(SCOPE_NAME)
+                + json_quote(scope)
                 + ',"version":'
                 + json_quote(__version__)
                 + '},"spans":['
@@ -39,9 +40,9 @@ class Envelope:
             self.resource_field = self.scope_field = b""
         else:
             resource = b"".join(len_field(0x0A, pb_kv(k, v)) for k, v in resource_attrs)
-            scope = len_field(0x0A, SCOPE_NAME.encode()) + len_field(0x12, __version__.encode())
+            scope_msg = len_field(0x0A, scope.encode()) + len_field(0x12, __version__.encode())
             self.resource_field = len_field(0x0A, resource)
-            self.scope_field = len_field(0x0A, scope)
+            self.scope_field = len_field(0x0A, scope_msg)
             self.prefix = self.suffix = b""
 
     def size(self, body_len: int, nspans: int) -> int:

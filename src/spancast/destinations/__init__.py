@@ -16,9 +16,11 @@ from .file import FileDestination
 from .grafana import GrafanaDestination
 from .langfuse import LangfuseDestination
 from .langsmith import LangSmithDestination
+from .mlflow import MlflowDestination
 from .newrelic import NewRelicDestination
 from .opik import OpikDestination
 from .otlp import OtlpDestination
+from .phoenix import PhoenixDestination
 from .posthog import PostHogDestination
 from .raindrop import RaindropDestination
 from .redis import RedisDestination
@@ -51,6 +53,8 @@ REGISTRY: dict[str, type[Destination]] = {
         BraintrustDestination,
         OpikDestination,
         WeaveDestination,
+        PhoenixDestination,
+        MlflowDestination,
         # JSON event APIs
         PostHogDestination,
         RaindropDestination,

@@ -110,6 +110,16 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     privacy_mode: Annotated[bool, msgspec.Meta(
         description="drop content (messages, prompt, completion, reasoning, tool calls); metadata still goes",
     )] = False
+    # OpenRouter's "additional generation metadata": which of the record's generation_* groups go out.
+    broadcast_generation_cost: Annotated[bool, msgspec.Meta(
+        description="send the record's generation_cost (upstream, BYOK, cache and web search costs)",
+    )] = False
+    broadcast_generation_identity: Annotated[bool, msgspec.Meta(
+        description="send the record's generation_identity (app name and URL, external user); privacy mode keeps it",
+    )] = False
+    broadcast_generation_request_context: Annotated[bool, msgspec.Meta(
+        description="send the record's generation_context (router and provider latencies, region)",
+    )] = False
 
     # Header values are often credentials (a webhook's only auth): reprs show their names only.
     __repr__ = settings_repr

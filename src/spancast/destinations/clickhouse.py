@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import quote, urlsplit
 
@@ -117,6 +118,7 @@ import orjson
 
 from ..codec import IMPL, implementation
 from ..codec import _py as _codec
+from ..codec import shapes
 from ..codec.plan import AttributePlan, Op, get_plan
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import OTLP_RETRYABLE, OVERLOAD, Action, Decision, decide, parse_retry_after
@@ -220,15 +222,15 @@ _CODE_IN_BODY = re.compile(rb"\s*Code: (\d{1,5})[.,]")
 _CODE_HEADER = "x-clickhouse-exception-code"
 _AUTH_HEADERS = frozenset({"authorization", "x-clickhouse-user", "x-clickhouse-key", "x-clickhouse-quota"})
 
-# The generation span's attributes for ATTRIBUTES: the gen_ai flavour without its two content keys,
-# which INPUT and OUTPUT already hold.
-_CONTENT_KEYS = frozenset({"gen_ai.prompt", "gen_ai.completion"})
-_PLAN = get_plan(AttributePlan(
-    "clickhouse", tuple(step for step in get_plan("gen_ai").steps if step.key not in _CONTENT_KEYS), ()
-))
-_FAST_OPS = frozenset({Op.STR, Op.STR_LOWER, Op.STR_OR, Op.STR_ARRAY, Op.INT, Op.DOUBLE, Op.BOOL, Op.EXPAND})
-if not all(step.op in _FAST_OPS and step.field is not None for step in _PLAN.steps):  # pragma: no cover
-    raise ImportError("the gen_ai plan gained an op spancast.destinations.clickhouse does not evaluate")
+# The generation span's attributes for ATTRIBUTES: the gen_ai flavour's plain fields (with its trace-level
+# ones), without its content (INPUT and OUTPUT hold it) and derived JSON values.
+_FAST_OPS = frozenset({Op.STR, Op.STR_LOWER, Op.STR_OR, Op.STR_ARRAY, Op.INT, Op.DOUBLE, Op.BOOL, Op.EXPAND, Op.MAP})
+_CONTENT_KEYS = frozenset({"output.value"})
+_GEN_AI = get_plan("gen_ai")
+_PLAN = get_plan(AttributePlan("clickhouse", tuple(
+    step for step in _GEN_AI.steps + _GEN_AI.trace_steps
+    if step.op in _FAST_OPS and step.field is not None and step.key not in _CONTENT_KEYS
+)))
 # The id hash (FNV-1a 64 + splitmix64, spancast.codec): the extension's when it is loaded, it is the same.
 _hash64 = implementation("native").hash64_py if IMPL == "native" else _codec.hash64
 
@@ -244,19 +246,35 @@ def _quoted(name: str) -> str:
     return f"`{check_identifier(name, 'identifier')}`"
 
 
-def clickhouse_ddl(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE) -> str:
-    """The CREATE TABLE statement for the destination's table (valid on ClickHouse 18.16 and current
-    releases); ValueError (a ConfigError) for a name that is not a plain identifier."""
+#: The columns OpenRouter's ClickHouse page names (its typed columns and JSON string columns; TIMESTAMP a
+#: DateTime64 with millisecond precision), for a table created from OpenRouter's own setup instructions:
+#: ``schema: openrouter`` writes these only. DateTime64 needs ClickHouse 20.1 or later.
+OPENROUTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("TRACE_ID", "String"), ("SPAN_ID", "String"), ("TIMESTAMP", "DateTime64(3)"), ("USER_ID", "String"),
+    ("SESSION_ID", "String"), ("MODEL", "String"), ("PROVIDER_NAME", "String"), ("API_KEY_NAME", "String"),
+    ("STATUS", "String"), ("LEVEL", "String"), ("SPAN_TYPE", "String"), ("FINISH_REASON", "String"),
+    ("DURATION_MS", "Float64"), ("PROMPT_TOKENS", "UInt64"), ("COMPLETION_TOKENS", "UInt64"),
+    ("TOTAL_TOKENS", "UInt64"), ("TOTAL_COST", "Float64"), ("ATTRIBUTES", "String"), ("INPUT", "String"),
+    ("OUTPUT", "String"), ("METADATA", "String"), ("MODEL_PARAMETERS", "String"),
+)
+
+
+def clickhouse_ddl(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE, schema: str = "spancast") -> str:
+    """The CREATE TABLE statement for the destination's table: spancast's (valid on ClickHouse 18.16 and
+    current releases) or, with schema "openrouter", one in the shape of OpenRouter's (20.1 or later);
+    ValueError (a ConfigError) for a name that is not a plain identifier."""
     check_identifier(database, "database")
     check_identifier(table, "table")
-    width = max(len(name) for name, _ in COLUMNS)
-    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in COLUMNS)
+    chosen = OPENROUTER_COLUMNS if schema == "openrouter" else COLUMNS
+    width = max(len(name) for name, _ in chosen)
+    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in chosen)
+    order = "(TIMESTAMP, TRACE_ID, SPAN_ID)" if schema == "openrouter" else "(TIMESTAMP, GENERATION_ID)"
     return (
         f"CREATE TABLE IF NOT EXISTS {_quoted(database)}.{_quoted(table)}\n"
         f"(\n{columns}\n)\n"
         "ENGINE = ReplacingMergeTree()\n"
         "PARTITION BY toYYYYMM(TIMESTAMP)\n"
-        "ORDER BY (TIMESTAMP, GENERATION_ID)\n"
+        f"ORDER BY {order}\n"
     )
 
 
@@ -323,6 +341,7 @@ def _plain(typed: tuple[str, Any]) -> Any:
     return value  # b, i, d, n
 
 
+_MAP = int(Op.MAP)
 _STR, _STR_LOWER, _STR_OR, _STR_ARRAY, _INT, _DOUBLE, _BOOL, _EXPAND = (
     int(Op.STR), int(Op.STR_LOWER), int(Op.STR_OR), int(Op.STR_ARRAY), int(Op.INT), int(Op.DOUBLE), int(Op.BOOL),
     int(Op.EXPAND))
@@ -365,13 +384,27 @@ def _attributes(rec: Any) -> dict[str, Any]:
             out[key] = [text(value, field)]
         elif op == _BOOL:
             out[key] = bool(value)
-        else:  # _EXPAND (the import-time check allows nothing else)
+        elif op == _MAP:
+            value = text(value, field)
+            mapped = arg[0].get(value)
+            out[key] = mapped if mapped is not None else value.lower() if arg[1] else value
+        else:  # _EXPAND (the plan above takes no other op)
             for k, v in _codec._mapping(value, field).items():
                 if not isinstance(k, str):
                     raise EncodeError(field, f"key {k!r} is not a string")
                 if k not in arg:
                     out[key + k] = _free(v, f"{field}.{k}")
     return out
+
+
+def _metadata(rec: Any, trace: Any) -> str:
+    """The trace's keys, and the generation metadata groups the destination asked for (routing cleared the
+    others) under OpenRouter's names (openrouter_generation.*, openrouter.*), as JSON text."""
+    extra = shapes.openrouter_generation(rec)
+    if rec.web_search_requests is not None:
+        extra.setdefault("openrouter_generation", {})["web_search_requests"] = rec.web_search_requests
+    doc = {**trace, **extra} if trace else extra
+    return _json(doc, "trace") if doc else ""
 
 
 def _hex_id(source: bytes, seed: int) -> str:
@@ -448,7 +481,7 @@ def row(rec: Any) -> dict[str, Any]:
         "ATTRIBUTES": _json(attributes, "attributes"),
         "INPUT": _json(inputs, "messages") if inputs else "",
         "OUTPUT": _json(outputs, "completion") if outputs else "",
-        "METADATA": _json(trace, "trace") if trace else "",
+        "METADATA": _metadata(rec, trace),
         "MODEL_PARAMETERS": _json(rec.model_parameters, "model_parameters") if rec.model_parameters else "",
         "PROVIDER_ATTEMPTS": _json(msgspec.to_builtins(rec.provider_attempts), "provider_attempts")
         if rec.provider_attempts else "",
@@ -460,6 +493,26 @@ def render(rec: Any) -> bytes:
     try:
         return orjson.dumps(row(rec))
     except TypeError as exc:  # a string orjson cannot write (a lone surrogate from a record built in Python)
+        raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
+
+
+_OPENROUTER_NAMES = tuple(name for name, _ in OPENROUTER_COLUMNS)
+
+
+def openrouter_row(rec: Any) -> dict[str, Any]:
+    """The row for a table in OpenRouter's shape: its columns of row(), TIMESTAMP as UTC text with
+    milliseconds (what a DateTime64(3) column reads in JSONEachRow)."""
+    full = row(rec)
+    out = {name: full[name] for name in _OPENROUTER_NAMES}
+    ms = full["START_TIME_NS"] // 1_000_000
+    out["TIMESTAMP"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}"
+    return out
+
+
+def render_openrouter(rec: Any) -> bytes:
+    try:
+        return orjson.dumps(openrouter_row(rec))
+    except TypeError as exc:
         raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
 
 
@@ -481,6 +534,10 @@ class ClickHouseSettings(CommonSettings, kw_only=True, forbid_unknown_fields=Tru
     auth_style: Annotated[Literal["basic", "headers"], msgspec.Meta(
         description="basic: Authorization Basic; headers: X-ClickHouse-User/-Key (for proxies that strip it)",
     )] = "basic"
+    schema: Annotated[Literal["spancast", "openrouter"], msgspec.Meta(
+        description="the table's shape: spancast (clickhouse_ddl(), 18.16+) or openrouter (a table made from"
+                    " OpenRouter's setup instructions: its columns only, TIMESTAMP in milliseconds)",
+    )] = "spancast"
 
 
 class ClickHouseDestination(Destination):
@@ -515,7 +572,7 @@ class ClickHouseDestination(Destination):
         self.target = f"{_quoted(s.database)}.{_quoted(s.table)}"
         base = s.host.rstrip("/") + "/"
         self.url = base + "?query=" + quote(f"INSERT INTO {self.target} FORMAT JSONEachRow", safe="")
-        names = ", ".join(name for name, _ in COLUMNS)
+        names = ", ".join(name for name, _ in (OPENROUTER_COLUMNS if s.schema == "openrouter" else COLUMNS))
         self.probe_url = base + "?query=" + quote(f"INSERT INTO {self.target} ({names}) FORMAT JSONEachRow", safe="")
         password = s.password or ""
         if s.auth_style == "basic":
@@ -526,7 +583,8 @@ class ClickHouseDestination(Destination):
 
     def new_encoder(self, format: str | None = None) -> EventEncoder:
         """A JSONEachRow batch: one row per line (format is ignored: rows have one rendering)."""
-        return EventEncoder(render, prefix=b"", separator=b"\n", suffix=b"\n")
+        chosen = render_openrouter if self.settings.schema == "openrouter" else render
+        return EventEncoder(chosen, prefix=b"", separator=b"\n", suffix=b"\n")
 
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, self._headers, body)
@@ -569,4 +627,4 @@ class ClickHouseDestination(Destination):
 if __name__ == "__main__":  # python -m spancast.destinations.clickhouse [database [table]]: print the DDL
     import sys
 
-    print(clickhouse_ddl(*sys.argv[1:3]), end="")
+    print(clickhouse_ddl(*sys.argv[1:4]), end="")

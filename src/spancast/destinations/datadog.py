@@ -27,7 +27,7 @@ https://docs.datadoghq.com/llm_observability/instrumentation/api/):
       {"name", "span_id", "trace_id", "parent_id", "start_ns", "duration", "status", "session_id",
        "tags": ["user_id:<user>"], "meta": {...}, "metrics": {...}}
 
-  ``name``: ``trace.generation_name``, else ``trace.trace_name``, else ``LLM Generation``.
+  ``name``: ``trace.generation_name``, else the model (as OpenRouter documents the default).
   Ids are the same ones the OTLP destinations send for the record (``spancast.codec``'s hash):
   ``trace_id`` the 32-hex trace id (``trace.trace_id`` when it is one, else a hash of it, or of the
   generation id without one; the original then in ``metadata.original_trace_id``), ``span_id`` the
@@ -69,7 +69,7 @@ from typing import Annotated, Any, ClassVar, Mapping
 import msgspec
 import orjson
 
-from ..codec._py import DEFAULT_NAME, SEED_PARENT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec._py import SEED_PARENT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import ConfigError, EncodeError
 from ._secret import check_header_value, merge_headers
 from .base import CommonSettings, Destination, Request, Secret
@@ -263,7 +263,7 @@ def render_spans(rec: Any) -> list[dict[str, Any]]:
     if rec.time_to_first_token_ms is not None:
         metrics["time_to_first_token"] = rec.time_to_first_token_ms / 1000
 
-    span = {"name": trace_text(trace, "generation_name") or trace_text(trace, "trace_name") or DEFAULT_NAME,
+    span = {"name": trace_text(trace, "generation_name") or rec.model,
             "span_id": str(hash64(gen_id, SEED_SPAN_GEN)), "parent_id": parent, **common,
             "status": "error" if rec.status == "error" else "ok", "meta": meta, "metrics": metrics}
     spans.append(span)

@@ -13,7 +13,7 @@ import msgspec
 
 from ..errors import ConfigError
 from .base import CommonSettings, Request
-from .otlp import OtlpDestination
+from .otlp import FLAVOR_HELP, OtlpDestination
 
 __all__ = ["FileSettings", "FileDestination"]
 
@@ -31,8 +31,8 @@ class FileSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     max_files: Annotated[int, msgspec.Meta(
         description="rotated files kept besides the current one (0: a full file is deleted)",
     )] = 5
-    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
-        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    flavor: Annotated[Literal["gen_ai", "openinference", "openrouter"], msgspec.Meta(
+        description=FLAVOR_HELP,
     )] = "gen_ai"
     resource: Annotated[dict[str, object], msgspec.Meta(
         description="extra OTLP resource attributes on every line (service.name defaults to spancast)",

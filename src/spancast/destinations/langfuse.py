@@ -48,8 +48,8 @@ class LangfuseSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True)
         description="Langfuse host: https://cloud.langfuse.com for EU, or a self-hosted v3.22+ instance",
     )] = DEFAULT_URL
     ingestion_version: Annotated[Literal[4] | None, msgspec.Meta(
-        description="4 sends x-langfuse-ingestion-version: 4 (real-time ingestion); none: not sent",
-    )] = None
+        description="4 sends x-langfuse-ingestion-version: 4 (real-time ingestion, what Langfuse's SDK sends); none: not sent",
+    )] = 4
 
 
 class LangfuseDestination(OtlpPreset):

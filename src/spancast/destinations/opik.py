@@ -26,8 +26,7 @@ https://www.comet.com/docs/opik/integrations/opentelemetry):
   backend assigns its own ids.
 
 OpenRouter itself (ids re-made as UUIDv7, costs in span metadata) looks like Opik's REST batch API, not
-OTLP: ``route: rest`` sends exactly that. The OTLP route stays the default, so existing configurations
-send what they always did.
+OTLP: ``route: rest``, the default, sends exactly that; ``route: otlp`` the OTLP route.
 """
 
 from __future__ import annotations
@@ -58,8 +57,8 @@ class OpikSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
         description="Opik API URL: self-hosted http://{host}:5173/api, enterprise https://{host}/opik/api",
     )] = DEFAULT_URL
     route: Annotated[Literal["otlp", "rest"], msgspec.Meta(
-        description="otlp: Opik's OTLP endpoint; rest: its trace and span batch API (as OpenRouter sends)",
-    )] = "otlp"
+        description="rest: Opik's trace and span batch API (OpenRouter's mapping: UUIDv7 ids); otlp: its OTLP endpoint",
+    )] = "rest"
     # Redeclared from PresetSettings (same type, default and place) for their descriptions.
     encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
         description="OTLP body encoding: protobuf or json (route otlp only; the rest route sends JSON)",

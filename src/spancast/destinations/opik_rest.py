@@ -14,7 +14,7 @@ https://www.comet.com/docs/opik/reference/rest-api/spans/create-spans; Opik's ba
   <workspace>``, ``Content-Type: application/json``. The project travels in the body (``project_name``);
   Opik creates it on first use.
 - Limits: at most 1000 items per batch request (``TraceBatch`` / ``SpanBatch``: ``@Size(min = 1, max =
-  1000)``), so ``max_batch_records`` is 1000; Opik's own SDK keeps a request under 5 MB
+  1000)``), and a record may bring two spans, so ``max_batch_records`` is 500; Opik's own SDK keeps a request under 5 MB
   (``MAX_BATCH_SIZE_MB`` in ``sdks/python/src/opik/config.py``), so ``max_batch_bytes`` is 5 MiB, counted
   over both documents together (each request is smaller). A body too large gets 413 and the pipeline
   splits the batch. Compression: Opik's SDK gzips its JSON requests by default, so ``compression: gzip``
@@ -45,9 +45,11 @@ https://www.comet.com/docs/opik/reference/python-sdk/troubleshooting/batching-an
 single-item ``POST /v1/private/traces`` answers 409 for an existing id; this route never uses it. A span's
 ids (its own, its trace's, its parent's) are fixed per record, so a replay lands on the same row.
 
-Every record is a trace of its own. ``trace.trace_id`` stays in metadata: records sharing it would
-otherwise overwrite one another's trace (name, input, output, times), and an id derived from it alone
-could not carry a start time Opik accepts.
+Records sharing a ``trace.trace_id`` are one Opik trace: its id is a UUIDv7 of a hash of that text, with
+the record's start floored to the UTC hour as its timestamp (the same for every record of the trace, and
+well inside the ingestion window Opik checks, 24 hours either side of now). Each record writes the trace
+again (the latest write wins: its name, times, input and output); a trace crossing an hour boundary shows
+as two. A record without ``trace_id`` is a trace of its own, its id made from the generation id.
 
 Mapping (OpenRouter's Opik page, https://openrouter.ai/docs/guides/features/broadcast/opik):
 
@@ -75,7 +77,8 @@ Mapping (OpenRouter's Opik page, https://openrouter.ai/docs/guides/features/broa
   "error_info", "ttft"}``: ``input``, ``output``, ``tags``, ``error_info``, ``ttft`` as on the trace, and
 
   ========================  ==============================================================================
-  ``name``                  ``trace.generation_name``, else ``trace.span_name``, else ``model``
+  ``name``                  ``trace.generation_name``, else ``model`` (``trace.span_name`` names a ``general``
+                            span of its own, between the trace and the llm span, as OpenRouter's docs say)
   ``parent_span_id``        ``trace.parent_span_id`` when it is a UUIDv7 (an Opik span id of the caller's);
                             anything else would fail the whole batch, so it stays in metadata only. The
                             parent lies in another trace (each record is its own): Opik stores the link,
@@ -124,8 +127,9 @@ __all__ = ["RestRoute", "OpikBody", "RestEncoder", "opik_id", "render_documents"
 TRACES_PATH = "/v1/private/traces/batch"
 SPANS_PATH = "/v1/private/spans/batch"
 PREVIEW_PATH = "/v1/private/{traces,spans}/batch"
-#: Opik's batch requests take 1000 items at most (TraceBatch / SpanBatch, @Size(max = 1000)).
-MAX_BATCH_RECORDS = 1000
+#: Opik's batch requests take 1000 items at most (TraceBatch / SpanBatch, @Size(max = 1000)); a record may
+#: bring two spans (its span_name span and its llm span), so 500 records a batch.
+MAX_BATCH_RECORDS = 500
 #: Opik's SDK keeps a request under 5 MB (MAX_BATCH_SIZE_MB = 5, counted in MiB); here both documents together.
 MAX_BATCH_BYTES = 5 * 1024 * 1024
 #: Opik's usage map holds Int32 counts; a larger value would fail the whole batch.
@@ -187,8 +191,20 @@ def _content(rec: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return given, answer
 
 
-def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The trace and the span of one record, as dicts (see the module docstring for the mapping)."""
+_HOUR_NS = 3600 * 1_000_000_000
+
+
+def trace_uuid(rec: Any, shared: str | None) -> str:
+    """The Opik trace id of a record: its own, or its shared trace_id's (hashed, stamped with the start's
+    UTC hour, so every record of the trace names the same trace)."""
+    if shared is None:
+        return opik_id("trace", rec.id, rec.start_time_ns)
+    return opik_id("shared-trace", shared, rec.start_time_ns // _HOUR_NS * _HOUR_NS)
+
+
+def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The trace and the spans (the span_name span, if any, then the llm span) of one record, as dicts
+    (see the module docstring for the mapping)."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
@@ -204,7 +220,7 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[
         error = _put({"exception_type": rec.error_type or "error"}, (("message", rec.error_message),))
         error["traceback"] = rec.error_message or error["exception_type"]
     start, end = iso_us(rec.start_time_ns), iso_us(rec.end_time_ns)
-    trace_id = opik_id("trace", rec.id, rec.start_time_ns)
+    trace_id = trace_uuid(rec, trace_text(trace, "trace_id"))
 
     trace_doc: dict[str, Any] = {"id": trace_id, "project_name": project_name,
                                  "name": trace_text(trace, "trace_name") or rec.model,
@@ -214,12 +230,21 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[
     _put(trace_doc, (("tags", tags or None), ("thread_id", rec.session_id), ("error_info", error),
                      ("ttft", rec.time_to_first_token_ms)))
 
+    spans: list[dict[str, Any]] = []
+    parent_id = _as_uuid7(parent) if parent else None
+    if span_name:
+        mid: dict[str, Any] = {"id": opik_id("mid", rec.id, rec.start_time_ns), "project_name": project_name,
+                               "trace_id": trace_id}
+        if parent_id is not None:
+            mid["parent_span_id"] = parent_id
+        mid.update(name=span_name, type="general", start_time=start, end_time=end)
+        spans.append(mid)
+        parent_id = mid["id"]
     span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns), "project_name": project_name,
                                 "trace_id": trace_id}
-    parent_id = _as_uuid7(parent) if parent else None
     if parent_id is not None:
         span_doc["parent_span_id"] = parent_id
-    span_doc["name"] = trace_text(trace, "generation_name") or span_name or rec.model
+    span_doc["name"] = trace_text(trace, "generation_name") or rec.model
     span_doc["type"] = "llm"
     span_doc["start_time"], span_doc["end_time"] = start, end
     _put(span_doc, (("input", given), ("output", answer)))
@@ -247,7 +272,8 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[
     _put(span_doc, (("model", rec.model), ("provider", rec.provider), ("tags", tags or None), ("usage", usage or None),
                     ("total_estimated_cost", rec.total_cost), ("error_info", error),
                     ("ttft", rec.time_to_first_token_ms)))
-    return trace_doc, span_doc
+    spans.append(span_doc)
+    return trace_doc, spans
 
 
 class OpikBody(bytes):
@@ -317,8 +343,9 @@ class RestRoute:
         return join_url(self.settings.base_url, SPANS_PATH)
 
     def render(self, rec: Any) -> tuple[bytes, bytes]:
-        trace, span = render_documents(rec, self.settings.project_name)
-        return orjson.dumps(trace), orjson.dumps(span)
+        """The record's trace, and its spans as array items (comma-joined: they go into one JSON array)."""
+        trace, spans = render_documents(rec, self.settings.project_name)
+        return orjson.dumps(trace), b",".join(orjson.dumps(span) for span in spans)
 
     def new_encoder(self) -> RestEncoder:
         return RestEncoder(self.render)

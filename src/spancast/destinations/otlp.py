@@ -25,17 +25,19 @@ from .base import CommonSettings, Destination, Request
 __all__ = ["OtlpSettings", "OtlpDestination", "partial_success"]
 
 CONTENT_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
+FLAVOR_HELP = ("attribute conventions: gen_ai (OpenTelemetry GenAI), openinference (Arize, Phoenix) or openrouter"
+               " (OpenRouter's own payload, for receivers built on it)")
 
 
 class OtlpSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     endpoint: Annotated[str, msgspec.Meta(
         description="the full OTLP/HTTP traces URL, nothing appended (e.g. http://collector:4318/v1/traces)",
     )]
-    encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
-        description="OTLP body encoding: protobuf or json",
-    )] = "protobuf"
-    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
-        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    encoding: Annotated[Literal["protobuf", "json"] | None, msgspec.Meta(
+        description="OTLP body encoding: protobuf or json (none: json for flavor openrouter, as OpenRouter sends; else protobuf)",
+    )] = None
+    flavor: Annotated[Literal["gen_ai", "openinference", "openrouter"], msgspec.Meta(
+        description=FLAVOR_HELP,
     )] = "gen_ai"
     resource: Annotated[dict[str, Any], msgspec.Meta(
         description="extra OTLP resource attributes on every request (service.name defaults to spancast)",
@@ -66,7 +68,9 @@ class OtlpDestination(Destination):
 
     @property
     def encoding(self) -> str:
-        return self.settings.encoding
+        if self.settings.encoding is not None:
+            return self.settings.encoding
+        return "json" if self.settings.flavor == "openrouter" else "protobuf"
 
     def new_encoder(self, format: str | None = None) -> TraceEncoder:
         """An encoder for this destination's rendering (format: the encoding to use instead, for previews)."""

@@ -42,7 +42,7 @@ Wire, and what each part rests on:
   ``$ai_temperature``, ``$ai_max_tokens``, ``$ai_model_parameters``
                                         from ``model_parameters``
   ``$ai_stop_reason``                   ``finish_reason``
-  ``$ai_is_error``, ``$ai_error``       ``status == "error"``, ``error_message`` (else ``error_type``)
+  ``$ai_is_error``, ``$ai_error``       ``status == "error"`` (always sent), ``error_message`` (else ``error_type``)
   ``$ai_input``                         ``messages`` (or ``[{"role": "user", "content": prompt}]``)
   ``$ai_output_choices``                ``[{"role": "assistant", "content": completion, "tool_calls": ...}]``
   ====================================  =================================================================
@@ -191,8 +191,8 @@ def render_event(rec: Any) -> dict[str, Any]:
             if params.get(key) is not None:
                 props[name] = params[key]
         props["$ai_model_parameters"] = params
+    props["$ai_is_error"] = rec.status == "error"  # always, as PostHog's own SDK sends it
     if rec.status == "error":
-        props["$ai_is_error"] = True
         error = rec.error_message or rec.error_type
         if error:
             props["$ai_error"] = error

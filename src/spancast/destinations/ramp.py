@@ -16,9 +16,11 @@ Wire, and what each part rests on:
   engineering write-up (https://builders.ramp.com/post/ai-token-spend-management) describes parsing
   OpenRouter's JSON export (``resourceSpans`` -> ``scopeSpans`` -> ``spans``) and decoding the AnyValue
   union; protobuf is not mentioned anywhere, so it is not offered.
-- Attributes: the ``gen_ai`` flavour, which carries everything Ramp reads: ``gen_ai.request.model``,
-  ``gen_ai.usage.input_tokens`` / ``output_tokens`` / ``input_tokens.cached`` /
-  ``output_tokens.reasoning``, ``gen_ai.usage.total_cost`` and ``user.id``.
+- Attributes: the ``openrouter`` flavour, OpenRouter's own payload (resource ``service.name=openrouter``,
+  scope ``openrouter``), which Ramp's receiver was built on; it carries everything Ramp reads:
+  ``gen_ai.request.model``, ``gen_ai.usage.input_tokens`` / ``output_tokens`` / ``input_tokens.cached`` /
+  ``output_tokens.reasoning``, ``gen_ai.usage.total_cost`` and ``user.id``. The connection test's span is
+  named ``openrouter-connection-test``, which Ramp filters out.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class RampDestination(OtlpPreset):
     type = "ramp"
     settings_class = RampSettings
     path = ""  # the base URL is the full endpoint: nothing is appended
-    flavor = "gen_ai"
+    flavor = "openrouter"  # Ramp's receiver was built on OpenRouter's own payload
     secret_headers = frozenset({"authorization"})
 
     def check(self, where: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..codec._py import DEFAULT_NAME, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec._py import SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from .events import iso_ms
@@ -46,7 +46,8 @@ def trace_document(rec: Any) -> dict[str, Any]:
     metadata = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
     _, trace_id = trace_id_of(rec)
     trace_name = text_of(trace.get("trace_name"), "trace.trace_name")
-    gen_name = text_of(trace.get("generation_name"), "trace.generation_name") or trace_name or DEFAULT_NAME
+    # names default to the model, as OpenRouter documents trace_name and generation_name
+    gen_name = text_of(trace.get("generation_name"), "trace.generation_name") or rec.model
     span_name = text_of(trace.get("span_name"), "trace.span_name")
     parent = text_of(trace.get("parent_span_id"), "trace.parent_span_id")
     start, end = iso_ms(rec.start_time_ns), iso_ms(rec.end_time_ns)

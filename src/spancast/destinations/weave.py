@@ -3,7 +3,7 @@
 Settings, as OpenRouter names them: ``apiKey`` (required, credential), ``entity`` (required; W&B team
 or user name), ``project`` (required), ``baseUrl`` (default ``https://trace.wandb.ai``; Dedicated
 Cloud and Self-Managed use ``https://<subdomain>.wandb.io/traces``), ``headers``. Plus spancast's
-``route`` (``otlp``, the default, or ``calls``), and for the OTLP route ``encoding`` (``protobuf`` only:
+``route`` (``calls``, the default: OpenRouter's mapping is the call API's vocabulary, or ``otlp``), and for the OTLP route ``encoding`` (``protobuf`` only:
 ``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
 
 The route decides the URL, the body, the auth header and the batch size cap; everything else (settings,
@@ -57,8 +57,8 @@ class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
         description="Weave trace host: Dedicated Cloud and Self-Managed use https://{subdomain}.wandb.io/traces",
     )] = DEFAULT_URL
     route: Annotated[Literal["otlp", "calls"], msgspec.Meta(
-        description="otlp: Weave's OTLP endpoint (protobuf); calls: its call API (as OpenRouter sends)",
-    )] = "otlp"
+        description="calls: Weave's call API (OpenRouter's mapping: op_name, inputs, summary); otlp: its OTLP endpoint (protobuf)",
+    )] = "calls"
     # Redeclared from PresetSettings (same type, default and place) for their descriptions. encoding is
     # accepted as a key so that "json" gets a reason, not "unknown field".
     encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(

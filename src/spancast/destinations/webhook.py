@@ -32,7 +32,7 @@ import msgspec
 
 from ._secret import check_header_value, merge_headers
 from .base import CommonSettings, Request, Secret
-from .otlp import CONTENT_TYPES, OtlpDestination, check_url
+from .otlp import CONTENT_TYPES, FLAVOR_HELP, OtlpDestination, check_url
 
 __all__ = ["WebhookSettings", "WebhookDestination", "SIGNATURE_HEADER", "sign"]
 
@@ -47,8 +47,8 @@ def sign(secret: str, body: bytes) -> str:
 class WebhookSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     url: Annotated[str, msgspec.Meta(description="the http(s) URL the OTLP JSON is sent to, as is")]
     method: Annotated[Literal["POST", "PUT"], msgspec.Meta(description="HTTP method: POST or PUT")] = "POST"
-    flavor: Annotated[Literal["gen_ai", "openinference"], msgspec.Meta(
-        description="attribute conventions: gen_ai (OpenTelemetry GenAI) or openinference (Arize, Phoenix)",
+    flavor: Annotated[Literal["gen_ai", "openinference", "openrouter"], msgspec.Meta(
+        description=FLAVOR_HELP,
     )] = "gen_ai"
     resource: Annotated[dict[str, object], msgspec.Meta(
         description="extra OTLP resource attributes on every request (service.name defaults to spancast)",

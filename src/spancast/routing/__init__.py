@@ -31,7 +31,7 @@ from typing import Any, Literal
 import msgspec
 
 from ..errors import ConfigError
-from ..record import CONTENT_FIELDS, Generation
+from ..record import CONTENT_FIELDS, GENERATION_GROUPS, Generation
 from .filters import FilterRules
 
 __all__ = ["Route", "FilterRules", "redact", "MIN_SAMPLING_RATE"]
@@ -48,11 +48,21 @@ def redact(record: Generation) -> Generation:
     return msgspec.structs.replace(record, **_CLEARED)
 
 
+def without(record: Generation, groups: tuple[str, ...]) -> Generation:
+    """The record without the generation metadata groups a destination did not ask for (its
+    broadcast_generation_* flags are off); the same record when it has none of them (the usual case:
+    three attribute reads)."""
+    if record.generation_cost is None and record.generation_identity is None and record.generation_context is None:
+        return record
+    clear = {name: None for name in groups if getattr(record, name) is not None}
+    return msgspec.structs.replace(record, **clear) if clear else record
+
+
 class Route:
     """One destination's key allowlist, filter rules, sampling and privacy mode, checked at configuration."""
 
     __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "passthrough",
-                 "_rules", "_hasher", "_threshold")
+                 "_rules", "_hasher", "_threshold", "withheld", "_only_withhold")
 
     def __init__(
         self,
@@ -62,6 +72,7 @@ class Route:
         filter_rules: Mapping[str, Any] | None = None,
         sampling_rate: float = 1.0,
         privacy_mode: bool = False,
+        generation_groups: tuple[str, ...] = tuple(GENERATION_GROUPS),
         where: str = "destination",
         written: Mapping[str, str] | None = None,
     ) -> None:
@@ -93,9 +104,11 @@ class Route:
         if not isinstance(privacy_mode, bool):
             raise ConfigError(path("privacy_mode"), f"expected true or false, got {privacy_mode!r}")
         self.privacy_mode = privacy_mode
-        self.passthrough = (
-            self.api_key_hashes is None and self._rules is None and self._threshold is None and not privacy_mode
-        )
+        #: The record's generation metadata fields this destination does not get (GENERATION_GROUPS).
+        self.withheld = tuple(field for flag, field in GENERATION_GROUPS.items() if flag not in generation_groups)
+        plain = self.api_key_hashes is None and self._rules is None and self._threshold is None and not privacy_mode
+        self.passthrough = plain and not self.withheld
+        self._only_withhold = plain and bool(self.withheld)
 
     @classmethod
     def from_settings(cls, settings: Any, name: str, where: str, written: Mapping[str, str] | None = None) -> Route:
@@ -106,6 +119,7 @@ class Route:
             filter_rules=settings.filter_rules,
             sampling_rate=settings.sampling_rate,
             privacy_mode=settings.privacy_mode,
+            generation_groups=tuple(flag for flag in GENERATION_GROUPS if getattr(settings, flag, False)),
             where=where,
             written=written,
         )
@@ -139,6 +153,11 @@ class Route:
             if kept is not None:
                 kept.extend(range(len(records)))
             return records, 0, 0
+        withheld = self.withheld
+        if self._only_withhold:  # nothing to decide: every record goes, without the groups it may not carry
+            if kept is not None:
+                kept.extend(range(len(records)))
+            return [without(r, withheld) if type(r) is Generation else r for r in records], 0, 0
         keep: list[Any] = []
         filtered = sampled_out = 0
         decide, privacy = self.decide, self.privacy_mode
@@ -151,6 +170,8 @@ class Route:
                 continue
             verdict = decide(record)
             if verdict == "deliver":
+                if withheld:
+                    record = without(record, withheld)
                 keep.append(redact(record) if privacy else record)
                 if kept is not None:
                     kept.append(i)

@@ -1,0 +1,114 @@
+"""Fidelity against the vendors' own SDKs: what each official Python SDK sends for one generation, captured by a
+local sink, compared with spancast's request for the same generation (endpoint, headers, keys, types, units).
+
+The SDKs run in .venv-sdks (tests/locks/sdks.txt), apart from spancast's dependencies; the scripts that drive
+them are tests/fidelity/sdk/<vendor>_emit.py. Versions are pinned by the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fidelity.capture import Capture
+from fidelity.servers import venv_bin
+from otlp import any_value, spans
+from spancast import Broadcaster, Generation
+
+HERE = Path(__file__).resolve().parent
+GENERATION = dict(
+    id="gen-sdk-differential-1", start_time_ns=1_765_000_000_000_000_000, end_time_ns=1_765_000_001_500_000_000,
+    model="openai/gpt-4o-mini", provider="openai", finish_reason="stop", prompt_tokens=20, completion_tokens=2,
+    cached_tokens=5, input_cost=3e-05, output_cost=1.2e-06, total_cost=3.12e-05, time_to_first_token_ms=350.0,
+    model_parameters={"temperature": 0.2}, user="user-1", session_id="sess-1",
+    messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is 2+2?"}],
+    completion="4", trace={"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "trace_name": "spancast-trace",
+                           "generation_name": "LLM Generation"},
+)
+
+
+def sdk_requests(vendor: str) -> list[dict]:
+    """What the vendor's SDK sent for GENERATION."""
+    g = {**GENERATION, "name": GENERATION["trace"]["generation_name"], "trace_name": GENERATION["trace"]["trace_name"],
+         "trace_id": GENERATION["trace"]["trace_id"], "latency_s": 1.5, "ttft_s": 0.35}
+    with Capture() as sink:
+        done = subprocess.run([str(venv_bin("sdks", "python")), str(HERE / "sdk" / f"{vendor}_emit.py"), sink.url],
+                              input=json.dumps(g).encode(), capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return [r for r in sink.requests if r["method"] != "GET"]
+
+
+def spancast_requests(config: dict) -> list[dict]:
+    with Capture() as sink:
+        with Broadcaster([{**config(sink.url), "name": "d"}]) as b:
+            assert b.emit(Generation(**GENERATION))
+            assert b.flush(10)
+    return sink.requests
+
+
+def test_posthog_sends_what_posthogs_sdk_sends():
+    (theirs,) = sdk_requests("posthog")
+    (ours,) = spancast_requests(lambda url: {"type": "posthog", "apiKey": "phc_sdk_differential", "endpoint": url})
+    assert ours["path"] == theirs["path"] == "/batch/"
+    assert set(theirs["body"]) - {"historical_migration", "sent_at"} <= set(ours["body"])  # api_key, batch
+    (sdk_event,), (event,) = theirs["body"]["batch"], ours["body"]["batch"]
+    assert event["event"] == sdk_event["event"] == "$ai_generation" and event["distinct_id"] == sdk_event["distinct_id"]
+    props, sdk_props = event["properties"], sdk_event["properties"]
+    for key in ("$ai_trace_id", "$ai_session_id", "$ai_span_name", "$ai_model", "$ai_input_tokens", "$ai_output_tokens",
+                "$ai_cache_read_input_tokens", "$ai_input_cost_usd", "$ai_output_cost_usd", "$ai_total_cost_usd",
+                "$ai_latency", "$ai_time_to_first_token", "$ai_is_error", "$ai_input", "$ai_output_choices"):
+        assert key in props, key
+        assert type(props[key]) is type(sdk_props[key]), (key, props[key], sdk_props[key])  # types, hence units too
+    assert props["$ai_latency"] == sdk_props["$ai_latency"] == 1.5  # seconds, as the SDK's
+    assert props["$ai_time_to_first_token"] == sdk_props["$ai_time_to_first_token"] == 0.35
+    assert props["$ai_input"] == sdk_props["$ai_input"]
+
+
+def test_raindrop_sends_what_raindrops_sdk_sends():
+    (theirs,) = sdk_requests("raindrop")
+    (ours,) = spancast_requests(lambda url: {"type": "raindrop", "writeKey": "rk_sdk_differential", "baseUrl": url})
+    assert ours["path"] == theirs["path"] == "/v1/events/track"
+    assert ours["headers"]["authorization"] == theirs["headers"]["authorization"] == "Bearer rk_sdk_differential"
+    (sdk_event,), (event,) = theirs["body"], ours["body"]  # a JSON array of events, both
+    assert set(sdk_event) - {"attachments"} <= set(event), set(sdk_event) - set(event)
+    assert set(sdk_event["ai_data"]) <= set(event["ai_data"])
+    for key in ("model", "input", "output", "convo_id"):
+        assert event["ai_data"][key] == sdk_event["ai_data"][key], key
+    assert event["user_id"] == sdk_event["user_id"] and event["event"] == sdk_event["event"]
+
+
+def _langfuse_attrs(requests: list[dict]) -> dict[str, dict]:
+    out = {}
+    for request in requests:
+        for span in spans(request["body"]):
+            out[span.name] = {kv.key: any_value(kv.value) for kv in span.attributes}
+    return out
+
+
+def test_langfuse_gets_the_keys_langfuses_sdk_sends():
+    theirs = sdk_requests("langfuse")
+    ours = spancast_requests(lambda url: {"type": "langfuse", "publicKey": "pk-lf-sdk", "secretKey": "sk-lf-sdk", "baseUrl": url})
+    assert {r["path"] for r in theirs} == {r["path"] for r in ours} == {"/api/public/otel/v1/traces"}
+    for request in (theirs[0], ours[0]):
+        assert request["headers"]["x-langfuse-ingestion-version"] == "4"
+        assert request["headers"]["authorization"] == theirs[0]["headers"]["authorization"]
+    sdk, mine = _langfuse_attrs(theirs), _langfuse_attrs(ours)
+    sdk_gen, gen = sdk["LLM Generation"], mine["LLM Generation"]
+    for key in ("langfuse.observation.type", "langfuse.observation.model.name", "langfuse.observation.input",
+                "langfuse.observation.output", "langfuse.observation.model.parameters",
+                "langfuse.observation.usage_details", "langfuse.observation.cost_details",
+                "langfuse.observation.completion_start_time"):
+        assert key in gen, key
+        assert gen[key][0] == sdk_gen[key][0], (key, gen[key], sdk_gen[key])  # the same AnyValue type
+    for key in ("langfuse.observation.usage_details", "langfuse.observation.cost_details"):
+        assert json.loads(gen[key][1]) == json.loads(sdk_gen[key][1]), key  # the same buckets, numbers and units
+    assert json.loads(gen["langfuse.observation.input"][1]) == json.loads(sdk_gen["langfuse.observation.input"][1])
+    assert json.loads(gen["langfuse.observation.output"][1]) == json.loads(sdk_gen["langfuse.observation.output"][1])
+    # trace fields on the trace's root, as the SDK's root carries them
+    sdk_root, root = sdk["spancast-trace"], mine["spancast-trace"]
+    for key in ("user.id", "session.id", "langfuse.trace.name"):
+        assert root[key] == sdk_root[key], key
