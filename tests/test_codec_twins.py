@@ -290,3 +290,31 @@ def test_twins_agree_on_the_new_flavours_and_caps(recs, extra, flavor, cap):
         assert native == python
         if native[0] == "ok":
             (parse_pb if fmt == "protobuf" else parse_otlp_json)(native[1])
+
+
+# Per-destination id salts (spancast.codec.ids): the twins derive the same salted ids, salt 0 is no salt.
+def _salted(mod, recs, fmt, salt):
+    try:
+        enc = mod.TraceEncoder(format=fmt, id_salt=salt)
+        enc.extend(recs)
+        return ("ok", enc.finish())
+    except EncodeError as exc:
+        return ("error", exc.field, exc.reason)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(recs=st.lists(records(), min_size=1, max_size=2),
+       salt=st.sampled_from([0, 1, 2**64 - 1]) | st.integers(min_value=0, max_value=2**64 - 1))
+def test_twins_derive_the_same_salted_ids(recs, salt):
+    for fmt in ("protobuf", "json"):
+        native = _salted(NATIVE, recs, fmt, salt)
+        assert native == _salted(PYTHON, recs, fmt, salt)
+        if salt == 0:
+            assert native == outcome(NATIVE, recs, fmt, "gen_ai")
+
+
+@pytest.mark.parametrize("salt", [-1, 2**64, 1.5, True, "1"])
+def test_a_salt_out_of_range_is_refused_alike(salt):
+    for mod in (NATIVE, PYTHON):
+        with pytest.raises(ValueError, match="id_salt"):
+            mod.TraceEncoder(id_salt=salt)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping
 
 import msgspec
 
+from ..codec.ids import id_salt
 from ..errors import ConfigError, lower_first
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
@@ -80,7 +81,7 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="the destination's kind, e.g. langfuse or s3 (the sections below list them)",
     )]
     name: Annotated[str, msgspec.Meta(
-        description="a unique label for stats, logs and errors (empty: the type); also seeds the sampling",
+        description="a unique label for stats, logs and errors (empty: the type); also seeds sampling and derived ids",
     )] = ""
     enabled: Annotated[bool, msgspec.Meta(
         description="false keeps the destination configured but sends it nothing",
@@ -190,6 +191,8 @@ class Destination:
         if self.settings.type != self.type:
             raise ConfigError(f"{where}.type", f"expected {self.type!r}, got {self.settings.type!r}")
         self.name = self.settings.name or self.type
+        #: Seeds every id this destination derives (spancast.codec.ids): two destinations never share one.
+        self.id_salt = id_salt(self.name)
         if self.settings.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s", f"must be > 0, got {self.settings.timeout_s}")
         try:

@@ -111,6 +111,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from ..codec.ids import salted
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from ._preset import join_url
@@ -141,10 +142,11 @@ def iso_us(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
 
 
-def opik_id(kind: str, generation_id: str, start_time_ns: int) -> str:
+def opik_id(kind: str, generation_id: str, start_time_ns: int, salt: int = 0) -> str:
     """A UUIDv7 for one of a record's documents: the start in ms (48 bits), version 7, then 74 bits of a hash
-    of ``<kind>:<generation id>`` (12 + 62, around the variant bits). The same record, the same id."""
-    digest = hashlib.blake2b(f"{kind}:{generation_id}".encode("utf-8", "surrogatepass"), digest_size=10,
+    of ``<kind>:<generation id>`` and the destination's id salt (12 + 62, around the variant bits). The same
+    record, the same id."""
+    digest = hashlib.blake2b(salted(f"{kind}:{generation_id}", salt).encode("utf-8", "surrogatepass"), digest_size=10,
                              person=_ID_PERSON).digest()
     bits = int.from_bytes(digest, "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 unused
     ms = (start_time_ns // _MS) & 0xFFFF_FFFF_FFFF
@@ -187,7 +189,7 @@ def _content(rec: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return given, answer
 
 
-def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def render_documents(rec: Any, project_name: str, salt: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trace and the span of one record, as dicts (see the module docstring for the mapping)."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
@@ -204,7 +206,7 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[
         error = _put({"exception_type": rec.error_type or "error"}, (("message", rec.error_message),))
         error["traceback"] = rec.error_message or error["exception_type"]
     start, end = iso_us(rec.start_time_ns), iso_us(rec.end_time_ns)
-    trace_id = opik_id("trace", rec.id, rec.start_time_ns)
+    trace_id = opik_id("trace", rec.id, rec.start_time_ns, salt)
 
     trace_doc: dict[str, Any] = {"id": trace_id, "project_name": project_name,
                                  "name": trace_text(trace, "trace_name") or rec.model,
@@ -214,7 +216,7 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], dict[
     _put(trace_doc, (("tags", tags or None), ("thread_id", rec.session_id), ("error_info", error),
                      ("ttft", rec.time_to_first_token_ms)))
 
-    span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns), "project_name": project_name,
+    span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns, salt), "project_name": project_name,
                                 "trace_id": trace_id}
     parent_id = _as_uuid7(parent) if parent else None
     if parent_id is not None:
@@ -305,8 +307,9 @@ class RestRoute:
     max_batch_bytes = MAX_BATCH_BYTES
     max_batch_records = MAX_BATCH_RECORDS
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, salt: int = 0) -> None:
         self.settings = settings
+        self.salt = salt
 
     @property
     def traces_url(self) -> str:
@@ -317,7 +320,7 @@ class RestRoute:
         return join_url(self.settings.base_url, SPANS_PATH)
 
     def render(self, rec: Any) -> tuple[bytes, bytes]:
-        trace, span = render_documents(rec, self.settings.project_name)
+        trace, span = render_documents(rec, self.settings.project_name, self.salt)
         return orjson.dumps(trace), orjson.dumps(span)
 
     def new_encoder(self) -> RestEncoder:
