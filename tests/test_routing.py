@@ -148,7 +148,7 @@ def test_logic_defaults_to_and_and_enabled_to_true():
 
 def test_disabled_rules_are_still_checked_but_let_everything_through():
     config = {"enabled": False, "groups": [{"rules": [{"field": "model", "operator": "equals", "value": "nope"}]}]}
-    route = Route("d", filter_rules=config)
+    route = Route("d", filter_rules=config, keep_media=True)
     assert route.passthrough and route.decide(full_record()) == "deliver"
     with pytest.raises(ConfigError):
         Route("d", filter_rules={"enabled": False, "groups": []})
@@ -236,7 +236,8 @@ def test_camel_case_routing_settings_build_the_route():
                           "filterRules": {"groups": [{"rules": [GPT]}]}})
     assert (d.route.api_key_hashes, d.route.sampling_rate, d.route.privacy_mode) == (frozenset({"k1"}), 0.5, True)
     assert d.route.filter_rules is not None and d.route.name == "x"
-    assert make_destination(COLLECTOR).route.passthrough
+    assert make_destination({**COLLECTOR, "keepMedia": True}).route.passthrough
+    assert not make_destination(COLLECTOR).route.passthrough  # it strips media
 
 
 # ------------------------------------------------------------ regex bounds
@@ -369,8 +370,8 @@ def test_privacy_mode_redacts_what_passes_and_filters_nothing():
 
 def test_a_passthrough_route_returns_the_same_list_without_reading_the_records():
     untouchable = [object(), object()]  # attribute access would raise
-    for route in (Route("d"), Route("d", sampling_rate=1),
-                  Route("d", filter_rules={"enabled": False, "groups": [{"rules": [GPT]}]})):
+    for route in (Route("d", keep_media=True), Route("d", sampling_rate=1, keep_media=True),
+                  Route("d", filter_rules={"enabled": False, "groups": [{"rules": [GPT]}]}, keep_media=True)):
         selected, filtered, sampled_out = route.select(untouchable)
         assert selected is untouchable and (filtered, sampled_out) == (0, 0) and route.passthrough
 
@@ -397,7 +398,12 @@ def test_reprs_show_counts_not_values():
                   filter_rules={"combine": "and", "groups": [{"rules": [{**VIP, "value": "vip-secret"}, GPT]}, {"rules": [GPT]}]})
     assert repr(route) == "<Route dest='tempo' api_keys=1 rules=3 in 2 groups, combine=and sampling_rate=0.25 privacy_mode>"
     assert repr(route.filter_rules) == "<FilterRules rules=3 groups=2 combine=and>"
-    assert repr(Route("tempo")) == "<Route dest='tempo' passthrough>"
+    assert repr(Route("tempo", keep_media=True)) == "<Route dest='tempo' passthrough>"
+    assert repr(Route("tempo")) == "<Route dest='tempo' strip_media>"
+    redacting = Route("tempo", keep_media=True, privacy_mode=True, privacy_keep_error_messages=True,
+                      redact_fields=["user"], redact_patterns=["email"], redact_regexes=["secret-[0-9]+"])
+    assert repr(redacting) == ("<Route dest='tempo' privacy_mode+error_messages keep_media"
+                               " <Redaction fields=1 patterns=email regexes=1>>")
     assert "secret" not in repr(route) + repr(route.filter_rules)
 
 

@@ -109,8 +109,23 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="share of sessions sent, 0.0001 to 1: a whole session is in or out, per destination",
     )] = 1.0
     privacy_mode: Annotated[bool, msgspec.Meta(
-        description="drop content (messages, prompt, completion, reasoning, tool calls); metadata still goes",
+        description="send no text of the user's or the model's: content, error messages, tool schemas go; metadata stays",
     )] = False
+    privacy_keep_error_messages: Annotated[bool, msgspec.Meta(
+        description="in privacy mode, keep error messages (providers' errors may quote the input)",
+    )] = False
+    keep_media: Annotated[bool, msgspec.Meta(
+        description="send images, audio and files as they are (default: each becomes a typed placeholder)",
+    )] = False
+    redact_fields: Annotated[list[str] | None, msgspec.Meta(
+        description="fields never sent: user, error_message, trace.customer_email, model_parameters.tools, ...",
+    )] = None
+    redact_patterns: Annotated[list[str] | None, msgspec.Meta(
+        description="built-in patterns masked in every text: email, card_number, ipv4",
+    )] = None
+    redact_regexes: Annotated[list[str] | None, msgspec.Meta(
+        description="your own regular expressions (Python syntax), each match masked as <REDACTED>",
+    )] = None
 
     # Header values are often credentials (a webhook's only auth): reprs show their names only.
     __repr__ = settings_repr

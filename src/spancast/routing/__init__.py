@@ -1,7 +1,7 @@
-"""Per-destination routing: which records a destination gets, and whether their content goes with them.
+"""Per-destination routing: which records a destination gets, and what of them goes there.
 
 A Route applies, in this order, pure functions of the record and the destination's settings
-(OpenRouter's per-destination controls, spec 1.5):
+(OpenRouter's per-destination controls, spec 1.5, then spancast's own):
 
 1. ``api_key_hashes``: an allowlist of API key hashes, matched against ``record.api_key_hash``.
    None (the default) lets every record through. A record without a key hash (OpenRouter's
@@ -14,12 +14,18 @@ A Route applies, in this order, pure functions of the record and the destination
    person=b"spancast.sample")``; the record is kept when its point is below the rate. The hash is
    spelled out so that every process (and any other implementation) agrees. At rate 1 nothing is
    hashed.
-4. ``privacy_mode``: records that pass lose their content fields (``record.CONTENT_FIELDS``:
-   messages, prompt, completion, reasoning, tool_calls) and nothing else; usage, cost, timing,
-   user, session and trace metadata still go out.
+4. ``privacy_mode``: records that pass are reduced to metadata, without a byte of the user's or
+   the model's text (:mod:`spancast.routing.privacy` says exactly what goes: no content, no error
+   messages unless ``privacy_keep_error_messages``, no tool schemas or other text parameters).
+5. Media: every image, audio or file part of the messages becomes a small placeholder
+   (:mod:`spancast.routing.media`), unless ``keep_media``.
+6. Redaction: ``redact_fields`` dropped, ``redact_patterns`` and ``redact_regexes`` masked
+   (:mod:`spancast.routing.redaction`).
 
-Records rejected by 1 or 2 count as ``filtered``, by 3 as ``sampled_out``. A destination without any
-of these settings has a passthrough route: ``select`` hands back the very list it was given.
+4 to 6 make new records; the records given are never changed (every destination gets the same ones).
+Records rejected by 1 or 2 count as ``filtered``, by 3 as ``sampled_out``. A destination with none of
+these settings and ``keep_media`` has a passthrough route: ``select`` hands back the very list it was
+given; with only media stripping (the default), it does too when no record holds media.
 """
 
 from __future__ import annotations
@@ -33,8 +39,11 @@ import msgspec
 from ..errors import ConfigError
 from ..record import CONTENT_FIELDS, Generation
 from .filters import FilterRules
+from .media import plain_messages, strip_media
+from .privacy import privacy_reduce
+from .redaction import Redaction
 
-__all__ = ["Route", "FilterRules", "redact", "MIN_SAMPLING_RATE"]
+__all__ = ["Route", "FilterRules", "Redaction", "redact", "privacy_reduce", "strip_media", "MIN_SAMPLING_RATE"]
 
 MIN_SAMPLING_RATE = 0.0001
 _SAMPLE_PERSON = b"spancast.sample"
@@ -44,15 +53,17 @@ Verdict = Literal["deliver", "filtered", "sampled_out"]
 
 
 def redact(record: Generation) -> Generation:
-    """The record without its content fields (privacy mode); the record itself is left as it was."""
+    """The record without its content fields (and nothing else); the record itself is left as it was.
+    Privacy mode removes more than this: see privacy_reduce."""
     return msgspec.structs.replace(record, **_CLEARED)
 
 
 class Route:
     """One destination's key allowlist, filter rules, sampling and privacy mode, checked at configuration."""
 
-    __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "passthrough",
-                 "_rules", "_hasher", "_threshold")
+    __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
+                 "keep_media", "redaction", "passthrough", "_rules", "_hasher", "_threshold", "_transform",
+                 "_media_only")
 
     def __init__(
         self,
@@ -62,6 +73,11 @@ class Route:
         filter_rules: Mapping[str, Any] | None = None,
         sampling_rate: float = 1.0,
         privacy_mode: bool = False,
+        privacy_keep_error_messages: bool = False,
+        keep_media: bool = False,
+        redact_fields: list[str] | None = None,
+        redact_patterns: list[str] | None = None,
+        redact_regexes: list[str] | None = None,
         where: str = "destination",
         written: Mapping[str, str] | None = None,
     ) -> None:
@@ -90,12 +106,26 @@ class Route:
         key = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=32, person=_SAMPLE_PERSON).digest()
         self._hasher = hashlib.blake2b(digest_size=8, key=key)
         self._threshold = int(self.sampling_rate * 2**64) if self.sampling_rate < 1 else None
-        if not isinstance(privacy_mode, bool):
-            raise ConfigError(path("privacy_mode"), f"expected true or false, got {privacy_mode!r}")
+        for key, flag in (("privacy_mode", privacy_mode), ("privacy_keep_error_messages", privacy_keep_error_messages),
+                          ("keep_media", keep_media)):
+            if not isinstance(flag, bool):
+                raise ConfigError(path(key), f"expected true or false, got {flag!r}")
         self.privacy_mode = privacy_mode
-        self.passthrough = (
-            self.api_key_hashes is None and self._rules is None and self._threshold is None and not privacy_mode
-        )
+        self.keep_error_messages = privacy_keep_error_messages
+        self.keep_media = keep_media
+        self.redaction = Redaction(redact_fields, redact_patterns, redact_regexes, where=where, written=written)
+        steps = []
+        if privacy_mode:
+            steps.append(lambda record: privacy_reduce(record, privacy_keep_error_messages))
+        if not keep_media:
+            steps.append(strip_media)
+        if self.redaction:
+            steps.append(self.redaction.apply)
+        self._transform = _compose(steps)
+        decides = self.api_key_hashes is not None or self._rules is not None or self._threshold is not None
+        self.passthrough = not decides and self._transform is None
+        # Only media stripping: most batches hold no media and go through as they are (select's fast path).
+        self._media_only = not decides and steps == [strip_media]
 
     @classmethod
     def from_settings(cls, settings: Any, name: str, where: str, written: Mapping[str, str] | None = None) -> Route:
@@ -106,6 +136,11 @@ class Route:
             filter_rules=settings.filter_rules,
             sampling_rate=settings.sampling_rate,
             privacy_mode=settings.privacy_mode,
+            privacy_keep_error_messages=settings.privacy_keep_error_messages,
+            keep_media=settings.keep_media,
+            redact_fields=settings.redact_fields,
+            redact_patterns=settings.redact_patterns,
+            redact_regexes=settings.redact_regexes,
             where=where,
             written=written,
         )
@@ -119,8 +154,12 @@ class Route:
         hasher.update((record.session_id or record.id).encode("utf-8", "surrogatepass"))
         return int.from_bytes(hasher.digest(), "big")
 
+    def transform(self, record: Generation) -> Generation:
+        """What of one record goes to the destination: privacy mode, media stripping and redaction applied."""
+        return record if self._transform is None else self._transform(record)
+
     def decide(self, record: Generation) -> Verdict:
-        """What routing does with one record (the content is redacted later, by select)."""
+        """What routing does with one record (what of it goes is decided later, by select)."""
         keys = self.api_key_hashes
         if keys is not None and record.api_key_hash not in keys:
             return "filtered"
@@ -131,17 +170,32 @@ class Route:
         return "deliver"
 
     def select(self, records: list[Any], kept: list[int] | None = None) -> tuple[list[Any], int, int]:
-        """The records to deliver (redacted in privacy mode), how many were filtered, how many sampled out.
+        """The records to deliver (transformed: privacy mode, media, redaction), how many were filtered, how
+        many sampled out.
 
-        A passthrough route returns the same list, untouched. When kept is a list, the index of each
-        record delivered is appended to it (a spool needs to know which positions routing settled)."""
+        A passthrough route returns the same list, untouched, and so does a route that only strips media
+        when no record holds any. When kept is a list, the index of each record delivered is appended to
+        it (a spool needs to know which positions routing settled)."""
         if self.passthrough:
             if kept is not None:
                 kept.extend(range(len(records)))
             return records, 0, 0
+        if self._media_only:
+            out = None
+            for i, record in enumerate(records):
+                messages = getattr(record, "messages", None)  # anything but a record: the encoder refuses it
+                if messages and not plain_messages(messages) and record.__class__ is Generation:
+                    stripped = strip_media(record)
+                    if stripped is not record:
+                        if out is None:
+                            out = list(records)
+                        out[i] = stripped
+            if kept is not None:
+                kept.extend(range(len(records)))
+            return (records if out is None else out), 0, 0
         keep: list[Any] = []
         filtered = sampled_out = 0
-        decide, privacy = self.decide, self.privacy_mode
+        decide, transform = self.decide, self._transform
         for i, record in enumerate(records):
             if not isinstance(record, Generation):
                 # Not a record routing can read: the encoder drops it as invalid_record, content and all.
@@ -151,7 +205,7 @@ class Route:
                 continue
             verdict = decide(record)
             if verdict == "deliver":
-                keep.append(redact(record) if privacy else record)
+                keep.append(record if transform is None else transform(record))
                 if kept is not None:
                     kept.append(i)
             elif verdict == "filtered":
@@ -163,6 +217,8 @@ class Route:
     def __repr__(self) -> str:  # counts, not values: key hashes and rule values stay out of logs
         if self.passthrough:
             return f"<Route dest={self.name!r} passthrough>"
+        if self._media_only:
+            return f"<Route dest={self.name!r} strip_media>"
         parts = [f"dest={self.name!r}"]
         if self.api_key_hashes is not None:
             parts.append(f"api_keys={len(self.api_key_hashes)}")
@@ -173,5 +229,23 @@ class Route:
         if self._threshold is not None:
             parts.append(f"sampling_rate={self.sampling_rate:g}")
         if self.privacy_mode:
-            parts.append("privacy_mode")
+            parts.append("privacy_mode+error_messages" if self.keep_error_messages else "privacy_mode")
+        if self.keep_media:
+            parts.append("keep_media")
+        if self.redaction:
+            parts.append(repr(self.redaction))
         return f"<Route {' '.join(parts)}>"
+
+def _compose(steps: list[Any]) -> Any:
+    """One function applying steps in order (None for none)."""
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def transform(record: Generation) -> Generation:
+        for step in steps:
+            record = step(record)
+        return record
+
+    return transform

@@ -1,0 +1,188 @@
+"""Per-destination redaction: fields dropped and patterns masked before the destination renders a record.
+
+Between "everything" and privacy mode: a destination lists the fields it must never get and the
+patterns to mask everywhere else, after the OpenTelemetry Collector's redaction processor (blocked
+keys and values), LiteLLM's Presidio hook and Langfuse's ``mask``.
+
+``redact_fields``: paths of what to drop. The first part is a record field that may be absent
+(``user``, ``error_message``, ``messages``, ``trace``, ...: not ``id``, ``model``, the timestamps or
+the fields with a default such as ``status``); further parts name keys of objects, through every item
+of a list: ``trace.customer_email``, ``model_parameters.tools``, ``messages.name``,
+``provider_attempts.error``, ``tool_calls.function.arguments``.
+
+``redact_patterns``: built-in patterns, by name (``BUILTIN``): ``email``, ``card_number`` (13 to 19
+digits, spaces or dashes between, that pass the Luhn check) and ``ipv4``. ``redact_regexes``: your own
+regular expressions (Python's ``re`` syntax). Each match in every string of the record is replaced by
+``<EMAIL>``, ``<CARD_NUMBER>``, ``<IPV4>`` or ``<REDACTED>``, except in the strings that identify and
+link things: ``id``, ``model``, ``response_model``, ``provider``, ``operation``, ``status``, the finish
+reasons, ``api_key_hash`` and the ``trace_id`` / ``parent_span_id`` keys of ``trace``. Object keys
+are not masked (drop them with ``redact_fields``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from ..errors import ConfigError
+from ..record import Generation, ProviderAttempt
+
+__all__ = ["Redaction", "BUILTIN"]
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group())
+    return "<CARD_NUMBER>" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group()
+
+
+#: name -> (pattern, replacement, a substring every match holds, to skip strings cheaply; "" for none)
+BUILTIN: dict[str, tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] = {
+    "email": (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<EMAIL>", "@"),
+    "card_number": (re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), _card, ""),
+    "ipv4": (re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"),
+             "<IPV4>", "."),
+}
+CUSTOM = "<REDACTED>"
+# Strings that identify or link things: masking them would break ids, grouping and idempotency.
+_UNMASKED = frozenset({"id", "model", "response_model", "provider", "operation", "status", "finish_reason",
+                       "native_finish_reason", "api_key_hash", "start_time_ns", "end_time_ns"})
+_LINKS = frozenset({"trace_id", "parent_span_id"})
+_OPTIONAL = frozenset(
+    name for name, default in zip(Generation.__struct_fields__[-len(Generation.__struct_defaults__):],
+                                  Generation.__struct_defaults__)
+    if default is None
+)
+_ATTEMPT_OPTIONAL = frozenset({"status", "latency_ms", "error"})
+
+
+class Redaction:
+    """One destination's redaction: compiled once at configuration, applied to each record it gets."""
+
+    __slots__ = ("fields", "patterns", "regexes", "_drops", "_subs")
+
+    def __init__(self, fields: list[str] | None = None, patterns: list[str] | None = None,
+                 regexes: list[str] | None = None, *, where: str = "destination",
+                 written: Mapping[str, str] | None = None) -> None:
+        def path(key: str, i: int) -> str:
+            return f"{where}.{(written or {}).get(key, key)}[{i}]"
+
+        self.fields = list(fields or ())
+        self.patterns = list(patterns or ())
+        self.regexes = list(regexes or ())
+        self._drops: dict[str, list[list[str]]] = {}  # record field -> the key paths under it ([] drops it all)
+        for i, text in enumerate(self.fields):
+            if not isinstance(text, str) or not text or any(not part for part in text.split(".")):
+                raise ConfigError(path("redact_fields", i), f"expected a field path like trace.customer_email, got {text!r}")
+            head, *rest = text.split(".")
+            if head not in _OPTIONAL:
+                raise ConfigError(path("redact_fields", i), f"{head!r} cannot be dropped; fields that can: {', '.join(sorted(_OPTIONAL))}")
+            if head == "provider_attempts" and rest and rest[0] not in _ATTEMPT_OPTIONAL:
+                raise ConfigError(path("redact_fields", i), f"provider_attempts.{rest[0]} cannot be dropped; "
+                                  f"what can: {', '.join(sorted(_ATTEMPT_OPTIONAL))}")
+            self._drops.setdefault(head, []).append(rest)
+        self._subs: list[tuple[re.Pattern[str], Any, str]] = []
+        for i, name in enumerate(self.patterns):
+            if name not in BUILTIN:
+                raise ConfigError(path("redact_patterns", i), f"unknown pattern {name!r}; built in: {', '.join(BUILTIN)}"
+                                  " (your own regular expressions go in redact_regexes)")
+            self._subs.append(BUILTIN[name])
+        for i, text in enumerate(self.regexes):
+            try:
+                compiled = re.compile(text)
+            except (re.error, TypeError) as exc:
+                raise ConfigError(path("redact_regexes", i), f"not a regular expression: {exc}") from None
+            if compiled.search(""):
+                raise ConfigError(path("redact_regexes", i), "matches the empty string, so it would mask between every character")
+            self._subs.append((compiled, CUSTOM, ""))
+
+    def __bool__(self) -> bool:
+        return bool(self._drops or self._subs)
+
+    # ------------------------------------------------------------ masking
+
+    def _mask(self, text: str) -> str:
+        """text masked; the very same object when nothing in it matched (callers compare by identity)."""
+        out = text
+        for pattern, replacement, needle in self._subs:
+            if not needle or needle in out:
+                out = pattern.sub(replacement, out)
+        return text if out == text else out
+
+    def _mask_value(self, value: Any) -> Any:
+        """value with every string in it masked; the same object when nothing changed."""
+        if isinstance(value, str):
+            return self._mask(value)
+        if isinstance(value, list):
+            items = [self._mask_value(item) for item in value]
+            return value if all(a is b for a, b in zip(items, value)) else items
+        if isinstance(value, dict):
+            out = {k: self._mask_value(v) for k, v in value.items()}
+            return value if all(out[k] is v for k, v in value.items()) else out
+        return value
+
+    # ------------------------------------------------------------ dropping
+
+    @staticmethod
+    def _drop(value: Any, keys: list[str]) -> Any:
+        """value without what the key path names (through every item of a list); the same when absent."""
+        if isinstance(value, list):
+            items = [Redaction._drop(item, keys) for item in value]
+            return value if all(a is b for a, b in zip(items, value)) else items
+        if isinstance(value, ProviderAttempt):
+            if len(keys) == 1 and getattr(value, keys[0], None) is not None:
+                return msgspec.structs.replace(value, **{keys[0]: None})
+            return value
+        if not isinstance(value, dict) or keys[0] not in value:
+            return value
+        if len(keys) == 1:
+            return {k: v for k, v in value.items() if k != keys[0]}
+        inner = Redaction._drop(value[keys[0]], keys[1:])
+        return value if inner is value[keys[0]] else {**value, keys[0]: inner}
+
+    def apply(self, record: Generation) -> Generation:
+        """The record with the fields dropped and the patterns masked; the same record when nothing changed."""
+        changes: dict[str, Any] = {}
+        for head, paths in self._drops.items():
+            value = getattr(record, head)
+            for keys in paths:
+                if value is None:
+                    break
+                value = None if not keys else self._drop(value, keys)
+            changes[head] = value
+        if self._subs:
+            for name in Generation.__struct_fields__:
+                if name in _UNMASKED:
+                    continue
+                value = changes[name] if name in changes else getattr(record, name)
+                if value is None or isinstance(value, (bool, int, float)):
+                    continue
+                if name == "trace":
+                    masked = {k: v if k in _LINKS else self._mask_value(v) for k, v in value.items()}
+                    if all(masked[k] is v for k, v in value.items()):
+                        masked = value
+                elif name == "provider_attempts":
+                    errors = [None if a.error is None else self._mask(a.error) for a in value]
+                    masked = value if all(e is a.error for e, a in zip(errors, value)) else [
+                        msgspec.structs.replace(a, error=e) for a, e in zip(value, errors)]
+                else:
+                    masked = self._mask_value(value)
+                if masked is not value or name in changes:
+                    changes[name] = masked
+        return msgspec.structs.replace(record, **changes) if changes else record
+
+    def __repr__(self) -> str:  # counts and names: a custom regex may itself hold what it masks
+        return (f"<Redaction fields={len(self.fields)} patterns={','.join(self.patterns) or '-'}"
+                f" regexes={len(self.regexes)}>")
