@@ -99,6 +99,7 @@ class Received:
     spans: list[dict[str, Any]]  # trace_id, span_id, parent_span_id (hex), name, attributes
     raw: bytes = b""  # as it came over the wire (compressed when it was)
     ids: list[str] = field(default_factory=list)  # generation ids, when Expect.decode read the body
+    path_qs: str = ""  # the path and query it was sent to (object keys)
 
     def generation_ids(self) -> list[str]:
         if self.ids:
@@ -274,7 +275,8 @@ class OtlpSink:
         self.replies.append(reply)
         if reply.kind == "reset":
             # Read but never answered: the client sees the connection drop and cannot know the outcome.
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids,
+                                          request.path_qs))
             await self._notify()
             assert request.transport is not None
             request.transport.abort()
@@ -287,7 +289,8 @@ class OtlpSink:
                 pass
         accepted = reply.kind == "partial" or 200 <= reply.status < 300
         if accepted:
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids,
+                                          request.path_qs))
         await self._notify()
         if reply.kind == "echo":
             return web.Response(status=reply.status, body=_echo(request, body, reply.body_first))
