@@ -42,7 +42,7 @@ MEDIA_TYPES = {
 _GEMINI = ("inline_data", "inlineData", "file_data", "fileData")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}")
 _KINDS = ("image", "audio", "video")
-_BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]*")  # the standard and the URL-safe alphabets
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")  # the standard and the URL-safe alphabets
 
 
 def plain_messages(messages: list[Any]) -> bool:
@@ -62,14 +62,15 @@ def _mime(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) and _MIME.fullmatch(value) else None
 
 
-def _b64_size(data: str) -> int | None:
-    """The decoded size of base64 text (whitespace ignored, padding counted off); None when it does not
-    look like base64 (LiteLLM logs "[base64_data truncated: 10.0KB]" in its place). Only both ends are
-    looked at: a whole image is megabytes, and this runs for every destination."""
-    if not _BASE64.fullmatch(data[:64]) or not _BASE64.fullmatch(data[-64:]):
+def _b64_size(data: str, start: int = 0) -> int | None:
+    """The decoded size of the base64 text data[start:] (from its length, padding counted off); None when
+    it does not look like base64 (LiteLLM logs "[base64_data truncated: 10.0KB]" in its place). Only both
+    ends are looked at and nothing is copied or counted: an image is megabytes, and this runs for every
+    destination."""
+    n = len(data) - start
+    if n <= 0 or not _BASE64.fullmatch(data, start, start + 64) or not _BASE64.fullmatch(data, max(start, len(data) - 64)):
         return None
-    n = len(data) - data.count("\n") - data.count("\r") - data.count(" ")
-    return max(n * 3 // 4 - data[-2:].count("="), 0)
+    return max(n * 3 // 4 - data.count("=", len(data) - 2), 0)
 
 
 def placeholder(kind: str, media_type: str | None = None, size_bytes: int | None = None) -> dict[str, Any]:
@@ -83,10 +84,13 @@ def placeholder(kind: str, media_type: str | None = None, size_bytes: int | None
 
 
 def _data_uri(uri: str, kind: str | None = None) -> dict[str, Any]:
-    """The placeholder of a data: URI (data:[<media type>][;base64],<data>)."""
-    head, _, data = uri[5:].partition(",")
+    """The placeholder of a data: URI (data:[<media type>][;base64],<data>); the data itself is not copied."""
+    comma = uri.find(",", 5)
+    if comma < 0:
+        comma = len(uri)
+    head = uri[5:comma]
     media_type = _mime(head.split(";", 1)[0])
-    size = _b64_size(data) if head.endswith(";base64") else len(data.encode("utf-8", "surrogatepass"))
+    size = _b64_size(uri, comma + 1) if head.endswith(";base64") else len(uri[comma + 1:].encode("utf-8", "surrogatepass"))
     if kind is None:
         top = (media_type or "").partition("/")[0]
         kind = top if top in _KINDS else "file"

@@ -11,8 +11,9 @@ of a list: ``trace.customer_email``, ``model_parameters.tools``, ``messages.name
 ``provider_attempts.error``, ``tool_calls.function.arguments``.
 
 ``redact_patterns``: built-in patterns, by name (``BUILTIN``): ``email``, ``card_number`` (13 to 19
-digits, spaces or dashes between, that pass the Luhn check) and ``ipv4``. ``redact_regexes``: your own
-regular expressions (Python's ``re`` syntax). Each match in every string of the record is replaced by
+digits, spaces or dashes between, that pass the Luhn check) and ``ipv4`` (four octets up to 255).
+``redact_regexes``: your own regular expressions (Python's ``re`` syntax; one that starts with literal
+text is much faster, since re then jumps to where that text occurs). Each match in every string of the record is replaced by
 ``<EMAIL>``, ``<CARD_NUMBER>``, ``<IPV4>`` or ``<REDACTED>``, except in the strings that identify and
 link things: ``id``, ``model``, ``response_model``, ``provider``, ``operation``, ``status``, the finish
 reasons, ``api_key_hash`` and the ``trace_id`` / ``parent_span_id`` keys of ``trace``. Object keys
@@ -44,22 +45,59 @@ def _luhn(digits: str) -> bool:
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
-    return "<CARD_NUMBER>" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group()
+    digits = match.group().replace(" ", "").replace("-", "")
+    return "<CARD_NUMBER>" if _luhn(digits) else match.group()
 
 
-#: name -> (pattern, replacement, a substring every match holds, to skip strings cheaply; "" for none)
-BUILTIN: dict[str, tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] = {
-    "email": (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<EMAIL>", "@"),
-    "card_number": (re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), _card, ""),
-    "ipv4": (re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"),
-             "<IPV4>", "."),
+def _ipv4(match: re.Match[str]) -> str:
+    return "<IPV4>" if all(int(octet) <= 255 for octet in match.group().split(".")) else match.group()
+
+
+_DIGITS = b"0123456789"
+
+
+def _digits(text: str) -> int:
+    """How many ASCII digits text holds: bytes.translate deletes them at memory speed, five times quicker
+    than ten str.count and seven times quicker than a regex pass over prose."""
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data) - len(data.translate(None, _DIGITS))
+
+
+def _may_hold_card(text: str) -> bool:
+    return _digits(text) >= 13
+
+
+def _may_hold_ipv4(text: str) -> bool:
+    return text.count(".") >= 3 and _digits(text) >= 4
+
+
+# Each pattern starts with a character set and checks what comes before afterwards (lookbehinds after
+# the first character), so that re can skip to candidates instead of trying every position; and each
+# is tried only on strings that pass a cheap count first (most strings hold no "@", 13 digits or 3 dots).
+#: name -> (pattern, replacement, a cheap test a string must pass for the pattern to be tried)
+BUILTIN: dict[str, tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Callable[[str], bool]]] = {
+    "email": (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<EMAIL>",
+              lambda text: "@" in text),
+    "card_number": (re.compile(r"[0-9](?<![0-9-][0-9])(?:[ -]?[0-9]){12,18}(?![0-9-])"), _card, _may_hold_card),
+    "ipv4": (re.compile(r"[0-9](?<![0-9.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9.])"), _ipv4,
+             _may_hold_ipv4),
 }
 CUSTOM = "<REDACTED>"
 # Strings that identify or link things: masking them would break ids, grouping and idempotency.
 _UNMASKED = frozenset({"id", "model", "response_model", "provider", "operation", "status", "finish_reason",
                        "native_finish_reason", "api_key_hash", "start_time_ns", "end_time_ns"})
 _LINKS = frozenset({"trace_id", "parent_span_id"})
+_TEXTUAL = frozenset({str, list, dict})  # what JSON-shaped values may hold strings in
+
+
+def _holds_text(kind: Any) -> bool:
+    kinds = getattr(kind, "types", (kind,))
+    return any(isinstance(k, (msgspec.inspect.StrType, msgspec.inspect.ListType, msgspec.inspect.DictType)) for k in kinds)
+
+
+#: The record fields patterns are masked in: every one that may hold a string, but the identifying ones.
+MASKED = tuple(f.name for f in msgspec.inspect.type_info(Generation).fields
+               if f.name not in _UNMASKED and _holds_text(f.type))
 _OPTIONAL = frozenset(
     name for name, default in zip(Generation.__struct_fields__[-len(Generation.__struct_defaults__):],
                                   Generation.__struct_defaults__)
@@ -106,7 +144,7 @@ class Redaction:
                 raise ConfigError(path("redact_regexes", i), f"not a regular expression: {exc}") from None
             if compiled.search(""):
                 raise ConfigError(path("redact_regexes", i), "matches the empty string, so it would mask between every character")
-            self._subs.append((compiled, CUSTOM, ""))
+            self._subs.append((compiled, CUSTOM, None))
 
     def __bool__(self) -> bool:
         return bool(self._drops or self._subs)
@@ -116,22 +154,35 @@ class Redaction:
     def _mask(self, text: str) -> str:
         """text masked; the very same object when nothing in it matched (callers compare by identity)."""
         out = text
-        for pattern, replacement, needle in self._subs:
-            if not needle or needle in out:
+        for pattern, replacement, worth_trying in self._subs:
+            if worth_trying is None or worth_trying(out):
                 out = pattern.sub(replacement, out)
         return text if out == text else out
 
-    def _mask_value(self, value: Any) -> Any:
-        """value with every string in it masked; the same object when nothing changed."""
-        if isinstance(value, str):
+    def _mask_value(self, value: Any, skip: frozenset[str] = frozenset()) -> Any:
+        """value with every string in it masked (a dict's keys in skip left alone); the same object when
+        nothing changed. Numbers and the like are passed over without a call: this runs per record."""
+        cls = value.__class__
+        if cls is str:
             return self._mask(value)
-        if isinstance(value, list):
-            items = [self._mask_value(item) for item in value]
-            return value if all(a is b for a, b in zip(items, value)) else items
-        if isinstance(value, dict):
-            out = {k: self._mask_value(v) for k, v in value.items()}
-            return value if all(out[k] is v for k, v in value.items()) else out
-        return value
+        out: Any = None
+        if cls is dict:
+            for key, item in value.items():
+                if item.__class__ in _TEXTUAL and key not in skip:
+                    new = self._mask_value(item)
+                    if new is not item:
+                        if out is None:
+                            out = dict(value)
+                        out[key] = new
+        elif cls is list:
+            for i, item in enumerate(value):
+                if item.__class__ in _TEXTUAL:
+                    new = self._mask_value(item)
+                    if new is not item:
+                        if out is None:
+                            out = list(value)
+                        out[i] = new
+        return value if out is None else out
 
     # ------------------------------------------------------------ dropping
 
@@ -163,16 +214,12 @@ class Redaction:
                 value = None if not keys else self._drop(value, keys)
             changes[head] = value
         if self._subs:
-            for name in Generation.__struct_fields__:
-                if name in _UNMASKED:
-                    continue
+            for name in MASKED:
                 value = changes[name] if name in changes else getattr(record, name)
-                if value is None or isinstance(value, (bool, int, float)):
+                if value is None:
                     continue
                 if name == "trace":
-                    masked = {k: v if k in _LINKS else self._mask_value(v) for k, v in value.items()}
-                    if all(masked[k] is v for k, v in value.items()):
-                        masked = value
+                    masked = self._mask_value(value, _LINKS)
                 elif name == "provider_attempts":
                     errors = [None if a.error is None else self._mask(a.error) for a in value]
                     masked = value if all(e is a.error for e, a in zip(errors, value)) else [
