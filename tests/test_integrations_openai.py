@@ -248,7 +248,9 @@ def test_records_are_delivered_through_a_broadcaster_as_otlp_spans():
     assert (plain["gen_ai.usage.input_tokens"], plain["gen_ai.usage.input_tokens.cached"]) == (1200, 1024)
     assert (plain["gen_ai.request.temperature"], plain["user.id"], plain["session.id"]) == (0.2, "user-42", "sess-7")
     assert plain["trace.metadata.feature"] == "vision"
-    assert json.loads(plain["gen_ai.prompt"])["messages"][1]["content"][1] == IMAGE
+    assert records[0].messages[1]["content"][1] == IMAGE  # the record keeps the part; the destination gets a placeholder
+    assert json.loads(plain["gen_ai.prompt"])["messages"][1]["content"][1] == {
+        "type": "stripped", "kind": "image", "media_type": "image/png", "size_bytes": 8}
     streamed = spans["chatcmpl-stream1"]["attributes"]
     assert streamed["gen_ai.request.stream"] is True and streamed["gen_ai.server.time_to_first_token"] == 0.5
     output = json.loads(streamed["gen_ai.completion"])

@@ -154,10 +154,6 @@ class Route:
         hasher.update((record.session_id or record.id).encode("utf-8", "surrogatepass"))
         return int.from_bytes(hasher.digest(), "big")
 
-    def transform(self, record: Generation) -> Generation:
-        """What of one record goes to the destination: privacy mode, media stripping and redaction applied."""
-        return record if self._transform is None else self._transform(record)
-
     def decide(self, record: Generation) -> Verdict:
         """What routing does with one record (what of it goes is decided later, by select)."""
         keys = self.api_key_hashes

@@ -47,11 +47,14 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")  # the standard and the URL-safe al
 
 def plain_messages(messages: list[Any]) -> bool:
     """True when no message can hold media (every content a plain string or absent, no audio): the fast path."""
-    for message in messages:
+    for message in messages:  # written for speed: every destination runs it on every record
         if message.__class__ is not dict:
             return False
         content = message.get("content")
-        if content is not None and (content.__class__ is not str or content.startswith("data:")):
+        if content.__class__ is str:
+            if content[:5] == "data:":
+                return False
+        elif content is not None:
             return False
         if "audio" in message:
             return False
