@@ -318,3 +318,23 @@ def test_a_salt_out_of_range_is_refused_alike(salt):
     for mod in (NATIVE, PYTHON):
         with pytest.raises(ValueError, match="id_salt"):
             mod.TraceEncoder(id_salt=salt)
+
+
+# The routes' media pre-check (spancast.routing.media.first_maybe_media): the same index from both twins.
+media_content = st.none() | st.text(max_size=8) | st.just("data:image/png;base64,AAAA") | st.integers() | \
+    st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url"])}), max_size=2)
+media_message = st.fixed_dictionaries({}, optional={"role": st.just("user"), "content": media_content,
+                                                    "audio": st.just({"id": "a"})}) | st.text(max_size=3)
+media_records = st.lists(st.one_of(
+    st.builds(lambda m: Generation(id="g", model="m", start_time_ns=1, end_time_ns=2, messages=m),
+              st.none() | st.lists(media_message, max_size=3)),
+    st.just({"messages": [{"content": ["not a record"]}]}),
+), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recs=media_records, start=st.integers(min_value=-1, max_value=7))
+def test_twins_find_the_same_first_record_that_may_hold_media(recs, start):
+    from spancast.routing import media
+
+    assert NATIVE.first_maybe_media(recs, start) == media._first_maybe_media(recs, start)

@@ -39,7 +39,7 @@ import msgspec
 from ..errors import ConfigError
 from ..record import CONTENT_FIELDS, Generation
 from .filters import FilterRules
-from .media import plain_messages, strip_media
+from .media import first_maybe_media, strip_media
 from .privacy import privacy_reduce
 from .redaction import Redaction
 
@@ -177,18 +177,16 @@ class Route:
                 kept.extend(range(len(records)))
             return records, 0, 0
         if self._media_only:
-            out = None
-            for i, record in enumerate(records):
-                messages = getattr(record, "messages", None)  # anything but a record: the encoder refuses it
-                if messages and not plain_messages(messages) and record.__class__ is Generation:
-                    stripped = strip_media(record)
-                    if stripped is not record:
-                        if out is None:
-                            out = list(records)
-                        out[i] = stripped
             if kept is not None:
                 kept.extend(range(len(records)))
-            return (records if out is None else out), 0, 0
+            i = first_maybe_media(records) if records.__class__ is list else 0
+            if i < 0:
+                return records, 0, 0
+            out = list(records)
+            while i >= 0:
+                out[i] = strip_media(out[i]) if isinstance(out[i], Generation) else out[i]
+                i = first_maybe_media(out, i + 1)
+            return out, 0, 0
         keep: list[Any] = []
         filtered = sampled_out = 0
         decide, transform = self.decide, self._transform

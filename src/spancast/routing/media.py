@@ -28,9 +28,10 @@ from typing import Any
 
 import msgspec
 
+from ..codec import IMPL, implementation
 from ..record import Generation
 
-__all__ = ["strip_media", "plain_messages", "MEDIA_TYPES", "placeholder"]
+__all__ = ["strip_media", "plain_messages", "first_maybe_media", "MEDIA_TYPES", "placeholder"]
 
 #: Part types that are media, and the kind each is.
 MEDIA_TYPES = {
@@ -45,9 +46,11 @@ _KINDS = ("image", "audio", "video")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")  # the standard and the URL-safe alphabets
 
 
-def plain_messages(messages: list[Any]) -> bool:
+def plain_messages(messages: Any) -> bool:
     """True when no message can hold media (every content a plain string or absent, no audio): the fast path."""
-    for message in messages:  # written for speed: every destination runs it on every record
+    if messages.__class__ is not list:
+        return False
+    for message in messages:
         if message.__class__ is not dict:
             return False
         content = message.get("content")
@@ -59,6 +62,20 @@ def plain_messages(messages: list[Any]) -> bool:
         if "audio" in message:
             return False
     return True
+
+
+def _first_maybe_media(records: list[Any], start: int = 0) -> int:
+    """The index of the first record from start whose messages may hold media (-1: none may). The native
+    twin (spancast._native.first_maybe_media, the same index for every input) is used when it is loaded:
+    every destination runs this on every record with privacy off."""
+    for i in range(max(start, 0), len(records)):
+        record = records[i]
+        if isinstance(record, Generation) and record.messages is not None and not plain_messages(record.messages):
+            return i
+    return -1
+
+
+first_maybe_media = implementation("native").first_maybe_media if IMPL == "native" else _first_maybe_media
 
 
 def _mime(value: Any) -> str | None:
