@@ -107,3 +107,13 @@ def test_redaction_applies_per_destination_before_rendering():
     assert b"carol@shop.example" in everything and b"customer_tier" in everything
     assert b"carol@shop.example" not in masked and b"<EMAIL>" in masked and b"customer_tier" not in masked
     assert json.dumps(record.trace).count("gold") == 1  # the record itself still holds everything
+
+
+def test_values_nested_too_deep_to_walk_are_dropped_not_sent_unmasked():
+    deep: object = "mail me at a@b.example"
+    for _ in range(5000):
+        deep = [deep]
+    record = full_record(messages=[{"role": "user", "content": [{"type": "text", "text": "x"}, {"deep": deep}]}],
+                         trace={"deep": deep})
+    out = Route("d", redact_patterns=["email"], redact_fields=["tool_calls.x"]).select([record])[0][0]
+    assert out.messages is None and out.trace is None and out.completion == record.completion

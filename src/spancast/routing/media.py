@@ -192,9 +192,15 @@ def _walk(value: Any) -> Any:
 
 
 def strip_media(record: Generation) -> Generation:
-    """The record with every media part of its messages replaced by a placeholder; the same record when none."""
+    """The record with every media part of its messages replaced by a placeholder; the same record when none.
+
+    Never raises: messages nested too deep to walk (past Python's recursion limit; every encoder refuses
+    far less) are dropped whole rather than sent with what they may hold."""
     messages = record.messages
     if not messages or plain_messages(messages):
         return record
-    stripped = _walk(messages)
+    try:
+        stripped = _walk(messages)
+    except RecursionError:
+        stripped = None
     return record if stripped is messages else msgspec.structs.replace(record, messages=stripped)

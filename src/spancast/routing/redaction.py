@@ -204,28 +204,37 @@ class Redaction:
         return value if inner is value[keys[0]] else {**value, keys[0]: inner}
 
     def apply(self, record: Generation) -> Generation:
-        """The record with the fields dropped and the patterns masked; the same record when nothing changed."""
+        """The record with the fields dropped and the patterns masked; the same record when nothing changed.
+
+        Never raises: a field nested too deep to walk (past Python's recursion limit; every encoder refuses
+        far less) is dropped whole rather than sent unmasked."""
         changes: dict[str, Any] = {}
         for head, paths in self._drops.items():
             value = getattr(record, head)
             for keys in paths:
                 if value is None:
                     break
-                value = None if not keys else self._drop(value, keys)
+                try:
+                    value = None if not keys else self._drop(value, keys)
+                except RecursionError:
+                    value = None
             changes[head] = value
         if self._subs:
             for name in MASKED:
                 value = changes[name] if name in changes else getattr(record, name)
                 if value is None:
                     continue
-                if name == "trace":
-                    masked = self._mask_value(value, _LINKS)
-                elif name == "provider_attempts":
-                    errors = [None if a.error is None else self._mask(a.error) for a in value]
-                    masked = value if all(e is a.error for e, a in zip(errors, value)) else [
-                        msgspec.structs.replace(a, error=e) for a, e in zip(value, errors)]
-                else:
-                    masked = self._mask_value(value)
+                try:
+                    if name == "trace":
+                        masked = self._mask_value(value, _LINKS)
+                    elif name == "provider_attempts":
+                        errors = [None if a.error is None else self._mask(a.error) for a in value]
+                        masked = value if all(e is a.error for e, a in zip(errors, value)) else [
+                            msgspec.structs.replace(a, error=e) for a, e in zip(value, errors)]
+                    else:
+                        masked = self._mask_value(value)
+                except RecursionError:
+                    masked = None
                 if masked is not value or name in changes:
                     changes[name] = masked
         return msgspec.structs.replace(record, **changes) if changes else record
