@@ -12,6 +12,7 @@ SUITES = {
     "sweep": "batch size x flush interval x offered load: throughput, emit-to-ack p50/p99, CPU; heatmaps, advice",
     "compare": "spancast vs the OpenTelemetry SDK + OTLP exporter on the same records: paced loads and a burst",
     "soak": "spancast serve with a spool for 10 min, the destination flapping, kill -9 half-way: RSS, loss, duplicates",
+    "routing": "what privacy mode, media stripping and redaction cost per record, beside encoding it",
 }
 USAGE = "usage: python -m benchmarks SUITE [--quick] [--out DIR] [suite options]   (SUITE --help for its options)"
 

@@ -1,11 +1,12 @@
 # cython: language_level=3
 """spancast._native: the OTLP trace encoder in Cython, the twin of spancast.codec._py (same bytes)."""
 
-# One compilation unit: the buffer, the JSON writer, the field readers, the encoder and the record
-# size estimate are included.
+# One compilation unit: the buffer, the JSON writer, the field readers, the encoder, the record
+# size estimate and the routes' media pre-check are included.
 include "buffer.pxi"
 include "json.pxi"
 include "fields.pxi"
 include "body.pxi"
 include "encoder.pxi"
 include "sizing.pxi"
+include "media.pxi"

@@ -162,6 +162,7 @@ cdef class TraceEncoder:
     cdef Py_ssize_t nested_at  # where the attribute holding nested JSON text starts (protobuf)
     cdef Py_ssize_t max_chars  # string attribute values are cut to this many code points; -1: no cut
     cdef Py_ssize_t start_at, end_at  # where the last span's start and end times were written
+    cdef uint64_t salt         # xor-ed into every id hash's seed: each destination derives its own ids
     cdef readonly str format
     cdef readonly object plan
     cdef readonly object envelope
@@ -176,13 +177,14 @@ cdef class TraceEncoder:
         self.nroots = self.roots_cap = 0
         self.undo_changed = -1
 
-    def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None, max_value_chars=None):
+    def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None, max_value_chars=None, id_salt=0):
         if format not in ("protobuf", "json"):
             raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
         self.format = format
         self.json = format == "json"
         self.plan = get_plan(flavor)
         self.max_chars = _py.check_max_value_chars(max_value_chars)
+        self.salt = _py.check_id_salt(id_salt)
         # With a cut, nested JSON text is written once into scratch, cut, then written as a string.
         self.level = 2 if self.json and self.max_chars < 0 else 1
         self.envelope = Envelope(format, _py.resource_attrs(resource, self.max_chars, self.plan.resource), self.plan.scope)
@@ -1143,12 +1145,12 @@ cdef class TraceEncoder:
         if trace_text is not None:
             p = utf8_of(trace_text, &tn, self._keep)
             if not parse_id(p, tn, 16, h.trace_id):
-                store_be64(h.trace_id, hash64(p, tn, SEED_TRACE_HI))
-                store_be64(h.trace_id + 8, hash64(p, tn, SEED_TRACE_LO))
+                store_be64(h.trace_id, hash64(p, tn, SEED_TRACE_HI ^ self.salt))
+                store_be64(h.trace_id + 8, hash64(p, tn, SEED_TRACE_LO ^ self.salt))
                 original_trace = trace_text
         else:
-            store_be64(h.trace_id, hash64(idp, idn, SEED_TRACE_HI))
-            store_be64(h.trace_id + 8, hash64(idp, idn, SEED_TRACE_LO))
+            store_be64(h.trace_id, hash64(idp, idn, SEED_TRACE_HI ^ self.salt))
+            store_be64(h.trace_id + 8, hash64(idp, idn, SEED_TRACE_LO ^ self.salt))
         parent_text = id_text(tk[K_PARENT], "parent_span_id")
         original_parent = None
         h.has_parent = False
@@ -1156,7 +1158,7 @@ cdef class TraceEncoder:
             p = utf8_of(parent_text, &tn, self._keep)
             h.has_parent = True
             if not parse_id(p, tn, 8, h.parent):
-                store_be64(h.parent, hash64(p, tn, SEED_PARENT))
+                store_be64(h.parent, hash64(p, tn, SEED_PARENT ^ self.salt))
                 original_parent = parent_text
         default = self.default_name or text_of(fget(rec, F_MODEL), "model")
         gen_name = id_text(tk[K_GEN_NAME], "generation_name")
@@ -1176,7 +1178,7 @@ cdef class TraceEncoder:
 
         if draw_root:
             key = PyBytes_FromStringAndSize(<char*>h.trace_id, 16)
-            store_be64(root.span_id, hash64(<const char*>h.trace_id, 16, SEED_ROOT))
+            store_be64(root.span_id, hash64(<const char*>h.trace_id, 16, SEED_ROOT ^ self.salt))
             known = self._roots.get(key)
             if known is not None:
                 self._root_seen(<Py_ssize_t>known, code, start, end)
@@ -1200,7 +1202,7 @@ cdef class TraceEncoder:
         if span_name:
             has_mid = True
             memcpy(mid.trace_id, h.trace_id, 16)
-            store_be64(mid.span_id, hash64(idp, idn, SEED_SPAN_MID))
+            store_be64(mid.span_id, hash64(idp, idn, SEED_SPAN_MID ^ self.salt))
             mid.has_parent = h.has_parent
             memcpy(mid.parent, h.parent, 8)
             mid.name = utf8_of(span_name, &mid.name_len, self._keep)
@@ -1215,7 +1217,7 @@ cdef class TraceEncoder:
             h.has_parent = True
             memcpy(h.parent, mid.span_id, 8)
 
-        store_be64(h.span_id, hash64(idp, idn, SEED_SPAN_GEN))
+        store_be64(h.span_id, hash64(idp, idn, SEED_SPAN_GEN ^ self.salt))
         memcpy(gen_span_id, h.span_id, 8)
         h.name = utf8_of(name, &h.name_len, self._keep)
         h.kind = KIND_CLIENT
@@ -1251,7 +1253,7 @@ cdef class TraceEncoder:
                 stop = end if duration > end - cursor else cursor + duration
             memcpy(h.parent, gen_span_id, 8)
             h.has_parent = True
-            store_be64(h.span_id, hash64(idp, idn, SEED_ATTEMPT + number))
+            store_be64(h.span_id, hash64(idp, idn, (SEED_ATTEMPT + number) ^ self.salt))
             aname = f"provider attempt {number}: {provider}"
             h.name = utf8_of(aname, &h.name_len, self._keep)
             h.start = cursor
@@ -1430,6 +1432,11 @@ cdef class TraceEncoder:
     def max_value_chars(self):
         """The cut applied to string attribute values (-1: none)."""
         return self.max_chars
+
+    @property
+    def id_salt(self):
+        """What is xor-ed into the seed of every id this encoder derives (0: none)."""
+        return self.salt
 
     def __repr__(self):
         return (f"<TraceEncoder impl=native format={self.format} flavor={self.plan.name} "

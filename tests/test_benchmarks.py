@@ -29,6 +29,7 @@ EXPECTED = {
               "cpu_us_per_record", "cpu_vs_defaults"},
     "compare": {"scenario", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
                 "cpu_us_per_record", "emit_median_ns", "latency_p99_ms", "rate_vs_sdk", "cpu_vs_sdk"},
+    "routing": {"workload", "scenario", "us_per_record", "us_per_record_min", "us_per_record_max", "vs_encode"},
 }
 
 
@@ -60,7 +61,7 @@ def results(suite: str, out: pathlib.Path) -> tuple[list[dict], dict]:
     return rows, doc
 
 
-@pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare"])
+@pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare", "routing"])
 def test_suite_smoke(suite, tmp_path):
     run_suite(suite, tmp_path)
     rows, _ = results(suite, tmp_path)

@@ -225,7 +225,7 @@ def test_rows_read_back_field_by_field():
     rec = full_record(3, cancelled=True, provider_attempts=[{"provider": "OpenAI", "status": 200}])
     got = body_of(d, [rec])["rows"][0]["json"]
     assert list(got) == NAMES  # every column, in the schema's order
-    source = ch.row(rec)
+    source = ch.row(rec, d.id_salt)
     for name, kind in bq.COLUMNS:
         if name == "resource_attributes":
             assert json.loads(got[name]) == {"service.name": "spancast", "deployment.environment": "prod"}
@@ -396,7 +396,7 @@ def test_rows_are_delivered_field_by_field_with_a_verified_jwt():
     rows = {row["generation_id"]: row for row in sent_rows(sink)}
     dest = make_destination(contract.config("http://127.0.0.1:9"))
     for rec in recs:
-        assert rows[rec.id] == bq.row(rec, dest.resource_attributes)
+        assert rows[rec.id] == bq.row(rec, dest.resource_attributes, dest.id_salt)
     for received in sink.received:
         contract.verify_jwt(received.headers["Authorization"][7:])
 

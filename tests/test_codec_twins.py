@@ -296,3 +296,51 @@ def test_twins_agree_on_the_new_flavours_and_caps(recs, extra, flavor, cap):
         assert native == python
         if native[0] == "ok":
             (parse_pb if fmt == "protobuf" else parse_otlp_json)(native[1])
+
+
+# Per-destination id salts (spancast.codec.ids): the twins derive the same salted ids, salt 0 is no salt.
+def _salted(mod, recs, fmt, salt):
+    try:
+        enc = mod.TraceEncoder(format=fmt, id_salt=salt)
+        enc.extend(recs)
+        return ("ok", enc.finish())
+    except EncodeError as exc:
+        return ("error", exc.field, exc.reason)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(recs=st.lists(records(), min_size=1, max_size=2),
+       salt=st.sampled_from([0, 1, 2**64 - 1]) | st.integers(min_value=0, max_value=2**64 - 1))
+def test_twins_derive_the_same_salted_ids(recs, salt):
+    for fmt in ("protobuf", "json"):
+        native = _salted(NATIVE, recs, fmt, salt)
+        assert native == _salted(PYTHON, recs, fmt, salt)
+        if salt == 0:
+            assert native == outcome(NATIVE, recs, fmt, "gen_ai")
+
+
+@pytest.mark.parametrize("salt", [-1, 2**64, 1.5, True, "1"])
+def test_a_salt_out_of_range_is_refused_alike(salt):
+    for mod in (NATIVE, PYTHON):
+        with pytest.raises(ValueError, match="id_salt"):
+            mod.TraceEncoder(id_salt=salt)
+
+
+# The routes' media pre-check (spancast.routing.media.first_maybe_media): the same index from both twins.
+media_content = st.none() | st.text(max_size=8) | st.just("data:image/png;base64,AAAA") | st.integers() | \
+    st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url"])}), max_size=2)
+media_message = st.fixed_dictionaries({}, optional={"role": st.just("user"), "content": media_content,
+                                                    "audio": st.just({"id": "a"})}) | st.text(max_size=3)
+media_records = st.lists(st.one_of(
+    st.builds(lambda m: Generation(id="g", model="m", start_time_ns=1, end_time_ns=2, messages=m),
+              st.none() | st.lists(media_message, max_size=3)),
+    st.just({"messages": [{"content": ["not a record"]}]}),
+), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recs=media_records, start=st.integers(min_value=-1, max_value=7))
+def test_twins_find_the_same_first_record_that_may_hold_media(recs, start):
+    from spancast.routing import media
+
+    assert NATIVE.first_maybe_media(recs, start) == media._first_maybe_media(recs, start)

@@ -19,6 +19,7 @@ from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError
 from spancast.codec import TraceEncoder
 from spancast.connection import TEST_NAME, preview
+from spancast.codec.ids import id_salt
 from spancast.destinations import make_destination
 from spancast.destinations.datadog import DEFAULT_MAX_AGE_S, RecordTooOld, site_host
 from spancast.destinations.posthog import UUID_NAMESPACE, flatten_metadata
@@ -62,7 +63,7 @@ def test_posthog_maps_each_field():
     p = event["properties"]
     assert event["event"] == "$ai_generation" and event["distinct_id"] == "user-42"
     assert event["timestamp"] == "2024-11-19T07:06:40.000Z"
-    assert event["uuid"] == str(uuid.uuid5(UUID_NAMESPACE, rec.id))
+    assert event["uuid"] == str(uuid.uuid5(UUID_NAMESPACE, f"{rec.id}#{id_salt('posthog'):016x}"))  # salted by name
     assert (p["$ai_trace_id"], p["$ai_span_id"], p["$ai_span_name"], p["trace_name"]) == ("t-1", rec.id, "answer", "checkout")
     assert "$ai_trace_name" not in p and "metadata_trace_name" not in p
     assert (p["$ai_session_id"], p["$ai_model"], p["$ai_provider"]) == ("sess-7", "openai/gpt-4o", "OpenAI")
@@ -221,9 +222,9 @@ def test_raindrop_url_and_auth():
 # ------------------------------------------------------------------------------------------ Datadog
 
 
-def otlp_span_ids(record) -> tuple[str, str]:
-    """(trace id, generation span id) the OTLP destinations send for the record."""
-    encoder = TraceEncoder(format="json", flavor="gen_ai")
+def otlp_span_ids(record, salt: int = 0) -> tuple[str, str]:
+    """(trace id, generation span id) an OTLP destination with this id salt sends for the record."""
+    encoder = TraceEncoder(format="json", flavor="gen_ai", id_salt=salt)
     encoder.append(record)
     doc = orjson.loads(encoder.finish())
     (span,) = [s for s in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
@@ -236,8 +237,8 @@ def test_datadog_maps_each_field():
                                 "generation_name": "answer", "tier": "gold", "nested": {"a": [1]}},
                       cache_write_tokens=16, reasoning_tokens=40)
     (span,) = datadog_spans(rec)
-    trace_hex, span_hex = otlp_span_ids(rec)
-    assert span["trace_id"] == trace_hex and span["span_id"] == str(int(span_hex, 16))  # the OTLP ids, in Datadog's form
+    trace_hex, span_hex = otlp_span_ids(rec, id_salt("datadog"))
+    assert span["trace_id"] == trace_hex and span["span_id"] == str(int(span_hex, 16))  # derived alike, in Datadog's form
     assert (span["name"], span["parent_id"], span["status"]) == ("answer", "undefined", "ok")
     assert (span["start_ns"], span["duration"]) == (rec.start_time_ns, 1_250_000_000)
     assert (span["session_id"], span["tags"]) == ("sess-7", ["user_id:user-42"])

@@ -248,7 +248,9 @@ def test_records_are_delivered_through_a_broadcaster_as_otlp_spans():
     assert (plain["gen_ai.usage.input_tokens"], plain["gen_ai.usage.cache_read.input_tokens"]) == (1200, 1024)
     assert (plain["gen_ai.request.temperature"], plain["gen_ai.conversation.id"]) == (0.2, "sess-7")
     assert plain["trace.metadata.feature"] == "vision"
-    assert json.loads(plain["gen_ai.input.messages"])[1]["parts"][1] == IMAGE  # a part of its own type, as given
+    assert records[0].messages[1]["content"][1] == IMAGE  # the record keeps the part; the destination gets a placeholder
+    assert json.loads(plain["gen_ai.input.messages"])[1]["parts"][1] == {  # a part of its own type
+        "type": "stripped", "kind": "image", "media_type": "image/png", "size_bytes": 8}
     streamed = spans["chatcmpl-stream1"]["attributes"]
     assert streamed["gen_ai.request.stream"] is True and streamed["gen_ai.response.time_to_first_chunk"] == 0.5
     (output,) = json.loads(streamed["gen_ai.output.messages"])

@@ -590,7 +590,7 @@ def test_the_sender_sends_what_requests_describes():
     encoder = d.new_encoder()
     encoder.append(rec)
     traces, spans = (json.loads(bytes(r.body)) for r in d.requests(encoder.finish()))
-    assert (traces["traces"][0], spans["spans"]) == render_documents(rec, PROJECT)
+    assert (traces["traces"][0], spans["spans"]) == render_documents(rec, PROJECT, d.id_salt)
 
 
 def test_the_fake_refuses_a_span_before_its_trace():

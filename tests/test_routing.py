@@ -148,7 +148,7 @@ def test_logic_defaults_to_and_and_enabled_to_true():
 
 def test_disabled_rules_are_still_checked_but_let_everything_through():
     config = {"enabled": False, "groups": [{"rules": [{"field": "model", "operator": "equals", "value": "nope"}]}]}
-    route = Route("d", filter_rules=config)
+    route = Route("d", filter_rules=config, keep_media=True)
     assert route.passthrough and route.decide(full_record()) == "deliver"
     with pytest.raises(ConfigError):
         Route("d", filter_rules={"enabled": False, "groups": []})
@@ -240,9 +240,12 @@ def test_camel_case_routing_settings_build_the_route():
     # broadcast_generation_* default to false), so its route reads each record for them
     plain = make_destination(COLLECTOR).route
     assert not plain.passthrough and plain.withheld == ("generation_cost", "generation_identity", "generation_context")
-    everything = make_destination({**COLLECTOR, "broadcastGenerationCost": True, "broadcastGenerationIdentity": True,
-                                   "broadcastGenerationRequestContext": True}).route
-    assert everything.passthrough and everything.withheld == ()
+    flags = {"broadcastGenerationCost": True, "broadcastGenerationIdentity": True,
+             "broadcastGenerationRequestContext": True}
+    everything = make_destination({**COLLECTOR, **flags}).route
+    assert not everything.passthrough and everything.withheld == ()  # it strips media
+    assert make_destination({**COLLECTOR, **flags, "keepMedia": True}).route.passthrough
+    assert not make_destination({**COLLECTOR, "keepMedia": True}).route.passthrough  # it withholds the groups
 
 
 def test_generation_metadata_goes_only_where_its_flag_is_on():
@@ -258,6 +261,29 @@ def test_generation_metadata_goes_only_where_its_flag_is_on():
     (kept,), _, _ = cost.select([rec])
     assert kept.generation_cost == rec.generation_cost and kept.generation_identity is None
     assert kept.completion is None  # privacy mode still applies
+
+
+def test_the_default_route_withholds_the_groups_and_strips_media_in_one_pass():
+    """The default destination (flags off, media stripped, nothing to decide): the records that hold neither
+    a group nor media go as they are, in the very list given; the others are replaced, each fixed alike."""
+    from spancast.record import GenerationCost
+
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    route = make_destination(COLLECTOR).route
+    clean = [full_record(i) for i in range(3)]
+    assert route.select(clean)[0] is clean
+    grouped = full_record(3, generation_cost=GenerationCost(upstream_cost=0.5))
+    pictured = full_record(4, messages=[{"role": "user", "content": [image]}])
+    both = msgspec.structs.replace(pictured, id="both", generation_cost=GenerationCost(upstream_cost=0.5))
+    given = [clean[0], grouped, pictured, both]
+    kept: list[int] = []
+    out, filtered, sampled = route.select(given, kept)
+    assert (filtered, sampled, kept) == (0, 0, [0, 1, 2, 3]) and out is not given and out[0] is clean[0]
+    assert [r.generation_cost for r in out] == [None] * 4
+    assert out[1].messages == grouped.messages  # no media in it: only the group went
+    for r in out[2:]:
+        assert r.messages[0]["content"][0]["type"] == "stripped"
+    assert given[3].generation_cost is not None and given[3].messages[0]["content"][0] == image  # untouched
 
 
 # ------------------------------------------------------------ regex bounds
@@ -390,8 +416,8 @@ def test_privacy_mode_redacts_what_passes_and_filters_nothing():
 
 def test_a_passthrough_route_returns_the_same_list_without_reading_the_records():
     untouchable = [object(), object()]  # attribute access would raise
-    for route in (Route("d"), Route("d", sampling_rate=1),
-                  Route("d", filter_rules={"enabled": False, "groups": [{"rules": [GPT]}]})):
+    for route in (Route("d", keep_media=True), Route("d", sampling_rate=1, keep_media=True),
+                  Route("d", filter_rules={"enabled": False, "groups": [{"rules": [GPT]}]}, keep_media=True)):
         selected, filtered, sampled_out = route.select(untouchable)
         assert selected is untouchable and (filtered, sampled_out) == (0, 0) and route.passthrough
 
@@ -418,7 +444,12 @@ def test_reprs_show_counts_not_values():
                   filter_rules={"combine": "and", "groups": [{"rules": [{**VIP, "value": "vip-secret"}, GPT]}, {"rules": [GPT]}]})
     assert repr(route) == "<Route dest='tempo' api_keys=1 rules=3 in 2 groups, combine=and sampling_rate=0.25 privacy_mode>"
     assert repr(route.filter_rules) == "<FilterRules rules=3 groups=2 combine=and>"
-    assert repr(Route("tempo")) == "<Route dest='tempo' passthrough>"
+    assert repr(Route("tempo", keep_media=True)) == "<Route dest='tempo' passthrough>"
+    assert repr(Route("tempo")) == "<Route dest='tempo' strip_media>"
+    redacting = Route("tempo", keep_media=True, privacy_mode=True, privacy_keep_error_messages=True,
+                      redact_fields=["user"], redact_patterns=["email"], redact_regexes=["secret-[0-9]+"])
+    assert repr(redacting) == ("<Route dest='tempo' privacy_mode+error_messages keep_media"
+                               " <Redaction fields=1 patterns=email regexes=1>>")
     assert "secret" not in repr(route) + repr(route.filter_rules)
 
 

@@ -7,12 +7,17 @@ destination's own URL, headers, encoding and compression. The result says ok or 
 the latency and a body excerpt, with a hint for the usual mistakes.
 
 ``preview`` renders one record exactly as that destination would receive it (routing and privacy
-mode applied), with secret header values masked and the body shown as JSON.
+mode applied), with secret header values masked and the body shown as JSON, every credential in it
+masked too (PostHog's key travels in the body).
+
+Every excerpt of a receiver's answer (the test's excerpt, its error) goes through
+:func:`spancast.scrub.scrub` before it is kept: receivers and proxies echo requests in their errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import ssl
 import time
@@ -27,6 +32,7 @@ import orjson
 from .errors import EncodeError
 from .pipeline.sender import describe_connection_error
 from .record import Generation
+from .scrub import QUERY_WORDS, SECRET_WORDS, Scrubber, scrub, secrets_of
 
 __all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url"]
 
@@ -35,8 +41,6 @@ TEST_NAME = "spancast-connection-test"
 OPENROUTER_TEST_NAME = "openrouter-connection-test"
 TEST_TRACE_ID = "0" * 31 + "1"
 EXCERPT_CHARS = 300
-# Header names that carry credentials whatever the destination says (case-insensitive substrings).
-_SECRET_WORDS = ("auth", "key", "token", "secret", "signature", "password", "cookie")
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
     if getattr(destination, "transport", "http") == "redis":  # PING, and the key is a stream or absent
         from .pipeline.redis_transport import check_stream
 
-        return await check_stream(destination, timeout_s)
+        result = await check_stream(destination, timeout_s)
+        return dataclasses.replace(result, excerpt=scrub(result.excerpt, destination), error=scrub(result.error, destination))
     request, also_ok = _test_request(destination)
     body = destination.compressor.compress(request.body)
     headers = dict(request.headers)
@@ -129,13 +134,15 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
     try:
         async with session.request(request.method, request.url, data=body, headers=headers) as resp:
             status = resp.status
-            excerpt = (await resp.content.read(4096))[:EXCERPT_CHARS].decode("utf-8", "replace").strip()
+            said = (await resp.content.read(4096)).decode("utf-8", "replace")
+            # scrubbed before it is cut: a secret cut in two would keep its start
+            excerpt = scrub(said, destination, headers, request.url)[:EXCERPT_CHARS].strip()
     except (asyncio.TimeoutError, TimeoutError):
         error = f"timeout after {timeout_s:g}s"
     except ssl.SSLError as exc:
         error = f"TLS: {type(exc).__name__}"
     except (aiohttp.ClientError, OSError) as exc:
-        error = describe_connection_error(exc)
+        error = scrub(describe_connection_error(exc), destination, headers, request.url)
     finally:
         if own:
             await session.close()
@@ -165,7 +172,7 @@ def mask_headers(headers: Mapping[str, str], secret_names: frozenset[str] = froz
     out = {}
     for name, value in headers.items():
         low = name.lower()
-        if low in secret_names or any(word in low for word in _SECRET_WORDS):
+        if low in secret_names or any(word in low for word in SECRET_WORDS):
             scheme, sep, _ = value.partition(" ")
             out[name] = f"{scheme} ***" if sep and scheme in ("Basic", "Bearer", "ApiKey", "sentry") else "***"
         else:
@@ -180,7 +187,7 @@ def mask_url(url: str) -> str:
     if parts.netloc != netloc:
         netloc = "***@" + netloc
     query = "&".join(
-        f"{name}=***" if any(word in name.lower() for word in _SECRET_WORDS + ("sig", "credential")) else
+        f"{name}=***" if any(word in name.lower() for word in QUERY_WORDS) else
         (f"{name}={value}" if sep else name)
         for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
     )
@@ -225,11 +232,25 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
         note = f"sent as {shown or 'no content type'}; shown as text"
     # The user's own headers are mostly credentials (x-honeycomb-team, uptrace-dsn, ...): all masked.
     secret_names = destination.secret_headers | {name.lower() for name in destination.settings.headers}
-    out = {"destination": destination.name, "sent": True, "method": request.method, "url": mask_url(request.url),
-           "headers": mask_headers(headers, secret_names), "body": body}
+    # Credentials can travel in the body too (PostHog's project key) or in a URL: every string is scrubbed.
+    scrubber = Scrubber(secrets_of(destination, request.headers, request.url), partial=False)
+    out = {"destination": destination.name, "sent": True, "method": request.method,
+           "url": scrubber(mask_url(request.url)), "headers": mask_headers(headers, secret_names),
+           "body": _scrub_json(body, scrubber)}
     own_note = getattr(destination, "preview_note", None)  # what the lines become (Redis: one XADD each)
     if own_note is not None:
         note = f"{note}; {own_note()}" if note else own_note()
     if note:
         out["note"] = note
     return out
+
+
+def _scrub_json(value: Any, scrubber: Scrubber) -> Any:
+    """A JSON document with every string (keys included) scrubbed."""
+    if isinstance(value, str):
+        return scrubber(value)
+    if isinstance(value, list):
+        return [_scrub_json(item, scrubber) for item in value]
+    if isinstance(value, dict):
+        return {scrubber(k): _scrub_json(v, scrubber) for k, v in value.items()}
+    return value

@@ -12,7 +12,8 @@ from . import record_checks
 from .errors import RecordError, lower_first
 
 __all__ = ["Generation", "ProviderAttempt", "GenerationCost", "GenerationIdentity", "GenerationContext",
-           "DecodeResult", "decode_records", "CONTENT_FIELDS", "TRACE_KEYS", "GENERATION_GROUPS"]
+           "DecodeResult", "decode_records", "CONTENT_FIELDS", "TEXT_FIELDS", "METADATA_FIELDS", "TRACE_KEYS",
+           "GENERATION_GROUPS"]
 
 # Limits are generous on content (a long context is legitimate) and tight on
 # identifiers, which end up as span attributes and index keys downstream.
@@ -23,8 +24,12 @@ Text = Annotated[str, msgspec.Meta(max_length=32 * 1024 * 1024)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 TimeNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
-#: What privacy mode removes, and nothing else.
+#: The content of a call: the input and the output.
 CONTENT_FIELDS = ("messages", "prompt", "completion", "reasoning", "tool_calls")
+#: Every field that may hold the user's or the model's text: privacy mode sends none of that text (it
+#: drops the content and error_message, and keeps of model_parameters and provider_attempts only what
+#: holds no text; spancast.routing.privacy). Every other field is metadata (METADATA_FIELDS).
+TEXT_FIELDS = CONTENT_FIELDS + ("error_message", "model_parameters", "provider_attempts")
 #: Keys of ``trace`` that have a meaning; every other key is custom metadata.
 TRACE_KEYS = ("trace_id", "trace_name", "span_name", "generation_name", "parent_span_id")
 
@@ -135,6 +140,10 @@ class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
         from .integrations.openai import generation_from_openai
 
         return generation_from_openai(request_kwargs, response, start_time_ns, end_time_ns, **extra)
+
+
+#: What privacy mode sends as it is: ids, names, status, usage, cost, timing, user, session, trace.
+METADATA_FIELDS = tuple(name for name in Generation.__struct_fields__ if name not in TEXT_FIELDS)
 
 
 class DecodeResult(msgspec.Struct, frozen=True):

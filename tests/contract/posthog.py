@@ -1,17 +1,17 @@
 """Contract data for posthog: a config aimed at a local fake backend, and what the real service checks.
 
 PostHog's batch endpoint takes no auth header: the project key rides in the body, and decode() checks
-it as PostHog does (a wrong key is refused). That key is public by PostHog's design and shows in
-previews; the secret here is a reverse proxy's token header (PostHog documents running capture behind
-your own proxy), which every repr, log line, error and preview must hide.
+it as PostHog does (a wrong key is refused). That key is public by PostHog's design, fine to send, but
+never printed: previews mask it like the other secret here, a reverse proxy's token header (PostHog
+documents running capture behind your own proxy), which every repr, log line, error and preview must hide.
 """
 
 import json
 import uuid
 
-API_KEY = "phc_contract_7Hq2mVx9LkP3sWd8"  # public write-only project key: part of the body by protocol
+API_KEY = "phc_contract_7Hq2mVx9LkP3sWd8"  # public write-only project key: in the body by protocol, never printed
 PROXY_TOKEN = "proxy-contract-4b9e61d2c7f3a805"
-SECRETS = (PROXY_TOKEN,)
+SECRETS = (PROXY_TOKEN, API_KEY)
 PATH = "/batch/"
 METHOD = "POST"
 CONTENT_TYPE = "application/json"

@@ -18,9 +18,11 @@ def servers(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def phoenix(servers):
+    """The Phoenix server (fidelity.servers.PhoenixServer: .base_url, .otlp_url, .spans(project))."""
     return servers["phoenix"]
 
 
 @pytest.fixture(scope="session")
 def mlflow(servers):
+    """The MLflow server (fidelity.servers.MlflowServer: .base_url, .otlp_url, .experiment(name), .traces(id))."""
     return servers["mlflow"]

@@ -93,29 +93,61 @@ class Server:
                 self.process.wait()
 
 
-def _launch(name: str, argv: list[str], env: dict[str, str], workdir: Path, port: int, health: str) -> Server:
+class PhoenixServer(Server):
+    """Phoenix, with what tests read of it by name (the collision test's interface)."""
+
+    @property
+    def otlp_url(self) -> str:
+        """Phoenix's OTLP/HTTP traces URL (protobuf only)."""
+        return self.base_url + "/v1/traces"
+
+    def spans(self, project: str) -> list[dict[str, Any]]:
+        """Every span of a project (phoenix_spans); [] while the project does not exist."""
+        return phoenix_spans(self, project)
+
+
+class MlflowServer(Server):
+    """MLflow, with what tests read of it by name (the collision test's interface)."""
+
+    @property
+    def otlp_url(self) -> str:
+        """MLflow's OTLP/HTTP traces URL (the experiment goes in x-mlflow-experiment-id)."""
+        return self.base_url + "/v1/traces"
+
+    def experiment(self, name: str) -> str:
+        """A new experiment's id (mlflow_experiment)."""
+        return mlflow_experiment(self, name)
+
+    def traces(self, experiment_id: str) -> list[dict[str, Any]]:
+        """Every trace of the experiment, {"info", "spans"} each (mlflow_traces)."""
+        return mlflow_traces(self, experiment_id)
+
+
+def _launch(kind: type[Server], name: str, argv: list[str], env: dict[str, str], workdir: Path, port: int,
+            health: str) -> Server:
     log = workdir / f"{name}.log"
     process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=workdir, stdout=log.open("wb"),
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    return Server(name, f"http://127.0.0.1:{port}", process, log, {"health": health})
+    return kind(name, f"http://127.0.0.1:{port}", process, log, {"health": health})
 
 
-def start_phoenix(workdir: Path) -> Server:
+def start_phoenix(workdir: Path) -> PhoenixServer:
     """phoenix serve on loopback ports with its SQLite database in workdir (OTLP/HTTP at /v1/traces)."""
     port, grpc = free_port(), free_port()
     env = {"PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc),
            "PHOENIX_WORKING_DIR": str(workdir), "PHOENIX_TELEMETRY_ENABLED": "false"}
-    return _launch("phoenix", [str(venv_bin("phoenix", "phoenix")), "serve"], env, workdir, port, "/healthz")
+    return _launch(PhoenixServer, "phoenix", [str(venv_bin("phoenix", "phoenix")), "serve"], env, workdir, port,
+                   "/healthz")
 
 
-def start_mlflow(workdir: Path) -> Server:
+def start_mlflow(workdir: Path) -> MlflowServer:
     """mlflow server on a loopback port with a SQLite store in workdir (OTLP/HTTP at /v1/traces)."""
     port = free_port()
     argv = [str(venv_bin("mlflow", "mlflow")), "server", "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db",
             "--default-artifact-root", str(workdir / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
     env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    return _launch("mlflow", argv, env, workdir, port, "/health")
+    return _launch(MlflowServer, "mlflow", argv, env, workdir, port, "/health")
 
 
 def start_all(workdir: Path) -> dict[str, Server]:

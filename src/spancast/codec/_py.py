@@ -47,7 +47,7 @@ from . import shapes
 from .plan import AttributePlan, Op, get_plan
 from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
 
-__all__ = ["TraceEncoder", "encode_traces", "hash64", "json_text"]
+__all__ = ["TraceEncoder", "encode_traces", "hash64", "json_text", "check_id_salt"]
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -369,9 +369,12 @@ def _time(value: Any, field: str) -> int:
     raise EncodeError(field, "expected an int in [0, 2**64)")
 
 
-def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
+def spans_of(plan: AttributePlan, rec: Any, salt: int = 0) -> list[_Span]:
     """The spans one record becomes: [trace root], [intermediate], generation, provider attempts.
 
+    salt is xor-ed into the seed of every id derived here (trace ids from the generation id or a
+    non-hex trace_id, span ids, the trace root's span id, non-hex parents); ids the caller gave in hex
+    stay as they are.
     Checks run in the order the native encoder runs them, so both raise the same error.
     """
     if not isinstance(rec, Generation):
@@ -386,18 +389,18 @@ def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
     trace_text = _id_text(trace, "trace_id")
     original: list[tuple[str, tuple[str, Any]]] = []
     if trace_text is None:
-        trace_id = _hash_trace(gen_id)
+        trace_id = _hash_trace(gen_id, salt)
     else:
         trace_id = _given_id(trace_text, 32)
         if trace_id is None:
-            trace_id = _hash_trace(utf8(trace_text))
+            trace_id = _hash_trace(utf8(trace_text), salt)
             original.append((ORIGINAL_TRACE_ID, ("s", utf8(trace_text))))
     parent_text = _id_text(trace, "parent_span_id")
     parent = None
     if parent_text is not None:
         parent = _given_id(parent_text, 16)
         if parent is None:
-            parent = hash64(utf8(parent_text), SEED_PARENT).to_bytes(8, "big")
+            parent = hash64(utf8(parent_text), SEED_PARENT ^ salt).to_bytes(8, "big")
             original.append((ORIGINAL_PARENT_ID, ("s", utf8(parent_text))))
     default = plan.default_name or _text(rec.model, "model")
     gen_name = _id_text(trace, "generation_name")
@@ -416,33 +419,40 @@ def spans_of(plan: AttributePlan, rec: Any) -> list[_Span]:
 
     spans = []
     if draw_root:
-        root_id = hash64(trace_id, SEED_ROOT).to_bytes(8, "big")
+        root_id = hash64(trace_id, SEED_ROOT ^ salt).to_bytes(8, "big")
         attrs = evaluate(plan.root_steps, rec) + evaluate(plan.trace_steps, rec)
         spans.append(_Span(trace_id, root_id, parent, trace_name or default, KIND_INTERNAL, start, end, attrs, code,
                            None, root=True))
         parent = root_id
     if span_name:
-        mid_id = hash64(gen_id, SEED_SPAN_MID).to_bytes(8, "big")
+        mid_id = hash64(gen_id, SEED_SPAN_MID ^ salt).to_bytes(8, "big")
         mid_attrs = [(k, ("s", utf8(v))) for k, v in plan.intermediate]
         spans.append(_Span(trace_id, mid_id, parent, span_name, KIND_INTERNAL, start, end, mid_attrs, STATUS_OK, None))
         parent = mid_id
-    gen_span_id = hash64(gen_id, SEED_SPAN_GEN).to_bytes(8, "big")
+    gen_span_id = hash64(gen_id, SEED_SPAN_GEN ^ salt).to_bytes(8, "big")
     attrs = evaluate(plan.steps, rec)
     if not draw_root:
         attrs += evaluate(plan.trace_steps, rec)
     attrs += original
     events = exception_events(rec, end, message) if code == STATUS_ERROR and plan.exception_event else ()
     spans.append(_Span(trace_id, gen_span_id, parent, name, KIND_CLIENT, start, end, attrs, code, message, events))
-    spans += _attempt_spans(plan, rec, trace_id, gen_id, gen_span_id, start, end)
+    spans += _attempt_spans(plan, rec, trace_id, gen_id, gen_span_id, start, end, salt)
     return spans
 
 
-def _hash_trace(source: bytes) -> bytes:
-    return hash64(source, SEED_TRACE_HI).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO).to_bytes(8, "big")
+def _hash_trace(source: bytes, salt: int = 0) -> bytes:
+    return hash64(source, SEED_TRACE_HI ^ salt).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO ^ salt).to_bytes(8, "big")
+
+
+def check_id_salt(id_salt: Any) -> int:
+    """The id_salt option as the encoders hold it: an int in [0, 2**64)."""
+    if isinstance(id_salt, bool) or not isinstance(id_salt, int) or not 0 <= id_salt <= _M64:
+        raise ValueError(f"id_salt must be an int in [0, 2**64), got {id_salt!r}")
+    return int(id_salt)
 
 
 def _attempt_spans(plan: AttributePlan, rec: Any, trace_id: bytes, gen_id: bytes, parent: bytes, start: int,
-                   end: int) -> list[_Span]:
+                   end: int, salt: int = 0) -> list[_Span]:
     """One child span per provider attempt, laid end to end from the generation's start."""
     spans = []
     cursor = start
@@ -465,7 +475,7 @@ def _attempt_spans(plan: AttributePlan, rec: Any, trace_id: bytes, gen_id: bytes
             code, message = STATUS_ERROR, _text(attempt.error, "provider_attempts.error")
         else:
             code, message = (STATUS_ERROR if attempt.status is not None and attempt.status >= 400 else STATUS_OK), None
-        span_id = hash64(gen_id, SEED_ATTEMPT + n).to_bytes(8, "big")
+        span_id = hash64(gen_id, (SEED_ATTEMPT + n) ^ salt).to_bytes(8, "big")
         name = f"provider attempt {n}: {provider}"
         spans.append(_Span(trace_id, span_id, parent, name, KIND_CLIENT, cursor, stop, attrs, code, message))
         cursor = stop
@@ -581,6 +591,7 @@ class TraceEncoder:
         flavor: Any = "gen_ai",
         resource: Mapping[str, Any] | None = None,
         max_value_chars: int | None = None,
+        id_salt: int = 0,
     ):
         if format not in ("protobuf", "json"):
             raise ValueError(f"unknown format {format!r}; expected 'protobuf' or 'json'")
@@ -588,6 +599,8 @@ class TraceEncoder:
         self.plan = get_plan(flavor)
         #: Every string attribute value (resource ones too) is cut to this many code points; -1: no cut.
         self.max_value_chars = check_max_value_chars(max_value_chars)
+        #: xor-ed into the seed of every id derived (a destination's own: two never share span ids).
+        self.id_salt = check_id_salt(id_salt)
         self.envelope = Envelope(format, resource_attrs(resource, self.max_value_chars, self.plan.resource),
                                  self.plan.scope)
         self._json = format == "json"
@@ -603,7 +616,7 @@ class TraceEncoder:
 
         With max_bytes, a record that would make a non-empty request larger than that is not added
         and 0 is returned (the batch is full); a lone record is always added, however large."""
-        spans = spans_of(self.plan, record)
+        spans = spans_of(self.plan, record, self.id_salt)
         if self.max_value_chars >= 0:
             for span in spans:
                 span.attrs = [(k, clip_value(v, self.max_value_chars)) for k, v in span.attrs]

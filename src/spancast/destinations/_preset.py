@@ -99,6 +99,7 @@ class OtlpPreset(OtlpDestination):
             flavor=self.flavor,
             resource=self.settings.resource or None,
             max_value_chars=self.max_value_chars,
+            id_salt=self.id_salt,
         )
 
     def request(self, body: bytes) -> Request:

@@ -80,4 +80,5 @@ class ArizeDestination(OtlpPreset):
             flavor=self.flavor,
             resource={**s.resource, PROJECT_ATTRIBUTE: s.model_id},
             max_value_chars=self.max_value_chars,
+            id_salt=self.id_salt,
         )

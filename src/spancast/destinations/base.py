@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping
 
 import msgspec
 
+from ..codec.ids import id_salt
 from ..errors import ConfigError, lower_first
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
@@ -80,7 +81,7 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="the destination's kind, e.g. langfuse or s3 (the sections below list them)",
     )]
     name: Annotated[str, msgspec.Meta(
-        description="a unique label for stats, logs and errors (empty: the type); also seeds the sampling",
+        description="a unique label for stats, logs and errors (empty: the type); also seeds sampling and derived ids",
     )] = ""
     enabled: Annotated[bool, msgspec.Meta(
         description="false keeps the destination configured but sends it nothing",
@@ -108,7 +109,7 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="share of sessions sent, 0.0001 to 1: a whole session is in or out, per destination",
     )] = 1.0
     privacy_mode: Annotated[bool, msgspec.Meta(
-        description="drop content (messages, prompt, completion, reasoning, tool calls); metadata still goes",
+        description="send no text of the user's or the model's: content, error messages, tool schemas go; metadata stays",
     )] = False
     # OpenRouter's "additional generation metadata": which of the record's generation_* groups go out.
     broadcast_generation_cost: Annotated[bool, msgspec.Meta(
@@ -120,6 +121,21 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     broadcast_generation_request_context: Annotated[bool, msgspec.Meta(
         description="send the record's generation_context (router and provider latencies, region)",
     )] = False
+    privacy_keep_error_messages: Annotated[bool, msgspec.Meta(
+        description="in privacy mode, keep error messages (providers' errors may quote the input)",
+    )] = False
+    keep_media: Annotated[bool, msgspec.Meta(
+        description="send images, audio and files as they are (default: each becomes a typed placeholder)",
+    )] = False
+    redact_fields: Annotated[list[str] | None, msgspec.Meta(
+        description="fields never sent: user, error_message, trace.customer_email, model_parameters.tools, ...",
+    )] = None
+    redact_patterns: Annotated[list[str] | None, msgspec.Meta(
+        description="built-in patterns masked in every text: email, card_number, ipv4",
+    )] = None
+    redact_regexes: Annotated[list[str] | None, msgspec.Meta(
+        description="your own regular expressions (Python syntax), each match masked as <REDACTED>",
+    )] = None
 
     # Header values are often credentials (a webhook's only auth): reprs show their names only.
     __repr__ = settings_repr
@@ -200,6 +216,8 @@ class Destination:
         if self.settings.type != self.type:
             raise ConfigError(f"{where}.type", f"expected {self.type!r}, got {self.settings.type!r}")
         self.name = self.settings.name or self.type
+        #: Seeds every id this destination derives (spancast.codec.ids): two destinations never share one.
+        self.id_salt = id_salt(self.name)
         if self.settings.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s", f"must be > 0, got {self.settings.timeout_s}")
         try:

@@ -188,10 +188,10 @@ def _timestamp(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
 
 
-def row(rec: Any, resource_attributes: str | None = None) -> dict[str, Any]:
+def row(rec: Any, resource_attributes: str | None = None, salt: int = 0) -> dict[str, Any]:
     """One record's row, keyed by column in COLUMNS order: clickhouse's row (an EncodeError names a field of
     the wrong type) with BigQuery's types; resource_attributes is the JSON text for that column."""
-    source = _ch.row(rec)
+    source = _ch.row(rec, salt)
     out: dict[str, Any] = {}
     for name, low, kind in _CONVERT:
         value = source[name]
@@ -218,9 +218,9 @@ def insert_id(generation_id: str) -> str:
     return "h-" + hashlib.blake2b(generation_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _render(resource_attributes: str | None) -> Callable[[Any], bytes]:
+def _render(resource_attributes: str | None, salt: int = 0) -> Callable[[Any], bytes]:
     def render(rec: Any) -> bytes:
-        values = row(rec, resource_attributes)
+        values = row(rec, resource_attributes, salt)
         return orjson.dumps({"insertId": insert_id(values["generation_id"]), "json": values})
 
     return render
@@ -308,7 +308,7 @@ class BigQueryDestination(Destination):
         self.resource_attributes = resource
         path = f"/bigquery/v2/projects/{s.project_id}/datasets/{s.dataset}/tables/{s.table}/insertAll"
         self.url = s.base_url.rstrip("/") + path
-        self._render = _render(resource)
+        self._render = _render(resource, self.id_salt)
         flags = {"kind": KIND, "skipInvalidRows": s.skip_invalid_rows, "ignoreUnknownValues": False}
         self._prefix = orjson.dumps(flags)[:-1] + b',"rows":['
         self._headers = merge_headers(s.headers, {"Content-Type": "application/json", "Accept": "application/json",
@@ -344,7 +344,7 @@ class BigQueryDestination(Destination):
         """The permission probe: an insertAll of one row that cannot go in (see the module docstring)."""
         from ..connection import test_record  # the test record is the connection module's
 
-        values = {**row(test_record(), self.resource_attributes), PROBE_COLUMN: True}
+        values = {**row(test_record(), self.resource_attributes, self.id_salt), PROBE_COLUMN: True}
         body = orjson.dumps({"kind": KIND, "skipInvalidRows": False, "ignoreUnknownValues": False,
                              "rows": [{"insertId": "spancast-connection-test", "json": values}]})
         return self.request(body), frozenset()

@@ -53,8 +53,8 @@ field, rather than the whole INSERT on the server:
 
     column                  type      from the record
     GENERATION_ID           String    id (the idempotency key: the sorting key ends with it)
-    TRACE_ID                String    trace.trace_id as given, else the trace id the OTLP encoders derive
-    SPAN_ID                 String    the generation span's id (16 hex), as in the OTLP destinations
+    TRACE_ID                String    trace.trace_id as given, else the trace id derived as the OTLP encoders do
+    SPAN_ID                 String    the generation span's id (16 hex), derived as the OTLP encoders do
     PARENT_SPAN_ID          String    trace.parent_span_id as given
     TIMESTAMP               DateTime  start_time_ns, whole seconds (UTC); written as a unix-seconds number
     START_TIME_NS           UInt64    start_time_ns (DateTime64 is unknown to 18.16: precision lives here)
@@ -107,6 +107,7 @@ exact counts matter before merges. The user inserting needs INSERT on the table 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -411,10 +412,11 @@ def _hex_id(source: bytes, seed: int) -> str:
     return _hash64(source, seed).to_bytes(8, "big").hex()
 
 
-def row(rec: Any) -> dict[str, Any]:
+def row(rec: Any, salt: int = 0) -> dict[str, Any]:
     """The table row of one record, keyed by column name in COLUMNS order. Ids and attributes are the
-    ones the OTLP encoders give the generation span; a value of the wrong type raises EncodeError naming
-    the field (records built in Python are not type-checked by their constructor)."""
+    ones the OTLP encoders give the generation span (salt: the destination's id salt, spancast.codec.ids);
+    a value of the wrong type raises EncodeError naming the field (records built in Python are not
+    type-checked by their constructor)."""
     if not isinstance(rec, Generation):
         raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
     trace = rec.trace
@@ -430,7 +432,7 @@ def row(rec: Any) -> dict[str, Any]:
     source = _codec.utf8(gen_id)
     trace_text = _codec._id_text(trace, "trace_id")
     if trace_text is None:
-        trace_id = _hex_id(source, _codec.SEED_TRACE_HI) + _hex_id(source, _codec.SEED_TRACE_LO)
+        trace_id = _hex_id(source, _codec.SEED_TRACE_HI ^ salt) + _hex_id(source, _codec.SEED_TRACE_LO ^ salt)
     else:
         trace_id = trace_text
         if _codec._given_id(trace_text, 32) is None:
@@ -446,7 +448,7 @@ def row(rec: Any) -> dict[str, Any]:
     return {
         "GENERATION_ID": gen_id,
         "TRACE_ID": trace_id,
-        "SPAN_ID": _hex_id(source, _codec.SEED_SPAN_GEN),
+        "SPAN_ID": _hex_id(source, _codec.SEED_SPAN_GEN ^ salt),
         "PARENT_SPAN_ID": parent_text or "",
         "TIMESTAMP": seconds,
         "START_TIME_NS": start,
@@ -488,10 +490,10 @@ def row(rec: Any) -> dict[str, Any]:
     }
 
 
-def render(rec: Any) -> bytes:
+def render(rec: Any, salt: int = 0) -> bytes:
     """One JSONEachRow line (without its newline)."""
     try:
-        return orjson.dumps(row(rec))
+        return orjson.dumps(row(rec, salt))
     except TypeError as exc:  # a string orjson cannot write (a lone surrogate from a record built in Python)
         raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
 
@@ -499,19 +501,19 @@ def render(rec: Any) -> bytes:
 _OPENROUTER_NAMES = tuple(name for name, _ in OPENROUTER_COLUMNS)
 
 
-def openrouter_row(rec: Any) -> dict[str, Any]:
-    """The row for a table in OpenRouter's shape: its columns of row(), TIMESTAMP as UTC text with
-    milliseconds (what a DateTime64(3) column reads in JSONEachRow)."""
-    full = row(rec)
+def openrouter_row(rec: Any, salt: int = 0) -> dict[str, Any]:
+    """The row for a table in OpenRouter's shape: its columns of row() (ids salted alike), TIMESTAMP as
+    UTC text with milliseconds (what a DateTime64(3) column reads in JSONEachRow)."""
+    full = row(rec, salt)
     out = {name: full[name] for name in _OPENROUTER_NAMES}
     ms = full["START_TIME_NS"] // 1_000_000
     out["TIMESTAMP"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}"
     return out
 
 
-def render_openrouter(rec: Any) -> bytes:
+def render_openrouter(rec: Any, salt: int = 0) -> bytes:
     try:
-        return orjson.dumps(openrouter_row(rec))
+        return orjson.dumps(openrouter_row(rec, salt))
     except TypeError as exc:
         raise EncodeError("<record>", f"not writable as JSON: {exc}") from None
 
@@ -584,7 +586,7 @@ class ClickHouseDestination(Destination):
     def new_encoder(self, format: str | None = None) -> EventEncoder:
         """A JSONEachRow batch: one row per line (format is ignored: rows have one rendering)."""
         chosen = render_openrouter if self.settings.schema == "openrouter" else render
-        return EventEncoder(chosen, prefix=b"", separator=b"\n", suffix=b"\n")
+        return EventEncoder(functools.partial(chosen, salt=self.id_salt), prefix=b"", separator=b"\n", suffix=b"\n")
 
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, self._headers, body)

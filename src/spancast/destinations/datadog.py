@@ -28,7 +28,8 @@ https://docs.datadoghq.com/llm_observability/instrumentation/api/):
        "tags": ["user_id:<user>"], "meta": {...}, "metrics": {...}}
 
   ``name``: ``trace.generation_name``, else the model (as OpenRouter documents the default).
-  Ids are the same ones the OTLP destinations send for the record (``spancast.codec``'s hash):
+  Ids are derived as the OTLP destinations derive them (``spancast.codec``'s hash, with this
+  destination's salt, ``spancast.codec.ids``):
   ``trace_id`` the 32-hex trace id (``trace.trace_id`` when it is one, else a hash of it, or of the
   generation id without one; the original then in ``metadata.original_trace_id``), ``span_id`` the
   generation span's 64-bit id in decimal (as dd-trace writes span ids), ``parent_id`` the decimal of
@@ -148,24 +149,24 @@ def _is_hex(text: str, n: int) -> bool:
     return len(text) == n and all(c in _HEX for c in text) and any(c != "0" for c in text)
 
 
-def trace_id_of(rec: Any, trace: Mapping[str, Any]) -> tuple[str, str | None]:
+def trace_id_of(rec: Any, trace: Mapping[str, Any], salt: int = 0) -> tuple[str, str | None]:
     """(the 32-hex trace id, the original trace id when it had to be hashed)."""
     given = trace_text(trace, "trace_id")
     if given is not None and _is_hex(given, 32):
         return given.lower(), None
     source = (given if given is not None else rec.id).encode()
-    hashed = hash64(source, SEED_TRACE_HI).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO).to_bytes(8, "big")
+    hashed = hash64(source, SEED_TRACE_HI ^ salt).to_bytes(8, "big") + hash64(source, SEED_TRACE_LO ^ salt).to_bytes(8, "big")
     return hashed.hex(), given
 
 
-def parent_id_of(trace: Mapping[str, Any]) -> tuple[str, str | None]:
+def parent_id_of(trace: Mapping[str, Any], salt: int = 0) -> tuple[str, str | None]:
     """(the decimal parent span id or ``"undefined"``, the original when it had to be hashed)."""
     given = trace_text(trace, "parent_span_id")
     if given is None:
         return "undefined", None
     if _is_hex(given, 16):
         return str(int(given, 16)), None
-    return str(hash64(given.encode(), SEED_PARENT)), given
+    return str(hash64(given.encode(), SEED_PARENT ^ salt)), given
 
 
 def _content(content: Any) -> str:
@@ -185,13 +186,13 @@ def _meta_value(value: Any) -> Any:
     return orjson.dumps(value).decode()
 
 
-def render_spans(rec: Any) -> list[dict[str, Any]]:
+def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
     """The spans of one record, as dicts: [the workflow span of ``span_name``], the llm span."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
-    trace_id, original_trace = trace_id_of(rec, trace)
-    parent, original_parent = parent_id_of(trace)
+    trace_id, original_trace = trace_id_of(rec, trace, salt)
+    parent, original_parent = parent_id_of(trace, salt)
     gen_id = rec.id.encode()
     start, duration = rec.start_time_ns, rec.end_time_ns - rec.start_time_ns
     common: dict[str, Any] = {"trace_id": trace_id, "start_ns": start, "duration": duration}
@@ -203,7 +204,7 @@ def render_spans(rec: Any) -> list[dict[str, Any]]:
     spans: list[dict[str, Any]] = []
     span_name = trace_text(trace, "span_name")
     if span_name:
-        mid = str(hash64(gen_id, SEED_SPAN_MID))
+        mid = str(hash64(gen_id, SEED_SPAN_MID ^ salt))
         spans.append({"name": span_name, "span_id": mid, "parent_id": parent, **common, "status": "ok",
                       "meta": {"kind": "workflow"}})
         parent = mid
@@ -264,7 +265,7 @@ def render_spans(rec: Any) -> list[dict[str, Any]]:
         metrics["time_to_first_token"] = rec.time_to_first_token_ms / 1000
 
     span = {"name": trace_text(trace, "generation_name") or rec.model,
-            "span_id": str(hash64(gen_id, SEED_SPAN_GEN)), "parent_id": parent, **common,
+            "span_id": str(hash64(gen_id, SEED_SPAN_GEN ^ salt)), "parent_id": parent, **common,
             "status": "error" if rec.status == "error" else "ok", "meta": meta, "metrics": metrics}
     spans.append(span)
     return spans
@@ -344,7 +345,7 @@ class DatadogDestination(Destination):
             age_ns = self.clock_ns() - rec.start_time_ns
             if age_ns > max_age_s * 1_000_000_000:
                 raise RecordTooOld(age_ns / 1e9, max_age_s)
-        return b",".join(_fit(span) for span in render_spans(rec))
+        return b",".join(_fit(span) for span in render_spans(rec, self.id_salt))
 
     def new_encoder(self, format: str | None = None) -> EventEncoder:
         """A batch encoder: the spans request with its ``spans`` array open (format: JSON only, ignored)."""

@@ -81,7 +81,7 @@ class OpikDestination(OtlpPreset):
 
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         super().__init__(mapping, where)
-        self.rest = RestRoute(self.settings) if self.settings.route == "rest" else None
+        self.rest = RestRoute(self.settings, self.id_salt) if self.settings.route == "rest" else None
         if self.rest is not None:
             # Read by the pipeline with getattr (instance attributes over the ClassVars): the lane's batch caps,
             # and requests(body), which only a destination whose batch takes several requests has.

@@ -33,7 +33,8 @@ version 7 UUID", HTTP 400 for the whole batch), and recent versions also refuse 
 millisecond timestamp lies outside an ingestion window around now (``UuidV7TimestampValidator``; the
 timestamp places the row in its storage partition). So each id is a UUIDv7 made from the record: the
 generation's start in milliseconds, then 74 bits of a keyed BLAKE2b hash of ``trace:<generation id>`` (or
-``span:``). The same record always gets the same ids; the original ids go to metadata
+``span:``, ``mid:``, ``shared-trace:<trace_id>``) and the destination's id salt (``spancast.codec.ids``), so
+two destinations on one Opik never share an id. The same record always gets the same ids; the original ids go to metadata
 (``openrouter_trace_id``, ``openrouter_observation_id``), as OpenRouter's Opik page says.
 
 Redelivery is safe. The batch endpoints insert without looking (``TraceDAO`` / ``SpanDAO.batchInsert``)
@@ -114,6 +115,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from ..codec.ids import salted
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from ._preset import join_url
@@ -145,10 +147,11 @@ def iso_us(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
 
 
-def opik_id(kind: str, generation_id: str, start_time_ns: int) -> str:
+def opik_id(kind: str, generation_id: str, start_time_ns: int, salt: int = 0) -> str:
     """A UUIDv7 for one of a record's documents: the start in ms (48 bits), version 7, then 74 bits of a hash
-    of ``<kind>:<generation id>`` (12 + 62, around the variant bits). The same record, the same id."""
-    digest = hashlib.blake2b(f"{kind}:{generation_id}".encode("utf-8", "surrogatepass"), digest_size=10,
+    of ``<kind>:<generation id>`` and the destination's id salt (12 + 62, around the variant bits). The same
+    record, the same id."""
+    digest = hashlib.blake2b(salted(f"{kind}:{generation_id}", salt).encode("utf-8", "surrogatepass"), digest_size=10,
                              person=_ID_PERSON).digest()
     bits = int.from_bytes(digest, "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 unused
     ms = (start_time_ns // _MS) & 0xFFFF_FFFF_FFFF
@@ -194,17 +197,17 @@ def _content(rec: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
 _HOUR_NS = 3600 * 1_000_000_000
 
 
-def trace_uuid(rec: Any, shared: str | None) -> str:
-    """The Opik trace id of a record: its own, or its shared trace_id's (hashed, stamped with the start's
-    UTC hour, so every record of the trace names the same trace)."""
+def trace_uuid(rec: Any, shared: str | None, salt: int = 0) -> str:
+    """The Opik trace id of a record: its own, or its shared trace_id's (hashed with the destination's id
+    salt, stamped with the start's UTC hour, so every record of the trace names the same trace)."""
     if shared is None:
-        return opik_id("trace", rec.id, rec.start_time_ns)
-    return opik_id("shared-trace", shared, rec.start_time_ns // _HOUR_NS * _HOUR_NS)
+        return opik_id("trace", rec.id, rec.start_time_ns, salt)
+    return opik_id("shared-trace", shared, rec.start_time_ns // _HOUR_NS * _HOUR_NS, salt)
 
 
-def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def render_documents(rec: Any, project_name: str, salt: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The trace and the spans (the span_name span, if any, then the llm span) of one record, as dicts
-    (see the module docstring for the mapping)."""
+    (see the module docstring for the mapping); salt is the destination's id salt."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
@@ -220,7 +223,7 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], list[
         error = _put({"exception_type": rec.error_type or "error"}, (("message", rec.error_message),))
         error["traceback"] = rec.error_message or error["exception_type"]
     start, end = iso_us(rec.start_time_ns), iso_us(rec.end_time_ns)
-    trace_id = trace_uuid(rec, trace_text(trace, "trace_id"))
+    trace_id = trace_uuid(rec, trace_text(trace, "trace_id"), salt)
 
     trace_doc: dict[str, Any] = {"id": trace_id, "project_name": project_name,
                                  "name": trace_text(trace, "trace_name") or rec.model,
@@ -233,14 +236,14 @@ def render_documents(rec: Any, project_name: str) -> tuple[dict[str, Any], list[
     spans: list[dict[str, Any]] = []
     parent_id = _as_uuid7(parent) if parent else None
     if span_name:
-        mid: dict[str, Any] = {"id": opik_id("mid", rec.id, rec.start_time_ns), "project_name": project_name,
+        mid: dict[str, Any] = {"id": opik_id("mid", rec.id, rec.start_time_ns, salt), "project_name": project_name,
                                "trace_id": trace_id}
         if parent_id is not None:
             mid["parent_span_id"] = parent_id
         mid.update(name=span_name, type="general", start_time=start, end_time=end)
         spans.append(mid)
         parent_id = mid["id"]
-    span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns), "project_name": project_name,
+    span_doc: dict[str, Any] = {"id": opik_id("span", rec.id, rec.start_time_ns, salt), "project_name": project_name,
                                 "trace_id": trace_id}
     if parent_id is not None:
         span_doc["parent_span_id"] = parent_id
@@ -331,8 +334,9 @@ class RestRoute:
     max_batch_bytes = MAX_BATCH_BYTES
     max_batch_records = MAX_BATCH_RECORDS
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, salt: int = 0) -> None:
         self.settings = settings
+        self.salt = salt
 
     @property
     def traces_url(self) -> str:
@@ -344,7 +348,7 @@ class RestRoute:
 
     def render(self, rec: Any) -> tuple[bytes, bytes]:
         """The record's trace, and its spans as array items (comma-joined: they go into one JSON array)."""
-        trace, spans = render_documents(rec, self.settings.project_name)
+        trace, spans = render_documents(rec, self.settings.project_name, self.salt)
         return orjson.dumps(trace), b",".join(orjson.dumps(span) for span in spans)
 
     def new_encoder(self) -> RestEncoder:

@@ -75,7 +75,8 @@ class OtlpDestination(Destination):
     def new_encoder(self, format: str | None = None) -> TraceEncoder:
         """An encoder for this destination's rendering (format: the encoding to use instead, for previews)."""
         s = self.settings
-        return TraceEncoder(format=format or self.encoding, flavor=s.flavor, resource=s.resource or None)
+        return TraceEncoder(format=format or self.encoding, flavor=s.flavor, resource=s.resource or None,
+                            id_salt=self.id_salt)
 
     def request(self, body: bytes) -> Request:
         # A user header named Content-Type (in any case) would go out beside ours: ours wins.

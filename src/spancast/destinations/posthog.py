@@ -14,8 +14,9 @@ Wire, and what each part rests on:
   optional; a batch body must stay under 20 MB, so ``max_batch_bytes`` is 19 MB.
 - Each event: ``{"event": "$ai_generation", "distinct_id", "properties", "timestamp", "uuid"}``.
   ``timestamp`` is the generation's start (milliseconds, UTC). ``uuid`` is PostHog's event id, here a
-  UUIDv5 of the generation id: the same record always gets the same uuid, so a redelivered batch
-  carries the same events rather than new ones.
+  UUIDv5 of the generation id and the destination's id salt (``spancast.codec.ids``): the same record
+  always gets the same uuid from one destination, so a redelivered batch carries the same events rather
+  than new ones, and two destinations on one project never fold into one event.
 - Properties (PostHog, "Manual capture", https://posthog.com/docs/llm-analytics/manual-capture, and
   OpenRouter's PostHog page, https://openrouter.ai/docs/guides/features/broadcast/posthog):
 
@@ -67,12 +68,14 @@ project's generations, and can be filtered out by ``$ai_span_name``.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated, Any, Mapping
 
 import msgspec
 import orjson
 
+from ..codec.ids import salted
 from ..errors import ConfigError, EncodeError
 from ._secret import merge_headers
 from .base import CommonSettings, Destination, Request, Secret
@@ -105,9 +108,9 @@ class PostHogSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     )] = None
 
 
-def event_uuid(generation_id: str) -> str:
-    """The PostHog event uuid of a generation: UUIDv5 of its id, the same on every delivery."""
-    return str(uuid.uuid5(UUID_NAMESPACE, generation_id))
+def event_uuid(generation_id: str, salt: int = 0) -> str:
+    """The PostHog event uuid of a generation: UUIDv5 of its id (and the id salt), the same on every delivery."""
+    return str(uuid.uuid5(UUID_NAMESPACE, salted(generation_id, salt)))
 
 
 def _capped(value: Any, level: int) -> Any:
@@ -148,7 +151,7 @@ def flatten_metadata(trace: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def render_event(rec: Any) -> dict[str, Any]:
+def render_event(rec: Any, salt: int = 0) -> dict[str, Any]:
     """The ``$ai_generation`` event of one record, as a dict (see the module docstring for the mapping)."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
@@ -213,7 +216,7 @@ def render_event(rec: Any) -> dict[str, Any]:
         "distinct_id": rec.user or trace_id,
         "properties": props,
         "timestamp": iso_ms(rec.start_time_ns),
-        "uuid": event_uuid(rec.id),
+        "uuid": event_uuid(rec.id, salt),
     }
 
 
@@ -251,9 +254,9 @@ def fit(event: dict[str, Any], limit: int = MAX_EVENT_BYTES) -> bytes:
     return orjson.dumps(event)
 
 
-def render(rec: Any) -> bytes:
+def render(rec: Any, salt: int = 0) -> bytes:
     """One record as the JSON of one batch event, cut to PostHog's 1 MB when larger."""
-    return fit(render_event(rec))
+    return fit(render_event(rec, salt))
 
 
 def batch_url(base: str) -> str:
@@ -295,7 +298,7 @@ class PostHogDestination(Destination):
     def new_encoder(self, format: str | None = None) -> EventEncoder:
         """A batch encoder: ``{"api_key": ..., "batch": [`` events ``]}`` (format: JSON only, ignored)."""
         prefix = b'{"api_key":' + orjson.dumps(str(self.settings.api_key)) + b',"batch":['
-        return EventEncoder(render, prefix=prefix, separator=b",", suffix=b"]}")
+        return EventEncoder(functools.partial(render, salt=self.id_salt), prefix=prefix, separator=b",", suffix=b"]}")
 
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, merge_headers(self.settings.headers, {"Content-Type": "application/json"}), body)

@@ -48,7 +48,7 @@ An id that is not a plain ``[A-Za-z0-9._-]{1,128}`` appears in a key cleaned and
 a 16-hex hash of the original, so distinct ids never share a key.
 
 The document (shape from OpenRouter's S3 page and receiver code that reads real objects): ``id`` (the
-caller's ``trace.trace_id``, else the 32-hex trace id spancast's OTLP destinations use for the record),
+caller's ``trace.trace_id``, else a 32-hex trace id derived as the OTLP destinations derive theirs),
 ``name`` (trace_name, else the generation's name), ``timestamp``, ``userId``, ``sessionId``,
 ``apiKeyName``, ``input`` (``{"messages": [...]}`` or ``{"prompt": ...}``), ``output`` (an assistant
 message: ``content``, ``reasoning``, ``tool_calls``), ``metadata`` (the custom ``trace`` keys) and
@@ -281,13 +281,13 @@ class S3Destination(Destination):
 
     def render(self, record: Any) -> bytes:
         """One record as its trace document (one line of JSON)."""
-        return orjson.dumps(trace_document(record))
+        return orjson.dumps(trace_document(record, self.id_salt))
 
     def object_key(self, first: Any, last: Any) -> str:
         """The key of an object holding first..last (one record in the trace layout)."""
         start_s = first.start_time_ns // 1_000_000_000
         if self.layout == "trace":
-            given, trace_id = trace_id_of(first)
+            given, trace_id = trace_id_of(first, self.id_salt)
             name = f"{_id_part(trace_id)}-{start_s}"
             if given:  # several generations can share a caller's trace id: keep them apart
                 name += f"-{_id_part(first.id)}"

@@ -23,14 +23,14 @@ def text_of(value: Any, field: str) -> str | None:
     raise EncodeError(field, f"expected str, got {type(value).__name__}")
 
 
-def trace_id_of(record: Any) -> tuple[bool, str]:
+def trace_id_of(record: Any, salt: int = 0) -> tuple[bool, str]:
     """(given by the caller, the trace id): the caller's trace.trace_id as written, else the 32-hex id
-    the OTLP destinations derive from the generation id."""
+    derived from the generation id as the OTLP encoders derive it (salt: the destination's id salt)."""
     given = text_of((record.trace or {}).get("trace_id"), "trace.trace_id")
     if given is not None:
         return True, given
     gen = record.id.encode("utf-8")
-    return False, f"{hash64(gen, SEED_TRACE_HI):016x}{hash64(gen, SEED_TRACE_LO):016x}"
+    return False, f"{hash64(gen, SEED_TRACE_HI ^ salt):016x}{hash64(gen, SEED_TRACE_LO ^ salt):016x}"
 
 
 def _put(doc: dict[str, Any], key: str, value: Any) -> None:
@@ -38,13 +38,13 @@ def _put(doc: dict[str, Any], key: str, value: Any) -> None:
         doc[key] = value
 
 
-def trace_document(rec: Any) -> dict[str, Any]:
+def trace_document(rec: Any, salt: int = 0) -> dict[str, Any]:
     """The Langfuse-like trace document OpenRouter stores per trace (see the module docstring)."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
     metadata = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
-    _, trace_id = trace_id_of(rec)
+    _, trace_id = trace_id_of(rec, salt)
     trace_name = text_of(trace.get("trace_name"), "trace.trace_name")
     # names default to the model, as OpenRouter documents trace_name and generation_name
     gen_name = text_of(trace.get("generation_name"), "trace.generation_name") or rec.model
@@ -70,7 +70,7 @@ def trace_document(rec: Any) -> dict[str, Any]:
 
     observations = []
     if span_name:
-        span_id = f"{hash64(rec.id.encode('utf-8'), SEED_SPAN_MID):016x}"  # the OTLP span's id
+        span_id = f"{hash64(rec.id.encode('utf-8'), SEED_SPAN_MID ^ salt):016x}"  # derived as the OTLP span's id
         span: dict[str, Any] = {"id": span_id, "traceId": trace_id, "type": "SPAN", "name": span_name}
         _put(span, "parentObservationId", parent)
         span.update(startTime=start, endTime=end, metadata=metadata)

@@ -69,5 +69,9 @@ class SentryDestination(OtlpPreset):
                 "expected a Sentry DSN, https://<public key>@<host>/<project id> (Client Keys (DSN) in the project settings)",
             )
 
+    def secret_values(self) -> list[str]:
+        """The DSN's public key alone (spancast.scrub masks it wherever a receiver repeats it)."""
+        return [key for key in (public_key(self.settings.dsn),) if key]
+
     def auth_headers(self) -> dict[str, str]:
         return {"x-sentry-auth": Secret(f"sentry sentry_key={public_key(self.settings.dsn)}")}

@@ -63,6 +63,7 @@ GENERATION_ID when exact counts matter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -130,10 +131,10 @@ def snowflake_ddl(database: str = DEFAULT_DATABASE, schema: str = DEFAULT_SCHEMA
     return f"CREATE TABLE IF NOT EXISTS {target} (\n{columns}\n);\n"
 
 
-def row_values(rec: Any) -> list[bytes]:
+def row_values(rec: Any, salt: int = 0) -> list[bytes]:
     """One record's column values, in COLUMNS order, each a JSON string literal (every binding is TEXT):
     clickhouse's row (EncodeError naming a field of the wrong type), TIMESTAMP in nanoseconds."""
-    row = _ch.row(rec)
+    row = _ch.row(rec, salt)
     row["TIMESTAMP"] = row["START_TIME_NS"]
     out = []
     for value in row.values():
@@ -155,9 +156,9 @@ class StatementEncoder(EventEncoder):
     """A batch as one SQL API request body: the statement grows by a placeholder group per row and the
     bindings by a row of values, so the body is joined at finish(); ``size`` is its exact length."""
 
-    def __init__(self, head: bytes, middle: bytes, tail: bytes) -> None:
+    def __init__(self, head: bytes, middle: bytes, tail: bytes, salt: int = 0) -> None:
         # prefix: up to the first group; suffix: from after the last group to the end (EventEncoder.size)
-        super().__init__(row_values, prefix=head, separator=b",", suffix=middle + tail)
+        super().__init__(functools.partial(row_values, salt=salt), prefix=head, separator=b",", suffix=middle + tail)
         self.middle, self.tail = middle, tail
 
     def append(self, record: Any, max_bytes: int = -1) -> int:
@@ -273,7 +274,7 @@ class SnowflakeDestination(Destination):
 
     def new_encoder(self, format: str | None = None) -> StatementEncoder:
         """One INSERT statement per batch (format is ignored: rows have one rendering)."""
-        return StatementEncoder(self._head, b")" + self._middle, self._tail)
+        return StatementEncoder(self._head, b")" + self._middle, self._tail, self.id_salt)
 
     def request(self, body: bytes) -> Request:
         """The POST of one statement; its requestId is derived from the body, so a retry repeats it."""

@@ -82,7 +82,7 @@ class WeaveDestination(OtlpPreset):
 
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         super().__init__(mapping, where)
-        self.calls = CallsRoute(self.settings) if self.settings.route == "calls" else None
+        self.calls = CallsRoute(self.settings, self.id_salt) if self.settings.route == "calls" else None
         if self.calls is not None:  # read by the pipeline's lane (an instance attribute over the ClassVar)
             self.max_batch_bytes = self.calls.max_batch_bytes
 
@@ -124,6 +124,7 @@ class WeaveDestination(OtlpPreset):
             flavor=self.flavor,
             resource={**s.resource, "wandb.entity": s.entity, "wandb.project": s.project},
             max_value_chars=self.max_value_chars,
+            id_salt=self.id_salt,
         )
 
     def request(self, body: bytes) -> Request:

@@ -81,6 +81,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from ..codec.ids import salted
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from ._preset import basic_auth, join_url
@@ -107,8 +108,8 @@ def iso_us(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
 
 
-def _uuid5(kind: str, text: str) -> str:
-    return str(uuid.uuid5(UUID_NAMESPACE, f"{kind}:{text}"))
+def _uuid5(kind: str, text: str, salt: int = 0) -> str:
+    return str(uuid.uuid5(UUID_NAMESPACE, salted(f"{kind}:{text}", salt)))
 
 
 def _as_uuid(text: str) -> str | None:
@@ -125,22 +126,23 @@ def _as_hex(text: str, length: int) -> str | None:
     return low if len(low) == length and set(low) <= _HEX else None
 
 
-def call_id(generation_id: str) -> str:
-    """The Weave call id of a generation: UUIDv5 of its id, the same on every delivery."""
-    return _uuid5("call", generation_id)
+def call_id(generation_id: str, salt: int = 0) -> str:
+    """The Weave call id of a generation: UUIDv5 of its id (and the destination's id salt), the same on
+    every delivery."""
+    return _uuid5("call", generation_id, salt)
 
 
-def weave_trace_id(trace_id: str | None, generation_id: str) -> str:
+def weave_trace_id(trace_id: str | None, generation_id: str, salt: int = 0) -> str:
     """``trace.trace_id`` when Weave takes it as a trace id (32 hex, or a UUID), else a UUIDv5 of it; without
-    one, a UUIDv5 of the generation id."""
+    one, a UUIDv5 of the generation id (salted: spancast.codec.ids)."""
     if trace_id is None:
-        return _uuid5("trace-of", generation_id)
-    return _as_hex(trace_id, 32) or _as_uuid(trace_id) or _uuid5("trace", trace_id)
+        return _uuid5("trace-of", generation_id, salt)
+    return _as_hex(trace_id, 32) or _as_uuid(trace_id) or _uuid5("trace", trace_id, salt)
 
 
-def weave_parent_id(parent_span_id: str) -> str:
+def weave_parent_id(parent_span_id: str, salt: int = 0) -> str:
     """``trace.parent_span_id`` when Weave takes it as a call id (16 hex, or a UUID), else a UUIDv5 of it."""
-    return _as_hex(parent_span_id, 16) or _as_uuid(parent_span_id) or _uuid5("call", parent_span_id)
+    return _as_hex(parent_span_id, 16) or _as_uuid(parent_span_id) or _uuid5("call", parent_span_id, salt)
 
 
 def _name(text: str | None, limit: int) -> str | None:
@@ -156,7 +158,7 @@ def _put(out: dict[str, Any], pairs) -> dict[str, Any]:
     return out
 
 
-def render_calls(rec: Any, project_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def render_calls(rec: Any, project_id: str, salt: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     """The start and end of one record's call, as dicts (see the module docstring for the mapping)."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
@@ -192,11 +194,11 @@ def render_calls(rec: Any, project_id: str) -> tuple[dict[str, Any], dict[str, A
     elif rec.prompt is not None:
         inputs["prompt"] = rec.prompt
 
-    identity = call_id(rec.id)
+    identity = call_id(rec.id, salt)
     start = _put({"project_id": project_id, "id": identity, "op_name": op_name}, (
         ("display_name", display_name),
-        ("trace_id", weave_trace_id(trace_id, rec.id)),
-        ("parent_id", weave_parent_id(parent) if parent else None),
+        ("trace_id", weave_trace_id(trace_id, rec.id, salt)),
+        ("parent_id", weave_parent_id(parent, salt) if parent else None),
         ("thread_id", rec.session_id),
     ))
     start["started_at"] = iso_us(rec.start_time_ns)
@@ -232,9 +234,9 @@ def render_calls(rec: Any, project_id: str) -> tuple[dict[str, Any], dict[str, A
     return start, end
 
 
-def render_pair(rec: Any, project_id: str) -> bytes:
+def render_pair(rec: Any, project_id: str, salt: int = 0) -> bytes:
     """One record as the two batch items (start, end) of its call, comma-separated."""
-    start, end = render_calls(rec, project_id)
+    start, end = render_calls(rec, project_id, salt)
     return (orjson.dumps({"mode": "start", "req": {"start": start}}) + b","
             + orjson.dumps({"mode": "end", "req": {"end": end}}))
 
@@ -244,16 +246,17 @@ class CallsRoute:
 
     max_batch_bytes = MAX_BATCH_BYTES
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, salt: int = 0) -> None:
         self.settings = settings
         self.project_id = f"{settings.entity}/{settings.project}"
+        self.salt = salt
 
     @property
     def url(self) -> str:
         return join_url(self.settings.base_url, PATH)
 
     def render(self, rec: Any) -> bytes:
-        return render_pair(rec, self.project_id)
+        return render_pair(rec, self.project_id, self.salt)
 
     def new_encoder(self) -> EventEncoder:
         """A batch encoder: ``{"batch": [`` start, end, start, end, ... ``]}``."""

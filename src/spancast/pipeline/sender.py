@@ -6,7 +6,8 @@ A batch the receiver accepted but has not finished (PENDING, Snowflake's 202) is
 the destination names, with its poll_request(), never sent again, for up to retry.max_pending_s.
 A 413 splits the batch and sends the halves (re-encoded from its records); a lone record that is
 still too large is dropped. Permanent errors are logged once per status with an excerpt of the
-response body, never with a header value.
+response body, never with a header value; every reason kept or logged is scrubbed of the destination's
+secrets first (spancast.scrub), since receivers echo requests in their errors.
 
 Every request that went out is counted by outcome with its latency (from the moment it is sent, not
 from the wait for a slot): sends and re-sends, each part of a batch that takes several, each poll of
@@ -18,6 +19,7 @@ observed once, when its first request goes out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -28,6 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp.payload import BytesPayload
 
+from ..scrub import scrub
 from .batcher import Batch
 from .files import FileTransport
 from .limiter import AdaptiveLimit, ConcurrencyLimiter
@@ -271,7 +274,7 @@ class Sender:
                 self.stats.batch_sent(batch.records, len(batch.wire or batch.body))
             sent_at = time.perf_counter()
             if self.local is not None:
-                decision = await self.local.send(request.body)
+                decision = _scrubbed(await self.local.send(request.body), self.destination)
                 return decision
             assert self.session is not None, "start() the sender first"
             async with self.session.request(request.method, request.url, data=data, headers=headers) as resp:
@@ -280,9 +283,11 @@ class Sender:
                 if decision.action is Action.PERMANENT:
                     # The destination's own reason (S3: "NoSuchBucket: ...") and the receiver's words
                     own = "" if decision.reason == f"HTTP {resp.status}" else decision.reason
-                    said = _excerpt(body)
+                    said = excerpt(body, self.destination, headers, request.url)
                     decision = Decision(decision.action, decision.status,
                                         reason=": ".join(p for p in (own, said) if p) or decision.reason)
+                # Whatever the receiver said, echoed in a reason, is kept (last_error) and logged: scrubbed.
+                decision = _scrubbed(decision, self.destination, headers, request.url)
         except TimeoutError:
             decision, outcome = decide_error("timeout"), "timeout"
         except (aiohttp.ClientError, OSError) as exc:
@@ -355,8 +360,17 @@ class Sender:
         return f"<Sender {self.destination.name} busy={self.busy} {self.limiter!r}>"
 
 
-def _excerpt(body: bytes) -> str:
-    return body[:EXCERPT_CHARS].decode("utf-8", "replace").strip()
+def excerpt(body: bytes, destination: Any, headers: Any = None, url: str | None = None) -> str:
+    """The start of a receiver's answer as spancast keeps it: scrubbed of the destination's secrets
+    before it is cut (a secret cut in two would keep its start)."""
+    return scrub(body.decode("utf-8", "replace"), destination, headers, url)[:EXCERPT_CHARS].strip()
+
+
+def _scrubbed(decision: Decision, destination: Any, headers: Any = None, url: str | None = None) -> Decision:
+    if not decision.reason:
+        return decision
+    reason = scrub(decision.reason, destination, headers, url)
+    return decision if reason == decision.reason else dataclasses.replace(decision, reason=reason)
 
 
 #: Bodies from this size on are written after the headers, not joined to them (see _Body).

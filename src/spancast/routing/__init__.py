@@ -1,7 +1,7 @@
-"""Per-destination routing: which records a destination gets, and whether their content goes with them.
+"""Per-destination routing: which records a destination gets, and what of them goes there.
 
 A Route applies, in this order, pure functions of the record and the destination's settings
-(OpenRouter's per-destination controls, spec 1.5):
+(OpenRouter's per-destination controls, spec 1.5, then spancast's own):
 
 1. ``api_key_hashes``: an allowlist of API key hashes, matched against ``record.api_key_hash``.
    None (the default) lets every record through. A record without a key hash (OpenRouter's
@@ -14,12 +14,23 @@ A Route applies, in this order, pure functions of the record and the destination
    person=b"spancast.sample")``; the record is kept when its point is below the rate. The hash is
    spelled out so that every process (and any other implementation) agrees. At rate 1 nothing is
    hashed.
-4. ``privacy_mode``: records that pass lose their content fields (``record.CONTENT_FIELDS``:
-   messages, prompt, completion, reasoning, tool_calls) and nothing else; usage, cost, timing,
-   user, session and trace metadata still go out.
+4. ``privacy_mode``: records that pass are reduced to metadata, without a byte of the user's or
+   the model's text (:mod:`spancast.routing.privacy` says exactly what goes: no content, no error
+   messages unless ``privacy_keep_error_messages``, no tool schemas or other text parameters).
+5. Media: every image, audio or file part of the messages becomes a small placeholder
+   (:mod:`spancast.routing.media`), unless ``keep_media``.
+6. Redaction: ``redact_fields`` dropped, ``redact_patterns`` and ``redact_regexes`` masked
+   (:mod:`spancast.routing.redaction`).
 
-Records rejected by 1 or 2 count as ``filtered``, by 3 as ``sampled_out``. A destination without any
-of these settings has a passthrough route: ``select`` hands back the very list it was given.
+Before 4, a record delivered loses the generation metadata groups (``generation_cost``,
+``generation_identity``, ``generation_context``) the destination's ``broadcast_generation_*`` flags do
+not ask for (all three are off by default, as OpenRouter's).
+
+4 to 6 make new records; the records given are never changed (every destination gets the same ones).
+Records rejected by 1 or 2 count as ``filtered``, by 3 as ``sampled_out``. A destination with none of
+these settings, ``keep_media`` and every ``broadcast_generation_*`` flag on has a passthrough route:
+``select`` hands back the very list it was given; with only media stripping, it does too when no record
+holds media (and none holds a group withheld).
 """
 
 from __future__ import annotations
@@ -33,8 +44,11 @@ import msgspec
 from ..errors import ConfigError
 from ..record import CONTENT_FIELDS, GENERATION_GROUPS, Generation
 from .filters import FilterRules
+from .media import first_maybe_media, strip_media
+from .privacy import privacy_reduce
+from .redaction import Redaction
 
-__all__ = ["Route", "FilterRules", "redact", "MIN_SAMPLING_RATE"]
+__all__ = ["Route", "FilterRules", "Redaction", "redact", "privacy_reduce", "strip_media", "MIN_SAMPLING_RATE"]
 
 MIN_SAMPLING_RATE = 0.0001
 _SAMPLE_PERSON = b"spancast.sample"
@@ -44,7 +58,8 @@ Verdict = Literal["deliver", "filtered", "sampled_out"]
 
 
 def redact(record: Generation) -> Generation:
-    """The record without its content fields (privacy mode); the record itself is left as it was."""
+    """The record without its content fields (and nothing else); the record itself is left as it was.
+    Privacy mode removes more than this: see privacy_reduce."""
     return msgspec.structs.replace(record, **_CLEARED)
 
 
@@ -61,8 +76,9 @@ def without(record: Generation, groups: tuple[str, ...]) -> Generation:
 class Route:
     """One destination's key allowlist, filter rules, sampling and privacy mode, checked at configuration."""
 
-    __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "passthrough",
-                 "_rules", "_hasher", "_threshold", "withheld", "_only_withhold")
+    __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
+                 "keep_media", "redaction", "passthrough", "withheld", "_rules", "_hasher", "_threshold", "_transform",
+                 "_media_only", "_no_decisions")
 
     def __init__(
         self,
@@ -73,6 +89,11 @@ class Route:
         sampling_rate: float = 1.0,
         privacy_mode: bool = False,
         generation_groups: tuple[str, ...] = tuple(GENERATION_GROUPS),
+        privacy_keep_error_messages: bool = False,
+        keep_media: bool = False,
+        redact_fields: list[str] | None = None,
+        redact_patterns: list[str] | None = None,
+        redact_regexes: list[str] | None = None,
         where: str = "destination",
         written: Mapping[str, str] | None = None,
     ) -> None:
@@ -101,14 +122,31 @@ class Route:
         key = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=32, person=_SAMPLE_PERSON).digest()
         self._hasher = hashlib.blake2b(digest_size=8, key=key)
         self._threshold = int(self.sampling_rate * 2**64) if self.sampling_rate < 1 else None
-        if not isinstance(privacy_mode, bool):
-            raise ConfigError(path("privacy_mode"), f"expected true or false, got {privacy_mode!r}")
+        for key, flag in (("privacy_mode", privacy_mode), ("privacy_keep_error_messages", privacy_keep_error_messages),
+                          ("keep_media", keep_media)):
+            if not isinstance(flag, bool):
+                raise ConfigError(path(key), f"expected true or false, got {flag!r}")
         self.privacy_mode = privacy_mode
+        self.keep_error_messages = privacy_keep_error_messages
+        self.keep_media = keep_media
+        self.redaction = Redaction(redact_fields, redact_patterns, redact_regexes, where=where, written=written)
         #: The record's generation metadata fields this destination does not get (GENERATION_GROUPS).
         self.withheld = tuple(field for flag, field in GENERATION_GROUPS.items() if flag not in generation_groups)
-        plain = self.api_key_hashes is None and self._rules is None and self._threshold is None and not privacy_mode
-        self.passthrough = plain and not self.withheld
-        self._only_withhold = plain and bool(self.withheld)
+        steps = []
+        if privacy_mode:
+            steps.append(lambda record: privacy_reduce(record, privacy_keep_error_messages))
+        if not keep_media:
+            steps.append(strip_media)
+        if self.redaction:
+            steps.append(self.redaction.apply)
+        self._transform = _compose(steps)
+        decides = self.api_key_hashes is not None or self._rules is not None or self._threshold is not None
+        self.passthrough = not decides and self._transform is None and not self.withheld
+        # Only media stripping: most batches hold no media and go through as they are (select's fast path).
+        self._media_only = steps == [strip_media]
+        # Nothing to decide and at most media to strip: every record goes, without the groups it may not carry
+        # (the default destination: its broadcast_generation_* flags are off and it strips media).
+        self._no_decisions = not decides and (self._transform is None or self._media_only)
 
     @classmethod
     def from_settings(cls, settings: Any, name: str, where: str, written: Mapping[str, str] | None = None) -> Route:
@@ -120,6 +158,11 @@ class Route:
             sampling_rate=settings.sampling_rate,
             privacy_mode=settings.privacy_mode,
             generation_groups=tuple(flag for flag in GENERATION_GROUPS if getattr(settings, flag, False)),
+            privacy_keep_error_messages=settings.privacy_keep_error_messages,
+            keep_media=settings.keep_media,
+            redact_fields=settings.redact_fields,
+            redact_patterns=settings.redact_patterns,
+            redact_regexes=settings.redact_regexes,
             where=where,
             written=written,
         )
@@ -134,7 +177,7 @@ class Route:
         return int.from_bytes(hasher.digest(), "big")
 
     def decide(self, record: Generation) -> Verdict:
-        """What routing does with one record (the content is redacted later, by select)."""
+        """What routing does with one record (what of it goes is decided later, by select)."""
         keys = self.api_key_hashes
         if keys is not None and record.api_key_hash not in keys:
             return "filtered"
@@ -145,22 +188,44 @@ class Route:
         return "deliver"
 
     def select(self, records: list[Any], kept: list[int] | None = None) -> tuple[list[Any], int, int]:
-        """The records to deliver (redacted in privacy mode), how many were filtered, how many sampled out.
+        """The records to deliver (transformed: privacy mode, media, redaction), how many were filtered, how
+        many sampled out.
 
-        A passthrough route returns the same list, untouched. When kept is a list, the index of each
-        record delivered is appended to it (a spool needs to know which positions routing settled)."""
+        A passthrough route returns the same list, untouched, and so does a route that only strips media
+        when no record holds any. When kept is a list, the index of each record delivered is appended to
+        it (a spool needs to know which positions routing settled)."""
         if self.passthrough:
             if kept is not None:
                 kept.extend(range(len(records)))
             return records, 0, 0
-        withheld = self.withheld
-        if self._only_withhold:  # nothing to decide: every record goes, without the groups it may not carry
+        if self._no_decisions:  # every record goes: without the groups withheld, its media stripped
             if kept is not None:
                 kept.extend(range(len(records)))
-            return [without(r, withheld) if type(r) is Generation else r for r in records], 0, 0
+            withheld = self.withheld
+            out = records
+            if withheld:  # a new list only when some record holds a group withheld (rare: three reads each)
+                for i, r in enumerate(records):
+                    if type(r) is Generation and (r.generation_cost is not None or r.generation_identity is not None
+                                                  or r.generation_context is not None):
+                        r2 = without(r, withheld)
+                        if r2 is not r:
+                            if out is records:
+                                out = list(records)
+                            out[i] = r2
+            if not self._media_only:
+                return out, 0, 0
+            i = first_maybe_media(out) if out.__class__ is list else 0
+            if i < 0:
+                return out, 0, 0
+            if out is records:
+                out = list(records)
+            while i >= 0:
+                out[i] = strip_media(out[i]) if isinstance(out[i], Generation) else out[i]
+                i = first_maybe_media(out, i + 1)
+            return out, 0, 0
         keep: list[Any] = []
         filtered = sampled_out = 0
-        decide, privacy = self.decide, self.privacy_mode
+        decide, transform = self.decide, self._transform
         for i, record in enumerate(records):
             if not isinstance(record, Generation):
                 # Not a record routing can read: the encoder drops it as invalid_record, content and all.
@@ -170,9 +235,9 @@ class Route:
                 continue
             verdict = decide(record)
             if verdict == "deliver":
-                if withheld:
-                    record = without(record, withheld)
-                keep.append(redact(record) if privacy else record)
+                if self.withheld:
+                    record = without(record, self.withheld)
+                keep.append(record if transform is None else transform(record))
                 if kept is not None:
                     kept.append(i)
             elif verdict == "filtered":
@@ -184,6 +249,8 @@ class Route:
     def __repr__(self) -> str:  # counts, not values: key hashes and rule values stay out of logs
         if self.passthrough:
             return f"<Route dest={self.name!r} passthrough>"
+        if self._no_decisions and self._media_only:
+            return f"<Route dest={self.name!r} strip_media>"
         parts = [f"dest={self.name!r}"]
         if self.api_key_hashes is not None:
             parts.append(f"api_keys={len(self.api_key_hashes)}")
@@ -194,5 +261,23 @@ class Route:
         if self._threshold is not None:
             parts.append(f"sampling_rate={self.sampling_rate:g}")
         if self.privacy_mode:
-            parts.append("privacy_mode")
+            parts.append("privacy_mode+error_messages" if self.keep_error_messages else "privacy_mode")
+        if self.keep_media:
+            parts.append("keep_media")
+        if self.redaction:
+            parts.append(repr(self.redaction))
         return f"<Route {' '.join(parts)}>"
+
+def _compose(steps: list[Any]) -> Any:
+    """One function applying steps in order (None for none)."""
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def transform(record: Generation) -> Generation:
+        for step in steps:
+            record = step(record)
+        return record
+
+    return transform

@@ -7,8 +7,8 @@ body decodes as an ExportTraceServiceRequest with opentelemetry-proto (400). Eve
 in ``problems`` so a test can assert there were none.
 
 Answers come from a script, one reply per request, then ``default``: a status (with headers and a
-body), an OTLP partial success, a connection reset, or a stall (held until the stall ends or the
-sink stops). Needs the ``test`` extra (opentelemetry-proto) to decode bodies.
+body), an OTLP partial success, a connection reset, a stall (held until the stall ends or the
+sink stops), or an echo of the request (a status with the request line, headers and body as its body). Needs the ``test`` extra (opentelemetry-proto) to decode bodies.
 """
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ class Expect:
 class Reply:
     """One scripted answer."""
 
-    kind: str = "status"  # status | partial | reset | stall
+    kind: str = "status"  # status | partial | reset | stall | echo
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     rejected_spans: int = 0
     message: str = ""
     stall_s: float | None = None  # None: until the sink stops
+    body_first: bool = False  # echo: the request's body before its headers
 
     @staticmethod
     def ok() -> Reply:
@@ -79,6 +80,12 @@ class Reply:
     def stall(seconds: float | None = None) -> Reply:
         return Reply("stall", stall_s=seconds)
 
+    @staticmethod
+    def echo(status: int, body_first: bool = False) -> Reply:
+        """Answer with this status and a body repeating the request: its line, headers and body (a
+        debugging proxy, a WAF page, an API quoting the key it refused); body_first puts the body first."""
+        return Reply("echo", status, body_first=body_first)
+
 
 @dataclass
 class Received:
@@ -92,6 +99,7 @@ class Received:
     spans: list[dict[str, Any]]  # trace_id, span_id, parent_span_id (hex), name, attributes
     raw: bytes = b""  # as it came over the wire (compressed when it was)
     ids: list[str] = field(default_factory=list)  # generation ids, when Expect.decode read the body
+    path_qs: str = ""  # the path and query it was sent to (object keys)
 
     def generation_ids(self) -> list[str]:
         if self.ids:
@@ -267,7 +275,8 @@ class OtlpSink:
         self.replies.append(reply)
         if reply.kind == "reset":
             # Read but never answered: the client sees the connection drop and cannot know the outcome.
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids,
+                                          request.path_qs))
             await self._notify()
             assert request.transport is not None
             request.transport.abort()
@@ -280,8 +289,11 @@ class OtlpSink:
                 pass
         accepted = reply.kind == "partial" or 200 <= reply.status < 300
         if accepted:
-            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids))
+            self.received.append(Received(dict(request.headers), content_type, encoding, len(raw), body, spans, raw, ids,
+                                          request.path_qs))
         await self._notify()
+        if reply.kind == "echo":
+            return web.Response(status=reply.status, body=_echo(request, body, reply.body_first))
         if reply.kind == "partial":
             return web.Response(body=_partial_body(reply.rejected_spans, reply.message, content_type), content_type=content_type)
         return web.Response(status=reply.status, headers=dict(reply.headers), body=reply.body)
@@ -291,6 +303,13 @@ class OtlpSink:
             f"<OtlpSink {self.url if self.port else 'not started'} received={len(self.received)} "
             f"problems={len(self.problems)} scripted={len(self._script)}>"
         )
+
+
+def _echo(request: web.Request, body: bytes, body_first: bool) -> bytes:
+    """The request as a debugging proxy repeats it: the request line (URL and query), each header, the body."""
+    lines = [f"{request.method} {request.path_qs} HTTP/1.1"] + [f"{k}: {v}" for k, v in request.headers.items()]
+    head = ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
+    return body + b"\n\n" + head if body_first else head + body
 
 
 def _decompress(raw: bytes, encoding: str | None) -> bytes:
