@@ -43,6 +43,29 @@ def test_text_fields_and_metadata_fields_cover_the_record_once():
     assert set(CONTENT_FIELDS) < set(TEXT_FIELDS)
 
 
+def test_the_fields_issue_14_added_are_metadata_and_privacy_mode_keeps_them():
+    """Counts, costs, latencies, and who called (generation_identity: the app's name and URL, the caller's user
+    id, like ``user``; generation_context's region): none holds the user's or the model's text, so privacy mode
+    keeps each where the destination's broadcast_generation_* flag lets it through, as OpenRouter's does.
+    Redaction reaches their strings (test_redaction)."""
+    from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
+
+    added = ("cache_write_5m_tokens", "cache_write_1h_tokens", "web_search_requests", "generation_cost",
+             "generation_identity", "generation_context")
+    assert set(added) <= set(METADATA_FIELDS) and not set(added) & set(TEXT_FIELDS)
+    record = full_record(cache_write_5m_tokens=3, cache_write_1h_tokens=4, web_search_requests=2,
+                         generation_cost=GenerationCost(upstream_cost=0.1, is_byok=True),
+                         generation_identity=GenerationIdentity(app_name="acme", app_url="https://acme.example",
+                                                                external_user="u-1"),
+                         generation_context=GenerationContext(router_latency_ms=2.0, region="us-east"))
+    (kept,), _, _ = Route("d", privacy_mode=True).select([record])
+    assert all(getattr(kept, name) == getattr(record, name) for name in added) and kept.completion is None
+    withheld = Broadcaster([{"type": "otel-collector", "endpoint": "http://127.0.0.1:9/v1/traces", "encoding": "json",
+                             "flavor": "openrouter", "privacyMode": True, "broadcastGenerationIdentity": True}])
+    body = json.dumps(withheld.preview(record, "otel-collector")["body"])
+    assert "https://acme.example" in body and "us-east" not in body  # identity asked for, context not
+
+
 def test_privacy_mode_keeps_metadata_and_drops_every_text():
     record = attempts_record()  # an error with an error message and attempts that failed with theirs
     record = msgspec.structs.replace(record, model_parameters=PARAMETERS, reasoning="SECRET thoughts",

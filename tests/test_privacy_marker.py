@@ -4,8 +4,9 @@ Hypothesis draws records whose every string that may hold the user's or the mode
 (``record.TEXT_FIELDS``: messages at any depth and in object keys, prompt, completion, reasoning,
 tool calls, error messages, provider attempts' errors, model parameters' strings, tool descriptions
 and schemas, JSON schemas, object keys below the top) holds MARKER, around arbitrary text. What
-privacy mode keeps (``record.METADATA_FIELDS``, parameter names, tool names) is drawn from lower-case
-letters and digits, which never spell MARKER. Every destination type, in privacy mode, with its
+privacy mode keeps (``record.METADATA_FIELDS``, parameter names, tool names; the generation metadata
+groups too, which every destination here asks for) is drawn from lower-case letters and digits, which
+never spell MARKER. Every destination type, in privacy mode, with its
 requests compressed with none, gzip or zstd in turn, receives them through the real pipeline
 (``Broadcaster``) and through ``spancast serve`` (a subprocess, records POSTed over HTTP); the
 marker must be in no byte any receiver got: raw or decompressed body, headers, path.
@@ -37,6 +38,7 @@ from conftest import load_contract
 from redisserver import RedisServer
 from sinkthread import SinkThread
 from spancast import Broadcaster, Generation, ProviderAttempt
+from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
 from spancast.destinations import REGISTRY
 from spancast.testing.sink import Expect, OtlpSink
 
@@ -98,6 +100,16 @@ parameters = st.fixed_dictionaries({}, optional={
 })
 attempt = st.builds(ProviderAttempt, provider=meta, status=st.none() | st.integers(100, 599),
                     latency_ms=st.none() | st.floats(0, 10_000), error=st.none() | marked)
+# The generation metadata groups (issue 14): numbers, flags and who called, metadata privacy mode keeps; every
+# destination below asks for all three, so each renders them beside the marked text.
+cost = st.builds(GenerationCost, upstream_cost=st.none() | st.floats(0, 10), byok_cost=st.none() | st.floats(0, 10),
+                 is_byok=st.none() | st.booleans(), cache_cost=st.none() | st.floats(-1, 1),
+                 web_search_cost=st.none() | st.floats(0, 1))
+identity = st.builds(GenerationIdentity, app_name=st.none() | meta, app_url=st.none() | meta,
+                     external_user=st.none() | meta)
+context = st.builds(GenerationContext, router_latency_ms=st.none() | st.floats(0, 1000),
+                    provider_latency_ms=st.none() | st.floats(0, 10_000), provider_ttft_ms=st.none() | st.floats(0, 1000),
+                    region=st.none() | meta)
 trace = st.none() | st.fixed_dictionaries({}, optional={
     "trace_id": meta, "trace_name": meta, "span_name": meta, "generation_name": meta, "parent_span_id": meta,
     "environment": meta, "customer": meta, "count": st.integers(0, 100)})
@@ -121,14 +133,19 @@ def records(draw) -> Generation:
         tool_calls=draw(opt(st.lists(tool_call, min_size=1, max_size=2))),
         user=draw(opt(meta)), session_id=draw(opt(meta)), trace=draw(trace), api_key_name=draw(opt(meta)),
         provider_attempts=draw(opt(st.lists(attempt, min_size=1, max_size=2))),
+        cache_write_5m_tokens=draw(opt(st.integers(0, 10**6))), cache_write_1h_tokens=draw(opt(st.integers(0, 10**6))),
+        web_search_requests=draw(opt(st.integers(0, 10))), generation_cost=draw(opt(cost)),
+        generation_identity=draw(opt(identity)), generation_context=draw(opt(context)),
     )
 
 
 def test_the_records_drawn_hold_the_marker_in_every_text_field():
-    """The strategy itself: every TEXT field carries the marker in some draws, metadata in none."""
+    """The strategy itself: every TEXT field carries the marker in some draws, metadata in none, and the
+    generation metadata groups and counts issue 14 added are set in some (every destination renders them)."""
     from spancast.record import METADATA_FIELDS, TEXT_FIELDS
 
     marked_fields: set[str] = set()
+    set_fields: set[str] = set()
 
     @given(records())
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,9 +154,12 @@ def test_the_records_drawn_hold_the_marker_in_every_text_field():
             if MARKER in json.dumps(msgspec.to_builtins(getattr(record, name))):
                 marked_fields.add(name)
         assert all(MARKER not in json.dumps(msgspec.to_builtins(getattr(record, f))) for f in METADATA_FIELDS)
+        set_fields.update(f for f in METADATA_FIELDS if getattr(record, f) is not None)
 
     draw()
     assert marked_fields == set(TEXT_FIELDS)
+    assert {"generation_cost", "generation_identity", "generation_context", "cache_write_5m_tokens",
+            "cache_write_1h_tokens", "web_search_requests"} <= set_fields
 
 
 # ---------------------------------------------------------------- every destination type, privacy mode on
@@ -147,13 +167,15 @@ def test_the_records_drawn_hold_the_marker_in_every_text_field():
 
 def destination_settings(base: Path, sinks: dict, redis_url: str) -> list[dict]:
     out = []
+    groups = {"broadcastGenerationCost": True, "broadcastGenerationIdentity": True,
+              "broadcastGenerationRequestContext": True}
     for i, kind in enumerate(HTTP_TYPES):
         takes = TAKES.get(kind, COMPRESSIONS)
         settings = CONTRACTS[kind].config(sinks[kind].base_url, privacyMode=True,
-                                              compression=takes[i % len(takes)])
+                                              compression=takes[i % len(takes)], **groups)
         out.append(settings)
-    out.append({"type": "file", "directory": str(base / "files"), "privacyMode": True})
-    out.append({"type": "redis", "url": redis_url, "stream": "marker", "privacyMode": True})
+    out.append({"type": "file", "directory": str(base / "files"), "privacyMode": True, **groups})
+    out.append({"type": "redis", "url": redis_url, "stream": "marker", "privacyMode": True, **groups})
     return out
 
 

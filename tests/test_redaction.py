@@ -90,6 +90,37 @@ def test_bad_patterns_are_refused_with_their_path(key, values, message):
     assert info.value.path == f"destinations[0].{key}[1]" and message in info.value.reason
 
 
+def test_the_generation_metadata_groups_are_dropped_and_masked_like_the_rest():
+    """generation_identity (app name and URL, external user) and generation_context's region are strings a
+    caller fills: privacy mode keeps them (OpenRouter's does), so redaction must reach them."""
+    from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
+
+    identity = GenerationIdentity(app_name="Acme for bob@acme.example", app_url="https://acme.example/u/10.1.2.3",
+                                  external_user="carol@shop.example")
+    record = full_record(generation_identity=identity, generation_cost=GenerationCost(upstream_cost=0.25),
+                         generation_context=GenerationContext(region="ZX-99812", router_latency_ms=3.0))
+    masked = Redaction(patterns=["email", "ipv4"], regexes=[r"ZX-\d+"]).apply(record)
+    assert masked.generation_identity == GenerationIdentity(
+        app_name="Acme for <EMAIL>", app_url="https://acme.example/u/<IPV4>", external_user="<EMAIL>")
+    assert masked.generation_context == GenerationContext(region="<REDACTED>", router_latency_ms=3.0)
+    assert masked.generation_cost is record.generation_cost and record.generation_identity is identity
+    dropped = Redaction(["generation_identity.external_user", "generation_context.region",
+                         "generation_cost"]).apply(record)
+    assert dropped.generation_identity == GenerationIdentity(app_name=identity.app_name, app_url=identity.app_url)
+    assert dropped.generation_context == GenerationContext(router_latency_ms=3.0) and dropped.generation_cost is None
+    nothing = Redaction(patterns=["email"]).apply(full_record(generation_identity=GenerationIdentity(app_name="x")))
+    assert nothing.generation_identity == GenerationIdentity(app_name="x")
+    for bad in ("generation_identity.email", "generation_identity.app_name.x"):
+        with pytest.raises(ConfigError, match="names no field of generation_identity"):
+            Redaction([bad])
+    # through a destination that asks for the group, in privacy mode: kept, and masked
+    b = Broadcaster([{"type": "otel-collector", "endpoint": "http://127.0.0.1:9/v1/traces", "encoding": "json",
+                      "flavor": "openrouter", "privacyMode": True, "broadcastGenerationIdentity": True,
+                      "redactPatterns": ["email"]}])
+    body = json.dumps(b.preview(record, "otel-collector")["body"])
+    assert "carol@shop.example" not in body and "bob@acme.example" not in body and "<EMAIL>" in body
+
+
 def test_redaction_applies_per_destination_before_rendering():
     record = full_record(user="carol@shop.example", completion="call me at carol@shop.example")
     with SinkThread(OtlpSink()) as sink:

@@ -5,10 +5,11 @@ patterns to mask everywhere else, after the OpenTelemetry Collector's redaction 
 keys and values), LiteLLM's Presidio hook and Langfuse's ``mask``.
 
 ``redact_fields``: paths of what to drop. The first part is a record field that may be absent
-(``user``, ``error_message``, ``messages``, ``trace``, ...: not ``id``, ``model``, the timestamps or
-the fields with a default such as ``status``); further parts name keys of objects, through every item
-of a list: ``trace.customer_email``, ``model_parameters.tools``, ``messages.name``,
-``provider_attempts.error``, ``tool_calls.function.arguments``.
+(``user``, ``error_message``, ``messages``, ``trace``, ``generation_identity``, ...: not ``id``,
+``model``, the timestamps or the fields with a default such as ``status``); further parts name keys of
+objects, through every item of a list: ``trace.customer_email``, ``model_parameters.tools``,
+``messages.name``, ``provider_attempts.error``, ``tool_calls.function.arguments``, or one optional field
+of a generation metadata group: ``generation_identity.external_user``, ``generation_context.region``.
 
 ``redact_patterns``: built-in patterns, by name (``BUILTIN``): ``email``, ``card_number`` (13 to 19
 digits, spaces or dashes between, that pass the Luhn check) and ``ipv4`` (four octets up to 255).
@@ -16,8 +17,10 @@ digits, spaces or dashes between, that pass the Luhn check) and ``ipv4`` (four o
 text is much faster, since re then jumps to where that text occurs). Each match in every string of the record is replaced by
 ``<EMAIL>``, ``<CARD_NUMBER>``, ``<IPV4>`` or ``<REDACTED>``, except in the strings that identify and
 link things: ``id``, ``model``, ``response_model``, ``provider``, ``operation``, ``status``, the finish
-reasons, ``api_key_hash`` and the ``trace_id`` / ``parent_span_id`` keys of ``trace``. Object keys
-are not masked (drop them with ``redact_fields``).
+reasons, ``api_key_hash`` and the ``trace_id`` / ``parent_span_id`` keys of ``trace``. The strings of the
+generation metadata groups (``generation_identity``'s app name, app URL and external user,
+``generation_context``'s region) are masked like the rest. Object keys are not masked (drop them with
+``redact_fields``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 import msgspec
 
 from ..errors import ConfigError
-from ..record import Generation, ProviderAttempt
+from ..record import GENERATION_GROUPS, Generation, ProviderAttempt
 
 __all__ = ["Redaction", "BUILTIN"]
 
@@ -95,9 +98,21 @@ def _holds_text(kind: Any) -> bool:
     return any(isinstance(k, (msgspec.inspect.StrType, msgspec.inspect.ListType, msgspec.inspect.DictType)) for k in kinds)
 
 
-#: The record fields patterns are masked in: every one that may hold a string, but the identifying ones.
+def _group_fields(name: str) -> tuple[type, frozenset[str], tuple[str, ...]]:
+    """A generation metadata group's struct: (its class, its fields, those that hold strings)."""
+    (kind,) = [k for k in msgspec.inspect.type_info(Generation).fields
+               if k.name == name]
+    struct = next(t for t in kind.type.types if isinstance(t, msgspec.inspect.StructType))
+    return (struct.cls, frozenset(f.name for f in struct.fields),
+            tuple(f.name for f in struct.fields if _holds_text(f.type)))
+
+
+#: The generation metadata groups (structs): their classes, fields, and the fields that hold strings.
+_GROUPS = {name: _group_fields(name) for name in GENERATION_GROUPS.values()}
+#: The record fields patterns are masked in: every one that may hold a string, but the identifying ones
+#: (the groups whose structs hold strings too).
 MASKED = tuple(f.name for f in msgspec.inspect.type_info(Generation).fields
-               if f.name not in _UNMASKED and _holds_text(f.type))
+               if f.name not in _UNMASKED and (_holds_text(f.type) or (f.name in _GROUPS and _GROUPS[f.name][2])))
 _OPTIONAL = frozenset(
     name for name, default in zip(Generation.__struct_fields__[-len(Generation.__struct_defaults__):],
                                   Generation.__struct_defaults__)
@@ -130,6 +145,9 @@ class Redaction:
             if head == "provider_attempts" and rest and rest[0] not in _ATTEMPT_OPTIONAL:
                 raise ConfigError(path("redact_fields", i), f"provider_attempts.{rest[0]} cannot be dropped; "
                                   f"what can: {', '.join(sorted(_ATTEMPT_OPTIONAL))}")
+            if head in _GROUPS and rest and (len(rest) > 1 or rest[0] not in _GROUPS[head][1]):
+                raise ConfigError(path("redact_fields", i), f"{text} names no field of {head}; its fields: "
+                                  f"{', '.join(sorted(_GROUPS[head][1]))}")
             self._drops.setdefault(head, []).append(rest)
         self._subs: list[tuple[re.Pattern[str], Any, str]] = []
         for i, name in enumerate(self.patterns):
@@ -192,7 +210,7 @@ class Redaction:
         if isinstance(value, list):
             items = [Redaction._drop(item, keys) for item in value]
             return value if all(a is b for a, b in zip(items, value)) else items
-        if isinstance(value, ProviderAttempt):
+        if isinstance(value, msgspec.Struct):  # a provider attempt, a generation metadata group: optional fields
             if len(keys) == 1 and getattr(value, keys[0], None) is not None:
                 return msgspec.structs.replace(value, **{keys[0]: None})
             return value
@@ -231,6 +249,11 @@ class Redaction:
                         errors = [None if a.error is None else self._mask(a.error) for a in value]
                         masked = value if all(e is a.error for e, a in zip(errors, value)) else [
                             msgspec.structs.replace(a, error=e) for a, e in zip(value, errors)]
+                    elif name in _GROUPS:
+                        texts = {key: getattr(value, key) for key in _GROUPS[name][2] if getattr(value, key) is not None}
+                        masked_texts = {key: self._mask(text) for key, text in texts.items()}
+                        changed = {key: new for key, new in masked_texts.items() if new is not texts[key]}
+                        masked = msgspec.structs.replace(value, **changed) if changed else value
                     else:
                         masked = self._mask_value(value)
                 except RecursionError:
