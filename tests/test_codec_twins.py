@@ -298,10 +298,11 @@ def test_twins_agree_on_the_new_flavours_and_caps(recs, extra, flavor, cap):
             (parse_pb if fmt == "protobuf" else parse_otlp_json)(native[1])
 
 
-# Per-destination id salts (spancast.codec.ids): the twins derive the same salted ids, salt 0 is no salt.
-def _salted(mod, recs, fmt, salt):
+# Per-destination id salts (spancast.codec.ids): the twins derive the same salted ids (the trace roots' too),
+# in every flavour; salt 0 is no salt.
+def _salted(mod, recs, fmt, salt, flavor="gen_ai"):
     try:
-        enc = mod.TraceEncoder(format=fmt, id_salt=salt)
+        enc = mod.TraceEncoder(format=fmt, flavor=flavor, id_salt=salt)
         enc.extend(recs)
         return ("ok", enc.finish())
     except EncodeError as exc:
@@ -309,14 +310,19 @@ def _salted(mod, recs, fmt, salt):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(recs=st.lists(records(), min_size=1, max_size=2),
-       salt=st.sampled_from([0, 1, 2**64 - 1]) | st.integers(min_value=0, max_value=2**64 - 1))
-def test_twins_derive_the_same_salted_ids(recs, salt):
+@given(recs=st.lists(records(), min_size=1, max_size=3),
+       shared=st.none() | hex32 | st.text(max_size=12),
+       salt=st.sampled_from([0, 1, 2**64 - 1]) | st.integers(min_value=0, max_value=2**64 - 1),
+       flavor=st.sampled_from(sorted(FLAVORS)))
+def test_twins_derive_the_same_salted_ids(recs, shared, salt, flavor):
+    if shared is not None:  # records of one trace: one root span per request, its id derived from the trace id
+        recs = [msgspec.structs.replace(r, trace={**(r.trace if isinstance(r.trace, dict) else {}), "trace_id": shared})
+                for r in recs]
     for fmt in ("protobuf", "json"):
-        native = _salted(NATIVE, recs, fmt, salt)
-        assert native == _salted(PYTHON, recs, fmt, salt)
+        native = _salted(NATIVE, recs, fmt, salt, flavor)
+        assert native == _salted(PYTHON, recs, fmt, salt, flavor)
         if salt == 0:
-            assert native == outcome(NATIVE, recs, fmt, "gen_ai")
+            assert native == outcome(NATIVE, recs, fmt, flavor)
 
 
 @pytest.mark.parametrize("salt", [-1, 2**64, 1.5, True, "1"])

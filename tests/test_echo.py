@@ -112,6 +112,15 @@ def test_no_secret_a_receiver_repeats_is_kept_logged_or_printed(tmp_path: Path, 
     assert {r["destination"] for r in tested} == set(CASES) and all(r["response_excerpt"] for r in tested)
 
 
+def test_every_destination_type_is_echoed_with_its_credentials():
+    """The cases are the registry's HTTP types (issue 14's phoenix and mlflow among them, their apiKey and
+    token as the secrets) and the two routes with their own auth."""
+    assert set(CASES) == set(HTTP_TYPES) | {"weave-calls", "opik-rest"} and {"phoenix", "mlflow"} <= set(CASES)
+    assert all(CASES[case][0].SECRETS for case in CASES)
+    assert entry("phoenix", "http://127.0.0.1:9")["config"]["apiKey"] in CASES["phoenix"][0].SECRETS
+    assert entry("mlflow", "http://127.0.0.1:9")["config"]["token"] in CASES["mlflow"][0].SECRETS
+
+
 def _json(record) -> str:
     return msgspec.json.encode(record).decode()
 

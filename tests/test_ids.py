@@ -36,8 +36,8 @@ def config(kind: str, name: str, **extra) -> dict:
     return load_contract(kind).config("https://backend.example", name=name, **extra)
 
 
-def body_text(kind: str, name: str, record: Generation) -> str:
-    b = Broadcaster([config(kind, name)])
+def body_text(kind: str, name: str, record: Generation, **extra) -> str:
+    b = Broadcaster([config(kind, name, **extra)])
     shown = b.preview(record, name)
     assert shown["sent"], shown
     return json.dumps(shown["body"]) + shown["url"]
@@ -61,7 +61,11 @@ def kind(request):
 @pytest.mark.parametrize("trace", [
     {"span_name": "agent-step"},  # trace id from the generation id, an intermediate span
     {"trace_id": "workflow_12345", "parent_span_id": "step-7", "span_name": "agent-step"},  # non-hex ids, hashed
-], ids=["from-generation-id", "non-hex-given"])
+    # the caller's hex trace id stays, but what is derived from it does not: the trace root's span id, Opik's
+    # trace of the shared trace_id
+    {"trace_id": HEX_TRACE, "trace_name": "checkout", "span_name": "agent-step"},
+    {"trace_name": "checkout"},  # a root span of the record's own trace
+], ids=["from-generation-id", "non-hex-given", "hex-trace-given", "trace-name"])
 def test_two_destinations_of_one_type_derive_different_ids(kind, trace):
     record = derived_record(trace)
     # The record's own ids and times, and the settings' (Sentry's project id), are not derived.
@@ -76,6 +80,24 @@ def test_two_destinations_of_one_type_derive_different_ids(kind, trace):
     assert a.isdisjoint(b)
     again = ids_in(body_text(kind, "full", record)) - own
     assert again == a  # the same destination derives the same ids every time (redelivery dedupes)
+
+
+@pytest.mark.parametrize("kind, extra", [
+    ("clickhouse", {"schema": "openrouter"}),  # OpenRouter's table: its TRACE_ID and SPAN_ID columns
+    # the contracts configure the OTLP routes (the kind fixture's); Opik's REST route (a shared trace_id's trace,
+    # the span_name span) and Weave's calls derive their own UUIDs
+    ("opik", {"route": "rest"}),
+    ("weave", {"route": "calls"}),
+    ("otel-collector", {"flavor": "openrouter"}),  # no root span: the generation is the trace's
+    ("otel-collector", {"flavor": "openinference"}),
+])
+def test_other_renderings_of_a_type_derive_different_ids_too(kind, extra):
+    record = derived_record({"trace_id": "workflow_12345", "trace_name": "checkout", "span_name": "agent-step"})
+    given = msgspec.json.encode(record).decode() + json.dumps(config(kind, "full", **extra))
+    own = ids_in(given) | set(re.findall(r"\d{15,20}", given))
+    a = ids_in(body_text(kind, "full", record, **extra)) - own
+    b = ids_in(body_text(kind, "private", record, **extra)) - own
+    assert a and b and a.isdisjoint(b)
 
 
 def test_ids_the_caller_gave_in_hex_stay_verbatim(kind):
