@@ -2,7 +2,8 @@
 
 Routes::
 
-    POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
+    POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip, deflate, zstd) -> 202 with counts
+    POST /v1/traces        OTLP/HTTP traces, protobuf or JSON: LLM spans become records (server_otlp.py)
     GET  /healthz          200 while the process serves
     GET  /readyz           200 when records can flow; 503 while starting or stopping, while the spool cannot
                            take records (a disk error, or full: named), while every destination fails, or
@@ -26,7 +27,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import zlib
 from typing import Any
 
 import orjson
@@ -39,6 +39,8 @@ from .config import Config
 from .errors import ListenError, SpoolError
 from .metrics import make_registry, render
 from .record import decode_records
+from .server_body import BodyRefusal, read_body
+from .server_otlp import TracesRoute
 from .server_watchdog import ConnectionWatchdog
 
 __all__ = ["Server", "serve", "is_loopback", "CONTENT_TYPES"]
@@ -84,8 +86,16 @@ class Server:
         self.watchdog = ConnectionWatchdog(config.server.header_timeout_s)
         self._log = RateLimitedLog(log)
         self.broadcaster = broadcaster or Broadcaster.from_config(config)
-        self.registry = make_registry(self.broadcaster)
+        self.forwarder = None
+        if config.server.non_llm_spans == "forward":
+            from .ingest.forward import Forwarder
+
+            self.forwarder = Forwarder(self.broadcaster.destinations, self.broadcaster.retry,
+                                       config.server.forward_max_bytes)
+        self.traces = TracesRoute(self, self.forwarder)
+        self.retry_after_s = RETRY_AFTER_S
         self.accepted = self.rejected = self.refused = 0
+        self.registry = make_registry(self.broadcaster, server=self)
         self._runner: web.AppRunner | None = None
         self.stopping = False
 
@@ -94,6 +104,7 @@ class Server:
         app = web.Application(client_max_size=self.max_body_bytes, middlewares=[self.watchdog.middleware])
         app.add_routes([
             web.post("/v1/generations", self.ingest),
+            web.post("/v1/traces", self.traces.handle),
             web.get("/healthz", self.healthz),
             web.get("/readyz", self.readyz),
             web.get("/metrics", self.metrics),
@@ -103,6 +114,8 @@ class Server:
     async def start(self) -> None:
         """Start the pipeline, then listen; returns once both are up."""
         await self.broadcaster.astart()
+        if self.forwarder is not None:
+            await self.forwarder.start()
         # Bodies are inflated by the handler, against the limit, so that unknown encodings get a 415.
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
@@ -125,6 +138,8 @@ class Server:
         await self.watchdog.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.forwarder is not None:
+            await self.forwarder.close(self.broadcaster.shutdown_timeout_s if timeout_s is None else timeout_s)
         await self.broadcaster.aclose(timeout_s)
 
     @property
@@ -148,40 +163,47 @@ class Server:
                       type(exc).__name__, str(exc)[:200])
             return _json({"error": f"internal error ({type(exc).__name__}); the records were not taken"}, 500)
 
-    async def _ingest(self, request: web.Request) -> web.Response:
+    def gate(self, request: web.Request) -> tuple[int, str, dict[str, str] | None] | None:
+        """(status, message, headers) when no request can be taken now: a wrong token, shutting down, a
+        spool that cannot take records; None otherwise."""
         if not self._authorized(request):
-            return _json({"error": "missing or wrong bearer token"}, 401, {"WWW-Authenticate": 'Bearer realm="spancast"'})
+            return 401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="spancast"'}
         if self.stopping or self.broadcaster.state != "running":
-            return _json({"error": "shutting down"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+            return 503, "shutting down", {"Retry-After": str(RETRY_AFTER_S)}
         refusing = self.broadcaster.refusing()
         if refusing is not None:  # the spool cannot take records now: say why, at once
-            return _json({"error": f"{refusing}; retry later"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+            return 503, f"{refusing}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
+        return None
+
+    async def durable(self) -> str | None:
+        """With a spool, wait until what was emitted is on disk (as the fsync policy has it); None when it
+        is (or there is no spool), else why it is not (answered 503: duplicates are possible)."""
+        spool = self.broadcaster.spool
+        if spool is None:
+            return None
+        try:
+            await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
+        except SpoolError as exc:  # the disk failed under them: they may be delivered, not promised
+            return f"{exc.reason}; retry later (duplicates are possible)"
+        except TimeoutError:
+            return f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates are possible)"
+        return None
+
+    async def _ingest(self, request: web.Request) -> web.Response:
+        gate = self.gate(request)
+        if gate is not None:
+            status, message, headers = gate
+            return _json({"error": message}, status, headers)
         if request.content_type not in CONTENT_TYPES:
             return _json({"error": f"unsupported content type {request.content_type!r}; send one of "
                                    f"{', '.join(sorted(CONTENT_TYPES))}"}, 415)
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("identity", "gzip", "deflate"):
-            return _json({"error": f"unsupported content encoding {encoding!r}; send gzip, deflate or none"}, 415)
         try:
-            async with asyncio.timeout(self.body_timeout_s):
-                body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _json({"error": f"body over {self.max_body_bytes} bytes"}, 413)
-        except TimeoutError:
-            answer = _json({"error": f"body not received within {self.body_timeout_s:g}s"}, 408)
-            answer.force_close()  # what is left of the body will not be read: the connection ends here
+            body = await read_body(request, self.max_body_bytes, self.body_timeout_s)
+        except BodyRefusal as refusal:
+            answer = _json({"error": refusal.message}, refusal.status)
+            if refusal.close:
+                answer.force_close()
             return answer
-        if encoding != "identity":
-            inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-            try:
-                # Inflated up to the limit and no further: a gzip bomb cannot fill memory.
-                body = inflater.decompress(body, self.max_body_bytes + 1)
-            except zlib.error:
-                return _json({"error": f"cannot decode the {encoding} body"}, 400)
-            if len(body) > self.max_body_bytes or inflater.unconsumed_tail:
-                return _json({"error": f"body over {self.max_body_bytes} bytes once decompressed"}, 413)
-            if not inflater.eof:
-                return _json({"error": f"truncated {encoding} body"}, 400)
         if not body.strip():
             return _json({"error": "empty body; send one JSON record, a JSON array, or NDJSON"}, 400)
         result = decode_records(body)
@@ -199,17 +221,10 @@ class Server:
             else:
                 refused += 1
                 errors.append({"index": position, "field": "<record>", "error": "queue full; retry later"})
-        spool = self.broadcaster.spool
-        if accepted and spool is not None:
-            # 202 means on disk (as the fsync policy has it): a crash after it loses none of these.
-            try:
-                await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
-            except SpoolError as exc:  # the disk failed under them: they may be delivered, not promised
-                return _json({"error": f"{exc.reason}; retry later (duplicates are possible)"}, 503,
-                             {"Retry-After": str(RETRY_AFTER_S)})
-            except TimeoutError:
-                return _json({"error": f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates "
-                                       "are possible)"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        if accepted:
+            problem = await self.durable()
+            if problem is not None:
+                return _json({"error": problem}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         self.accepted += accepted
         self.rejected += len(result.errors)
         self.refused += refused
