@@ -2,10 +2,11 @@
 """spancast._native: the OTLP trace encoder in Cython, the twin of spancast.codec._py (same bytes)."""
 
 # One compilation unit: the buffer, the JSON writer, the field readers, the encoder and the record
-# size estimate are included.
+# size estimate, and the JSON limits scan are included.
 include "buffer.pxi"
 include "json.pxi"
 include "fields.pxi"
 include "body.pxi"
 include "encoder.pxi"
 include "sizing.pxi"
+include "scan.pxi"

@@ -41,6 +41,7 @@ from typing import Any
 from ..errors import EncodeError
 from ..record import Generation, ProviderAttempt
 from ._cache import encode_with
+from ._scan import json_limits  # noqa: F401 - part of the twin's surface, like the native module's
 from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
 from .envelope import Envelope
 from .plan import AttributePlan, Op, get_plan
