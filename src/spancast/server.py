@@ -75,8 +75,12 @@ class Server:
     """The aiohttp application around one Broadcaster."""
 
     def __init__(self, config: Config, *, host: str | None = None, port: int | None = None,
-                 token: str | None = None, broadcaster: Broadcaster | None = None) -> None:
+                 token: str | None = None, broadcaster: Broadcaster | None = None, reuse_port: bool = False,
+                 merged_metrics: bool = False) -> None:
+        """reuse_port: listen with SO_REUSEPORT, beside the other workers of spancast serve --workers;
+        merged_metrics: /metrics shows every worker's (metrics_multiprocess.py; $PROMETHEUS_MULTIPROC_DIR set)."""
         self.config = config
+        self.reuse_port = reuse_port
         self.host = config.server.host if host is None else host
         self.port = config.server.port if port is None else port
         token = token or config.server.token or os.environ.get("SPANCAST_TOKEN") or None
@@ -99,7 +103,16 @@ class Server:
         self.traces = TracesRoute(self, self.forwarder)
         self.retry_after_s = RETRY_AFTER_S
         self.accepted = self.rejected = self.refused = 0
-        self.registry = make_registry(self.broadcaster, server=self)
+        self.mirror = None
+        self._mirroring: asyncio.Task[None] | None = None
+        if merged_metrics:
+            from .metrics import BroadcasterCollector, ServerCollector
+            from .metrics_multiprocess import Mirror, merged_registry
+
+            self.mirror = Mirror([BroadcasterCollector(self.broadcaster), ServerCollector(self)])
+            self.registry = merged_registry()
+        else:
+            self.registry = make_registry(self.broadcaster, server=self)
         self._runner: web.AppRunner | None = None
         self.stopping = False
 
@@ -124,7 +137,7 @@ class Server:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         self.watchdog.start(self._runner.server)  # type: ignore[arg-type]
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, reuse_port=self.reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
@@ -135,6 +148,16 @@ class Server:
         sockets = getattr(site._server, "sockets", None) or []  # the port chosen for port 0
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        if self.mirror is not None:
+            self.mirror.sync()
+            self._mirroring = asyncio.get_running_loop().create_task(self._mirror_every())
+
+    async def _mirror_every(self) -> None:
+        from .metrics_multiprocess import SYNC_INTERVAL_S
+
+        while True:
+            await asyncio.sleep(SYNC_INTERVAL_S)
+            self.mirror.sync()  # type: ignore[union-attr]
 
     async def stop(self, timeout_s: float | None = None) -> None:
         """Stop taking requests, then deliver what is queued within the shutdown deadline."""
@@ -145,6 +168,11 @@ class Server:
         if self.forwarder is not None:
             await self.forwarder.close(self.broadcaster.shutdown_timeout_s if timeout_s is None else timeout_s)
         await self.broadcaster.aclose(timeout_s)
+        if self._mirroring is not None:
+            self._mirroring.cancel()
+            await asyncio.gather(self._mirroring, return_exceptions=True)
+            self._mirroring = None
+            self.mirror.sync()  # type: ignore[union-attr]  # what the drain delivered counts too
 
     @property
     def url(self) -> str:
@@ -270,6 +298,8 @@ class Server:
         return True, "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if self.mirror is not None:
+            self.mirror.sync()  # this worker's values as they are now; the others' at most a second old
         body, content_type = render(self.registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
