@@ -22,14 +22,15 @@ from conftest import full_record
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 
 
-def run(scenario, token: str | None = None, max_body_bytes: int | None = None, **server_settings):
+def run(scenario, token: str | None = None, max_body_bytes: int | None = None, pipeline: dict | None = None,
+        **server_settings):
     """scenario(server, session, sink) against a started Server whose one destination is a local sink."""
     async def main():
         async with OtlpSink() as sink:
             server_section = dict(server_settings)
             if max_body_bytes is not None:
                 server_section["max_body_bytes"] = max_body_bytes
-            config = parse_config({"pipeline": {"flush_interval_s": 0.05}, "server": server_section,
+            config = parse_config({"pipeline": {"flush_interval_s": 0.05, **(pipeline or {})}, "server": server_section,
                                    "destinations": [{"type": "otel-collector", "name": "sink", "endpoint": sink.url}]})
             server = Server(config, port=0, token=token)
             await server.start()
@@ -162,3 +163,20 @@ def test_spans_that_are_not_llm_calls_are_dropped_or_forwarded_unchanged():
     assert chain["attributes"] == {"openinference.span.kind": "CHAIN", "input.value": "question"}
     generation = next(s for s in spans if s["name"] == "ChatCompletion")
     assert generation["parent_span_id"] == "cccccccccccccccc"  # the tree holds: the record kept its parent
+
+
+def test_no_room_for_all_of_a_request_takes_none_and_says_retry():
+    from google.rpc.status_pb2 import Status  # the message OTLP/HTTP errors carry
+
+    body = bytes(encode_traces([full_record(i) for i in range(5)], format="protobuf"))
+
+    async def scenario(server, session, sink):
+        async with session.post("/v1/traces", data=body, headers={"Content-Type": PROTOBUF}) as r:
+            answer = (r.status, r.headers.get("Retry-After"), await r.read())
+        return answer, len(server.broadcaster.intake), await span_counts(session)
+
+    (status, retry_after, raw), queued, counts = run(scenario, pipeline={"intake_max_records": 3})
+    error = Status.FromString(raw)
+    assert (status, retry_after, error.code) == (503, "1", 14)  # UNAVAILABLE: retried whole by OTLP clients
+    assert "no room for 5 records" in error.message
+    assert queued == 0 and counts["refused"] == 5 and counts["generation"] == 0

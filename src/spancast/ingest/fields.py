@@ -1,9 +1,12 @@
-"""The draft record a convention module fills from one span's attributes: typed reads that name the attribute.
+"""The draft record the conventions fill from one span's attributes: typed reads that name the attribute.
 
-Each convention reads the attributes it knows through a Draft: ``draft.int("gen_ai.usage.input_tokens")``
-returns the value (or None), marks the key used, and raises SpanProblem naming the key when the value
-has the wrong type. ``draft.put(field, value)`` sets a record field unless an earlier convention set
-it: the first convention to know a field wins (mapping.CONVENTIONS gives the order).
+Plain attributes are read in one pass over the span (mapping.py): each convention's KEYS table says which
+record field a key fills and how its value is typed (KINDS); where several keys fill one field, the
+first listed (and the first convention, in mapping.CONVENTIONS' order) wins. What takes more than a
+key (messages, parameters, metadata) each convention's apply() reads through a Draft:
+``draft.int("gen_ai.usage.input_tokens")`` returns the value (or None), marks the key used, and raises
+SpanProblem naming the key when the value has the wrong type; ``draft.put(field, value)`` sets a field
+unless something before it did.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ import orjson
 
 from .spans import SpanIn, SpanProblem
 
-__all__ = ["Draft"]
+__all__ = ["Draft", "KINDS"]
 
 
 class Draft:
-    __slots__ = ("attrs", "fields", "span", "trace", "used")
+    __slots__ = ("attrs", "fields", "heads", "span", "trace", "used")
 
     def __init__(self, span: SpanIn) -> None:
         self.span = span
@@ -27,6 +30,10 @@ class Draft:
         self.fields: dict[str, Any] = {}
         self.trace: dict[str, Any] = {}
         self.used: set[str] = set()
+        #: the keys by their first dotted segment ("gen_ai", "llm", ...): which conventions and prefixes to look at
+        self.heads: dict[str, list[str]] = {}
+        for key in span.attrs:
+            self.heads.setdefault(key.partition(".")[0], []).append(key)
 
     # ------------------------------------------------------------ reading attributes
 
@@ -97,10 +104,17 @@ class Draft:
 
     def prefixed(self, prefix: str) -> dict[str, Any]:
         """{rest of key: value} of the attributes whose keys start with prefix (marked used)."""
-        n = len(prefix)
-        found = {key[n:]: value for key, value in self.attrs.items() if key.startswith(prefix) and len(key) > n}
+        keys = self.heads.get(prefix.partition(".")[0])
+        if not keys:
+            return {}
+        n, attrs = len(prefix), self.attrs
+        found = {key[n:]: attrs[key] for key in keys if key.startswith(prefix) and len(key) > n}
         self.used.update(prefix + key for key in found)
         return found
+
+    def read(self, kind: str, key: str) -> Any:
+        """The value of key as KINDS[kind] reads it."""
+        return KINDS[kind](self, key)
 
     # ------------------------------------------------------------ writing the record
 
@@ -114,3 +128,12 @@ class Draft:
 
     def __repr__(self) -> str:
         return f"<Draft span={self.span.index} fields={sorted(self.fields)} trace={len(self.trace)} used={len(self.used)}>"
+
+
+def _seconds_as_ms(draft: Draft, key: str) -> float | None:
+    seconds = draft.float(key)
+    return None if seconds is None else seconds * 1000.0
+
+
+#: How a KEYS entry's value is read: kind -> reader(draft, key).
+KINDS = {"str": Draft.str, "int": Draft.int, "float": Draft.float, "bool": Draft.bool, "s_to_ms": _seconds_as_ms}

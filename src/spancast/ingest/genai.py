@@ -1,8 +1,10 @@
 """The OpenTelemetry GenAI conventions, current and older, as record fields (and spancast's own gen_ai keys).
 
+The table is KEYS (plain keys) and apply() (the rest); where several keys fill a field, the first wins.
+
 | record field | attributes read, first present wins |
 |---|---|
-| model | gen_ai.request.model, else gen_ai.response.model |
+| model | gen_ai.request.model, else gen_ai.response.model (mapping.py) |
 | response_model | gen_ai.response.model (when it differs from model) |
 | provider | gen_ai.provider.name, gen_ai.system |
 | operation | gen_ai.operation.name (text_completion -> completion, generate_content -> chat) |
@@ -31,12 +33,18 @@ import orjson
 from . import messages as shapes
 from .fields import Draft
 
-__all__ = ["is_llm", "apply", "LLM_OPERATIONS"]
+__all__ = ["HEADS", "KEYS", "LLM_OPERATIONS", "apply", "is_llm"]
+
+#: the first segments of the keys this convention reads (mapping.py skips it when a span has none)
+HEADS = frozenset({"gen_ai", "mlflow"})
 
 #: gen_ai.operation.name values that are one model call (the others: agents, tools, workflows).
 LLM_OPERATIONS = {"chat": "chat", "text_completion": "completion", "completion": "completion",
                   "generate_content": "chat", "embeddings": "embeddings", "responses": "responses"}
 _NOT_PARAMETERS = frozenset({"model", "stream"})
+_INPUT_KEYS = ("gen_ai.input.messages", "gen_ai.prompt", "gen_ai.prompt.0.role", "gen_ai.prompt.0.content")
+_OUTPUT_KEYS = ("gen_ai.output.messages", "gen_ai.completion", "gen_ai.completion.0.role",
+                "gen_ai.completion.0.content")
 
 
 def is_llm(attrs: dict[str, Any]) -> str | None:
@@ -49,63 +57,73 @@ def is_llm(attrs: dict[str, Any]) -> str | None:
     return None
 
 
-def _first(draft: Draft, read: Any, *keys: str) -> Any:
-    for key in keys:
-        value = read(key)
-        if value is not None:
-            return value
-    return None
+#: Plain keys: attribute -> (record field, kind). Listed in order of preference for the same field.
+KEYS = {
+    "gen_ai.request.model": ("model", "str"),
+    "gen_ai.response.model": ("response_model", "str"),
+    "gen_ai.provider.name": ("provider", "str"),
+    "gen_ai.system": ("provider", "str"),  # the deprecated name of the same
+    "gen_ai.response.id": ("id", "str"),
+    "gen_ai.usage.input_tokens": ("prompt_tokens", "int"),
+    "gen_ai.usage.prompt_tokens": ("prompt_tokens", "int"),
+    "gen_ai.usage.output_tokens": ("completion_tokens", "int"),
+    "gen_ai.usage.completion_tokens": ("completion_tokens", "int"),
+    "gen_ai.usage.total_tokens": ("total_tokens", "int"),
+    "gen_ai.usage.cache_read.input_tokens": ("cached_tokens", "int"),
+    "gen_ai.usage.input_tokens.cached": ("cached_tokens", "int"),
+    "gen_ai.usage.cache_read_input_tokens": ("cached_tokens", "int"),
+    "gen_ai.usage.cache_creation.input_tokens": ("cache_write_tokens", "int"),
+    "gen_ai.usage.cache_write.input_tokens": ("cache_write_tokens", "int"),
+    "gen_ai.usage.input_tokens.cache_write": ("cache_write_tokens", "int"),
+    "gen_ai.usage.cache_creation_input_tokens": ("cache_write_tokens", "int"),
+    "gen_ai.usage.reasoning.output_tokens": ("reasoning_tokens", "int"),
+    "gen_ai.usage.output_tokens.reasoning": ("reasoning_tokens", "int"),
+    "gen_ai.usage.reasoning_tokens": ("reasoning_tokens", "int"),
+    "gen_ai.usage.input_cost": ("input_cost", "float"),
+    "gen_ai.usage.output_cost": ("output_cost", "float"),
+    "gen_ai.usage.total_cost": ("total_cost", "float"),
+    "gen_ai.usage.cost": ("total_cost", "float"),
+    "gen_ai.response.finish_reason": ("finish_reason", "str"),
+    "gen_ai.response.native_finish_reason": ("native_finish_reason", "str"),
+    "gen_ai.response.time_to_first_chunk": ("time_to_first_token_ms", "s_to_ms"),
+    "gen_ai.server.time_to_first_token": ("time_to_first_token_ms", "s_to_ms"),
+    "gen_ai.request.stream": ("streamed", "bool"),
+    "gen_ai.is_streaming": ("streamed", "bool"),
+    "gen_ai.response.cancelled": ("cancelled", "bool"),
+    "user.id": ("user", "str"),
+    "gen_ai.user": ("user", "str"),
+    "enduser.id": ("user", "str"),
+    "session.id": ("session_id", "str"),
+    "gen_ai.conversation.id": ("session_id", "str"),
+    "gen_ai.api_key.name": ("api_key_name", "str"),
+    "error.type": ("error_type", "str"),
+}
 
 
 def apply(d: Draft) -> None:
+    """What takes more than a key: the operation's name, finish reasons, split cache writes, MLflow's cost
+    object, request parameters, messages."""
+    attrs = d.attrs
     op = d.str("gen_ai.operation.name")
     if op is not None:
         d.put("operation", LLM_OPERATIONS.get(op, op))
-    request_model, response_model = d.str("gen_ai.request.model"), d.str("gen_ai.response.model")
-    d.put("model", request_model or response_model)
-    if response_model and response_model != (request_model or response_model):
-        d.put("response_model", response_model)
-    named, system = d.str("gen_ai.provider.name"), d.str("gen_ai.system")  # system: the deprecated name of the same
-    d.put("provider", named or system)
-    d.put("id", d.str("gen_ai.response.id"))
-    d.put("prompt_tokens", _first(d, d.int, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"))
-    d.put("completion_tokens", _first(d, d.int, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"))
-    d.put("total_tokens", d.int("gen_ai.usage.total_tokens"))
-    d.put("cached_tokens", _first(d, d.int, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.input_tokens.cached",
-                                  "gen_ai.usage.cache_read_input_tokens"))
-    write = _first(d, d.int, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
-                   "gen_ai.usage.input_tokens.cache_write", "gen_ai.usage.cache_creation_input_tokens")
-    if write is None:  # OpenRouter's split by cache lifetime
+    if "gen_ai.usage.input_tokens.cache_write_5m" in attrs or "gen_ai.usage.input_tokens.cache_write_1h" in attrs:
         parts = [d.int("gen_ai.usage.input_tokens.cache_write_5m"), d.int("gen_ai.usage.input_tokens.cache_write_1h")]
-        write = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    d.put("cache_write_tokens", write)
-    d.put("reasoning_tokens", _first(d, d.int, "gen_ai.usage.reasoning.output_tokens",
-                                     "gen_ai.usage.output_tokens.reasoning", "gen_ai.usage.reasoning_tokens"))
-    d.put("input_cost", d.float("gen_ai.usage.input_cost"))
-    d.put("output_cost", d.float("gen_ai.usage.output_cost"))
-    d.put("total_cost", _first(d, d.float, "gen_ai.usage.total_cost", "gen_ai.usage.cost"))
-    mlflow_cost = d.json("mlflow.llm.cost")  # MLflow's cost object (spancast's gen_ai rendering sends it too)
-    if isinstance(mlflow_cost, dict):
-        for field in ("input_cost", "output_cost", "total_cost"):
-            if isinstance(mlflow_cost.get(field), (int, float)) and not isinstance(mlflow_cost.get(field), bool):
-                d.put(field, float(mlflow_cost[field]))
+        d.put("cache_write_tokens", sum(p for p in parts if p is not None))  # OpenRouter's split by cache lifetime
+    if "mlflow.llm.cost" in attrs:  # MLflow's cost object (spancast's gen_ai rendering sends it too)
+        mlflow_cost = d.json("mlflow.llm.cost")
+        if isinstance(mlflow_cost, dict):
+            for field in ("input_cost", "output_cost", "total_cost"):
+                value = mlflow_cost.get(field)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    d.put(field, float(value))
     reasons = d.raw("gen_ai.response.finish_reasons")
     if isinstance(reasons, list) and reasons and isinstance(reasons[0], str):
         d.put("finish_reason", reasons[0])
     elif isinstance(reasons, str):  # a JSON text of the array, or one reason
         d.put("finish_reason", reasons.strip('[]" ').split('"')[0] or None)
-    d.put("finish_reason", d.str("gen_ai.response.finish_reason"))
-    d.put("native_finish_reason", d.str("gen_ai.response.native_finish_reason"))
-    ttft_s = _first(d, d.float, "gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
-    d.put("time_to_first_token_ms", None if ttft_s is None else ttft_s * 1000.0)
-    d.put("streamed", _first(d, d.bool, "gen_ai.request.stream", "gen_ai.is_streaming"))
-    d.put("cancelled", d.bool("gen_ai.response.cancelled"))
     params = {k: _param(v) for k, v in d.prefixed("gen_ai.request.").items() if k not in _NOT_PARAMETERS}
     d.put("model_parameters", params or None)
-    d.put("user", _first(d, d.str, "user.id", "gen_ai.user", "enduser.id"))
-    d.put("session_id", _first(d, d.str, "session.id", "gen_ai.conversation.id"))
-    d.put("api_key_name", d.str("gen_ai.api_key.name"))
-    d.put("error_type", d.str("error.type"))
     _input(d)
     _output(d)
 
@@ -121,6 +139,8 @@ def _param(value: Any) -> Any:
 
 
 def _input(d: Draft) -> None:
+    if not any(key in d.attrs for key in _INPUT_KEYS):
+        return
     structured = d.json("gen_ai.input.messages")
     if structured is not None:
         msgs = shapes.from_parts(structured)
@@ -147,6 +167,8 @@ def _input(d: Draft) -> None:
 
 
 def _output(d: Draft) -> None:
+    if not any(key in d.attrs for key in _OUTPUT_KEYS):
+        return
     structured = d.json("gen_ai.output.messages")
     if structured is not None:
         completion, reasoning, calls, finish = shapes.output_from_parts(structured)

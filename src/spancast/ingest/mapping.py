@@ -39,7 +39,13 @@ from .spans import STATUS_ERROR, SpanIn, SpanProblem
 __all__ = ["CONVENTIONS", "Mapped", "map_spans"]
 
 CONVENTIONS = (genai, openinference, traceloop, openrouter)
+#: Every convention's plain keys: attribute -> (record field, kind, rank); a lower rank wins a field.
+TABLE: dict[str, tuple[str, str, int]] = {}
+for _convention in CONVENTIONS:
+    for _key, (_field, _kind) in _convention.KEYS.items():
+        TABLE.setdefault(_key, (_field, _kind, len(TABLE)))
 DEFAULT_NAMES = frozenset({"LLM Generation"})
+_EXACT = {"str": str, "int": int, "float": float, "bool": bool}  # a value of this type needs no conversion
 ORIGINAL_TRACE_ID = "spancast.original_trace_id"
 ORIGINAL_PARENT_ID = "spancast.original_parent_span_id"
 ATTEMPT_PREFIX = "provider attempt "
@@ -125,9 +131,26 @@ def _ancestors(span: SpanIn, by_id: dict[str, SpanIn]) -> list[SpanIn]:
 def to_record(span: SpanIn, op: str, by_id: dict[str, SpanIn], ops: dict[int, str | None],
               attempts: Any = ()) -> Generation:
     d = Draft(span)
+    fields, ranks, table, used = d.fields, {}, TABLE, d.used
+    for key, value in span.attrs.items():  # the plain keys, in one pass over the span
+        spec = table.get(key)
+        if spec is None or value is None:
+            continue
+        field, kind, rank = spec
+        used.add(key)
+        if _EXACT.get(kind) is not type(value):  # not already of its type: converted, or refused naming the key
+            value = d.read(kind, key)
+            if value is None:
+                continue
+        if ranks.get(field, rank + 1) > rank:
+            fields[field], ranks[field] = value, rank
     for convention in CONVENTIONS:
-        convention.apply(d)
-    fields = d.fields
+        if not convention.HEADS.isdisjoint(d.heads):  # a convention none of whose keys is there reads nothing
+            convention.apply(d)
+    if fields.get("model") is None:
+        fields["model"] = fields.get("response_model")
+    if fields.get("response_model") == fields.get("model"):
+        fields.pop("response_model", None)
     fields.setdefault("operation", op)
     if fields.get("model") is None:
         raise SpanProblem("gen_ai.request.model", "no model: none of gen_ai.request.model, gen_ai.response.model, "

@@ -4,6 +4,7 @@
 |---|---|
 | (an LLM call) | openinference.span.kind = LLM (EMBEDDING: operation embeddings) |
 | model, response_model | llm.invocation_parameters' "model", else llm.model_name; llm.model_name when it differs |
+| (the plain keys below: KEYS) | |
 | provider | llm.provider, else llm.system |
 | prompt/completion/total tokens | llm.token_count.prompt / .completion / .total |
 | cached, cache write, reasoning tokens | llm.token_count.prompt_details.cache_read / .cache_write, .completion_details.reasoning |
@@ -22,7 +23,10 @@ from typing import Any
 from . import messages as shapes
 from .fields import Draft
 
-__all__ = ["is_llm", "apply"]
+__all__ = ["HEADS", "KEYS", "apply", "is_llm"]
+
+#: the first segments of the keys this convention reads (mapping.py skips it when a span has none)
+HEADS = frozenset({"openinference", "llm", "input", "output", "metadata", "tag"})
 
 _KINDS = {"LLM": "chat", "EMBEDDING": "embeddings"}
 
@@ -32,42 +36,52 @@ def is_llm(attrs: dict[str, Any]) -> str | None:
     return _KINDS.get(kind.upper()) if isinstance(kind, str) else None
 
 
+#: Plain keys: attribute -> (record field, kind).
+KEYS = {
+    "llm.model_name": ("response_model", "str"),  # the model that answered; model comes from the invocation
+    "llm.provider": ("provider", "str"),
+    "llm.system": ("provider", "str"),
+    "llm.token_count.prompt": ("prompt_tokens", "int"),
+    "llm.token_count.completion": ("completion_tokens", "int"),
+    "llm.token_count.total": ("total_tokens", "int"),
+    "llm.token_count.prompt_details.cache_read": ("cached_tokens", "int"),
+    "llm.token_count.prompt_details.cache_write": ("cache_write_tokens", "int"),
+    "llm.token_count.completion_details.reasoning": ("reasoning_tokens", "int"),
+    "llm.cost.prompt": ("input_cost", "float"),
+    "llm.cost.completion": ("output_cost", "float"),
+    "llm.cost.total": ("total_cost", "float"),
+    "llm.finish_reason": ("finish_reason", "str"),
+    "user.id": ("user", "str"),
+    "session.id": ("session_id", "str"),
+    "exception.type": ("error_type", "str"),
+}
+
+
 def apply(d: Draft) -> None:
+    """The span kind, the invocation parameters (the requested model among them), messages, metadata, tags."""
+    attrs = d.attrs
     kind = d.str("openinference.span.kind")
     if kind is not None and kind.upper() in _KINDS:
         d.put("operation", _KINDS[kind.upper()])
-    params = d.json("llm.invocation_parameters")
-    params = dict(params) if isinstance(params, dict) else {}
-    requested, answered = params.pop("model", None), d.str("llm.model_name")
-    d.put("model", requested if isinstance(requested, str) and requested else answered)
-    if answered and isinstance(requested, str) and requested and answered != requested:
-        d.put("response_model", answered)
-    stream = params.pop("stream", None)
-    if isinstance(stream, bool):
-        d.put("streamed", stream)
-    if isinstance(params.get("user"), str):
-        d.put("user", params["user"])
-    d.put("model_parameters", params or None)
-    d.put("provider", d.str("llm.provider") or d.str("llm.system"))
-    d.put("prompt_tokens", d.int("llm.token_count.prompt"))
-    d.put("completion_tokens", d.int("llm.token_count.completion"))
-    d.put("total_tokens", d.int("llm.token_count.total"))
-    d.put("cached_tokens", d.int("llm.token_count.prompt_details.cache_read"))
-    d.put("cache_write_tokens", d.int("llm.token_count.prompt_details.cache_write"))
-    d.put("reasoning_tokens", d.int("llm.token_count.completion_details.reasoning"))
-    d.put("input_cost", d.float("llm.cost.prompt"))
-    d.put("output_cost", d.float("llm.cost.completion"))
-    d.put("total_cost", d.float("llm.cost.total"))
-    d.put("finish_reason", d.str("llm.finish_reason"))
-    d.put("user", d.str("user.id"))
-    d.put("session_id", d.str("session.id"))
-    d.put("error_type", d.str("exception.type"))
+    if "llm.invocation_parameters" in attrs:
+        params = d.json("llm.invocation_parameters")
+        params = dict(params) if isinstance(params, dict) else {}
+        requested = params.pop("model", None)
+        if isinstance(requested, str) and requested:
+            d.fields["model"] = requested  # over llm.model_name, which is the answering model
+        stream = params.pop("stream", None)
+        if isinstance(stream, bool):
+            d.put("streamed", stream)
+        if isinstance(params.get("user"), str):
+            d.put("user", params["user"])
+        d.put("model_parameters", params or None)
     _input(d)
     _output(d)
-    metadata = d.json("metadata")
-    if isinstance(metadata, dict):
-        for key, value in metadata.items():
-            d.put_trace(key, value)
+    if "metadata" in attrs:
+        metadata = d.json("metadata")
+        if isinstance(metadata, dict):
+            for key, value in metadata.items():
+                d.put_trace(key, value)
     tags = d.raw("tag.tags")
     if tags is not None:
         d.put_trace("tags", tags)

@@ -24,7 +24,10 @@ from typing import Any
 
 from .fields import Draft
 
-__all__ = ["is_llm", "apply"]
+__all__ = ["HEADS", "KEYS", "apply", "is_llm"]
+
+#: the first segments of the keys this convention reads (mapping.py skips it when a span has none)
+HEADS = frozenset({"trace", "span", "openrouter"})
 
 _COPIES = ("trace.input", "span.input", "trace.output", "span.output", "openrouter.source", "span.type")
 
@@ -32,6 +35,9 @@ _COPIES = ("trace.input", "span.input", "trace.output", "span.output", "openrout
 def is_llm(attrs: dict[str, Any]) -> str | None:
     kind = attrs.get("span.type")
     return "chat" if isinstance(kind, str) and kind.upper() == "GENERATION" else None
+
+
+KEYS: dict[str, tuple[str, str]] = {}  # every key here takes more than a table entry: apply() reads them
 
 
 def apply(d: Draft) -> None:

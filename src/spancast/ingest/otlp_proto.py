@@ -29,16 +29,13 @@ def available() -> bool:
     return ExportTraceServiceRequest is not None
 
 
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def value_of(v: Any) -> Any:
     kind = v.WhichOneof("value")
-    if kind == "string_value":
-        return v.string_value
-    if kind == "int_value":
-        return v.int_value
-    if kind == "double_value":
-        return v.double_value
-    if kind == "bool_value":
-        return v.bool_value
+    if kind in _SCALARS:
+        return getattr(v, kind)
     if kind == "array_value":
         return [value_of(x) for x in v.array_value.values]
     if kind == "kvlist_value":

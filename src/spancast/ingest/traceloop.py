@@ -16,7 +16,10 @@ from typing import Any
 
 from .fields import Draft
 
-__all__ = ["is_llm", "apply"]
+__all__ = ["HEADS", "KEYS", "apply", "is_llm"]
+
+#: the first segments of the keys this convention reads (mapping.py skips it when a span has none)
+HEADS = frozenset({"llm", "traceloop"})
 
 _TYPES = {"chat": "chat", "completion": "completion", "embedding": "embeddings", "rerank": None}
 
@@ -30,17 +33,21 @@ def is_llm(attrs: dict[str, Any]) -> str | None:
     return None
 
 
+#: Plain keys: attribute -> (record field, kind).
+KEYS = {
+    "llm.usage.prompt_tokens": ("prompt_tokens", "int"),
+    "llm.usage.completion_tokens": ("completion_tokens", "int"),
+    "llm.usage.total_tokens": ("total_tokens", "int"),
+    "llm.usage.reasoning_tokens": ("reasoning_tokens", "int"),
+    "llm.is_streaming": ("streamed", "bool"),
+}
+
+
 def apply(d: Draft) -> None:
     kind = d.str("llm.request.type")
     if kind in _TYPES and _TYPES[kind]:
         d.put("operation", _TYPES[kind])
     d.str("traceloop.span.kind")
-    d.put("prompt_tokens", d.int("llm.usage.prompt_tokens"))
-    d.put("completion_tokens", d.int("llm.usage.completion_tokens"))
-    d.put("total_tokens", d.int("llm.usage.total_tokens"))
-    d.put("reasoning_tokens", d.int("llm.usage.reasoning_tokens"))
-    d.put("cached_tokens", d.int("gen_ai.usage.cache_read_input_tokens"))
-    d.put("streamed", d.bool("llm.is_streaming"))
     props = d.prefixed("traceloop.association.properties.")
     d.put("user", props.pop("user_id", None))
     d.put("session_id", props.pop("session_id", None))
