@@ -42,7 +42,8 @@ ROUTES = {"generations": "/v1/generations", "traces": "/v1/traces"}
 #: opentelemetry-collector-contrib testbed, "1 core, 10k spans/s", CPU max 20%): at most 20 us per span.
 COLLECTOR_US_PER_SPAN = 20.0
 COLUMNS = ("route", "workers", "offered", "repeat", "sent", "accepted_per_s", "delivered_per_s", "cpu_us_per_record",
-           "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded")
+           "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded",
+           "cores_busy")
 CONFIG = """
 [pipeline]
 flush_interval_s = 0.2
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", type=int, default=100_000, help="records per run")
     p.add_argument("--body-records", type=int, default=500, help="records per POST body")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    p.add_argument("--workers", default="1,2", help="serve --workers values, comma-separated")
+    p.add_argument("--workers", default=None, help="serve --workers values, comma-separated (default 1,2; --smoke: 1)")
     p.add_argument("--routes", default="generations,traces", help="generations, traces")
     p.add_argument("--loads", default="flat", help="offered loads in records/s, comma-separated; flat = flat out")
     p.add_argument("--repeats", type=int, default=3)
@@ -173,6 +174,11 @@ def one_run(url: str, proc: subprocess.Popen, sink: Sink, route: str, bodies: Pa
     if got != seen:
         last = time.monotonic()
     cpu1 = cpu_s(pids)
+    sink_cpu = get_json(sink.base + "/_cpu")
+    wall = last - t0
+    # where the machine's cores went meanwhile: serve, the client, the sink (cores busy, of the wall time)
+    result["cores_busy"] = {"serve": (cpu1 - cpu0) / wall, "client": result.get("client_cpu_s", 0.0) / wall,
+                            "sink": sink_cpu["cpu_s"] / wall}
     result.update(delivered=got, delivered_per_s=got / (last - t0), accepted_per_s=result["accepted"] / result["elapsed_s"],
                   cpu_us_per_record=(cpu1 - cpu0) / got * 1e6 if got else None,
                   offered=rate or "flat", sent_per_s=result["sent"] / result["elapsed_s"])
@@ -182,9 +188,10 @@ def one_run(url: str, proc: subprocess.Popen, sink: Sink, route: str, bodies: Pa
 def bench(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.smoke:
-        args.records, args.repeats, args.workers, args.loads = 2_000, 1, "1", "flat"
+        args.records, args.repeats, args.loads = 2_000, 1, "flat"
     elif args.quick:
         args.records, args.repeats = 20_000, 1
+    args.workers = args.workers or ("1" if args.smoke else "1,2")
     native = live_native()
     env = report.suite_environment("serve", "spancast serve: ingest rates and CPU per record (serve.py)", native,
                                    ("aiohttp", "uvloop", "msgspec", "protobuf", "opentelemetry-proto"))
@@ -231,7 +238,8 @@ def bench(argv: list[str]) -> int:
                                       f" {r['accepted_per_s']:,.0f} rec/s, delivered {r['delivered_per_s']:,.0f} rec/s,"
                                       f" {r['cpu_us_per_record']:.2f} us/record ({r['ratio_to_embedded'] or 0:.2f}x"
                                       f" embedded), p50 {r['latency_ms_p50']:.1f} ms, p99 {r['latency_ms_p99']:.1f} ms,"
-                                      f" {r['statuses']}", flush=True)
+                                      f" {r['statuses']}; cores busy: " + ", ".join(
+                                          f"{k} {v:.2f}" for k, v in r["cores_busy"].items()), flush=True)
                     finally:
                         status = stop_serve(proc)
                         if status != 0:

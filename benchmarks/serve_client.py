@@ -18,6 +18,7 @@ import msgspec
 
 async def run(args: argparse.Namespace) -> dict:
     bodies = msgspec.msgpack.decode(open(args.bodies, "rb").read())
+    cpu0 = time.process_time()
     latencies: list[int] = []
     statuses: dict[str, int] = {}
     sent = accepted = 0
@@ -54,6 +55,7 @@ async def run(args: argparse.Namespace) -> dict:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6 if latencies else None  # noqa: E731
     return {"sent": sent, "accepted": accepted, "statuses": statuses, "elapsed_s": elapsed, "requests": len(latencies),
+            "client_cpu_s": time.process_time() - cpu0,
             "latency_ms_p50": pick(0.5), "latency_ms_p99": pick(0.99)}
 
 
