@@ -5,7 +5,7 @@ What runs: the pipeline suite's OTLP sink (its own process) as the one destinati
 subprocess, `--workers N`, the defaults); a client process (serve_client.py) that POSTs the "full" records
 (~3.4 KB each) in bodies of --body-records, --concurrency at a time, flat out or paced at each offered
 load: NDJSON to /v1/generations, the same records as OTLP protobuf (spancast's gen_ai rendering) to
-/v1/traces. Per run: offered and accepted rec/s (client), delivered rec/s (sink, from the client's start
+/v1/traces. Per run: offered and accepted rec/s (client), delivered rec/s (sink, from the client's first request
 to the last delivery), serve's CPU per record (user + system of every serve process, from before the
 client starts to the last delivery, over the records delivered), ingest latency p50/p99 (POST to answer).
 The embedded path is the pipeline suite's spancast contender (a fresh process: emit() per record, then
@@ -175,11 +175,12 @@ def one_run(url: str, proc: subprocess.Popen, sink: Sink, route: str, bodies: Pa
         last = time.monotonic()
     cpu1 = cpu_s(pids)
     sink_cpu = get_json(sink.base + "/_cpu")
-    wall = last - t0
+    started = result.get("started_monotonic", t0)  # the client's first request, not its start-up
+    wall = last - started
     # where the machine's cores went meanwhile: serve, the client, the sink (cores busy, of the wall time)
     result["cores_busy"] = {"serve": (cpu1 - cpu0) / wall, "client": result.get("client_cpu_s", 0.0) / wall,
                             "sink": sink_cpu["cpu_s"] / wall}
-    result.update(delivered=got, delivered_per_s=got / (last - t0), accepted_per_s=result["accepted"] / result["elapsed_s"],
+    result.update(delivered=got, delivered_per_s=got / wall, accepted_per_s=result["accepted"] / result["elapsed_s"],
                   cpu_us_per_record=(cpu1 - cpu0) / got * 1e6 if got else None,
                   offered=rate or "flat", sent_per_s=result["sent"] / result["elapsed_s"])
     return result
@@ -257,7 +258,8 @@ def summarize(rows: list[dict[str, Any]], workers: list[int]) -> list[dict[str, 
     head = ("route", "workers", "offered", "accepted rec/s", "delivered rec/s", "serve us/rec", "vs embedded",
             f"vs {workers[0]} worker" if len(workers) > 1 else "", "p50 ms", "p99 ms")
     lines = []
-    keys = sorted({(r["route"], r["workers"], str(r["offered"])) for r in rows}, key=lambda k: (k[0], k[2], k[1]))
+    keys = sorted({(r["route"], r["workers"], str(r["offered"])) for r in rows},
+                  key=lambda k: (k[0], float("inf") if k[2] == "flat" else float(k[2]), k[1]))
     for route, w, offered in keys:
         mine = [r for r in rows if (r["route"], r["workers"], str(r["offered"])) == (route, w, offered)]
         base = [r for r in rows if (r["route"], r["workers"], str(r["offered"])) == (route, workers[0], offered)]
@@ -285,8 +287,9 @@ def summarize(rows: list[dict[str, Any]], workers: list[int]) -> list[dict[str, 
     print(f"  OpenTelemetry Collector, published (its CI load test: 10k spans/s in <= 0.2 core): <= "
           f"{COLLECTOR_US_PER_SPAN:.0f} us/span")
     print("  accepted = records answered 202/200 per second of the client's run; delivered = counted by the sink, from"
-          " the client's start to the last delivery; serve us/rec = serve's CPU (every worker) from the client's"
-          " start to the last delivery, per delivered record; vs embedded = that over the embedded path's, same"
+          " the client's first request to the last delivery (so a run's tail, up to the 0.2 s flush interval, counts);"
+          " serve us/rec = serve's CPU (every worker) from before the client starts to the last delivery, per"
+          " delivered record; vs embedded = that over the embedded path's, same"
           " repeat; vs 1 worker = accepted rec/s over the 1-worker run's, same repeat")
     return out
 

@@ -55,6 +55,7 @@ async def run(args: argparse.Namespace) -> dict:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6 if latencies else None  # noqa: E731
     return {"sent": sent, "accepted": accepted, "statuses": statuses, "elapsed_s": elapsed, "requests": len(latencies),
+            "started_monotonic": start,  # CLOCK_MONOTONIC: the same clock in every process of the machine
             "client_cpu_s": time.process_time() - cpu0,
             "latency_ms_p50": pick(0.5), "latency_ms_p99": pick(0.99)}
 
