@@ -90,14 +90,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loop = new_loop(config.pipeline.use_uvloop)
     try:
         server = Server(config, host=args.host, port=args.port)
-    except PermissionError as exc:
+    except (PermissionError, ConfigError) as exc:
         loop.close()
         raise Unusable(str(exc)) from None
 
     def announce(s: Server) -> None:
         names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
+        grpc = f"; OTLP/gRPC on port {s.grpc.port}" if s.grpc is not None else ""
         err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, /v1/traces, GET /metrics, "
-                  f"/healthz, /readyz) on {loop_name(loop)}; auth {'on' if s._expected else 'off (loopback only)'}; "
+                  f"/healthz, /readyz){grpc} on {loop_name(loop)}; auth {'on' if s._expected else 'off (loopback only)'}; "
                   f"destinations: {names}")
         if embedded:
             announce_default(False)
@@ -129,7 +130,7 @@ def _serve_worker(args: argparse.Namespace, config: Config) -> int:
     loop = new_loop(config.pipeline.use_uvloop)
     try:
         server = Server(config, host=args.host, port=args.port, reuse_port=True, merged_metrics=True)
-    except PermissionError as exc:
+    except (PermissionError, ConfigError) as exc:
         loop.close()
         raise Unusable(str(exc)) from None
 

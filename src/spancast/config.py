@@ -103,6 +103,8 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         "OTLP destinations without privacy mode")] = "drop"
     forward_max_bytes: Annotated[int, _d("bytes of forwarded spans one destination may hold in flight; past it "
                                          "they are dropped (counted)", ge=1024)] = 64 * 1024 * 1024
+    grpc_port: Annotated[Annotated[int, msgspec.Meta(ge=0, le=65535)] | None, _d(
+        "OTLP/gRPC traces are taken on this port too (the standard is 4317), with the grpc extra; none: off")] = None
     workers: Annotated[int, _d("processes serving one port (SO_REUSEPORT), each with its own pipeline and spool "
                                "subdirectory (spancast serve --workers)", ge=1, le=256)] = 1
 

@@ -4,6 +4,7 @@ Routes::
 
     POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip, deflate, zstd) -> 202 with counts
     POST /v1/traces        OTLP/HTTP traces, protobuf or JSON: LLM spans become records (server_otlp.py)
+    (gRPC)                 OTLP/gRPC TraceService/Export on server.grpc_port, the same (server_grpc.py)
     GET  /healthz          200 while the process serves
     GET  /readyz           200 when records can flow; 503 while starting or stopping, while the spool cannot
                            take records (a disk error, or full: named), while every destination fails, or
@@ -101,6 +102,14 @@ class Server:
                                        config.server.forward_max_bytes)
         self.buffers = BufferPool()
         self.traces = TracesRoute(self, self.forwarder)
+        self.grpc = None
+        if config.server.grpc_port is not None:
+            from .errors import ConfigError
+            from .server_grpc import MISSING, GrpcIngest, available
+
+            if not available():
+                raise ConfigError("server.grpc_port", MISSING)
+            self.grpc = GrpcIngest(self, self.host, config.server.grpc_port)
         self.retry_after_s = RETRY_AFTER_S
         self.accepted = self.rejected = self.refused = 0
         self.mirror = None
@@ -148,6 +157,12 @@ class Server:
         sockets = getattr(site._server, "sockets", None) or []  # the port chosen for port 0
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        if self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except ListenError:
+                await self.stop(0)
+                raise
         if self.mirror is not None:
             self.mirror.sync()
             self._mirroring = asyncio.get_running_loop().create_task(self._mirror_every())
@@ -163,6 +178,8 @@ class Server:
         """Stop taking requests, then deliver what is queued within the shutdown deadline."""
         self.stopping = True
         await self.watchdog.stop()
+        if self.grpc is not None:
+            await self.grpc.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.forwarder is not None:

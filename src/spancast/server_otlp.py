@@ -34,7 +34,7 @@ from .codec.wire import len_field, utf8, varint
 from .ingest import PROTOBUF_MISSING, BodyError, protobuf_available, read_traces
 from .server_body import BodyRefusal, read_body
 
-__all__ = ["TracesRoute", "SPAN_OUTCOMES"]
+__all__ = ["TracesRoute", "SPAN_OUTCOMES", "success_body"]
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 #: How the spans of /v1/traces ended (spancast_ingest_spans_total{outcome}).
@@ -52,7 +52,7 @@ def _status_body(fmt: str, status: int, message: str) -> bytes:
     return orjson.dumps({"code": code, "message": message})
 
 
-def _success_body(fmt: str, rejected: int, message: str) -> bytes:
+def success_body(fmt: str, rejected: int, message: str) -> bytes:
     if fmt == PROTOBUF:
         if not rejected:
             return b""
@@ -108,25 +108,34 @@ class TracesRoute:
             if refusal.close:
                 answer.force_close()
             return answer
+        status, message, rejected, headers = await self.take(body, fmt)
+        if status != 200:
+            return self.answer(fmt, status, message, headers)
+        return web.Response(body=success_body(fmt, rejected, message), content_type=fmt)
+
+    async def take(self, body: bytes, fmt: str) -> tuple[int, str, int, dict[str, str] | None]:
+        """One ExportTraceServiceRequest, read, mapped and handed to the pipeline: (200, the partial success's
+        message, rejected spans, None), or (400 or 503, why, 0, headers). Shared by HTTP and gRPC."""
+        server = self.server
         if not body.strip():  # an empty request is a valid one (OpenRouter's webhook test sends it)
-            return web.Response(body=_success_body(fmt, 0, ""), content_type=fmt)
+            return 200, "", 0, None
         try:
             ingested = read_traces(body, fmt)
         except BodyError as exc:
-            return self.answer(fmt, 400, str(exc)[:_MAX_MESSAGE_CHARS])
+            return 400, str(exc)[:_MAX_MESSAGE_CHARS], 0, None
         records = [record for _, record in ingested.records]
         broadcaster = server.broadcaster
         intake = broadcaster.intake
+        retry = {"Retry-After": str(server.retry_after_s)}
         if records and intake.capacity - len(intake) < len(records):
             self.spans["refused"] += len(records)
-            return self.answer(fmt, 503, f"queue full: no room for {len(records)} records; retry later",
-                               {"Retry-After": str(server.retry_after_s)})
+            return 503, f"queue full: no room for {len(records)} records; retry later", 0, retry
         emitted = broadcaster.emit_many(records)  # room was checked: fewer only if the pipeline stopped meanwhile
         refused = len(records) - emitted
         if emitted:
             problem = await server.durable()
             if problem is not None:
-                return self.answer(fmt, 503, problem, {"Retry-After": str(server.retry_after_s)})
+                return 503, problem, 0, retry
         spans = self.spans
         spans["generation"] += emitted
         spans["refused"] += refused
@@ -138,8 +147,7 @@ class TracesRoute:
             spans["not_llm_dropped"] += len(ingested.other) - forwarded
         extra = f"{refused} records refused: the pipeline is stopping" if refused else ""
         rejected = len(ingested.errors) + refused
-        return web.Response(body=_success_body(fmt, rejected, _errors_message(ingested.errors, extra) if rejected else ""),
-                            content_type=fmt)
+        return 200, _errors_message(ingested.errors, extra) if rejected else "", rejected, None
 
     def __repr__(self) -> str:
         counts = " ".join(f"{k}={v}" for k, v in self.spans.items() if v)
