@@ -164,3 +164,52 @@ def test_round_trip_spancast_rendering_to_spancast_ingest(flavor, fmt):
         if "trace_id" not in expected:  # none given: the one spancast derived from the record id
             expected["trace_id"] = got.trace["trace_id"]
         assert got.trace == expected
+
+
+# ---------------------------------------------------------------- hostile input: a body error or spans, never a crash
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from spancast.ingest import BodyError  # noqa: E402
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+_values = st.recursive(_scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.sampled_from(["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue", "bytesValue",
+                     "values", "key", "value", "x"]), kids, max_size=3), max_leaves=12)
+_keys = st.sampled_from(["gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.input.messages", "gen_ai.prompt",
+                         "llm.invocation_parameters", "openinference.span.kind", "input.value", "output.value",
+                         "trace.metadata.x", "span.type", "gen_ai.operation.name", "user.id", "x"])
+_attribute = st.fixed_dictionaries({"key": _keys, "value": _values | st.fixed_dictionaries(
+    {"stringValue": st.sampled_from(["chat", "LLM", "GENERATION", "m", "[1", '{"messages": 3}', "[{}]"])})})
+_span = st.fixed_dictionaries({}, optional={
+    "traceId": st.sampled_from([P.TRACE, "zz", "", 7]), "spanId": st.sampled_from(["00f067aa0ba902b7", "short", None]),
+    "parentSpanId": st.sampled_from(["00f067aa0ba902b7", "1111111111111111", ""]), "name": _scalars,
+    "startTimeUnixNano": st.sampled_from(["1", "-5", "x", 2**70, 5]), "endTimeUnixNano": st.sampled_from(["2", 1, None]),
+    "attributes": st.lists(_attribute, max_size=6) | _values, "status": _values, "events": _values, "kind": _values})
+_document = st.fixed_dictionaries({"resourceSpans": st.lists(st.fixed_dictionaries({}, optional={
+    "resource": _values, "scopeSpans": st.lists(st.fixed_dictionaries({}, optional={
+        "scope": _values, "spans": st.lists(_span, max_size=4)}), max_size=2)}), max_size=2)}) | _values
+
+
+@given(_document)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_json_is_a_body_error_or_spans_never_a_crash(doc):
+    try:
+        out = read_traces(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS), JSON)
+    except (BodyError, orjson.JSONEncodeError):
+        return
+    assert len(out.records) + len(out.errors) + len(out.other) + out.folded == out.spans
+    for _, where, field, reason in out.errors:
+        assert where.startswith("resourceSpans[") and field and reason
+
+
+@given(st.binary(max_size=200) | st.builds(lambda r, cut: r[:cut], st.just(bytes(encode_traces(
+    [full_record(1)], format="protobuf"))), st.integers(min_value=0, max_value=4000)))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_as_protobuf_are_a_body_error_or_spans_never_a_crash(data):
+    try:
+        out = read_traces(data, PROTOBUF)
+    except BodyError:
+        return
+    assert len(out.records) + len(out.errors) + len(out.other) + out.folded == out.spans
