@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
