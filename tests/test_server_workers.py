@@ -61,7 +61,8 @@ def test_two_workers_share_a_port_deliver_merge_metrics_and_drain_on_one_signal(
         port = free_port()
         (tmp_path / "spancast.toml").write_text(
             f'[pipeline]\nflush_interval_s = 0.05\n\n[spool]\ndirectory = "spool"\n\n'
-            f'[[destinations]]\ntype = "otel-collector"\nname = "sink"\nendpoint = "{sink.url}"\n')
+            f'[[destinations]]\ntype = "otel-collector"\nname = "sink"\nendpoint = "{sink.url}"\n\n'
+            f'[[destinations]]\ntype = "file"\ndirectory = "out"\n')
         proc = subprocess.Popen([sys.executable, "-m", "spancast.cli", "serve", "--config", "spancast.toml",
                                  "--port", str(port), "--workers", "2"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
         base = f"http://127.0.0.1:{port}"
@@ -96,6 +97,13 @@ def test_two_workers_share_a_port_deliver_merge_metrics_and_drain_on_one_signal(
     assert sorted(delivered) == [0, 1] and all(delivered.values()) and sum(delivered.values()) == TOTAL, log
     assert log.count("draining") == 2
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["worker-0", "worker-1"]
+    # a file destination: one file per worker, never two processes appending to (and rotating) one
+    files = sorted((tmp_path / "out").iterdir())
+    assert [f.name for f in files] == ["traces-worker-0.jsonl", "traces-worker-1.jsonl"]
+    written = [kv["value"]["stringValue"] for f in files for line in f.read_bytes().splitlines()
+               for rs in msgspec.json.decode(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]
+               for kv in span["attributes"] if kv["key"] == "gen_ai.response.id"]
+    assert sorted(written) == sorted(ids)
 
 
 def test_a_worker_that_cannot_start_fails_the_whole_serve(tmp_path):

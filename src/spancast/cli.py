@@ -127,6 +127,9 @@ def _serve_worker(args: argparse.Namespace, config: Config) -> int:
     if config.spool is not None:
         spool = dataclasses.replace(config.spool, directory=worker_spool(config.spool.directory, args.worker))
         config = dataclasses.replace(config, spool=spool)
+    for destination in config.destinations:
+        if destination.type == "file":  # two processes must not append to (and rotate) one file
+            destination.worker = args.worker
     loop = new_loop(config.pipeline.use_uvloop)
     try:
         server = Server(config, host=args.host, port=args.port, reuse_port=True, merged_metrics=True)
