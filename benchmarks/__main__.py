@@ -11,6 +11,7 @@ SUITES = {
     "fanout": "1, 5 and 19 destinations at once: delivered rec/s, CPU per record, emit cost; the SDK alike",
     "sweep": "batch size x flush interval x offered load: throughput, emit-to-ack p50/p99, CPU; heatmaps, advice",
     "compare": "spancast vs the OpenTelemetry SDK + OTLP exporter on the same records: paced loads and a burst",
+    "serve": "spancast serve: accepted/delivered rec/s, CPU per record, ingest latency; /v1/generations, /v1/traces, workers",
     "soak": "spancast serve with a spool for 10 min, the destination flapping, kill -9 half-way: RSS, loss, duplicates",
     "routing": "what privacy mode, media stripping and redaction cost per record, beside encoding it",
 }

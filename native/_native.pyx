@@ -2,7 +2,7 @@
 """spancast._native: the OTLP trace encoder in Cython, the twin of spancast.codec._py (same bytes)."""
 
 # One compilation unit: the buffer, the JSON writer, the field readers, the encoder, the record
-# size estimate and the routes' media pre-check are included.
+# size estimate, the routes' media pre-check and the JSON limits scan are included.
 include "buffer.pxi"
 include "json.pxi"
 include "fields.pxi"
@@ -10,3 +10,4 @@ include "body.pxi"
 include "encoder.pxi"
 include "sizing.pxi"
 include "media.pxi"
+include "scan.pxi"

@@ -1168,7 +1168,10 @@ cdef class TraceEncoder:
         else:
             name = gen_name or trace_name or default
         # a root named like the generation adds nothing: the generation is the root (a connection test's one span)
-        draw_root = self.draw_roots and bool(trace_name or trace_text is not None) and not (trace_name and trace_name == name)
+        # With parent_span_id the generation is a child of the caller's span, as OpenRouter documents: the
+        # caller's trace has its root already, and a root of ours would sit between the two.
+        draw_root = self.draw_roots and parent_text is None and bool(trace_name or trace_text is not None) \
+            and not (trace_name and trace_name == name)
         span_name = id_text(tk[K_SPAN_NAME], "span_name")
         status = fget(rec, F_STATUS)
         if status == "error":

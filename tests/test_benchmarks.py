@@ -30,6 +30,8 @@ EXPECTED = {
     "compare": {"scenario", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
                 "cpu_us_per_record", "emit_median_ns", "latency_p99_ms", "rate_vs_sdk", "cpu_vs_sdk"},
     "routing": {"workload", "scenario", "us_per_record", "us_per_record_min", "us_per_record_max", "vs_encode"},
+    "serve": {"route", "workers", "offered", "repeat", "sent", "accepted_per_s", "delivered_per_s", "cpu_us_per_record",
+              "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded"},
 }
 
 
@@ -70,6 +72,18 @@ def test_suite_smoke(suite, tmp_path):
         assert {r["contender"] for r in rows} >= {"spancast"} and any(r["contender"].startswith("sdk") for r in rows)
         ratio = "vs_sdk" if suite != "compare" else "rate_vs_sdk"
         assert all(float(r[ratio]) > 0 for r in rows if r["contender"] == "spancast")
+
+
+def test_serve_smoke_both_routes_two_worker_counts(tmp_path):
+    """spancast serve with 1 and 2 workers, /v1/generations and /v1/traces, beside the embedded path."""
+    done = run_suite("serve", tmp_path, "--workers", "1,2")
+    rows, doc = results("serve", tmp_path)
+    assert {(r["route"], int(r["workers"])) for r in rows} == {
+        ("generations", 1), ("generations", 2), ("traces", 1), ("traces", 2)}
+    for r in rows:  # every record sent was taken and delivered; ratios to the same repeat's embedded run
+        assert int(r["sent"]) == 2000 and json.loads(r["statuses"]) in ({"202": 4}, {"200": 4})
+        assert float(r["cpu_us_per_record"]) > 0 and float(r["ratio_to_embedded"]) > 0
+    assert "OpenTelemetry Collector, published" in done.stdout and "vs 1 worker" in done.stdout
 
 
 def test_sweep_smoke_via_spancast_bench(tmp_path):

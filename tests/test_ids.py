@@ -138,9 +138,9 @@ def test_two_collector_destinations_on_one_backend_keep_all_their_spans():
     for received in sink.received:
         project = "private" if b"private" in received.body else "full"
         by_project[project] += received.spans
-    # a generation and an attempt each; the second record has a step span too, and the two that name their
-    # trace a root span (its id derived from the trace id: the caller's own hex one too, so salted alike)
-    per_copy = 2 + (1 + 1 + 2) + (1 + 2)
+    # a generation and an attempt each; the second record has a step span and a root (its id derived from
+    # the trace id, so salted); the third hangs under the caller's span, whose trace has its root already
+    per_copy = 2 + (1 + 1 + 2) + 2
     for spans in by_project.values():
         assert len(spans) == per_copy
     span_ids = [s["span_id"] for spans in by_project.values() for s in spans]

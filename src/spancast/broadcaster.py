@@ -187,6 +187,16 @@ class Broadcaster:
                 return False
         return self.intake.put(record)
 
+    def emit_many(self, records: list[Generation]) -> int:
+        """Hand over records decode_records made (Generations all: not checked one by one), as many as fit
+        now, in order, whatever the overflow policy: never blocks, never drops a queued record. Returns how
+        many were taken; the rest are the caller's to answer for (spancast serve refuses them by position)."""
+        if self.state != "running":
+            if not self._forked:
+                return 0
+            self._restart_after_fork()
+        return self.intake.put_many(records)
+
     def flush(self, timeout_s: float | None = None) -> bool:
         """Send what is queued and wait for it, at most timeout_s; True when nothing is left in flight."""
         timeout = self.shutdown_timeout_s if timeout_s is None else timeout_s

@@ -81,18 +81,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import Server, serve
 
     config, embedded = find_config(args.config)
+    if args.worker is not None:
+        return _serve_worker(args, config)
+    workers = args.workers or config.server.workers
+    if workers > 1:
+        return _supervise(args, config, embedded, workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     loop = new_loop(config.pipeline.use_uvloop)
     try:
         server = Server(config, host=args.host, port=args.port)
-    except PermissionError as exc:
+    except (PermissionError, ConfigError) as exc:
         loop.close()
         raise Unusable(str(exc)) from None
 
     def announce(s: Server) -> None:
         names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
-        err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, GET /metrics, "
-                  f"/healthz, /readyz) on {loop_name(loop)}; auth {'on' if s._expected else 'off (loopback only)'}; "
+        grpc = f"; OTLP/gRPC on port {s.grpc.port}" if s.grpc is not None else ""
+        err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, /v1/traces, GET /metrics, "
+                  f"/healthz, /readyz){grpc} on {loop_name(loop)}; auth {'on' if s._expected else 'off (loopback only)'}; "
                   f"destinations: {names}")
         if embedded:
             announce_default(False)
@@ -104,6 +110,91 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise Unusable(str(exc)) from None
     finally:
         loop.close()
+
+
+def _serve_worker(args: argparse.Namespace, config: Config) -> int:
+    """One worker of spancast serve --workers (server_workers.py): SO_REUSEPORT, its own spool subdirectory,
+    metrics mirrored for the merged /metrics; says it listens with one line on stdout."""
+    import dataclasses
+
+    from ._loop import new_loop
+    from .errors import ListenError, SpoolError
+    from .server import Server, serve
+    from .server_workers import READY, worker_spool
+
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s %(levelname)s %(name)s[worker {args.worker}]: %(message)s")
+    if config.spool is not None:
+        spool = dataclasses.replace(config.spool, directory=worker_spool(config.spool.directory, args.worker))
+        config = dataclasses.replace(config, spool=spool)
+    for destination in config.destinations:
+        if destination.type == "file":  # two processes must not append to (and rotate) one file
+            destination.worker = args.worker
+    loop = new_loop(config.pipeline.use_uvloop)
+    try:
+        server = Server(config, host=args.host, port=args.port, reuse_port=True, merged_metrics=True)
+    except (PermissionError, ConfigError) as exc:
+        loop.close()
+        raise Unusable(str(exc)) from None
+
+    def ready(s: Server) -> None:
+        sys.stdout.write(READY + "\n")
+        sys.stdout.flush()
+
+    try:
+        return loop.run_until_complete(serve(server, ready))
+    except (ListenError, SpoolError) as exc:
+        raise Unusable(str(exc)) from None
+    finally:
+        loop.close()
+
+
+def _supervise(args: argparse.Namespace, config: Config, embedded: bool, workers: int) -> int:
+    import signal
+
+    from .server import is_loopback
+    from .server_workers import Supervisor, WorkerFailed
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host = args.host or config.server.host
+    port = config.server.port if args.port is None else args.port
+    token = config.server.token or os.environ.get("SPANCAST_TOKEN")
+    if not token and not is_loopback(host):
+        raise Unusable(f"refusing to listen on {host} without a token: set server.token in the configuration "
+                       "(or server.token_file, or SPANCAST_TOKEN)")
+    supervisor = Supervisor(workers, host, port, ["--config", args.config] if args.config else [])
+    try:
+        supervisor.bind()
+    except OSError as exc:
+        raise Unusable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, supervisor.forward)
+    try:
+        try:
+            supervisor.start()
+        except WorkerFailed as exc:
+            err.print(f"spancast serve: {exc}", markup=False)
+            return exc.status
+        names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
+        url = f"http://{f'[{host}]' if ':' in host else host}:{supervisor.port}"
+        err.print(f"spancast {__version__} serving on [bold]{url}[/] with {workers} workers (POST /v1/generations, "
+                  f"/v1/traces, GET /metrics merged, /healthz, /readyz); auth {'on' if token else 'off (loopback only)'}; "
+                  f"destinations: {names}")
+        if embedded:
+            announce_default(False)
+        warn_no_destinations(config)
+
+        def on_exit(index: int, status: int) -> None:
+            if not supervisor.signals:
+                logging.getLogger("spancast.server").error("worker %d exited with status %d while serving; the "
+                                                           "others go on", index, status)
+
+        statuses = supervisor.wait_all(on_exit)
+    finally:
+        supervisor.close()
+    if len(supervisor.signals) > 1:
+        return 128 + supervisor.signals[-1]
+    return max(statuses)
 
 
 def warn_no_destinations(config: Config) -> bool:
@@ -479,6 +570,9 @@ def parser() -> argparse.ArgumentParser:
     c = command("serve", "take records over HTTP and deliver them until SIGTERM")
     c.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     c.add_argument("--port", type=_port, help="port (default: server.port, 4320; 0: any free port)")
+    c.add_argument("--workers", type=_count, metavar="N",
+                   help="processes serving the port, each with its own pipeline (default: server.workers, 1)")
+    c.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # set by the supervisor for each worker
     c.set_defaults(run=cmd_serve)
     c = command("worker", "deliver the records of a Redis stream as one consumer of a consumer group, until SIGTERM")
     c.add_argument("--redis", metavar="URL", help="redis://[user:password@]host:6379/0 (or SPANCAST_REDIS_URL)")
@@ -516,7 +610,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_demo)
     c = sub.add_parser("bench", help="run a benchmark suite (from a clone of the repository)",
                        description="run a benchmark suite of the repository's benchmarks/ (python -m benchmarks)")
-    c.add_argument("suite", metavar="SUITE", help="encode, pipeline, fanout, sweep, compare or soak")
+    c.add_argument("suite", metavar="SUITE", help="encode, pipeline, fanout, sweep, compare, serve or soak")
     c.add_argument("args", nargs=argparse.REMAINDER, help="the suite's options: --quick, --out DIR, ... (see --help)")
     c.set_defaults(run=cmd_bench)
     return p

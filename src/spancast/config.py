@@ -98,6 +98,15 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                                           "a request's headers (also the keep-alive idle limit)", gt=0)] = 10.0
     body_timeout_s: Annotated[float, _d("a request's body must be in this long after its headers (else 408)",
                                         gt=0)] = 30.0
+    non_llm_spans: Annotated[Literal["drop", "forward"], _d(
+        "POST /v1/traces: spans that are not LLM calls are dropped (counted), or forwarded unchanged to the "
+        "OTLP destinations without privacy mode")] = "drop"
+    forward_max_bytes: Annotated[int, _d("bytes of forwarded spans one destination may hold in flight; past it "
+                                         "they are dropped (counted)", ge=1024)] = 64 * 1024 * 1024
+    grpc_port: Annotated[Annotated[int, msgspec.Meta(ge=0, le=65535)] | None, _d(
+        "OTLP/gRPC traces are taken on this port too (the standard is 4317), with the grpc extra; none: off")] = None
+    workers: Annotated[int, _d("processes serving one port (SO_REUSEPORT), each with its own pipeline and spool "
+                               "subdirectory (spancast serve --workers)", ge=1, le=256)] = 1
 
 
 @dataclass(frozen=True, slots=True)

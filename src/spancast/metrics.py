@@ -30,6 +30,11 @@
 #   spancast_backlog_records, spancast_backlog_bytes                 gauge    routed, shared by the destinations
 #   spancast_memory_bytes, spancast_max_memory_bytes                 gauge    what the pipeline holds, and its cap
 #   spancast_intake_invalid_records_total                            counter  emit() refused: not a Generation
+# spancast serve:
+#   spancast_ingest_records_total{route, outcome}                    counter  /v1/generations: accepted, rejected, refused
+#   spancast_ingest_spans_total{outcome}                             counter  /v1/traces: every span, by what became of it
+#   spancast_forwarded_spans_total{destination, type, outcome}       counter  spans that are not LLM calls, forwarded:
+#                                                                             delivered, or a drop reason
 # With a spool:
 #   spancast_records_spooled{destination, type}                      gauge    given back to the spool, to re-send
 #   spancast_spool_pending_records{destination}                      gauge    older runs' records not re-sent yet
@@ -58,7 +63,7 @@ from prometheus_client.utils import floatToGoString
 from . import __impl__, __version__
 from .pipeline.stats import DROP_REASONS, REQUEST_OUTCOMES, Histogram
 
-__all__ = ["BroadcasterCollector", "make_registry", "render"]
+__all__ = ["BroadcasterCollector", "ServerCollector", "make_registry", "render"]
 
 PREFIX = "spancast"
 LABELS = ("destination", "type")
@@ -241,13 +246,50 @@ def _buckets(h: Histogram) -> list[tuple[str, float]]:
     return [(floatToGoString(bound), n) for bound, n in zip(h.bounds, cumulative)] + [("+Inf", cumulative[-1])]
 
 
-def make_registry(broadcaster: Any, *, process: bool = True) -> CollectorRegistry:
-    """A new registry holding a BroadcasterCollector and, when process is true, prometheus_client's process,
-    platform and garbage-collector collectors (process_*, python_*)."""
+class ServerCollector(Collector):
+    """spancast serve's own counters: records and spans by route and outcome, forwarded spans."""
+
+    def __init__(self, server: Any, registry: CollectorRegistry | None = None) -> None:
+        self.server = server
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self.collect())
+
+    def collect(self) -> Iterable[Metric]:
+        s = self.server
+        records = CounterMetricFamily(f"{PREFIX}_ingest_records", "Records posted to /v1/generations, by outcome.",
+                                      labels=("route", "outcome"))
+        for outcome, n in (("accepted", s.accepted), ("rejected", s.rejected), ("refused", s.refused)):
+            records.add_metric(["/v1/generations", outcome], n)
+        yield records
+        spans = CounterMetricFamily(f"{PREFIX}_ingest_spans", "Spans posted to /v1/traces, by what became of them.",
+                                    labels=("outcome",))
+        for outcome, n in s.traces.spans.items():
+            spans.add_metric([outcome], n)
+        yield spans
+        forwarded = CounterMetricFamily(f"{PREFIX}_forwarded_spans", "Spans that are not LLM calls, forwarded: "
+                                        "delivered, or why not.", labels=(*LABELS, "outcome"))
+        if s.forwarder is not None:
+            for target in s.forwarder.targets:
+                stats = s.forwarder.stats[target.name]
+                labels = [target.name, target.destination.type]
+                forwarded.add_metric([*labels, "delivered"], stats.delivered)
+                for reason in _with_known(DROP_REASONS, stats.dropped):
+                    forwarded.add_metric([*labels, reason], stats.dropped.get(reason, 0))
+        yield forwarded
+
+
+def make_registry(broadcaster: Any, *, process: bool = True, server: Any = None) -> CollectorRegistry:
+    """A new registry holding a BroadcasterCollector (and a ServerCollector for spancast serve) and, when
+    process is true, prometheus_client's process, platform and garbage-collector collectors (process_*, python_*)."""
     from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
     registry = CollectorRegistry()
     BroadcasterCollector(broadcaster, registry)
+    if server is not None:
+        ServerCollector(server, registry)
     if process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

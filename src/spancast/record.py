@@ -157,7 +157,11 @@ class DecodeResult(msgspec.Struct, frozen=True):
 
 
 _decoder = msgspec.json.Decoder(Generation)
+_list_decoder = msgspec.json.Decoder(list[Generation])
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_json_limits: Any = None  # spancast.codec.json_limits, bound on first use (codec imports this module)
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_LINE = re.compile(rb"[^\n]*")
 _AT_PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
@@ -231,17 +235,43 @@ def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeRe
         out.errors.append(RecordError(*problem, index))
 
 
+def _decode_whole(data: bytes | bytearray | memoryview) -> list[Generation] | None:
+    """Every record of the input in one msgspec call, when all of them are valid and a scan of the bytes
+    proves that none can break a limit record_checks enforces (codec/_scan.py); else None, and the input
+    is judged record by record, so that each bad one is named with its position."""
+    global _json_limits
+    if _json_limits is None:
+        from .codec import json_limits as _json_limits
+    deepest, big = _json_limits(data)
+    if big or deepest > record_checks.MAX_NESTING + 1:  # +1: the record's own object
+        return None
+    start = _SPACE.match(data).end()  # type: ignore[union-attr]
+    try:
+        if data[start:start + 1] == b"[":
+            return _list_decoder.decode(data)
+        first = bytes(data[start:_LINE.match(data, start).end()]).rstrip()  # type: ignore[union-attr]
+        if first[:1] == b"{" and first[-1:] == b"}" and len(first) < len(data) - start:
+            return _decoder.decode_lines(data)  # NDJSON (as decode_records tells it apart, below)
+        return [_decoder.decode(data)]
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError, ValueError):
+        return None
+
+
 def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:
     """Decode one JSON object, a JSON array of objects, or NDJSON into records.
 
     Each bad record yields a :class:`RecordError` (with its position) and the
     good records of the same input still decode. A malformed array as a whole
-    (not one bad element) is one error at index ``None``.
+    (not one bad element) is one error at index ``None``. An input whose records
+    are all good is decoded in one call (no per-record Python loop).
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    out = DecodeResult([], [])
+    records = _decode_whole(data)  # bytes, bytearray or memoryview as it is: no copy on this path
+    if records is not None:
+        return DecodeResult(records, [])
     view = bytes(data).lstrip()
+    out = DecodeResult([], [])
     if view[:1] == b"[":
         try:
             items: list[Any] = _raw_list.decode(view)

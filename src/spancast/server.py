@@ -2,7 +2,9 @@
 
 Routes::
 
-    POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip allowed) -> 202 with counts
+    POST /v1/generations   one JSON record, a JSON array, or NDJSON (gzip, deflate, zstd) -> 202 with counts
+    POST /v1/traces        OTLP/HTTP traces, protobuf or JSON: LLM spans become records (server_otlp.py)
+    (gRPC)                 OTLP/gRPC TraceService/Export on server.grpc_port, the same (server_grpc.py)
     GET  /healthz          200 while the process serves
     GET  /readyz           200 when records can flow; 503 while starting or stopping, while the spool cannot
                            take records (a disk error, or full: named), while every destination fails, or
@@ -22,11 +24,12 @@ minute per cause, without a traceback per request.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import ipaddress
 import logging
 import os
-import zlib
+import re
 from typing import Any
 
 import orjson
@@ -39,6 +42,8 @@ from .config import Config
 from .errors import ListenError, SpoolError
 from .metrics import make_registry, render
 from .record import decode_records
+from .server_body import BodyRefusal, BufferPool, read_body
+from .server_otlp import TracesRoute
 from .server_watchdog import ConnectionWatchdog
 
 __all__ = ["Server", "serve", "is_loopback", "CONTENT_TYPES"]
@@ -54,6 +59,7 @@ RETRY_AFTER_S = 1
 #: serve's exit status when records it took were lost (dropped for a destination and not kept in a spool).
 LOST = 1
 DURABLE_TIMEOUT_S = 10.0  # with a spool, how long a request waits for its records to reach the disk
+_BLANK = re.compile(rb"\s*")
 _MAX_ERRORS_LISTED = 100  # per response: a bad 100k-record body must not answer with a 100k-entry list
 
 
@@ -70,8 +76,12 @@ class Server:
     """The aiohttp application around one Broadcaster."""
 
     def __init__(self, config: Config, *, host: str | None = None, port: int | None = None,
-                 token: str | None = None, broadcaster: Broadcaster | None = None) -> None:
+                 token: str | None = None, broadcaster: Broadcaster | None = None, reuse_port: bool = False,
+                 merged_metrics: bool = False) -> None:
+        """reuse_port: listen with SO_REUSEPORT, beside the other workers of spancast serve --workers;
+        merged_metrics: /metrics shows every worker's (metrics_multiprocess.py; $PROMETHEUS_MULTIPROC_DIR set)."""
         self.config = config
+        self.reuse_port = reuse_port
         self.host = config.server.host if host is None else host
         self.port = config.server.port if port is None else port
         token = token or config.server.token or os.environ.get("SPANCAST_TOKEN") or None
@@ -84,8 +94,34 @@ class Server:
         self.watchdog = ConnectionWatchdog(config.server.header_timeout_s)
         self._log = RateLimitedLog(log)
         self.broadcaster = broadcaster or Broadcaster.from_config(config)
-        self.registry = make_registry(self.broadcaster)
+        self.forwarder = None
+        if config.server.non_llm_spans == "forward":
+            from .ingest.forward import Forwarder
+
+            self.forwarder = Forwarder(self.broadcaster.destinations, self.broadcaster.retry,
+                                       config.server.forward_max_bytes)
+        self.buffers = BufferPool()
+        self.traces = TracesRoute(self, self.forwarder)
+        self.grpc = None
+        if config.server.grpc_port is not None:
+            from .errors import ConfigError
+            from .server_grpc import MISSING, GrpcIngest, available
+
+            if not available():
+                raise ConfigError("server.grpc_port", MISSING)
+            self.grpc = GrpcIngest(self, self.host, config.server.grpc_port)
+        self.retry_after_s = RETRY_AFTER_S
         self.accepted = self.rejected = self.refused = 0
+        self.mirror = None
+        self._mirroring: asyncio.Task[None] | None = None
+        if merged_metrics:
+            from .metrics import BroadcasterCollector, ServerCollector
+            from .metrics_multiprocess import Mirror, merged_registry
+
+            self.mirror = Mirror([BroadcasterCollector(self.broadcaster), ServerCollector(self)])
+            self.registry = merged_registry()
+        else:
+            self.registry = make_registry(self.broadcaster, server=self)
         self._runner: web.AppRunner | None = None
         self.stopping = False
 
@@ -94,6 +130,7 @@ class Server:
         app = web.Application(client_max_size=self.max_body_bytes, middlewares=[self.watchdog.middleware])
         app.add_routes([
             web.post("/v1/generations", self.ingest),
+            web.post("/v1/traces", self.traces.handle),
             web.get("/healthz", self.healthz),
             web.get("/readyz", self.readyz),
             web.get("/metrics", self.metrics),
@@ -103,11 +140,13 @@ class Server:
     async def start(self) -> None:
         """Start the pipeline, then listen; returns once both are up."""
         await self.broadcaster.astart()
+        if self.forwarder is not None:
+            await self.forwarder.start()
         # Bodies are inflated by the handler, against the limit, so that unknown encodings get a 415.
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         self.watchdog.start(self._runner.server)  # type: ignore[arg-type]
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, reuse_port=self.reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
@@ -118,14 +157,39 @@ class Server:
         sockets = getattr(site._server, "sockets", None) or []  # the port chosen for port 0
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        if self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except ListenError:
+                await self.stop(0)
+                raise
+        if self.mirror is not None:
+            self.mirror.sync()
+            self._mirroring = asyncio.get_running_loop().create_task(self._mirror_every())
+
+    async def _mirror_every(self) -> None:
+        from .metrics_multiprocess import SYNC_INTERVAL_S
+
+        while True:
+            await asyncio.sleep(SYNC_INTERVAL_S)
+            self.mirror.sync()  # type: ignore[union-attr]
 
     async def stop(self, timeout_s: float | None = None) -> None:
         """Stop taking requests, then deliver what is queued within the shutdown deadline."""
         self.stopping = True
         await self.watchdog.stop()
+        if self.grpc is not None:
+            await self.grpc.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.forwarder is not None:
+            await self.forwarder.close(self.broadcaster.shutdown_timeout_s if timeout_s is None else timeout_s)
         await self.broadcaster.aclose(timeout_s)
+        if self._mirroring is not None:
+            self._mirroring.cancel()
+            await asyncio.gather(self._mirroring, return_exceptions=True)
+            self._mirroring = None
+            self.mirror.sync()  # type: ignore[union-attr]  # what the drain delivered counts too
 
     @property
     def url(self) -> str:
@@ -148,75 +212,82 @@ class Server:
                       type(exc).__name__, str(exc)[:200])
             return _json({"error": f"internal error ({type(exc).__name__}); the records were not taken"}, 500)
 
-    async def _ingest(self, request: web.Request) -> web.Response:
+    def gate(self, request: web.Request) -> tuple[int, str, dict[str, str] | None] | None:
+        """(status, message, headers) when no request can be taken now: a wrong token, shutting down, a
+        spool that cannot take records; None otherwise."""
         if not self._authorized(request):
-            return _json({"error": "missing or wrong bearer token"}, 401, {"WWW-Authenticate": 'Bearer realm="spancast"'})
+            return 401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="spancast"'}
         if self.stopping or self.broadcaster.state != "running":
-            return _json({"error": "shutting down"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+            return 503, "shutting down", {"Retry-After": str(RETRY_AFTER_S)}
         refusing = self.broadcaster.refusing()
         if refusing is not None:  # the spool cannot take records now: say why, at once
-            return _json({"error": f"{refusing}; retry later"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+            return 503, f"{refusing}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
+        return None
+
+    async def durable(self) -> str | None:
+        """With a spool, wait until what was emitted is on disk (as the fsync policy has it); None when it
+        is (or there is no spool), else why it is not (answered 503: duplicates are possible)."""
+        spool = self.broadcaster.spool
+        if spool is None:
+            return None
+        try:
+            await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
+        except SpoolError as exc:  # the disk failed under them: they may be delivered, not promised
+            return f"{exc.reason}; retry later (duplicates are possible)"
+        except TimeoutError:
+            return f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates are possible)"
+        return None
+
+    async def _ingest(self, request: web.Request) -> web.Response:
+        gate = self.gate(request)
+        if gate is not None:
+            status, message, headers = gate
+            return _json({"error": message}, status, headers)
         if request.content_type not in CONTENT_TYPES:
             return _json({"error": f"unsupported content type {request.content_type!r}; send one of "
                                    f"{', '.join(sorted(CONTENT_TYPES))}"}, 415)
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("identity", "gzip", "deflate"):
-            return _json({"error": f"unsupported content encoding {encoding!r}; send gzip, deflate or none"}, 415)
+        buffer = self.buffers.take()
         try:
-            async with asyncio.timeout(self.body_timeout_s):
-                body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _json({"error": f"body over {self.max_body_bytes} bytes"}, 413)
-        except TimeoutError:
-            answer = _json({"error": f"body not received within {self.body_timeout_s:g}s"}, 408)
-            answer.force_close()  # what is left of the body will not be read: the connection ends here
+            body = await read_body(request, self.max_body_bytes, self.body_timeout_s, buffer)
+        except BodyRefusal as refusal:
+            answer = _json({"error": refusal.message}, refusal.status)
+            if refusal.close:
+                answer.force_close()
             return answer
-        if encoding != "identity":
-            inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-            try:
-                # Inflated up to the limit and no further: a gzip bomb cannot fill memory.
-                body = inflater.decompress(body, self.max_body_bytes + 1)
-            except zlib.error:
-                return _json({"error": f"cannot decode the {encoding} body"}, 400)
-            if len(body) > self.max_body_bytes or inflater.unconsumed_tail:
-                return _json({"error": f"body over {self.max_body_bytes} bytes once decompressed"}, 413)
-            if not inflater.eof:
-                return _json({"error": f"truncated {encoding} body"}, 400)
-        if not body.strip():
-            return _json({"error": "empty body; send one JSON record, a JSON array, or NDJSON"}, 400)
-        result = decode_records(body)
-        errors = [{"index": e.index, "field": e.field, "error": e.reason} for e in result.errors]
-        if errors and errors[0]["index"] is None:  # the input as a whole did not parse
+        try:
+            if _BLANK.fullmatch(body):
+                return _json({"error": "empty body; send one JSON record, a JSON array, or NDJSON"}, 400)
+            result = decode_records(body)  # the records hold no part of the buffer: it can go back
+        finally:
+            if isinstance(body, memoryview):
+                body.release()
+            self.buffers.give_back(buffer)
+        if result.errors and result.errors[0].index is None:  # the input as a whole did not parse
+            errors = [{"index": e.index, "field": e.field, "error": e.reason} for e in result.errors]
             return _json({"accepted": 0, "rejected": 0, "errors": errors}, 400)
-        accepted = refused = 0
-        intake = self.broadcaster.intake
-        valid_index = _valid_positions(len(result.records) + len(result.errors), result.errors)
-        for position, record in zip(valid_index, result.records):
-            # Room is checked here rather than by the overflow policy: "block" would stall this loop,
-            # and the client is better placed than drop_* to decide what to do with a refusal.
-            if len(intake) < intake.capacity and self.broadcaster.emit(record):
-                accepted += 1
-            else:
-                refused += 1
-                errors.append({"index": position, "field": "<record>", "error": "queue full; retry later"})
-        spool = self.broadcaster.spool
-        if accepted and spool is not None:
-            # 202 means on disk (as the fsync policy has it): a crash after it loses none of these.
-            try:
-                await asyncio.wait_for(spool.wait_durable(self.broadcaster.next_position), DURABLE_TIMEOUT_S)
-            except SpoolError as exc:  # the disk failed under them: they may be delivered, not promised
-                return _json({"error": f"{exc.reason}; retry later (duplicates are possible)"}, 503,
-                             {"Retry-After": str(RETRY_AFTER_S)})
-            except TimeoutError:
-                return _json({"error": f"not on disk after {DURABLE_TIMEOUT_S:g}s; retry later (duplicates "
-                                       "are possible)"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        records = result.records
+        # Room is checked by the intake rather than the overflow policy: "block" would stall this loop,
+        # and the client is better placed than drop_* to decide what to do with a refusal.
+        accepted = self.broadcaster.emit_many(records)
+        refused = len(records) - accepted
+        errors = [{"index": e.index, "field": e.field, "error": e.reason} for e in result.errors[:_MAX_ERRORS_LISTED]]
+        if refused:  # the last records did not fit: named by position (only as many as can be listed)
+            positions = (_valid_positions(len(records) + len(result.errors), result.errors) if result.errors
+                         else range(len(records)))
+            errors += [{"index": positions[k], "field": "<record>", "error": "queue full; retry later"}
+                       for k in range(accepted, min(len(records), accepted + _MAX_ERRORS_LISTED))]
+        if accepted:
+            problem = await self.durable()
+            if problem is not None:
+                return _json({"error": problem}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         self.accepted += accepted
         self.rejected += len(result.errors)
         self.refused += refused
         errors.sort(key=lambda e: e["index"])
-        answer = {"accepted": accepted, "rejected": len(result.errors) + refused, "errors": errors[:_MAX_ERRORS_LISTED]}
-        if len(errors) > _MAX_ERRORS_LISTED:
-            answer["errors_truncated"] = len(errors) - _MAX_ERRORS_LISTED
+        rejected = len(result.errors) + refused
+        answer = {"accepted": accepted, "rejected": rejected, "errors": errors[:_MAX_ERRORS_LISTED]}
+        if rejected > _MAX_ERRORS_LISTED:
+            answer["errors_truncated"] = rejected - _MAX_ERRORS_LISTED
         if refused and not accepted:
             return _json(answer, 503, {"Retry-After": str(RETRY_AFTER_S)})
         return _json(answer, 202)
@@ -244,6 +315,8 @@ class Server:
         return True, "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if self.mirror is not None:
+            self.mirror.sync()  # this worker's values as they are now; the others' at most a second old
         body, content_type = render(self.registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -262,10 +335,19 @@ def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> w
     return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json", headers=headers)
 
 
+#: The cycle collector's thresholds while serving (CPython's defaults: 700, 10, 10). Decoded records are
+#: acyclic and live until delivered, so with the defaults the collector walks the queued ones again and
+#: again: at 100k queued records that costs more than decoding them (about 3x the decode time, measured).
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
 async def serve(server: Server, announce: Any = None) -> int:
     """Run until SIGTERM or SIGINT, then drain within the shutdown deadline; a second signal exits at once."""
     stop = stop_event(asyncio.get_running_loop(), log)
     await server.start()
+    gc.collect()
+    gc.freeze()  # what start-up made (modules, configuration) is never garbage: out of every later pass
+    gc.set_threshold(*GC_THRESHOLDS)
     if announce is not None:
         announce(server)
     await stop.wait()

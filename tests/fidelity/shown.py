@@ -65,6 +65,10 @@ def expected(rec: Any, batch: list[Any]) -> Shown:
     trace_name = trace.get("trace_name") or rec.model
     name = trace.get("generation_name") or rec.model
     parent = trace.get("span_name") or (trace_name if trace_name != name and trace else None)
+    if trace.get("parent_span_id") is not None:
+        # a child of the caller's span: the caller's root names the trace; sent alone, the top of ours does
+        parent = trace.get("span_name")
+        trace_name = parent or name
     shared = trace.get("trace_id")
     same = [r for r in batch if shared is not None and (r.trace or {}).get("trace_id") == shared] or [rec]
     messages = rec.messages or ([{"role": "user", "content": rec.prompt}] if rec.prompt else [])

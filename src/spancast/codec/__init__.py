@@ -30,6 +30,7 @@ __all__ = [
     "encode_traces",
     "get_plan",
     "implementation",
+    "json_limits",
     "record_bytes",
 ]
 
@@ -96,6 +97,8 @@ IMPL, _impl = _select()
 TraceEncoder = _impl.TraceEncoder
 #: record -> estimated bytes it holds while queued (the intake and the backlog bound memory with it)
 record_bytes = _impl.record_bytes
+#: bytes -> (deepest bracket nesting, a digit run past TIME_MAX_NS): whether decode_records may skip record_checks
+json_limits = _impl.json_limits
 
 
 def encode_traces(

@@ -41,6 +41,7 @@ from typing import Any
 from ..errors import EncodeError
 from ..record import Generation, ProviderAttempt
 from ._cache import encode_with
+from ._scan import json_limits  # noqa: F401 - part of the twin's surface, like the native module's
 from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
 from .envelope import Envelope
 from . import shapes
@@ -410,7 +411,10 @@ def spans_of(plan: AttributePlan, rec: Any, salt: int = 0) -> list[_Span]:
     else:
         name = gen_name or trace_name or default
     # a root named like the generation adds nothing: the generation is the root (a connection test's one span)
-    draw_root = plan.root_span and bool(trace_name or trace_text is not None) and not (trace_name and trace_name == name)
+    # With parent_span_id the generation is a child of the caller's span, as OpenRouter documents: the caller's
+    # trace has its root already, and a root of ours would sit between the two.
+    draw_root = plan.root_span and parent_text is None and bool(trace_name or trace_text is not None) \
+        and not (trace_name and trace_name == name)
     span_name = _id_text(trace, "span_name")
     if rec.status == "error":
         code, message = STATUS_ERROR, _text(rec.error_message or "Provider returned error", "error_message")

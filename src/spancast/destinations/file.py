@@ -55,9 +55,16 @@ class FileDestination(OtlpDestination):
         if self.compressor.kind != "none":
             raise ConfigError(f"{where}.compression", "files are written as plain JSON lines")
 
+    #: Set by spancast serve --workers in each worker: K writes <name>-worker-K<suffix>, never another's file.
+    worker: int | None = None
+
     @property
     def path(self) -> Path:
-        return Path(self.settings.directory) / self.settings.file_name
+        name = self.settings.file_name
+        if self.worker is not None:
+            stem, dot, suffix = name.partition(".")
+            name = f"{stem}-worker-{self.worker}{dot}{suffix}"
+        return Path(self.settings.directory) / name
 
     @property
     def url(self) -> str:

@@ -103,6 +103,22 @@ class Intake:
                 wake()
         return True
 
+    def put_many(self, records: list[Any]) -> int:
+        """Queue as many of records as fit now, in order; never waits, drops nothing already queued, counts
+        nothing: the caller answers for the rest (spancast serve refuses them by position). Returns how many."""
+        queue = self._queue
+        room = self._cap - len(queue)
+        if room <= 0:
+            return 0
+        taken = records if len(records) <= room else records[:room]
+        queue.extend(taken)
+        if taken and self._idle:
+            self._idle = False
+            wake = self._wake
+            if wake is not None:
+                wake()
+        return len(taken)
+
     def _make_room(self) -> bool:
         if self.policy == "drop_oldest":
             try:
