@@ -8,6 +8,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
 from cpython.unicode cimport PyUnicode_CompareWithASCIIString
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcmp, memset, strlen
 
 from spancast.codec import _py
@@ -1467,17 +1468,30 @@ cdef class TraceEncoder:
             return 0
         return self._size() - before
 
-    def append_many(self, list records, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes, list errors):
+    def append_many(self, list records, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes, list errors,
+                    Py_ssize_t media_from=PY_SSIZE_T_MAX):
         """Append records[start:] until the request is full; returns (next index, why it stopped).
 
         Stops with "records" when it holds max_records, with "bytes" when the next record would make
         it larger than max_bytes (that record is not added) or it has reached max_bytes, and with None
         when every record is in. A record that cannot be encoded is skipped and (index, EncodeError)
-        is appended to errors. This is the batcher's loop, run here so it costs no Python per record."""
+        is appended to errors. This is the batcher's loop, run here so it costs no Python per record.
+
+        From index media_from on, a record whose messages may hold media (the routes' pre-check,
+        media.pxi) is not added: it stops with "media" at its index, for the caller to strip it and go on.
+        The check reads each record just before it is encoded, so the encoder finds it in the cache: a
+        separate pass over the batch met every record cold."""
         cdef Py_ssize_t i = start, n = len(records), before_len, before_spans
+        cdef PyObject* messages
         while i < n:
             if self.records >= max_records:
                 return i, "records"
+            if i >= media_from:
+                record = records[i]
+                if is_instance(record, GEN_TYPE):
+                    messages = fraw(record, F_MESSAGES)
+                    if messages != NULL and messages != <PyObject*>None and not md_plain(messages):
+                        return i, "media"
             before_len = self.body.len
             before_spans = self.spans
             try:
