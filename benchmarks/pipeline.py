@@ -295,6 +295,8 @@ def parse_args(argv: list[str] | None, default_out: bool = False) -> argparse.Na
     p.add_argument("--compression", default=",".join(COMPRESSIONS), help="comma-separated: none,gzip,zstd")
     p.add_argument("--destinations", default="1,5", help="comma-separated fan-outs (default 1,5)")
     p.add_argument("--contender", default=",".join(CONTENDERS), help=f"comma-separated: {','.join(CONTENDERS)}")
+    p.add_argument("--keep-media", action="store_true",
+                   help="spancast's destinations keep media (keepMedia): no media check, the route a passthrough")
     p.add_argument("--profile", metavar="COMP:N", help="instead: cProfile one spancast run (e.g. none:1), top 15")
     args = p.parse_args(argv)
     if args.smoke:
@@ -310,7 +312,8 @@ def profile(args: argparse.Namespace, sink: Sink, path: Path, tmp: Path) -> None
 
     comp, _, fanout = args.profile.partition(":")
     spec = {"contender": "spancast", "compression": comp, "destinations": int(fanout or 1), "n": args.records,
-            "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": 0, "profile": str(tmp / "prof")}
+            "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": 0, "profile": str(tmp / "prof"),
+            "keep_media": args.keep_media}
     r = run_child(spec, tmp)
     if r is None:
         return
@@ -399,7 +402,8 @@ def run(args: argparse.Namespace) -> dict:
                     for c in names:
                         advance(f"{comp} x{fanout} {c}")
                         spec = {"contender": c, "compression": comp, "destinations": fanout, "n": args.records,
-                                "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": rep}
+                                "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": rep,
+                                "keep_media": args.keep_media}
                         r = run_child(spec, Path(tmpdir))
                         if r is not None:
                             results.append(r)

@@ -96,7 +96,8 @@ def endpoints(base: str, n: int) -> list[str]:
 def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[], dict], Any]:
     from spancast import Broadcaster
 
-    dests = [{"type": "otel-collector", "endpoint": url, "compression": spec["compression"], "name": f"d{k + 1}"}
+    dests = [{"type": "otel-collector", "endpoint": url, "compression": spec["compression"], "name": f"d{k + 1}",
+              **({"keepMedia": True} if spec.get("keep_media") else {})}
              for k, url in enumerate(endpoints(spec["base"], spec["destinations"]))]
     stalled = spec["contender"] == "spancast-stalled"
     if stalled:  # one more destination, whose every request hangs (the timeout outlasts the run)

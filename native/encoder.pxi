@@ -6,8 +6,10 @@
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
+from cpython.unicode cimport PyUnicode_CompareWithASCIIString
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc
-from libc.string cimport memcmp, strlen
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from libc.string cimport memcmp, memset, strlen
 
 from spancast.codec import _py
 from spancast.codec import shapes as _shapes
@@ -76,6 +78,91 @@ cdef inline Py_ssize_t utf8_prefix(const char* p, Py_ssize_t n, Py_ssize_t max_c
     return n
 
 
+# Fixed pieces of the GenAI message parts' JSON, as written in plain JSON text (FRAG_P[0]) and escaped
+# once more inside an OTLP JSON string (FRAG_P[1]): written with their lengths known, no strlen.
+cdef enum:
+    FR_ROLE = 0
+    FR_PARTS = 1
+    FR_TOOL_RESPONSE = 2
+    FR_ID = 3
+    FR_RESPONSE = 4
+    FR_TEXT = 5
+    FR_NAME = 6
+    FR_PROMPT_OPEN = 7
+    FR_PROMPT_CLOSE = 8
+    FR_OUTPUT_OPEN = 9
+    FR_REASONING = 10
+    FR_FINISH = 11
+    FR_CLOSE = 12
+    FR_TOOL_CALL = 13
+    FR_ARGUMENTS = 14
+    FR_COUNT = 15
+
+_GENAI_FRAGS = (
+    b'{"role":', b',"parts":[', b'{"type":"tool_call_response"', b',"id":', b',"response":',
+    b'{"type":"text","content":', b',"name":', b'[{"role":"user","parts":[{"type":"text","content":', b'}]}]',
+    b'[{"role":"assistant","parts":[', b'{"type":"reasoning","content":', b'],"finish_reason":', b'}]',
+    b'{"type":"tool_call"', b',"arguments":',
+)
+_FRAG_REFS = [(f, f.replace(b'"', b'\\"')) for f in _GENAI_FRAGS]  # owns the bytes the pointers below read
+cdef const char* FRAG_P[2][FR_COUNT]
+cdef Py_ssize_t FRAG_N[2][FR_COUNT]
+for _i, (_plain, _escaped) in enumerate(_FRAG_REFS):
+    FRAG_P[0][_i] = PyBytes_AS_STRING(_plain)
+    FRAG_N[0][_i] = PyBytes_GET_SIZE(_plain)
+    FRAG_P[1][_i] = PyBytes_AS_STRING(_escaped)
+    FRAG_N[1][_i] = PyBytes_GET_SIZE(_escaped)
+
+cdef str S_USER = "user", S_ID = "id", S_FUNCTION = "function", S_NAME = "name", S_ARGUMENTS = "arguments"
+cdef str S_TYPE = "type", S_TEXT = "text", S_EMPTY = "", S_TOOL_CALL = "tool_call", S_ERROR = "error", S_STOP = "stop"
+
+
+cdef inline bint str_is(PyObject* s, const char* lit, Py_ssize_t n) noexcept:
+    """Whether the str s equals the ASCII literal lit of n bytes (no rich comparison on the hot path)."""
+    if PyUnicode_IS_COMPACT_ASCII_p(s):
+        return PyUnicode_GET_LENGTH_p(s) == n and memcmp(PyUnicode_DATA_p(s), lit, n) == 0
+    return PyUnicode_CompareWithASCIIString(<object>s, lit) == 0
+
+
+cdef enum:
+    M_ROLE = 0
+    M_CONTENT = 1
+    M_NAME = 2
+    M_CALL_ID = 3
+    M_TOOL_CALLS = 4
+
+
+cdef void message_keys(object msg, PyObject** out) noexcept:
+    """A chat message's role, content, name, tool_call_id and tool_calls (borrowed; NULL when absent), in
+    one pass over its entries: cheaper than five lookups for the two or three keys a message has."""
+    cdef Py_ssize_t pos = 0, n
+    cdef PyObject* k
+    cdef PyObject* val
+    cdef const char* p
+    cdef int i
+    for i in range(5):
+        out[i] = NULL
+    while PyDict_Next(msg, &pos, &k, &val):
+        if Py_TYPE(<object>k) == <PyTypeObject*>str and PyUnicode_IS_COMPACT_ASCII_p(k):
+            n = PyUnicode_GET_LENGTH_p(k)
+            p = <const char*>PyUnicode_DATA_p(k)
+            if n == 4:
+                if memcmp(p, b"role", 4) == 0:
+                    out[M_ROLE] = val
+                elif memcmp(p, b"name", 4) == 0:
+                    out[M_NAME] = val
+            elif n == 7 and memcmp(p, b"content", 7) == 0:
+                out[M_CONTENT] = val
+            elif n == 12 and memcmp(p, b"tool_call_id", 12) == 0:
+                out[M_CALL_ID] = val
+            elif n == 10 and memcmp(p, b"tool_calls", 10) == 0:
+                out[M_TOOL_CALLS] = val
+        elif PyUnicode_Check(<object>k):  # a str subclass or a non-ASCII key: compared as dict.get would
+            for i, lit in enumerate((b"role", b"content", b"name", b"tool_call_id", b"tool_calls")):
+                if PyUnicode_CompareWithASCIIString(<object>k, lit) == 0:
+                    out[i] = val
+
+
 cdef struct Step:
     int op
     Py_ssize_t off
@@ -104,6 +191,7 @@ cdef inline void digits_at(char* p, uint64_t v) noexcept:
 
 cdef struct RootAt:
     # Where a trace root written into this request keeps what a later record of its trace may change.
+    uint8_t trace_id[16]
     Py_ssize_t code_at
     Py_ssize_t start_at
     Py_ssize_t end_at
@@ -148,12 +236,15 @@ cdef class TraceEncoder:
     cdef bint draw_roots
     cdef bint exception_event
     cdef object default_name  # the plan's, or None: the model
-    cdef dict _roots       # trace id (16 bytes) -> index in root_at of its root in this request
+    # The trace roots this request holds: root_at[i] for the i-th, found by trace id through root_slots, an
+    # open-addressing table (linear probing, -1 empty) of slots_cap (a power of two) indexes into root_at.
     cdef RootAt* root_at
     cdef Py_ssize_t nroots, roots_cap
+    cdef Py_ssize_t* root_slots
+    cdef Py_ssize_t slots_cap
     # What the last append changed, to put back when its record is taken out again: the root it added
     # (its key), and the root it changed (index, and the entry as it was).
-    cdef object undo_key
+    cdef Py_ssize_t undo_slot   # the slot of the root the last append added (-1: none)
     cdef Py_ssize_t undo_changed
     cdef RootAt undo_saved
     cdef bytes prefix, suffix, resource_field, scope_field
@@ -175,6 +266,9 @@ cdef class TraceEncoder:
         self.root_steps.steps = NULL
         self.root_at = NULL
         self.nroots = self.roots_cap = 0
+        self.root_slots = NULL
+        self.slots_cap = 0
+        self.undo_slot = -1
         self.undo_changed = -1
 
     def __init__(self, *, format="protobuf", flavor="gen_ai", resource=None, max_value_chars=None, id_salt=0):
@@ -193,8 +287,6 @@ cdef class TraceEncoder:
         self.resource_field = self.envelope.resource_field
         self.scope_field = self.envelope.scope_field
         self._keep = []
-        self._roots = {}
-        self.undo_key = None
         self._plan_refs = []
         self._compile(self.plan.steps, &self.gen_steps)
         self._compile(self.plan.trace_steps, &self.trace_steps)
@@ -222,6 +314,7 @@ cdef class TraceEncoder:
         PyMem_Free(self.trace_steps.steps)
         PyMem_Free(self.root_steps.steps)
         PyMem_Free(self.root_at)
+        PyMem_Free(self.root_slots)
 
     cdef _compile(self, steps, Steps* out):
         cdef Step* s
@@ -593,166 +686,193 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ GenAI message parts (codec/shapes.py's, written here)
 
-    cdef int frag(self, Buf* nb, const char* lit) except -1:
-        """A fixed piece of JSON text (ASCII), its quotes escaped once more inside an OTLP JSON string."""
-        cdef Py_ssize_t i = 0
-        if self.level == 1:
-            return put_cstr(nb, lit)
-        while lit[i] != 0:
-            if lit[i] == 34:  # '"'
-                put_lit(nb, b'\\"', 2)
-            else:
-                put_char(nb, lit[i])
-            i += 1
-        return 0
+    cdef inline int frag(self, Buf* nb, int which) except -1:
+        """A fixed piece of JSON text (GENAI_FRAGS), its quotes escaped once more inside an OTLP JSON string."""
+        cdef int lv = self.level - 1
+        return put_lit(nb, FRAG_P[lv][which], FRAG_N[lv][which])
 
-    cdef int text_value(self, Buf* nb, object text) except -1:
+    cdef inline int text_value(self, Buf* nb, PyObject* text) except -1:
+        """A str (checked by the caller) as a quoted JSON string."""
         cdef Py_ssize_t n
-        cdef const char* p = utf8_of(text, &n, self._keep)
+        cdef const char* p
+        if PyUnicode_IS_COMPACT_ASCII_p(text):
+            p = <const char*>PyUnicode_DATA_p(text)
+            n = PyUnicode_GET_LENGTH_p(text)
+        else:
+            p = utf8_of(<object>text, &n, self._keep)
         return put_quoted(nb, p, n, self.level)
 
-    cdef int tool_call_parts(self, Buf* nb, object tool_calls, bint first, object field) except -1:
+    cdef int tool_call_parts(self, Buf* nb, PyObject* tool_calls, bint first, object field) except -1:
         """shapes._tool_call_parts: {"type":"tool_call","id","name","arguments"} per call; False when none."""
-        if not PyList_Check(tool_calls):
+        cdef Py_ssize_t i
+        cdef PyObject* call
+        cdef PyObject* v
+        if tool_calls == NULL or not PyList_Check(<object>tool_calls):
             return first
-        for call in tool_calls:
-            if not PyDict_Check(call):
+        for i in range(PyList_GET_SIZE(<object>tool_calls)):
+            call = <PyObject*>PyList_GET_ITEM(<object>tool_calls, i)
+            if not PyDict_Check(<object>call):
                 continue
             if not first:
                 put_char(nb, b',')
             first = False
-            self.frag(nb, '{"type":"tool_call"')
-            call_id = (<dict>call).get("id")
-            if call_id is not None and PyUnicode_Check(call_id):
-                self.frag(nb, ',"id":')
-                self.text_value(nb, call_id)
-            fn = (<dict>call).get("function")
-            if fn is None or not PyDict_Check(fn):
-                fn = {}
-            name = (<dict>fn).get("name")
-            self.frag(nb, ',"name":')
-            self.text_value(nb, name if name is not None and PyUnicode_Check(name) else "")
-            args = (<dict>fn).get("arguments")
-            if args is not None:
-                self.frag(nb, ',"arguments":')
-                json_value(nb, _shapes.tool_arguments(args), field, None, 5, self._keep, self.level)
+            self.frag(nb, FR_TOOL_CALL)
+            v = PyDict_GetItem(<object>call, S_ID)
+            if v != NULL and PyUnicode_Check_p(v):
+                self.frag(nb, FR_ID)
+                self.text_value(nb, v)
+            fn = PyDict_GetItem(<object>call, S_FUNCTION)
+            self.frag(nb, FR_NAME)
+            if fn != NULL and PyDict_Check(<object>fn):
+                v = PyDict_GetItem(<object>fn, S_NAME)
+                self.text_value(nb, v if v != NULL and PyUnicode_Check_p(v) else <PyObject*>S_EMPTY)
+                v = PyDict_GetItem(<object>fn, S_ARGUMENTS)
+                if v != NULL and v != <PyObject*>None:
+                    self.frag(nb, FR_ARGUMENTS)
+                    json_value(nb, _shapes.tool_arguments(<object>v), field, None, 5, self._keep, self.level)
+            else:
+                self.text_value(nb, <PyObject*>S_EMPTY)
             put_char(nb, b'}')
         return first
 
+    cdef int content_parts(self, Buf* nb, PyObject* content) except -1:
+        """shapes._content_parts, followed by nothing; False when it wrote no part."""
+        cdef Py_ssize_t i
+        cdef PyObject* item
+        cdef PyObject* kind
+        cdef PyObject* text
+        cdef bint first = True
+        if content == NULL or content == <PyObject*>None:
+            return True
+        if PyUnicode_Check_p(content):
+            self.frag(nb, FR_TEXT)
+            self.text_value(nb, content)
+            put_char(nb, b'}')
+            return False
+        if PyList_Check(<object>content):
+            for i in range(PyList_GET_SIZE(<object>content)):
+                item = <PyObject*>PyList_GET_ITEM(<object>content, i)
+                if not PyDict_Check(<object>item):
+                    continue
+                kind = PyDict_GetItem(<object>item, S_TYPE)
+                if kind == NULL or not PyUnicode_Check_p(kind):
+                    continue
+                if not first:
+                    put_char(nb, b',')
+                first = False
+                text = PyDict_GetItem(<object>item, S_TEXT)
+                if text != NULL and PyUnicode_Check_p(text) and str_is(kind, "text", 4):
+                    self.frag(nb, FR_TEXT)
+                    self.text_value(nb, text)
+                    put_char(nb, b'}')
+                else:
+                    json_value(nb, <object>item, "messages", None, 4, self._keep, self.level)
+            return first
+        self.frag(nb, FR_TEXT)
+        text_obj = _py.json_text(<object>content, "messages")
+        self.text_value(nb, <PyObject*>text_obj)
+        put_char(nb, b'}')
+        return False
+
     cdef int genai_input(self, Step* s, object rec) except -1:
-        """gen_ai.input.messages, as shapes.genai_input builds it (the same JSON text, without the dicts)."""
+        """gen_ai.input.messages, as shapes.genai_input builds it (the same JSON text, without the dicts):
+        each message's keys are read in one pass over its entries, not looked up one by one."""
         cdef Buf* nb
-        cdef bint first_msg = True, first
-        messages = fget(rec, F_MESSAGES)
-        if PyList_Check(messages):
+        cdef bint first_msg = True
+        cdef Py_ssize_t i
+        cdef PyObject* messages = fraw(rec, F_MESSAGES)
+        cdef PyObject* msg
+        cdef PyObject* role
+        cdef PyObject* prompt
+        cdef PyObject* m[5]
+        if messages != NULL and PyList_Check(<object>messages):
             nb = self.nested_open(s.key, s.keylen)
             put_char(nb, b'[')
-            for msg in messages:
-                if not PyDict_Check(msg):
+            for i in range(PyList_GET_SIZE(<object>messages)):
+                msg = <PyObject*>PyList_GET_ITEM(<object>messages, i)
+                if not PyDict_Check(<object>msg):
                     continue
                 if not first_msg:
                     put_char(nb, b',')
                 first_msg = False
-                role = (<dict>msg).get("role")
-                if role is None or not PyUnicode_Check(role):
-                    role = "user"
-                self.frag(nb, '{"role":')
+                message_keys(<object>msg, m)
+                role = m[M_ROLE]
+                if role == NULL or not PyUnicode_Check_p(role):
+                    role = <PyObject*>S_USER
+                self.frag(nb, FR_ROLE)
                 self.text_value(nb, role)
-                self.frag(nb, ',"parts":[')
-                if role == "tool":
-                    self.frag(nb, '{"type":"tool_call_response"')
-                    call_id = (<dict>msg).get("tool_call_id")
-                    if call_id is not None and PyUnicode_Check(call_id):
-                        self.frag(nb, ',"id":')
-                        self.text_value(nb, call_id)
-                    self.frag(nb, ',"response":')
-                    json_value(nb, (<dict>msg).get("content"), "messages", None, 5, self._keep, self.level)
+                self.frag(nb, FR_PARTS)
+                if str_is(role, "tool", 4):
+                    self.frag(nb, FR_TOOL_RESPONSE)
+                    if m[M_CALL_ID] != NULL and PyUnicode_Check_p(m[M_CALL_ID]):
+                        self.frag(nb, FR_ID)
+                        self.text_value(nb, m[M_CALL_ID])
+                    self.frag(nb, FR_RESPONSE)
+                    json_value(nb, <object>m[M_CONTENT] if m[M_CONTENT] != NULL else None, "messages", None, 5,
+                               self._keep, self.level)
                     put_char(nb, b'}')
                 else:
-                    first = True
-                    content = (<dict>msg).get("content")
-                    if content is not None and PyUnicode_Check(content):
-                        self.frag(nb, '{"type":"text","content":')
-                        self.text_value(nb, content)
-                        put_char(nb, b'}')
-                        first = False
-                    elif PyList_Check(content):
-                        for item in content:
-                            if not PyDict_Check(item):
-                                continue
-                            kind = (<dict>item).get("type")
-                            text = (<dict>item).get("text")
-                            if kind == "text" and text is not None and PyUnicode_Check(text):
-                                if not first:
-                                    put_char(nb, b',')
-                                self.frag(nb, '{"type":"text","content":')
-                                self.text_value(nb, text)
-                                put_char(nb, b'}')
-                                first = False
-                            elif kind is not None and PyUnicode_Check(kind):
-                                if not first:
-                                    put_char(nb, b',')
-                                json_value(nb, item, "messages", None, 4, self._keep, self.level)
-                                first = False
-                    elif content is not None:
-                        self.frag(nb, '{"type":"text","content":')
-                        self.text_value(nb, _py.json_text(content, "messages"))
-                        put_char(nb, b'}')
-                        first = False
-                    self.tool_call_parts(nb, (<dict>msg).get("tool_calls"), first, "messages")
+                    self.tool_call_parts(nb, m[M_TOOL_CALLS], self.content_parts(nb, m[M_CONTENT]), "messages")
                 put_char(nb, b']')
-                name = (<dict>msg).get("name")
-                if name is not None and PyUnicode_Check(name):
-                    self.frag(nb, ',"name":')
-                    self.text_value(nb, name)
+                if m[M_NAME] != NULL and PyUnicode_Check_p(m[M_NAME]):
+                    self.frag(nb, FR_NAME)
+                    self.text_value(nb, m[M_NAME])
                 put_char(nb, b'}')
             put_char(nb, b']')
             return self.nested_close(s.key, s.keylen)
-        prompt = fget(rec, F_PROMPT)
-        if prompt is not None and PyUnicode_Check(prompt):
+        prompt = fraw(rec, F_PROMPT)
+        if prompt != NULL and PyUnicode_Check_p(prompt):
             nb = self.nested_open(s.key, s.keylen)
-            self.frag(nb, '[{"role":"user","parts":[{"type":"text","content":')
+            self.frag(nb, FR_PROMPT_OPEN)
             self.text_value(nb, prompt)
-            self.frag(nb, '}]}]')
+            self.frag(nb, FR_PROMPT_CLOSE)
             return self.nested_close(s.key, s.keylen)
         return 0
 
     cdef int genai_output(self, Step* s, object rec) except -1:
         """gen_ai.output.messages, as shapes.genai_output builds it."""
         cdef Buf* nb
-        cdef bint first = True
-        reasoning = fget(rec, F_REASONING)
-        completion = fget(rec, F_COMPLETION)
-        tool_calls = fget(rec, F_TOOL_CALLS)
-        has_reasoning = reasoning is not None and PyUnicode_Check(reasoning)
-        has_text = completion is not None and PyUnicode_Check(completion)
-        has_calls = PyList_Check(tool_calls) and any(PyDict_Check(call) for call in tool_calls)
+        cdef bint first = True, has_calls = False
+        cdef Py_ssize_t i
+        cdef PyObject* reasoning = fraw(rec, F_REASONING)
+        cdef PyObject* completion = fraw(rec, F_COMPLETION)
+        cdef PyObject* tool_calls = fraw(rec, F_TOOL_CALLS)
+        cdef PyObject* reason
+        cdef bint has_reasoning = reasoning != NULL and PyUnicode_Check_p(reasoning)
+        cdef bint has_text = completion != NULL and PyUnicode_Check_p(completion)
+        if tool_calls != NULL and PyList_Check(<object>tool_calls):
+            for i in range(PyList_GET_SIZE(<object>tool_calls)):
+                if PyDict_Check(<object>PyList_GET_ITEM(<object>tool_calls, i)):
+                    has_calls = True
+                    break
         if not (has_reasoning or has_text or has_calls):
             return 0
         nb = self.nested_open(s.key, s.keylen)
-        self.frag(nb, '[{"role":"assistant","parts":[')
+        self.frag(nb, FR_OUTPUT_OPEN)
         if has_reasoning:
-            self.frag(nb, '{"type":"reasoning","content":')
+            self.frag(nb, FR_REASONING)
             self.text_value(nb, reasoning)
             put_char(nb, b'}')
             first = False
         if has_text:
             if not first:
                 put_char(nb, b',')
-            self.frag(nb, '{"type":"text","content":')
+            self.frag(nb, FR_TEXT)
             self.text_value(nb, completion)
             put_char(nb, b'}')
             first = False
         self.tool_call_parts(nb, tool_calls, first, "completion")
-        self.frag(nb, '],"finish_reason":')
-        reason = fget(rec, F_FINISH)
-        if reason is not None and PyUnicode_Check(reason):  # shapes.finish_reason
-            self.text_value(nb, "tool_call" if reason == "tool_calls" else reason)
+        self.frag(nb, FR_FINISH)
+        reason = fraw(rec, F_FINISH)
+        if reason != NULL and PyUnicode_Check_p(reason):  # shapes.finish_reason
+            self.text_value(nb, <PyObject*>S_TOOL_CALL if str_is(reason, "tool_calls", 10) else reason)
         elif fget(rec, F_STATUS) == "error":
-            self.text_value(nb, "error")
+            self.text_value(nb, <PyObject*>S_ERROR)
+        elif tool_calls != NULL and <object>tool_calls and (completion == NULL or completion == <PyObject*>None):
+            self.text_value(nb, <PyObject*>S_TOOL_CALL)
         else:
-            self.text_value(nb, "tool_call" if tool_calls and completion is None else "stop")
-        self.frag(nb, '}]')
+            self.text_value(nb, <PyObject*>S_STOP)
+        self.frag(nb, FR_CLOSE)
         return self.nested_close(s.key, s.keylen)
 
     # ------------------------------------------------------------ the plan
@@ -1079,44 +1199,83 @@ cdef class TraceEncoder:
         r.code, r.start, r.end = new_code, new_start, new_end
         return self._write_root(r)
 
-    cdef int _add_root(self, object key, int code, uint64_t start, uint64_t end) except -1:
+    cdef Py_ssize_t _find_root(self, const uint8_t* trace_id, Py_ssize_t* slot) noexcept:
+        """The index in root_at of the trace's root (-1: none yet); slot is where it is, or would go."""
+        cdef uint64_t hi, lo
+        cdef Py_ssize_t i, j, mask = self.slots_cap - 1
+        memcpy(&hi, trace_id, 8)
+        memcpy(&lo, trace_id + 8, 8)
+        # ids a user gives may be sequential: mixed, not taken as they are
+        i = <Py_ssize_t>(((hi ^ lo) * 0x9E3779B97F4A7C15ULL) >> 32) & mask
+        while True:
+            j = self.root_slots[i]
+            if j < 0 or memcmp(self.root_at[j].trace_id, trace_id, 16) == 0:
+                slot[0] = i
+                return j
+            i = (i + 1) & mask
+
+    cdef int _grow_slots(self) except -1:
+        cdef Py_ssize_t cap = self.slots_cap * 2 if self.slots_cap else 256, i, slot
+        cdef Py_ssize_t* grown = <Py_ssize_t*>PyMem_Malloc(sizeof(Py_ssize_t) * cap)
+        if grown == NULL:
+            raise MemoryError()
+        memset(grown, 0xFF, sizeof(Py_ssize_t) * cap)  # every slot -1
+        PyMem_Free(self.root_slots)
+        self.root_slots = grown
+        self.slots_cap = cap
+        for i in range(self.nroots):
+            self._find_root(self.root_at[i].trace_id, &slot)
+            self.root_slots[slot] = i
+        return 0
+
+    cdef int _add_root(self, const uint8_t* trace_id, int code, uint64_t start, uint64_t end) except -1:
         cdef Buf* b = &self.body
         cdef RootAt* grown
+        cdef RootAt* r
+        cdef Py_ssize_t slot
         if self.nroots == self.roots_cap:
             self.roots_cap = self.roots_cap * 2 if self.roots_cap else 64
             grown = <RootAt*>PyMem_Realloc(self.root_at, sizeof(RootAt) * self.roots_cap)
             if grown == NULL:
                 raise MemoryError()
             self.root_at = grown
+        if 2 * (self.nroots + 1) > self.slots_cap:  # at most half full: probes stay short
+            self._grow_slots()
+        r = &self.root_at[self.nroots]
+        memcpy(r.trace_id, trace_id, 16)
         # the status code is the span's last byte in protobuf; in JSON it is followed by "}}"
-        self.root_at[self.nroots] = RootAt(b.len - (3 if self.json else 1), self.start_at, self.end_at, start, end, code)
-        self._roots[key] = self.nroots
+        r.code_at = b.len - (3 if self.json else 1)
+        r.start_at, r.end_at, r.start, r.end, r.code = self.start_at, self.end_at, start, end, code
+        self._find_root(trace_id, &slot)
+        self.root_slots[slot] = self.nroots
         self.nroots += 1
-        self.undo_key = key
+        self.undo_slot = slot
         return 0
 
     cdef void _undo_roots(self):
-        """Forget what the last append did to the trace roots (its record is being taken out again)."""
-        if self.undo_key is not None:
-            del self._roots[self.undo_key]
+        """Forget what the last append did to the trace roots (its record is being taken out again). The root it
+        added was the table's last insertion, so emptying its slot leaves every other probe sequence whole."""
+        if self.undo_slot >= 0:
+            self.root_slots[self.undo_slot] = -1
             self.nroots -= 1
-            self.undo_key = None
+            self.undo_slot = -1
         if self.undo_changed >= 0:
             self.root_at[self.undo_changed] = self.undo_saved
             self._write_root(&self.root_at[self.undo_changed])
             self.undo_changed = -1
 
     cdef void _clear_roots(self):
-        self._roots.clear()
+        if self.nroots:
+            memset(self.root_slots, 0xFF, sizeof(Py_ssize_t) * self.slots_cap)
         self.nroots = 0
-        self.undo_key = None
+        self.undo_slot = -1
         self.undo_changed = -1
 
     cdef int _append(self, object rec) except -1:
         cdef SpanHead h
         cdef SpanHead mid
         cdef SpanHead root
-        cdef Py_ssize_t n, idn, slot, tn
+        cdef Py_ssize_t n, idn, slot, tn, rslot, known
         cdef const char* idp
         cdef const char* p
         cdef const char* msgp = NULL
@@ -1127,7 +1286,7 @@ cdef class TraceEncoder:
         cdef int code = STATUS_OK
         cdef double latency
         cdef int64_t status_code
-        self.undo_key = None
+        self.undo_slot = -1
         self.undo_changed = -1
         if not is_instance(rec, GEN_TYPE):
             raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
@@ -1180,11 +1339,10 @@ cdef class TraceEncoder:
             msgp = utf8_of(text_of(message, "error_message"), &msgn, self._keep)
 
         if draw_root:
-            key = PyBytes_FromStringAndSize(<char*>h.trace_id, 16)
             store_be64(root.span_id, hash64(<const char*>h.trace_id, 16, SEED_ROOT ^ self.salt))
-            known = self._roots.get(key)
-            if known is not None:
-                self._root_seen(<Py_ssize_t>known, code, start, end)
+            known = self._find_root(h.trace_id, &rslot) if self.nroots else -1
+            if known >= 0:
+                self._root_seen(known, code, start, end)
             else:
                 memcpy(root.trace_id, h.trace_id, 16)
                 root.has_parent = h.has_parent
@@ -1198,7 +1356,7 @@ cdef class TraceEncoder:
                 self.run_plan(rec, &self.root_steps)
                 self.run_plan(rec, &self.trace_steps)
                 self.span_close(slot, code, NULL, 0)
-                self._add_root(key, code, start, end)
+                self._add_root(h.trace_id, code, start, end)
             h.has_parent = True
             memcpy(h.parent, root.span_id, 8)
 
@@ -1313,17 +1471,30 @@ cdef class TraceEncoder:
             return 0
         return self._size() - before
 
-    def append_many(self, list records, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes, list errors):
+    def append_many(self, list records, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t max_bytes, list errors,
+                    Py_ssize_t media_from=PY_SSIZE_T_MAX):
         """Append records[start:] until the request is full; returns (next index, why it stopped).
 
         Stops with "records" when it holds max_records, with "bytes" when the next record would make
         it larger than max_bytes (that record is not added) or it has reached max_bytes, and with None
         when every record is in. A record that cannot be encoded is skipped and (index, EncodeError)
-        is appended to errors. This is the batcher's loop, run here so it costs no Python per record."""
+        is appended to errors. This is the batcher's loop, run here so it costs no Python per record.
+
+        From index media_from on, a record whose messages may hold media (the routes' pre-check,
+        media.pxi) is not added: it stops with "media" at its index, for the caller to strip it and go on.
+        The check reads each record just before it is encoded, so the encoder finds it in the cache: a
+        separate pass over the batch met every record cold."""
         cdef Py_ssize_t i = start, n = len(records), before_len, before_spans
+        cdef PyObject* messages
         while i < n:
             if self.records >= max_records:
                 return i, "records"
+            if i >= media_from:
+                record = records[i]
+                if is_instance(record, GEN_TYPE):
+                    messages = fraw(record, F_MESSAGES)
+                    if messages != NULL and messages != <PyObject*>None and not md_plain(messages):
+                        return i, "media"
             before_len = self.body.len
             before_spans = self.spans
             try:

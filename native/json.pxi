@@ -111,34 +111,38 @@ cdef int put_double_repr(Buf* b, double d) except -1:
 cdef int put_small_double(Buf* b, double d, double a) except -1:
     """repr() of 1e-7 <= |d| < 1e-4, which repr writes as d.ddde-0X."""
     cdef long long m
-    cdef int k = 5, ndigits, i
-    cdef char digits[24]
+    cdef int k = 5, ndigits
     while k < 8 and a * POW10_D[k] < 1.0:
         k += 1
     if not shortest(a, k, &m, &k):
         return put_double_dtoa(b, d)
-    ndigits = 0
-    while m:
-        digits[ndigits] = <char>(48 + m % 10)
-        m //= 10
-        ndigits += 1
+    ndigits = decimal_digits(<uint64_t>m)
+    buf_need(b, ndigits + 8)
     if d < 0:
-        put_char(b, b'-')
-    put_char(b, digits[ndigits - 1])
+        put_byte(b, 45)
+    put_byte(b, <uint8_t>(48 + m // POW10_I[ndigits - 1]))  # d.ddd: the first digit, then the rest
     if ndigits > 1:
-        put_char(b, b'.')
-        for i in range(ndigits - 2, -1, -1):
-            put_char(b, digits[i])
+        put_byte(b, 46)
+        put_padded(b, m % POW10_I[ndigits - 1], ndigits - 1)
     put_cstr(b, "e-0")  # the exponent, ndigits - 1 - k, is -5, -6 or -7 here
     return put_char(b, <char>(48 + (k - ndigits + 1)))
 
 
 cdef int put_padded(Buf* b, long long v, int width) except -1:
-    cdef int i
+    """v (>= 0) in exactly width decimal digits, zero-padded; two digits a step, unsigned (cheaper division)."""
+    cdef uint64_t u = <uint64_t>v, r
+    cdef int i = width
+    cdef char* p
     buf_need(b, width)
-    for i in range(width - 1, -1, -1):
-        b.data[b.len + i] = <char>(48 + v % 10)
-        v //= 10
+    p = b.data + b.len
+    while i >= 2:
+        r = u % 100
+        u //= 100
+        i -= 2
+        p[i] = DIGIT_PAIRS[2 * r]
+        p[i + 1] = DIGIT_PAIRS[2 * r + 1]
+    if i:
+        p[0] = <char>(48 + u % 10)
     b.len += width
     return 0
 

@@ -247,7 +247,7 @@ def test_rows_read_back_field_by_field():
     assert json.loads(got["metadata"])["customer_tier"] == "gold"
     assert json.loads(got["attributes"])["gen_ai.request.model"] == "openai/gpt-4o"
     for column in bq.COLUMNS:  # each value of its column's type, as the fake (and BigQuery) checks
-        contract._check_value(column[0], got[column[0]], "row")
+        contract._check_value(column[0], got[column[0]], "row", *contract.table_of(contract.TABLE_DDL))
 
 
 def test_absent_values_are_zeros_and_nulls_and_content_columns_are_null_without_content():
@@ -484,3 +484,119 @@ def test_a_wrong_key_is_refused_by_the_fake_as_google_would(caplog):
     assert d["dropped"] == {"permanent_http_error": 1} and sink.problems[0][0] == 401
     assert "Invalid JWT Signature" in d["last_error"]
     assert other not in caplog.text and other not in json.dumps(d)
+
+
+# ---------------------------------------------------------------- a table made from OpenRouter's instructions
+
+
+def openrouter_fake(default: Reply | None = None) -> OtlpSink:
+    """The fake holding a table made from OpenRouter's DDL (contract.OPENROUTER_DDL): rows are checked against it."""
+    expect = Expect(path=contract.PATH, method="POST", content_types=frozenset({"application/json"}),
+                    auth=contract.check_auth,
+                    decode=lambda body, ctype: contract.decode(body, ctype, contract.OPENROUTER_DDL))
+    return OtlpSink(expect, default=default)
+
+
+def inserted_rows(sink) -> list[dict]:
+    """sent_rows without the connection test's probe row (which BigQuery never inserts)."""
+    return [row for row in sent_rows(sink) if bq.PROBE_COLUMN not in row]
+
+
+def test_schema_openrouter_names_exactly_the_columns_of_openrouters_table():
+    printed = contract.table_of(bq.bigquery_schema(contract.PROJECT, contract.DATASET, contract.TABLE,
+                                                   "openrouter").ddl)[0]
+    theirs = contract.table_of(contract.OPENROUTER_DDL)[0]
+    assert printed == {name: kind for name, kind in theirs.items() if name != "tags"}  # tags: never written
+    assert list(printed) == [name for name, _ in bq.OPENROUTER_COLUMNS]
+    assert not {"generation_id", "span_type", "provider_attempts"} & set(printed)
+    with pytest.raises(ConfigError, match="spancast or openrouter"):
+        bq.bigquery_schema(contract.PROJECT, schema="openinference")
+
+
+def test_the_fake_holds_a_table_to_its_declared_columns():
+    # the fake refuses what BigQuery refuses: a column the table does not declare, a REQUIRED one left out
+    rec = full_record(1)
+    spancast_row = bq.row(rec)
+    body = json.dumps({"kind": bq.KIND, "skipInvalidRows": False, "ignoreUnknownValues": False,
+                       "rows": [{"insertId": rec.id, "json": spancast_row}]}).encode()
+    with pytest.raises(ValueError, match="no such field: cache_write_tokens"):
+        contract.decode(body, "application/json", contract.OPENROUTER_DDL)
+    assert contract.decode(body, "application/json") == [rec.id]
+    shaped = {name: spancast_row[name] for name, _ in bq.OPENROUTER_COLUMNS}
+    body = json.dumps({"kind": bq.KIND, "ignoreUnknownValues": False,
+                       "rows": [{"insertId": rec.id, "json": shaped}]}).encode()
+    assert contract.decode(body, "application/json", contract.OPENROUTER_DDL) == [rec.id]
+    with pytest.raises(ValueError, match="Missing required field: generation_id"):
+        contract.decode(body, "application/json")
+
+
+def test_a_table_made_from_openrouters_ddl_takes_the_rows_with_schema_openrouter():
+    recs = [full_record(i) for i in range(3)]
+    with SinkThread(openrouter_fake()) as sink:
+        probe = Broadcaster([contract.config(sink.base_url, schema="openrouter")]).test_connection("bigquery")
+        assert probe.ok and probe.status == 200 and sink.problems == [] and sink.generation_ids() == []
+        d = burst(sink, recs, schema="openrouter")
+        assert d["delivered"] == 3 and d["dropped"] == {} and sink.problems == []
+        rows = inserted_rows(sink)
+        ids = sink.generation_ids()
+    dest = make_destination(contract.config("https://backend.example", schema="openrouter"))
+    assert ids == [r.id for r in recs]  # the insertIds: the generation ids, for BigQuery's deduplication
+    assert len(rows) == 3
+    for got, rec in zip(rows, recs):
+        full = bq.row(rec, dest.resource_attributes, dest.id_salt)
+        assert list(got) == [name for name, _ in bq.OPENROUTER_COLUMNS]
+        assert got == {name: full[name] for name in got}  # the values of spancast's row, salted ids alike
+        assert got["model"] == rec.model and got["timestamp"].endswith("Z") and json.loads(got["input"])
+
+
+def test_spancasts_default_schema_fails_the_probe_on_openrouters_table_and_says_what_to_set():
+    with SinkThread(openrouter_fake()) as sink:
+        probe = Broadcaster([contract.config(sink.base_url)]).test_connection("bigquery")
+        assert not probe.ok and probe.status == 400 and "schema: openrouter" in probe.hint
+        d = burst(sink, [full_record(i) for i in range(3)])
+        assert d["delivered"] == 0 and "no such field" in sink.problems[-1][1]
+        assert inserted_rows(sink) == []
+    # and the other way: rows in OpenRouter's shape lack spancast's REQUIRED generation_id
+    with SinkThread(fake()) as sink:
+        probe = Broadcaster([contract.config(sink.base_url, schema="openrouter")]).test_connection("bigquery")
+        assert not probe.ok and probe.status == 400 and "schema: spancast" in probe.hint
+        assert "generation_id" in probe.hint
+
+
+def test_privacy_mode_sends_no_content_with_schema_openrouter():
+    needles = ["PROMPT-80c1", "COMPLETION-a7e2", "REASONING-44d3", "MESSAGE-1b94"]
+    recs = [full_record(i, prompt=needles[0], completion=needles[1], reasoning=needles[2],
+                        messages=[{"role": "user", "content": needles[3]}]) for i in range(4)]
+    with SinkThread(openrouter_fake()) as sink:
+        d = burst(sink, recs, schema="openrouter", privacy_mode=True)
+    assert d["delivered"] == 4 and sink.problems == []
+    for row in inserted_rows(sink):
+        assert row["input"] is None and row["output"] is None and row["prompt_tokens"] == "1200"
+    for received in sink.received:
+        for needle in needles:
+            assert needle.encode() not in received.raw
+
+
+def test_the_probe_fails_when_bigquery_says_the_table_lacks_a_column():
+    # BigQuery answers a row with unknown fields 200 with insertErrors: the probe column is expected there,
+    # any other means rows would not go in
+    said = answer({"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": [{"index": 0, "errors": [
+        {"reason": "invalid", "location": bq.PROBE_COLUMN, "message": f"no such field: {bq.PROBE_COLUMN}."},
+        {"reason": "invalid", "location": "generation_id", "message": "no such field: generation_id."}]}]})
+    lenient = Expect(path=contract.PATH, method="POST", auth=contract.check_auth, decode=lambda body, ctype: [])
+    with SinkThread(OtlpSink(lenient, default=said)) as sink:
+        result = Broadcaster([contract.config(sink.base_url)]).test_connection("bigquery")
+        assert not result.ok and result.status == 200 and "(generation_id)" in result.hint
+        assert "schema: openrouter" in result.hint
+        result = Broadcaster([contract.config(sink.base_url, schema="openrouter")]).test_connection("bigquery")
+        assert not result.ok and "schema: spancast" in result.hint
+    only_probe = answer({"insertErrors": [{"index": 0, "errors": [
+        {"reason": "invalid", "location": bq.PROBE_COLUMN, "message": "no such field."}]}]})
+    odd = answer({"insertErrors": [{"index": 0, "errors": [
+        {"reason": "invalid", "location": "<script>x</script>", "message": "?"}]}]})
+    for reply in (only_probe, Reply("status", 200, {}, b'{"insertErrors": [{"ind')):  # cut short: not judged
+        with SinkThread(OtlpSink(lenient, default=reply)) as sink:
+            assert Broadcaster([contract.config(sink.base_url)]).test_connection("bigquery").ok
+    with SinkThread(OtlpSink(lenient, default=odd)) as sink:  # refused, but a name that is no column is not repeated
+        result = Broadcaster([contract.config(sink.base_url)]).test_connection("bigquery")
+        assert not result.ok and "script" not in result.hint

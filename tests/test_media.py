@@ -184,3 +184,29 @@ def test_records_built_from_openai_and_litellm_keep_their_parts_for_stripping():
     stripped = strip_media(record).messages
     assert stripped[0]["content"][1] == {"type": "stripped", "kind": "image", "media_type": "image/png"}
     assert "the screen now" in json.dumps(stripped)  # ... so routing replaces them, and the text stays
+
+
+@pytest.mark.parametrize("impl", ["native", "python"])
+def test_the_batcher_strips_what_the_encoder_finds_as_it_goes_and_sends_what_the_route_would(impl):
+    # A route that only strips media leaves the check to the encoder (lane.pump): the batches must hold and
+    # send exactly what Route.select would have made, across batch boundaries, and the list given stays.
+    from spancast.codec import implementation
+    from spancast.pipeline.batcher import Batcher, BatchSettings
+
+    text_parts = full_record(9, messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    records = [full_record(0), vision_record(1), full_record(2), text_parts, vision_record(4), vision_record(5)]
+    given = list(records)
+    routed, _, _ = Route("d").select(records)
+    for size in (1, 2, 4, 512):
+        settings = BatchSettings(max_batch_records=size)
+        ours = Batcher(implementation(impl).TraceEncoder(), settings)
+        closed, invalid = ours.add_many(records, None, strip_media)
+        closed += [ours.flush()] if ours.records else []
+        reference = Batcher(implementation(impl).TraceEncoder(), settings)
+        expected, _ = reference.add_many(routed)
+        expected += [reference.flush()] if reference.records else []
+        assert invalid == [] and records == given
+        assert [bytes(b.body) for b in closed] == [bytes(b.body) for b in expected]
+        items = [r for b in closed for r in b.items]
+        assert items == routed and items[0] is records[0] and items[3] is text_parts
+        assert all(B64 not in json.dumps(r.messages) for r in items)

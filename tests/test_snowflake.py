@@ -47,10 +47,12 @@ def body_of(d, recs) -> dict:
 
 
 def rows_of(doc: dict) -> list[dict[str, str]]:
-    """The rows a statement request binds, column name -> bound text."""
+    """The rows a statement request binds, column name (as the statement names them) -> bound text."""
+    statement = doc["statement"]
+    names = statement[statement.index("(") + 1: statement.index(")")].split(", ")
     bindings = doc.get("bindings", {})
-    n = len(bindings) // len(NAMES)
-    return [{name: bindings[str(r * len(NAMES) + c + 1)]["value"] for c, name in enumerate(NAMES)} for r in range(n)]
+    n = len(bindings) // len(names)
+    return [{name: bindings[str(r * len(names) + c + 1)]["value"] for c, name in enumerate(names)} for r in range(n)]
 
 
 # ---------------------------------------------------------------- what Snowflake does with a row
@@ -386,7 +388,8 @@ class FakeSnowflake:
     ``posts`` and ``polls`` script the answers ("ok", "pending", "fail", "reset"); then "ok". A POST
     answered "pending" keeps its rows until a poll says "ok"."""
 
-    def __init__(self) -> None:
+    def __init__(self, ddl: str = contract.TABLE_DDL) -> None:
+        self.ddl = ddl  # the table it holds: every statement is checked against its columns and types
         self.posts: deque[str] = deque()
         self.polls: deque[str] = deque()
         self.rows: list[dict] = []  # inserted
@@ -442,7 +445,7 @@ class FakeSnowflake:
             return self._refuse(415, request.content_type)
         raw = await request.read()
         try:
-            contract.decode(raw, request.content_type)
+            contract.decode(raw, request.content_type, self.ddl)
             doc = json.loads(raw)
         except ValueError as exc:
             return self._refuse(422 if str(exc).startswith("422") else 400, str(exc))
@@ -583,3 +586,76 @@ def test_the_connection_test_probes_the_table():
         wrong = Broadcaster([contract.config(fake.base_url, token="not-the-token")]).test_connection("snowflake")
         assert not wrong.ok and wrong.status == 401 and "credentials" in wrong.hint
         assert "not-the-token" not in repr(wrong)
+
+
+# ================================================================ a table made from OpenRouter's instructions
+
+
+def test_columns_openrouter_names_exactly_the_columns_of_openrouters_table():
+    printed = contract.table_of(sf.snowflake_ddl(contract.DATABASE, contract.SCHEMA, contract.TABLE, "openrouter"))
+    assert list(printed.items()) == list(contract.table_of(contract.OPENROUTER_DDL).items())  # names, families
+    assert list(printed) == [name for name, _ in sf.OPENROUTER_COLUMNS]
+    assert not {"GENERATION_ID", "PROVIDER_ATTEMPTS"} & set(printed)
+    with pytest.raises(ConfigError, match="spancast or openrouter"):
+        sf.snowflake_ddl(columns="PUBLIC")
+    with pytest.raises(ConfigError, match="columns"):  # schema stays Snowflake's schema name
+        make_destination(config(columns="PUBLIC"))
+
+
+def test_a_table_made_from_openrouters_ddl_takes_the_rows_with_columns_openrouter():
+    recs = [full_record(i) for i in range(3)] + [attempts_record()]
+    with SinkThread(FakeSnowflake(contract.OPENROUTER_DDL)) as fake:
+        cfg = contract.config(fake.base_url, columns="openrouter")
+        probe = Broadcaster([cfg]).test_connection("snowflake")
+        assert probe.ok and probe.status == 200
+        d = burst(fake, recs, columns="openrouter")
+        assert fake.problems == [] and d["delivered"] == 4 and d["dropped"] == {}
+        # spancast's own table shape names columns this table lacks: the probe says so and nothing goes in
+        refused = Broadcaster([contract.config(fake.base_url)]).test_connection("snowflake")
+        assert not refused.ok and refused.status == 422 and "columns: openrouter" in refused.hint
+    salt = make_destination(cfg).id_salt
+    for got, rec in zip(fake.rows, recs):
+        full = ch.row(rec, salt)
+        assert set(got) == set(contract.table_of(contract.OPENROUTER_DDL))
+        assert (got["TRACE_ID"], got["SPAN_ID"], got["MODEL"]) == (full["TRACE_ID"], full["SPAN_ID"], rec.model)
+        assert int(got["TIMESTAMP"]) == rec.start_time_ns and int(got["TOTAL_TOKENS"]) == full["TOTAL_TOKENS"]
+        assert float(got["TOTAL_COST"]) == full["TOTAL_COST"] and got["SPAN_TYPE"] == "GENERATION"
+        assert got["METADATA"] == full["METADATA"] and got["INPUT"] == full["INPUT"]
+    assert fake.rows[-1]["STATUS"] == "error" and fake.rows[0]["USER_ID"] == recs[0].user
+
+
+def test_rows_in_openrouters_shape_leave_spancasts_columns_null_and_fail_on_a_not_null_one():
+    recs = [full_record(i) for i in range(2)]
+    with SinkThread(FakeSnowflake()) as fake:  # spancast's table holds every column of OpenRouter's
+        assert Broadcaster([contract.config(fake.base_url, columns="openrouter")]).test_connection("snowflake").ok
+        d = burst(fake, recs, columns="openrouter")
+        assert d["delivered"] == 2 and fake.problems == [] and "GENERATION_ID" not in fake.rows[0]
+    strict = contract.TABLE_DDL.replace("GENERATION_ID          VARCHAR", "GENERATION_ID          VARCHAR NOT NULL")
+    assert contract.not_null(strict) == {"GENERATION_ID"}
+    with SinkThread(FakeSnowflake(strict)) as fake:  # a table that requires GENERATION_ID refuses them
+        d = burst(fake, recs, columns="openrouter")
+        assert d["delivered"] == 0 and fake.rows == [] and "100072" in fake.problems[-1]
+        d = burst(fake, recs)
+        assert d["delivered"] == 2 and len(fake.rows) == 2
+
+
+def test_the_probe_on_openrouters_table_names_the_setting_that_fits():
+    with SinkThread(FakeSnowflake(contract.OPENROUTER_DDL)) as fake:
+        wrong = Broadcaster([contract.config(fake.base_url)]).test_connection("snowflake")
+        assert not wrong.ok and wrong.status == 422 and "columns: openrouter" in wrong.hint
+        assert "invalid identifier 'GENERATION_ID'" in fake.problems[-1] and fake.rows == []
+    lacking = contract.OPENROUTER_DDL.replace("SPAN_ID VARCHAR, ", "")  # an OpenRouter table without SPAN_ID
+    with SinkThread(FakeSnowflake(lacking)) as fake:
+        wrong = Broadcaster([contract.config(fake.base_url, columns="openrouter")]).test_connection("snowflake")
+        assert not wrong.ok and wrong.status == 422 and "columns: spancast" in wrong.hint
+
+
+def test_privacy_mode_sends_no_content_with_columns_openrouter():
+    needles = ["PROMPT-9d2 needle", "COMPLETION-61f needle", "REASONING-0ce needle", "MESSAGE-b38 needle"]
+    recs = [full_record(i, prompt=needles[0], completion=needles[1], reasoning=needles[2],
+                        messages=[{"role": "user", "content": needles[3]}]) for i in range(3)]
+    with SinkThread(FakeSnowflake(contract.OPENROUTER_DDL)) as fake:
+        d = burst(fake, recs, columns="openrouter", privacy_mode=True)
+    assert d["delivered"] == 3 and fake.problems == []
+    assert all(row["INPUT"] == row["OUTPUT"] == "" for row in fake.rows)  # every bound value is in a row
+    assert not any(n.split()[0] in json.dumps(fake.rows) for n in needles)

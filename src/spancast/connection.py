@@ -130,7 +130,7 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
     start = time.monotonic()
     status: int | None = None
-    excerpt = error = ""
+    excerpt = error = said = ""
     try:
         async with session.request(request.method, request.url, data=body, headers=headers) as resp:
             status = resp.status
@@ -148,6 +148,10 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
             await session.close()
     latency = time.monotonic() - start
     ok = status is not None and (200 <= status < 300 or status in also_ok)
+    # a receiver that accepts the probe but says in its answer that rows would not go in (BigQuery's insertErrors)
+    refused = destination.test_refusal(status, said) if ok else None
+    if refused:
+        return ConnectionResult(destination.name, False, status, latency, excerpt, error, refused)
     return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(destination, status, error, excerpt))
 
 

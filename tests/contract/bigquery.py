@@ -1,14 +1,18 @@
 """Contract data for bigquery: a config aimed at a local fake of tabledata.insertAll, and what BigQuery checks.
 
-The service account is generated here, at import time, with cryptography (a fresh RSA key per run: the
-golden request holds neither the key nor the JWT, since previews mask Authorization). The fake stands
-in for ``POST /bigquery/v2/projects/<p>/datasets/<d>/tables/<t>/insertAll``: a Bearer self-signed JWT
-whose RS256 signature verifies with the account's public key, with its kid, iss = sub = the account's
-email, aud = https://bigquery.googleapis.com/ and an unexpired exp at most an hour after iat (else 401,
-as Google answers); a JSON body of the insertAll request's shape, every row an insertId (unique in the
-request) and a json object whose keys are columns of bigquery_schema(), each value of the column's type
-as the legacy streaming API takes it (else 400). The connection test's probe row (one row carrying
-PROBE_COLUMN, which BigQuery would answer with an insertError and not insert) inserts nothing.
+The fake is written from Google's and OpenRouter's documentation, not checked against BigQuery: the weakest
+evidence the suite has (no BigQuery runs here). The service account is generated here, at import time, with
+cryptography (a fresh RSA key per run: the golden request holds neither the key nor the JWT, since previews
+mask Authorization). The fake stands in for ``POST /bigquery/v2/projects/<p>/datasets/<d>/tables/<t>/insertAll``:
+a Bearer self-signed JWT whose RS256 signature verifies with the account's public key, with its kid, iss =
+sub = the account's email, aud = https://bigquery.googleapis.com/ and an unexpired exp at most an hour after
+iat (else 401, as Google answers); a JSON body of the insertAll request's shape, every row an insertId
+(unique in the request) and a json object whose keys are columns of the table it holds (:data:`TABLE_DDL`,
+spancast's, or :data:`OPENROUTER_DDL`, one made from OpenRouter's instructions), each value of the column's
+type as the legacy streaming API takes it, and every REQUIRED column present. BigQuery lists a row it refuses
+in a 200's insertErrors ("no such field: x.", "Missing required field: x."); the fake answers 400 with that
+message instead. The connection test's probe row (one row carrying PROBE_COLUMN, which BigQuery would answer
+with an insertError and not insert) inserts nothing, but its other columns are checked as a row's are.
 """
 
 import base64
@@ -20,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from spancast.destinations.bigquery import AUDIENCE, COLUMNS, KIND, PROBE_COLUMN
+from spancast.destinations.bigquery import AUDIENCE, KIND, PROBE_COLUMN, bigquery_schema
 
 PROJECT, DATASET, TABLE = "spancast-contract", "observability", "openrouter_traces"
 CLIENT_EMAIL = f"spancast-writer@{PROJECT}.iam.gserviceaccount.com"
@@ -41,8 +45,22 @@ PATH = f"/bigquery/v2/projects/{PROJECT}/datasets/{DATASET}/tables/{TABLE}/inser
 METHOD = "POST"
 CONTENT_TYPE = "application/json"
 BODY = "insertall"
-_TYPES = dict(COLUMNS)
-_REQUIRED = {"generation_id", "timestamp"}
+#: The table the fake holds by default: spancast's, as bigquery_schema().ddl prints it for a user to create.
+TABLE_DDL = bigquery_schema(PROJECT, DATASET, TABLE).ddl
+#: A table made from OpenRouter's instructions, written here from its BigQuery page
+#: (https://openrouter.ai/docs/guides/features/broadcast/bigquery; spec §3.17): the lower-case columns its
+#: queries name, attributes / input / output / metadata / model_parameters / resource_attributes JSON, and the
+#: ``tags`` ARRAY<STRING> its schema notes mention (spancast never writes it). OpenRouter shows the exact DDL
+#: only in its dashboard: the scalar types are the natural ones for what the page says each column holds
+#: (TIMESTAMP as it says), and every column is NULLABLE (the page names none REQUIRED).
+OPENROUTER_DDL = f"""CREATE TABLE `{PROJECT}.{DATASET}.{TABLE}` (
+  trace_id STRING, span_id STRING, timestamp TIMESTAMP, user_id STRING, session_id STRING, model STRING,
+  provider_name STRING, api_key_name STRING, status STRING, level STRING, finish_reason STRING,
+  duration_ms FLOAT64, prompt_tokens INT64, completion_tokens INT64, total_tokens INT64, total_cost FLOAT64,
+  attributes JSON, input JSON, output JSON, metadata JSON, model_parameters JSON, resource_attributes JSON,
+  tags ARRAY<STRING>
+)
+PARTITION BY DATE(timestamp);"""
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
@@ -91,10 +109,27 @@ def check_auth(headers) -> str | None:
     return None
 
 
-def _check_value(column: str, value, where: str) -> None:
-    kind = _TYPES[column]
+def table_of(ddl: str) -> tuple[dict[str, str], set[str]]:
+    """A CREATE TABLE statement's columns (name -> type) and the REQUIRED ones (NOT NULL)."""
+    start = ddl.index("(") + 1
+    depth, end = 1, start
+    while depth:  # to the parenthesis that closes the column list (OPTIONS (...) may follow)
+        depth += {"(": 1, ")": -1}.get(ddl[end], 0)
+        end += 1
+    inside = ddl[start: end - 1]
+    types, required = {}, set()
+    for column in re.split(r",\s*", inside.strip()):
+        name, kind, *rest = column.split()
+        types[name] = kind
+        if rest[:2] == ["NOT", "NULL"]:
+            required.add(name)
+    return types, required
+
+
+def _check_value(column: str, value, where: str, types: dict[str, str], required: set[str]) -> None:
+    kind = types[column]
     if value is None:
-        if column in _REQUIRED:
+        if column in required:
             raise ValueError(f"{where}: Missing required field: {column}.")
         return
     ok = {
@@ -104,6 +139,7 @@ def _check_value(column: str, value, where: str) -> None:
         "BOOL": lambda v: isinstance(v, bool),
         "TIMESTAMP": lambda v: isinstance(v, str) and _TIMESTAMP.fullmatch(v),
         "JSON": lambda v: isinstance(v, str),
+        "ARRAY<STRING>": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     }[kind](value)
     if not ok:
         raise ValueError(f"{where}: Cannot convert value to {kind.lower()}.")
@@ -135,8 +171,10 @@ def rows(body: bytes) -> list[dict]:
     return given
 
 
-def decode(body: bytes, content_type: str) -> list[str]:
-    """The generation_ids a request inserts: none for the connection test's probe."""
+def decode(body: bytes, content_type: str, ddl: str = TABLE_DDL) -> list[str]:
+    """The generation_ids a request inserts (the insertIds, in a table without that column): none for the
+    connection test's probe; every row's keys must be columns of the table (ddl) and its values of their types."""
+    types, required = table_of(ddl)
     given = rows(body)
     if len(given) == 1 and given[0]["json"].get(PROBE_COLUMN) is True:
         values = {k: v for k, v in given[0]["json"].items() if k != PROBE_COLUMN}
@@ -146,9 +184,9 @@ def decode(body: bytes, content_type: str) -> list[str]:
         probe = False
     for n, entry in enumerate(given):
         values = entry["json"]
-        unknown = set(values) - set(_TYPES)
+        unknown = set(values) - set(types)
         if unknown:
             raise ValueError(f"rows[{n}]: no such field: {min(unknown)}.")
-        for column in _TYPES:
-            _check_value(column, values.get(column), f"rows[{n}]")
-    return [] if probe else [entry["json"]["generation_id"] for entry in given]
+        for column in types:
+            _check_value(column, values.get(column), f"rows[{n}]", types, required)
+    return [] if probe else [entry["json"].get("generation_id", entry["insertId"]) for entry in given]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,6 +63,25 @@ STATUS_OK, STATUS_ERROR = 1, 2
 ORIGINAL_TRACE_ID = "spancast.original_trace_id"
 ORIGINAL_PARENT_ID = "spancast.original_parent_span_id"
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def plain_messages(messages: Any) -> bool:
+    """True when no message can hold media (every content a plain string or absent, no audio): the routes'
+    fast path (spancast.routing.media), here so that append_many can check records as it encodes them."""
+    if messages.__class__ is not list:
+        return False
+    for message in messages:
+        if message.__class__ is not dict:
+            return False
+        content = message.get("content")
+        if content.__class__ is str:
+            if content[:5] == "data:":
+                return False
+        elif content is not None:
+            return False
+        if "audio" in message:
+            return False
+    return True
 
 
 def hash64(data: bytes, seed: int) -> int:
@@ -653,18 +673,23 @@ class TraceEncoder:
         return self.size - before
 
     def append_many(
-        self, records: list, start: int, max_records: int, max_bytes: int, errors: list
+        self, records: list, start: int, max_records: int, max_bytes: int, errors: list, media_from: int = sys.maxsize
     ) -> tuple[int, str | None]:
         """Append records[start:] until the request is full; returns (next index, why it stopped).
 
         Stops with "records" when it holds max_records, with "bytes" when the next record would make
         it larger than max_bytes (that record is not added) or it has reached max_bytes, and with None
         when every record is in. A record that cannot be encoded is skipped and (index, EncodeError)
-        is appended to errors."""
+        is appended to errors. From index media_from on, a record whose messages may hold media
+        (plain_messages) is not added: it stops with "media" at its index, for the caller to strip it."""
         i = start
         while i < len(records):
             if self.records >= max_records:
                 return i, "records"
+            if i >= media_from:
+                record = records[i]
+                if isinstance(record, Generation) and record.messages is not None and not plain_messages(record.messages):
+                    return i, "media"
             try:
                 added = self.append(records[i], max_bytes)
             except EncodeError as exc:

@@ -234,5 +234,10 @@ class Destination:
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
         return decide(status, headers, retryable=self.retryable)
 
+    def test_refusal(self, status: int | None, answer: str) -> str | None:
+        """Why a connection test the receiver answered with a 2xx still failed, from the start of its answer
+        (BigQuery's 200 lists the rows it would not take); None, the default: a 2xx passes."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} type={self.type}>"

@@ -54,9 +54,10 @@ insertAll of one row that cannot go in: the test record's row plus a column no t
 (:data:`PROBE_COLUMN`), skipInvalidRows and ignoreUnknownValues false. insertAll needs
 bigquery.tables.updateData, tables.get and datasets.get, so the probe passes only when the JWT is accepted
 (else 401), the project, dataset and table exist (404) and the account may insert (403); BigQuery answers
-200 with insertErrors naming the probe column (and any column the table lacks: in the test's excerpt). A
-tables.get would pass with read-only credentials; an insertAll of zero rows is refused with a 400 ("No rows
-present in the request").
+200 with insertErrors naming the probe column. When they name any other column (one the table lacks, as a
+table made from OpenRouter's instructions lacks spancast's extra ones) the test fails, its hint naming the
+``schema`` setting that fits (:meth:`BigQueryDestination.test_refusal`). A tables.get would pass with
+read-only credentials; an insertAll of zero rows is refused with a 400 ("No rows present in the request").
 
 The table (:data:`COLUMNS`; :func:`bigquery_schema` gives the ``bq mk`` schema and the CREATE TABLE):
 spancast.destinations.clickhouse's row, column for column, lower-cased (as OpenRouter's BigQuery page names
@@ -67,6 +68,14 @@ output, metadata, model_parameters, provider_attempts (sent as JSON text, which 
 the JSON column; null when the record has nothing). Absent scalars are the type's zero, as in ClickHouse
 and Snowflake. input and output are the only columns with content: under privacy mode both are null. The
 DDL partitions by DATE(timestamp) (streaming takes rows dated within BigQuery's window around the present).
+
+``schema: openrouter`` is for a table made from OpenRouter's setup instructions instead
+(:data:`OPENROUTER_COLUMNS`: the columns OpenRouter's BigQuery page names, spec §3.17: its typed columns
+and its JSON ones, resource_attributes included; no generation_id, span_type or provider_attempts): rows and
+the probe carry those columns only, so a table holding them (and any other NULLABLE or REPEATED ones, such
+as the ``tags`` ARRAY<STRING> the page mentions, left null or empty) takes them. The insertId stays the
+generation's. OpenRouter shows its DDL only in its dashboard, so this shape is read from its page, not from
+the DDL itself; ``bigquery_schema(..., schema="openrouter")`` gives a table of that shape.
 """
 
 from __future__ import annotations
@@ -78,7 +87,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import msgspec
@@ -92,7 +101,8 @@ from ._secret import merge_headers
 from .base import CommonSettings, Destination, Request, Secret
 from .events import EventEncoder
 
-__all__ = ["COLUMNS", "BigQueryDestination", "BigQuerySchema", "BigQuerySettings", "bigquery_schema", "row"]
+__all__ = ["COLUMNS", "OPENROUTER_COLUMNS", "BigQueryDestination", "BigQuerySchema", "BigQuerySettings",
+           "bigquery_schema", "openrouter_row", "row"]
 
 DEFAULT_BASE_URL = "https://bigquery.googleapis.com"
 DEFAULT_DATASET = "openrouter"
@@ -122,8 +132,16 @@ def _columns() -> tuple[tuple[str, str], ...]:
 
 #: (name, BigQuery type) of every column, in the order rows carry them and the DDL declares them.
 COLUMNS: tuple[tuple[str, str], ...] = _columns()
+#: The columns OpenRouter's BigQuery page names (``schema: openrouter``), with the types row() writes them as.
+OPENROUTER_COLUMNS: tuple[tuple[str, str], ...] = tuple((name, kind) for name, kind in COLUMNS if name in {
+    "trace_id", "span_id", "timestamp", "user_id", "session_id", "model", "provider_name", "api_key_name", "status",
+    "level", "finish_reason", "duration_ms", "prompt_tokens", "completion_tokens", "total_tokens", "total_cost",
+    "attributes", "input", "output", "metadata", "model_parameters", "resource_attributes"})
+_SHAPES = {"spancast": COLUMNS, "openrouter": OPENROUTER_COLUMNS}
 _CONVERT = tuple((name, name.lower(), kind) for name, kind in _ch.COLUMNS)
 _INT64_MAX = 2**63 - 1
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")  # a BigQuery column name
+_FIELD = re.compile(r"(?:no such|[Mm]issing required) field: ([A-Za-z_][A-Za-z0-9_]{0,299})")
 _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")
 _TABLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
@@ -159,9 +177,10 @@ class BigQuerySchema(NamedTuple):
 
 
 def bigquery_schema(project: str | None = None, dataset: str = DEFAULT_DATASET,
-                    table: str = DEFAULT_TABLE) -> BigQuerySchema:
+                    table: str = DEFAULT_TABLE, schema: str = "spancast") -> BigQuerySchema:
     """The destination's table as a ``bq mk`` JSON schema and a CREATE TABLE statement (partitioned by
-    DATE(timestamp)); ConfigError for a name the destination would refuse. With bq::
+    DATE(timestamp)), for schema "spancast" or "openrouter"; ConfigError for a name the destination would
+    refuse. With bq::
 
         bq mk --table --time_partitioning_field timestamp --schema schema.json project:dataset.table
     """
@@ -169,11 +188,14 @@ def bigquery_schema(project: str | None = None, dataset: str = DEFAULT_DATASET,
              _check(_TABLE, table, "table", "letters, digits, _ and -")]
     if project is not None:
         names.insert(0, _check(_PROJECT, project, "projectId", "a project id such as my-project"))
+    if schema not in _SHAPES:
+        raise ConfigError("schema", f"expected spancast or openrouter, got {schema!r}")
+    chosen = _SHAPES[schema]
     fields = [{"name": name, "type": kind, "mode": "REQUIRED" if name in _REQUIRED else "NULLABLE"}
-              for name, kind in COLUMNS]
-    width = max(len(name) for name, _ in COLUMNS)
+              for name, kind in chosen]
+    width = max(len(name) for name, _ in chosen)
     columns = ",\n".join(f"  {name.ljust(width)} {kind}{' NOT NULL' if name in _REQUIRED else ''}"
-                         for name, kind in COLUMNS)
+                         for name, kind in chosen)
     ddl = (f"CREATE TABLE IF NOT EXISTS `{'.'.join(names)}` (\n{columns}\n)\nPARTITION BY DATE(timestamp)\n"
            "OPTIONS (description = 'LLM generations delivered by spancast, one row per generation');\n")
     return BigQuerySchema(fields, ddl)
@@ -218,10 +240,20 @@ def insert_id(generation_id: str) -> str:
     return "h-" + hashlib.blake2b(generation_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _render(resource_attributes: str | None, salt: int = 0) -> Callable[[Any], bytes]:
+def openrouter_row(rec: Any, resource_attributes: str | None = None, salt: int = 0) -> dict[str, Any]:
+    """row() with only the columns of a table in OpenRouter's shape (OPENROUTER_COLUMNS)."""
+    full = row(rec, resource_attributes, salt)
+    return {name: full[name] for name, _ in OPENROUTER_COLUMNS}
+
+
+def _render(resource_attributes: str | None, salt: int = 0, schema: str = "spancast") -> Callable[[Any], bytes]:
+    names = [name for name, _ in _SHAPES[schema]]
+
     def render(rec: Any) -> bytes:
         values = row(rec, resource_attributes, salt)
-        return orjson.dumps({"insertId": insert_id(values["generation_id"]), "json": values})
+        # the insertId is the generation's in either shape (OpenRouter's table has no column for it)
+        shaped = values if schema == "spancast" else {name: values[name] for name in names}
+        return orjson.dumps({"insertId": insert_id(values["generation_id"]), "json": shaped})
 
     return render
 
@@ -252,6 +284,10 @@ class BigQuerySettings(CommonSettings, kw_only=True, forbid_unknown_fields=True)
     resource: Annotated[dict[str, Any], msgspec.Meta(
         description="extra attributes for the resource_attributes column (service.name defaults to spancast)",
     )] = {}
+    schema: Annotated[Literal["spancast", "openrouter"], msgspec.Meta(
+        description="the table's shape: spancast (bigquery_schema()) or openrouter (a table made from OpenRouter's"
+                    " setup instructions: its columns only)",
+    )] = "spancast"
 
     def __post_init__(self) -> None:
         # The key as a Secret whichever way it came, so no repr ever shows it.
@@ -308,7 +344,7 @@ class BigQueryDestination(Destination):
         self.resource_attributes = resource
         path = f"/bigquery/v2/projects/{s.project_id}/datasets/{s.dataset}/tables/{s.table}/insertAll"
         self.url = s.base_url.rstrip("/") + path
-        self._render = _render(resource, self.id_salt)
+        self._render = _render(resource, self.id_salt, s.schema)
         flags = {"kind": KIND, "skipInvalidRows": s.skip_invalid_rows, "ignoreUnknownValues": False}
         self._prefix = orjson.dumps(flags)[:-1] + b',"rows":['
         self._headers = merge_headers(s.headers, {"Content-Type": "application/json", "Accept": "application/json",
@@ -344,10 +380,37 @@ class BigQueryDestination(Destination):
         """The permission probe: an insertAll of one row that cannot go in (see the module docstring)."""
         from ..connection import test_record  # the test record is the connection module's
 
-        values = {**row(test_record(), self.resource_attributes, self.id_salt), PROBE_COLUMN: True}
+        shaped = openrouter_row if self.settings.schema == "openrouter" else row
+        values = {**shaped(test_record(), self.resource_attributes, self.id_salt), PROBE_COLUMN: True}
         body = orjson.dumps({"kind": KIND, "skipInvalidRows": False, "ignoreUnknownValues": False,
                              "rows": [{"insertId": "spancast-connection-test", "json": values}]})
         return self.request(body), frozenset()
+
+    def test_refusal(self, status: int | None, answer: str) -> str | None:
+        """Why the probe's 200 still means rows would not go in: its insertErrors name a column other than the
+        probe's (the table lacks a column this destination writes, or refuses its value); None when they name
+        only the probe column, or cannot be read."""
+        try:
+            entries = json.loads(answer).get("insertErrors") or []
+            named = {err.get("location") for e in entries for err in e.get("errors") or []
+                     if err.get("reason") == "invalid"}
+        except (ValueError, AttributeError, TypeError):  # cut short at 4 KiB, or not BigQuery's answer
+            return None
+        others = named - {PROBE_COLUMN, None, ""}
+        if not others:
+            return None
+        # only names that look like columns are repeated: the answer is the receiver's text, not ours
+        return self._misfit(sorted(n for n in others if isinstance(n, str) and _COLUMN.fullmatch(n)))
+
+    def _misfit(self, columns: list[str]) -> str:
+        """The hint for a table that refuses the columns of this destination's rows (names: the first three)."""
+        named = f" ({', '.join(columns[:3])})" if columns else ""
+        if self.settings.schema == "openrouter":
+            return (f"the table does not fit rows in OpenRouter's shape{named}: create it from OpenRouter's setup"
+                    " instructions or bigquery_schema(..., schema='openrouter'), or set schema: spancast for a table"
+                    " made from bigquery_schema()")
+        return (f"the table does not fit spancast's rows{named}: create it from bigquery_schema(), or set schema:"
+                " openrouter for a table made from OpenRouter's setup instructions")
 
     # ------------------------------------------------------------ answers
 
@@ -409,6 +472,8 @@ class BigQueryDestination(Destination):
                         " refuses them; enable billing on the project")
             return ("credentials lack permission: the service account needs BigQuery Data Editor on the dataset"
                     " (bigquery.tables.updateData and tables.get), and the BigQuery API enabled in projectId")
+        if status == 400 and ("no such field" in text or "missing required field" in text):
+            return self._misfit(sorted(set(_FIELD.findall(excerpt)) - {PROBE_COLUMN}))
         if status == 404:
             return ("no such project, dataset or table, or a wrong baseUrl path: create the table from"
                     " spancast.destinations.bigquery.bigquery_schema(project, dataset, table) (.ddl, or .fields_json()"

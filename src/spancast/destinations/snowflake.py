@@ -57,8 +57,18 @@ PROVIDER_ATTEMPTS (NULL when the record has nothing for them). Absent scalars ar
 in ClickHouse. INPUT and OUTPUT are the only columns with content: under privacy mode both are NULL.
 :func:`snowflake_ddl` prints the CREATE TABLE; the role needs USAGE on the warehouse, database and
 schema and INSERT on the table. OpenRouter's own DDL is shown only in its dashboard: a table made from
-it lacks spancast's extra columns (the probe says so). Delivery is at least once: deduplicate on
-GENERATION_ID when exact counts matter.
+it lacks spancast's extra columns (the probe fails with 422, invalid identifier, and says to set
+``columns``). Delivery is at least once: deduplicate on GENERATION_ID when exact counts matter.
+
+``columns: openrouter`` is for a table made from OpenRouter's setup instructions instead (the setting is
+not called ``schema``, as clickhouse's and bigquery's are, because ``schema`` is OpenRouter's name for the
+Snowflake schema). :data:`OPENROUTER_COLUMNS` are clickhouse's ``schema: openrouter`` columns with
+Snowflake's types, the five JSON ones VARIANT as OpenRouter's Snowflake page says (spec §3.16): the
+statement and the probe name those columns only, so a table holding them (and any others, left NULL)
+takes the rows. The shape is read from OpenRouter's pages, not from its DDL: its Snowflake page's
+queries name every column but SPAN_ID, which comes from "same column names as ClickHouse" and BigQuery's
+page; a table without it fails the probe (000904). ``snowflake_ddl(..., columns="openrouter")`` prints a
+table of that shape.
 """
 
 from __future__ import annotations
@@ -69,7 +79,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -82,7 +92,8 @@ from ._secret import check_header_value, merge_headers
 from .base import CommonSettings, Destination, Request, Secret
 from .events import EventEncoder
 
-__all__ = ["COLUMNS", "SnowflakeDestination", "SnowflakeSettings", "StatementEncoder", "row_values", "snowflake_ddl"]
+__all__ = ["COLUMNS", "OPENROUTER_COLUMNS", "SnowflakeDestination", "SnowflakeSettings", "StatementEncoder",
+           "row_values", "snowflake_ddl"]
 
 DEFAULT_DATABASE = "SNOWFLAKE_LEARNING_DB"
 DEFAULT_SCHEMA = "PUBLIC"
@@ -97,17 +108,36 @@ _HANDLE = re.compile(r"[0-9A-Za-z-]{1,128}")
 _AUTH_HEADERS = frozenset({"authorization", "x-snowflake-authorization-token-type"})
 
 _TYPES = {"String": "VARCHAR", "UInt64": "NUMBER(38,0)", "UInt8": "BOOLEAN", "Float64": "FLOAT",
-          "DateTime": "TIMESTAMP_NTZ(9)"}
+          "DateTime": "TIMESTAMP_NTZ(9)", "DateTime64(3)": "TIMESTAMP_NTZ(9)"}
 _VARIANT = frozenset({"ATTRIBUTES", "INPUT", "OUTPUT", "METADATA", "MODEL_PARAMETERS", "PROVIDER_ATTEMPTS"})
 #: (name, Snowflake type) of every column, in the order rows carry them and the DDL declares them.
 COLUMNS: tuple[tuple[str, str], ...] = tuple(
     (name, "VARIANT" if name in _VARIANT else _TYPES[kind]) for name, kind in _ch.COLUMNS)
+#: The columns of a table made from OpenRouter's instructions (``columns: openrouter``): clickhouse's
+#: OPENROUTER_COLUMNS, with Snowflake's types and its five JSON columns VARIANT, as OpenRouter's page says.
+OPENROUTER_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (name, "VARIANT" if name in _VARIANT else _TYPES[kind]) for name, kind in _ch.OPENROUTER_COLUMNS)
 _CAST = {"VARCHAR": "{}", "NUMBER(38,0)": "{}::NUMBER(38,0)", "BOOLEAN": "{}::BOOLEAN", "FLOAT": "{}::FLOAT",
          "TIMESTAMP_NTZ(9)": "TO_TIMESTAMP_NTZ({}::NUMBER(38,0), 9)", "VARIANT": "PARSE_JSON(NULLIF({}, ''))"}
-_SELECT = ", ".join(_CAST[kind].format(f"column{i}") for i, (_, kind) in enumerate(COLUMNS, 1))
-_NAMES = ", ".join(name for name, _ in COLUMNS)
-_GROUP = ("(" + ", ".join("?" * len(COLUMNS)) + ")").encode()  # one row's placeholders
 _BINDING = b'"%d":{"type":"TEXT","value":%s}'
+
+
+class _Shape(NamedTuple):
+    """What a table's columns make of the statement: its column list, SELECT list and one row's placeholders."""
+
+    columns: tuple[tuple[str, str], ...]
+    names: str
+    select: str
+    group: bytes
+
+    @classmethod
+    def of(cls, columns: tuple[tuple[str, str], ...]) -> _Shape:
+        return cls(columns, ", ".join(name for name, _ in columns),
+                   ", ".join(_CAST[kind].format(f"column{i}") for i, (_, kind) in enumerate(columns, 1)),
+                   ("(" + ", ".join("?" * len(columns)) + ")").encode())
+
+
+_SHAPES = {"spancast": _Shape.of(COLUMNS), "openrouter": _Shape.of(OPENROUTER_COLUMNS)}
 
 
 def check_identifier(name: Any, where: str) -> str:
@@ -123,19 +153,26 @@ def _target(database: str, schema: str, table: str) -> str:
                                                               (table, "table")))
 
 
-def snowflake_ddl(database: str = DEFAULT_DATABASE, schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE) -> str:
-    """The CREATE TABLE statement for the destination's table; ConfigError for a name that is not plain."""
+def snowflake_ddl(database: str = DEFAULT_DATABASE, schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE,
+                  columns: str = "spancast") -> str:
+    """The CREATE TABLE statement for the destination's table (columns "spancast", or "openrouter": a table in
+    the shape of OpenRouter's); ConfigError for a name that is not plain."""
     target = _target(database, schema, table)
-    width = max(len(name) for name, _ in COLUMNS)
-    columns = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS {target} (\n{columns}\n);\n"
+    if columns not in _SHAPES:
+        raise ConfigError("columns", f"expected spancast or openrouter, got {columns!r}")
+    chosen = _SHAPES[columns].columns
+    width = max(len(name) for name, _ in chosen)
+    lines = ",\n".join(f"    {name.ljust(width)} {kind}" for name, kind in chosen)
+    return f"CREATE TABLE IF NOT EXISTS {target} (\n{lines}\n);\n"
 
 
-def row_values(rec: Any, salt: int = 0) -> list[bytes]:
-    """One record's column values, in COLUMNS order, each a JSON string literal (every binding is TEXT):
-    clickhouse's row (EncodeError naming a field of the wrong type), TIMESTAMP in nanoseconds."""
+def row_values(rec: Any, salt: int = 0, columns: str = "spancast") -> list[bytes]:
+    """One record's column values, in the order of the shape's columns, each a JSON string literal (every
+    binding is TEXT): clickhouse's row (EncodeError naming a field of the wrong type), TIMESTAMP in nanoseconds."""
     row = _ch.row(rec, salt)
     row["TIMESTAMP"] = row["START_TIME_NS"]
+    if columns != "spancast":
+        row = {name: row[name] for name, _ in _SHAPES[columns].columns}
     out = []
     for value in row.values():
         if type(value) is int:
@@ -156,16 +193,19 @@ class StatementEncoder(EventEncoder):
     """A batch as one SQL API request body: the statement grows by a placeholder group per row and the
     bindings by a row of values, so the body is joined at finish(); ``size`` is its exact length."""
 
-    def __init__(self, head: bytes, middle: bytes, tail: bytes, salt: int = 0) -> None:
+    def __init__(self, head: bytes, middle: bytes, tail: bytes, salt: int = 0, columns: str = "spancast") -> None:
         # prefix: up to the first group; suffix: from after the last group to the end (EventEncoder.size)
-        super().__init__(functools.partial(row_values, salt=salt), prefix=head, separator=b",", suffix=middle + tail)
+        super().__init__(functools.partial(row_values, salt=salt, columns=columns), prefix=head, separator=b",",
+                         suffix=middle + tail)
         self.middle, self.tail = middle, tail
+        shape = _SHAPES[columns]
+        self.ncolumns, self.group = len(shape.columns), shape.group
 
     def append(self, record: Any, max_bytes: int = -1) -> int:
         cells = self._render(record)
-        first = self.records * len(COLUMNS) + 1
+        first = self.records * self.ncolumns + 1
         chunk = b",".join([_BINDING % (first + i, v) for i, v in enumerate(cells)])
-        added = len(_GROUP) + len(chunk) + (3 if self.records else 0)  # ", " between groups, "," between rows
+        added = len(self.group) + len(chunk) + (3 if self.records else 0)  # ", " between groups, "," between rows
         if max_bytes >= 0 and self.records and self.size + added > max_bytes:
             return 0
         self._chunks.append(chunk)
@@ -174,7 +214,7 @@ class StatementEncoder(EventEncoder):
         return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
 
     def finish(self) -> bytes:
-        data = b"".join((self.prefix, b", ".join([_GROUP] * self.records), self.middle, b",".join(self._chunks),
+        data = b"".join((self.prefix, b", ".join([self.group] * self.records), self.middle, b",".join(self._chunks),
                          self.tail))
         self.reset()
         return data
@@ -203,8 +243,13 @@ class SnowflakeSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True
         description="warehouse that runs the INSERTs (case-sensitive)",
     )] = DEFAULT_WAREHOUSE
     table: Annotated[str, msgspec.Meta(
-        description="the table rows go into; it needs every column snowflake_ddl() creates (case-sensitive)",
+        description="the table rows go into; it needs every column snowflake_ddl() creates for that columns"
+                    " setting (case-sensitive)",
     )] = DEFAULT_TABLE
+    columns: Annotated[Literal["spancast", "openrouter"], msgspec.Meta(
+        description="the table's columns: spancast (snowflake_ddl()) or openrouter (a table made from OpenRouter's"
+                    " setup instructions: its columns only); schema is Snowflake's schema name",
+    )] = "spancast"
     role: Annotated[str | None, msgspec.Meta(
         description="role the statements run as (none: the user's default role)",
     )] = None
@@ -261,11 +306,12 @@ class SnowflakeDestination(Destination):
         self.target = _target(s.database, s.schema, s.table)
         context = {"timeout": s.statement_timeout_s, "database": s.database, "schema": s.schema,
                    "warehouse": s.warehouse, **({"role": s.role} if s.role is not None else {})}
-        insert = f"INSERT INTO {self.target} ({_NAMES}) SELECT {_SELECT} FROM (VALUES "
+        shape = _SHAPES[s.columns]
+        insert = f"INSERT INTO {self.target} ({shape.names}) SELECT {shape.select} FROM (VALUES "
         self._head = b'{"statement":"' + _text(insert)
         self._middle = b'","bindings":{'
         self._tail = b"}," + orjson.dumps(context)[1:]
-        probe = insert + "(" + ", ".join(["NULL"] * len(COLUMNS)) + ")) WHERE FALSE"
+        probe = insert + "(" + ", ".join(["NULL"] * len(shape.columns)) + ")) WHERE FALSE"
         self._probe = orjson.dumps({"statement": probe, **context})
         auth = {"Authorization": f"Bearer {s.token}", "X-Snowflake-Authorization-Token-Type": TOKEN_TYPE,
                 "Accept": "application/json", "User-Agent": "spancast"}
@@ -274,7 +320,7 @@ class SnowflakeDestination(Destination):
 
     def new_encoder(self, format: str | None = None) -> StatementEncoder:
         """One INSERT statement per batch (format is ignored: rows have one rendering)."""
-        return StatementEncoder(self._head, b")" + self._middle, self._tail, self.id_salt)
+        return StatementEncoder(self._head, b")" + self._middle, self._tail, self.id_salt, self.settings.columns)
 
     def request(self, body: bytes) -> Request:
         """The POST of one statement; its requestId is derived from the body, so a retry repeats it."""
@@ -327,8 +373,12 @@ class SnowflakeDestination(Destination):
             return "the role may not insert: it needs USAGE on the database and schema and INSERT on the table"
         if code == "000606" or "warehouse" in text:
             return "no usable warehouse: check warehouse, and that the role has USAGE on it"
+        if (code == "000904" or "invalid identifier" in text) and self.settings.columns == "openrouter":
+            return ("the table lacks columns of OpenRouter's table: compare it with snowflake_ddl(..., columns="
+                    "'openrouter'), or set columns: spancast for a table made from snowflake_ddl()")
         if code == "000904" or "invalid identifier" in text:
-            return "the table lacks columns spancast writes: compare it with snowflake_ddl()"
+            return ("the table lacks columns spancast writes: compare it with snowflake_ddl(), or set columns:"
+                    " openrouter for a table made from OpenRouter's instructions")
         return None
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ batch and starts the next one; a lone record larger than the limit is a batch of
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -97,13 +98,16 @@ class Batcher:
             raise invalid[0][1]
         return closed
 
-    def add_many(self, records: list[Any], positions: list[int] | None = None
-                 ) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
+    def add_many(self, records: list[Any], positions: list[int] | None = None,
+                 strip: Callable[[Any], Any] | None = None) -> tuple[list[Batch], list[tuple[Any, Exception]]]:
         """Add a chunk of records at once (the encoder runs the per-record loop); returns the batches
         this closed and the records that could not be encoded, each with its error. With positions
         (one per record), each batch carries its records' positions and refused_positions lists the
-        refused records' ones."""
+        refused records' ones. With strip, each record whose messages may hold media (the encoder checks
+        it as it comes to it) is replaced by strip(record), in the batch and in what is sent; the list
+        given is not changed."""
         s = self.settings
+        media_from = 0 if strip is not None else sys.maxsize
         closed: list[Batch] = []
         invalid: list[tuple[Any, Exception]] = []
         tracked = positions is not None
@@ -112,11 +116,12 @@ class Batcher:
             if self._positions is None:
                 self._positions = []
         i, n = 0, len(records)
+        records_copied = False
         while i < n:
             if not self._items:
                 self._opened_at = self.clock()
             errors: list[tuple[int, Exception]] = []
-            j, full = self.encoder.append_many(records, i, s.max_batch_records, s.max_batch_bytes, errors)
+            j, full = self.encoder.append_many(records, i, s.max_batch_records, s.max_batch_bytes, errors, media_from)
             if errors:
                 bad = {k for k, _ in errors}
                 self._items.extend(r for k, r in enumerate(records[i:j], i) if k not in bad)
@@ -129,6 +134,12 @@ class Batcher:
                 if tracked:
                     self._positions.extend(positions[i:j])  # type: ignore[union-attr, index]
             i = j
+            if full == "media":
+                records = records if records_copied else list(records)
+                records_copied = True
+                records[i] = strip(records[i])  # type: ignore[misc]
+                media_from = i + 1  # the stripped record may still look like media to the quick check
+                continue
             if full is not None and self._items:
                 closed.append(self._close(full))
         return closed, invalid

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from ..routing.media import strip_media
 from .backlog import Backlog
 from .batcher import Batcher, BatchSettings
 from .ledger import Progress, runs
@@ -162,6 +163,9 @@ class Lane:
             batcher, sender, backlog, route = self.batcher, self.sender, self.backlog, self.destination.route
             limit = batcher.settings.max_batch_records
             name, tracked = self.destination.name, self.progress is not None
+            # A route that only strips media leaves the check to the encoder, which reads each record just
+            # before encoding it; a pass of its own over the slice met every record cold (+11% CPU a record).
+            strip = strip_media if route.strips_media_only else None
             while self.cursor < backlog.end and sender.waiting < AHEAD_BATCHES:
                 records, only = backlog.read_for(self.cursor, limit - batcher.records)
                 start = self.cursor
@@ -172,7 +176,7 @@ class Lane:
                     continue
                 # Past the cursor, a record is in the batcher or counted here: the stats stay balanced.
                 kept: list[int] | None = [] if tracked else None
-                records, filtered, sampled_out = route.select(records, kept)
+                records, filtered, sampled_out = route.select(records, kept, media=strip is None)
                 if filtered or sampled_out:
                     self.stats.filtered += filtered
                     self.stats.sampled_out += sampled_out
@@ -181,11 +185,11 @@ class Lane:
                     if filtered or sampled_out:
                         taken = set(positions)
                         self._settled([p for p in range(start, self.cursor) if p not in taken])
-                    closed, invalid = batcher.add_many(records, positions)
+                    closed, invalid = batcher.add_many(records, positions, strip)
                     if invalid:
                         self._settled(batcher.refused_positions)
                 else:
-                    closed, invalid = batcher.add_many(records)
+                    closed, invalid = batcher.add_many(records, None, strip)
                 for record, exc in invalid:
                     # an encoder may refuse a record for a reason of its own (Datadog: older than 24 h)
                     self.stats.drop(getattr(exc, "drop_reason", "invalid_record"), 1)

@@ -78,7 +78,7 @@ class Route:
 
     __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
                  "keep_media", "redaction", "passthrough", "withheld", "_rules", "_hasher", "_threshold", "_transform",
-                 "_media_only", "_no_decisions")
+                 "_media_only", "_no_decisions", "strips_media_only")
 
     def __init__(
         self,
@@ -147,6 +147,9 @@ class Route:
         # Nothing to decide and at most media to strip: every record goes, without the groups it may not carry
         # (the default destination: its broadcast_generation_* flags are off and it strips media).
         self._no_decisions = not decides and (self._transform is None or self._media_only)
+        #: Every record goes and only media is stripped: a lane may leave the media check to its encoder
+        #: (select(media=False), then the batcher's strip), which reads each record just before encoding it.
+        self.strips_media_only = self._no_decisions and self._media_only
 
     @classmethod
     def from_settings(cls, settings: Any, name: str, where: str, written: Mapping[str, str] | None = None) -> Route:
@@ -187,13 +190,16 @@ class Route:
             return "sampled_out"
         return "deliver"
 
-    def select(self, records: list[Any], kept: list[int] | None = None) -> tuple[list[Any], int, int]:
+    def select(self, records: list[Any], kept: list[int] | None = None, media: bool = True
+               ) -> tuple[list[Any], int, int]:
         """The records to deliver (transformed: privacy mode, media, redaction), how many were filtered, how
         many sampled out.
 
         A passthrough route returns the same list, untouched, and so does a route that only strips media
         when no record holds any. When kept is a list, the index of each record delivered is appended to
-        it (a spool needs to know which positions routing settled)."""
+        it (a spool needs to know which positions routing settled). media=False leaves the media of a
+        route that strips_media_only in the records, for the caller to strip (the batcher does, as it
+        encodes them)."""
         if self.passthrough:
             if kept is not None:
                 kept.extend(range(len(records)))
@@ -212,7 +218,7 @@ class Route:
                             if out is records:
                                 out = list(records)
                             out[i] = r2
-            if not self._media_only:
+            if not self._media_only or not media:
                 return out, 0, 0
             i = first_maybe_media(out) if out.__class__ is list else 0
             if i < 0:

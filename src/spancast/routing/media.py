@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from ..codec import IMPL, implementation
+from ..codec._py import plain_messages
 from ..record import Generation
 
 __all__ = ["strip_media", "plain_messages", "first_maybe_media", "MEDIA_TYPES", "placeholder"]
@@ -44,24 +45,6 @@ _GEMINI = ("inline_data", "inlineData", "file_data", "fileData")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}")
 _KINDS = ("image", "audio", "video")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")  # the standard and the URL-safe alphabets
-
-
-def plain_messages(messages: Any) -> bool:
-    """True when no message can hold media (every content a plain string or absent, no audio): the fast path."""
-    if messages.__class__ is not list:
-        return False
-    for message in messages:
-        if message.__class__ is not dict:
-            return False
-        content = message.get("content")
-        if content.__class__ is str:
-            if content[:5] == "data:":
-                return False
-        elif content is not None:
-            return False
-        if "audio" in message:
-            return False
-    return True
 
 
 def _first_maybe_media(records: list[Any], start: int = 0) -> int:
