@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -66,7 +67,13 @@ def test_two_workers_share_a_port_deliver_merge_metrics_and_drain_on_one_signal(
         proc = subprocess.Popen([sys.executable, "-m", "spancast.cli", "serve", "--config", "spancast.toml",
                                  "--port", str(port), "--workers", "2"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
         base = f"http://127.0.0.1:{port}"
+        # serve announces itself once every worker listens; until then the kernel hands connections to the
+        # workers already listening, so a /readyz from one of them says nothing of the other
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
         try:
+            wait_until(lambda: any("serving on" in line for line in lines))
             wait_until(lambda: get(base + "/readyz")[0] == 200)
             ids = []
             for k in range(40):
@@ -89,7 +96,8 @@ def test_two_workers_share_a_port_deliver_merge_metrics_and_drain_on_one_signal(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-        log = proc.stderr.read()
+        reader.join(10)
+        log = "".join(lines)
     assert status == 0, log
     assert sink_ids == set(ids) and len(ids) == TOTAL
     # both workers took records, delivered them and drained on the one signal
