@@ -7,6 +7,7 @@ them are tests/fidelity/sdk/<vendor>_emit.py. Versions are pinned by the lock.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from fidelity.capture import Capture
 from fidelity.servers import venv_bin
-from otlp import any_value, spans
+from otlp import any_value, attrs, spans
 from spancast import Broadcaster, Generation
 
 HERE = Path(__file__).resolve().parent
@@ -112,3 +113,47 @@ def test_langfuse_gets_the_keys_langfuses_sdk_sends():
     sdk_root, root = sdk["spancast-trace"], mine["spancast-trace"]
     for key in ("user.id", "session.id", "langfuse.trace.name"):
         assert root[key] == sdk_root[key], key
+
+
+def _otlp_spans(requests: list[dict]) -> dict[str, tuple]:
+    """name -> (span, its attributes) over every OTLP request."""
+    return {span.name: (span, attrs(span)) for request in requests for span in spans(request["body"])}
+
+
+def test_langsmith_gets_the_run_langsmiths_sdk_sends_over_otel():
+    # The SDK's OTel mode (LANGSMITH_OTEL_ONLY) is the wire spancast's langsmith destination uses; its own
+    # run -> span mapping (langsmith/_internal/otel/_otel_exporter.py) is the reference for the keys.
+    theirs = sdk_requests("langsmith")
+    ours = spancast_requests(lambda url: {"type": "langsmith", "apiKey": "lsv2_pt_sdk_differential",
+                                          "project": "spancast-probe", "endpoint": url})
+    assert {r["path"] for r in theirs} == {r["path"] for r in ours} == {"/otel/v1/traces"}
+    for name in ("x-api-key", "langsmith-project", "content-type"):
+        assert ours[0]["headers"][name] == theirs[0]["headers"][name], name  # the key, the project, protobuf
+    sdk, mine = _otlp_spans(theirs), _otlp_spans(ours)
+    # hierarchy and names: a chain run named trace_name above the llm run named generation_name
+    (sdk_root, sdk_root_a), (root, root_a) = sdk["spancast-trace"], mine["spancast-trace"]
+    (sdk_llm, sdk_a), (llm, a) = sdk["LLM Generation"], mine["LLM Generation"]
+    assert llm.parent_span_id == root.span_id and sdk_llm.parent_span_id == sdk_root.span_id
+    assert root_a["langsmith.span.kind"] == sdk_root_a["langsmith.span.kind"] == ("string", "chain")
+    assert a["langsmith.span.kind"] == sdk_a["langsmith.span.kind"] == ("string", "llm")
+    # times: Unix nanoseconds both, the same instants
+    assert (llm.start_time_unix_nano, llm.end_time_unix_nano) == (sdk_llm.start_time_unix_nano, sdk_llm.end_time_unix_nano)
+    for key in ("gen_ai.operation.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.usage.input_tokens",
+                "gen_ai.usage.output_tokens", "gen_ai.usage.total_tokens", "gen_ai.response.finish_reasons",
+                "langsmith.metadata.session_id", "langsmith.metadata.user_id"):
+        assert a[key] == sdk_a[key], (key, a[key], sdk_a.get(key))  # same key, AnyValue type and value
+    assert root_a["langsmith.metadata.session_id"] == sdk_root_a["langsmith.metadata.session_id"]  # threads
+    assert json.loads(a["gen_ai.prompt"][1])["messages"] == json.loads(sdk_a["gen_ai.prompt"][1])["messages"]
+    outputs, sdk_outputs = json.loads(a["gen_ai.completion"][1]), json.loads(sdk_a["gen_ai.completion"][1])
+    assert outputs["choices"][0]["message"] == sdk_outputs["choices"][0]["message"]
+    # usage_metadata in the outputs is where LangSmith reads a run's cost; the same numbers, USD
+    assert outputs["usage_metadata"] == sdk_outputs["usage_metadata"]
+    # the cache breakdown: the same counts; the SDK writes str(dict), spancast JSON, which any reader parses
+    assert json.loads(a["gen_ai.usage.input_token_details"][1]) == ast.literal_eval(sdk_a["gen_ai.usage.input_token_details"][1])
+    # Deliberate differences. The SDK names the project in every span (langsmith.trace.session_name) as well
+    # as in the Langsmith-Project header; spancast only in the header, which routes the runs just the same.
+    assert sdk_a["langsmith.trace.session_name"][1] == theirs[0]["headers"]["langsmith-project"]
+    assert "langsmith.trace.session_name" not in a
+    # The SDK repeats the run's name as langsmith.trace.name; spancast's run name is the span's name
+    # (tests/test_presets_otlp.py::test_langsmith_flavour), which LangSmith uses without that key.
+    assert sdk_a["langsmith.trace.name"][1] == llm.name
