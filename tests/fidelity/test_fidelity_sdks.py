@@ -157,3 +157,36 @@ def test_langsmith_gets_the_run_langsmiths_sdk_sends_over_otel():
     # The SDK repeats the run's name as langsmith.trace.name; spancast's run name is the span's name
     # (tests/test_presets_otlp.py::test_langsmith_flavour), which LangSmith uses without that key.
     assert sdk_a["langsmith.trace.name"][1] == llm.name
+
+
+def test_datadog_sends_the_span_ddtraces_llmobs_sends():
+    (theirs,) = sdk_requests("ddtrace")
+    (ours,) = spancast_requests(lambda url: {"type": "datadog", "apiKey": "dd_sdk_differential", "mlApp": "spancast-probe",
+                                             "baseUrl": url, "maxAgeS": None})
+    # Deliberate: spancast posts to the documented public spans API (api.<site>/api/intake/llm-obs/v1/trace/spans,
+    # {"data": {"type": "span", "attributes": {ml_app, tags, spans}}}); dd-trace 4.16 posts its own intake's
+    # format (llmobs-intake.<site>/api/v2/llmobs, a list of {"_dd.stage", "event_type", "spans"}), which
+    # Datadog does not document for other clients. The auth header and the JSON are the same.
+    assert (ours["path"], theirs["path"]) == ("/api/intake/llm-obs/v1/trace/spans", "/api/v2/llmobs")
+    assert ours["headers"]["dd-api-key"] == theirs["headers"]["dd-api-key"] == "dd_sdk_differential"
+    assert ours["headers"]["content-type"] == theirs["headers"]["content-type"] == "application/json"
+    (sdk_span,) = theirs["body"][0]["spans"]
+    attributes = ours["body"]["data"]["attributes"]
+    (span,) = attributes["spans"]
+    assert attributes["ml_app"] == "spancast-probe" and "ml_app:spancast-probe" in sdk_span["tags"]
+    for key in ("name", "parent_id", "session_id", "status"):
+        assert span[key] == sdk_span[key], key  # "undefined" for a root, both
+    assert "user_id:user-1" in span["tags"] and "user_id:user-1" in sdk_span["tags"]
+    # ids: 128-bit trace id as 32 hex digits, span id in decimal; times in ns, both integers
+    assert len(span["trace_id"]) == len(sdk_span["trace_id"]) == 32 and span["span_id"].isdigit() and sdk_span["span_id"].isdigit()
+    assert type(span["start_ns"]) is type(sdk_span["start_ns"]) is int and type(span["duration"]) is type(sdk_span["duration"]) is int
+    assert span["duration"] == 1_500_000_000  # ns, as the SDK's (its own span's duration was real time)
+    meta, sdk_meta = span["meta"], sdk_span["meta"]
+    for key in ("model_name", "model_provider", "input", "output"):
+        assert meta[key] == sdk_meta[key], key
+    assert meta["metadata"]["temperature"] == sdk_meta["metadata"]["temperature"]
+    assert meta["metadata"]["finish_reason"] == sdk_meta["metadata"]["finish_reason"]
+    # Deliberate: the public API's span kind is meta.kind; dd-trace's own intake reads meta.span.kind
+    assert (meta["kind"], sdk_meta["span"]["kind"]) == ("llm", "llm")
+    # tokens, time to first token (s) and costs (USD) are metrics, the same keys and values
+    assert span["metrics"] == sdk_span["metrics"]
