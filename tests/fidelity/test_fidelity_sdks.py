@@ -11,6 +11,8 @@ import ast
 import json
 import subprocess
 import sys
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,39 @@ def test_datadog_sends_the_span_ddtraces_llmobs_sends():
     assert (meta["kind"], sdk_meta["span"]["kind"]) == ("llm", "llm")
     # tokens, time to first token (s) and costs (USD) are metrics, the same keys and values
     assert span["metrics"] == sdk_span["metrics"]
+
+
+def _instant(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)  # "...Z" and "...+00:00" alike (Python 3.11)
+
+
+def test_opik_sends_the_trace_and_span_opiks_sdk_sends():
+    # spancast's opik default, route: rest, is the wire the SDK uses: traces/batch, then spans/batch
+    theirs = sdk_requests("opik")
+    ours = spancast_requests(lambda url: {"type": "opik", "apiKey": "opik_sdk_differential", "workspace": "ws",
+                                          "projectName": "spancast-probe", "baseUrl": url + "/api"})
+    paths = ["/api/v1/private/traces/batch", "/api/v1/private/spans/batch"]
+    assert [r["path"] for r in ours] == [r["path"] for r in theirs] == paths
+    for name in ("authorization", "comet-workspace", "content-type"):
+        assert ours[0]["headers"][name] == theirs[0]["headers"][name], name  # the key itself, no Bearer
+    # Deliberate: the SDK gzips; spancast's opik default is no compression (src/spancast/destinations/opik_rest.py:
+    # "compression: gzip is safe; the default stays none")
+    assert theirs[0]["headers"]["content-encoding"] == "gzip" and "content-encoding" not in ours[0]["headers"]
+    (sdk_trace,), (trace,) = theirs[0]["body"]["traces"], ours[0]["body"]["traces"]
+    (sdk_span,), (span,) = theirs[1]["body"]["spans"], ours[1]["body"]["spans"]
+    # every key the SDK sends, spancast sends too, but the SDK's bookkeeping (its write time, "source": "sdk")
+    assert set(sdk_trace) - set(trace) == {"last_updated_at", "source"}
+    assert set(sdk_span) - set(span) == {"last_updated_at", "source"}
+    for key in ("project_name", "name", "input", "output", "thread_id"):
+        assert trace[key] == sdk_trace[key], key
+    assert trace["metadata"]["user_id"] == sdk_trace["metadata"]["user_id"]
+    for key in ("project_name", "name", "type", "input", "output", "model", "provider", "total_estimated_cost"):
+        assert span[key] == sdk_span[key], key
+    assert {k: v for k, v in sdk_span["usage"].items() if not k.startswith("original_usage.")} == span["usage"]
+    # times: ISO 8601 UTC strings, the same instants
+    for ours_doc, sdk_doc in ((trace, sdk_trace), (span, sdk_span)):
+        for key in ("start_time", "end_time"):
+            assert _instant(ours_doc[key]) == _instant(sdk_doc[key]), key
+    # hierarchy and ids: version-7 UUIDs, the span naming its trace
+    assert span["trace_id"] == trace["id"] and sdk_span["trace_id"] == sdk_trace["id"]
+    assert {uuid.UUID(i).version for i in (trace["id"], span["id"], sdk_trace["id"], sdk_span["id"])} == {7}
