@@ -34,11 +34,11 @@ GENERATION = dict(
 )
 
 
-def sdk_requests(vendor: str) -> list[dict]:
-    """What the vendor's SDK sent for GENERATION."""
+def sdk_requests(vendor: str, answers: dict | None = None) -> list[dict]:
+    """What the vendor's SDK sent for GENERATION (answers: Capture's canned answers)."""
     g = {**GENERATION, "name": GENERATION["trace"]["generation_name"], "trace_name": GENERATION["trace"]["trace_name"],
          "trace_id": GENERATION["trace"]["trace_id"], "latency_s": 1.5, "ttft_s": 0.35}
-    with Capture() as sink:
+    with Capture(answers) as sink:
         done = subprocess.run([str(venv_bin("sdks", "python")), str(HERE / "sdk" / f"{vendor}_emit.py"), sink.url],
                               input=json.dumps(g).encode(), capture_output=True, timeout=120)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -262,3 +262,43 @@ def test_weave_sends_the_call_weaves_sdk_sends():
         assert _instant(call[key]) == _instant(sdk_call[key]), key
     # a root call both: no parent (the SDK's explicit null, spancast's absent key)
     assert sdk_call["parent_id"] is None and call.get("parent_id") is None
+
+
+def _parts_text(messages: str) -> list[tuple[str, str]]:
+    """(role, text) of GenAI-convention messages ({"role", "parts": [{"type": "text", "content"}]})."""
+    return [(m["role"], "".join(p.get("content", "") for p in m["parts"] if p["type"] == "text")) for m in json.loads(messages)]
+
+
+BRAINTRUST_LOGIN = {"/api/apikey/login": lambda url: {"org_info": [{"id": "org", "name": "org", "api_url": url,
+                                                                    "proxy_url": url}]}}
+
+
+def test_braintrust_gets_the_transport_and_values_braintrusts_sdk_sends():
+    theirs = sdk_requests("braintrust", BRAINTRUST_LOGIN)
+    project_id = "00000000-0000-0000-0000-000000000001"
+    ours = spancast_requests(lambda url: {"type": "braintrust", "apiKey": "sk-bt-sdk-differential",
+                                          "projectId": project_id, "baseUrl": url})
+    # Transport: the SDK's own OTel exporter (braintrust.otel.OtelExporter) and spancast's destination alike
+    (sdk_otlp,) = [r for r in theirs if r["path"] == "/otel/v1/traces"]
+    assert {r["path"] for r in ours} == {"/otel/v1/traces"}
+    for name in ("authorization", "x-bt-parent", "content-type"):
+        assert ours[0]["headers"][name] == sdk_otlp["headers"][name], name  # Bearer, project_id:<id>, protobuf
+    # Values and units: the SDK logger's row (POST /logs3, Braintrust's own fields) against the GenAI keys
+    # spancast sends for Braintrust's OTel ingestion to translate. Braintrust's converter is not public, so this
+    # holds that every value of the row is there, in the same unit, not how Braintrust renders it.
+    ((row,),) = [r["body"]["rows"] for r in theirs if r["path"] == "/logs3"]
+    (span, a), = [v for k, v in _otlp_spans(ours).items() if k == row["span_attributes"]["name"]]
+    assert row["span_attributes"]["type"] == "llm" and a["gen_ai.operation.name"] == ("string", "chat")
+    assert a["gen_ai.request.model"][1] == row["metadata"]["model"]
+    metrics = row["metrics"]
+    assert a["gen_ai.usage.input_tokens"] == ("int", metrics["prompt_tokens"])
+    assert a["gen_ai.usage.output_tokens"] == ("int", metrics["completion_tokens"])
+    assert a["gen_ai.usage.total_tokens"] == ("int", metrics["tokens"])
+    assert a["gen_ai.usage.cache_read.input_tokens"] == ("int", metrics["prompt_cached_tokens"])
+    assert a["gen_ai.response.time_to_first_chunk"][1] == pytest.approx(metrics["time_to_first_token"])  # seconds, both
+    # times: the row's are Unix seconds (float), OTLP's nanoseconds; the same instants
+    assert span.start_time_unix_nano == round(metrics["start"] * 1e9) and span.end_time_unix_nano == round(metrics["end"] * 1e9)
+    assert _parts_text(a["gen_ai.input.messages"][1]) == [(m["role"], m["content"]) for m in row["input"]]
+    assert _parts_text(a["gen_ai.output.messages"][1]) == [(m["role"], m["content"]) for m in row["output"]]
+    root_a = _otlp_spans(ours)["spancast-trace"][1]
+    assert root_a["user.id"][1] == row["metadata"]["user_id"] and root_a["session.id"][1] == row["metadata"]["session_id"]
