@@ -302,3 +302,32 @@ def test_braintrust_gets_the_transport_and_values_braintrusts_sdk_sends():
     assert _parts_text(a["gen_ai.output.messages"][1]) == [(m["role"], m["content"]) for m in row["output"]]
     root_a = _otlp_spans(ours)["spancast-trace"][1]
     assert root_a["user.id"][1] == row["metadata"]["user_id"] and root_a["session.id"][1] == row["metadata"]["session_id"]
+
+
+def _sentry_key(header: str) -> str:
+    return dict(part.strip().split("=", 1) for part in header.split(" ", 1)[1].split(","))["sentry_key"]
+
+
+def test_sentry_gets_the_span_sentrys_sdk_exports_over_otlp():
+    # sentry-sdk's OTLPIntegration exports to the OTLP traces URL it derives from the DSN, the URL Sentry's
+    # settings page shows and spancast's otlpEndpoint takes as is; the attribute names are the SDK's SPANDATA.
+    (theirs,) = sdk_requests("sentry")
+    (ours,) = spancast_requests(lambda url: {"type": "sentry", "otlpEndpoint": url + "/api/1/integration/otlp/v1/traces/",
+                                             "dsn": "https://publickey@o1.ingest.sentry.io/1"})
+    assert ours["path"] == theirs["path"] == "/api/1/integration/otlp/v1/traces/"
+    assert ours["headers"]["content-type"] == theirs["headers"]["content-type"] == "application/x-protobuf"
+    # the same header and public key; the SDK adds sentry_version and sentry_client, which the OTLP route
+    # does not need (Sentry's "Direct OTLP Traces" page: x-sentry-auth: sentry sentry_key=<public key>)
+    assert _sentry_key(ours["headers"]["x-sentry-auth"]) == _sentry_key(theirs["headers"]["x-sentry-auth"]) == "publickey"
+    sdk, mine = _otlp_spans([theirs]), _otlp_spans([ours])
+    (sdk_root, sdk_root_a), (root, root_a) = sdk["spancast-trace"], mine["spancast-trace"]
+    (sdk_gen, sdk_a), (gen, a) = sdk["LLM Generation"], mine["LLM Generation"]
+    assert gen.parent_span_id == root.span_id and sdk_gen.parent_span_id == sdk_root.span_id
+    assert (gen.start_time_unix_nano, gen.end_time_unix_nano) == (sdk_gen.start_time_unix_nano, sdk_gen.end_time_unix_nano)
+    assert gen.kind == sdk_gen.kind  # CLIENT
+    for key, value in sdk_a.items():
+        if key == "gen_ai.response.time_to_first_chunk":
+            assert a[key][0] == value[0] and a[key][1] == pytest.approx(value[1]), key  # seconds, a double
+        else:
+            assert a[key] == value, (key, a.get(key), value)  # every SDK key, the same type and value
+    assert root_a["user.id"] == sdk_root_a["user.id"]
