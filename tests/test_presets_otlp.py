@@ -340,8 +340,15 @@ def test_langsmith_flavour(impl, fmt):
     assert set(meta) == {"user_id", "session_id", "customer_tier", "retries", "ratio", "flag", "nested",
                          "environment", "release"}
     assert json.loads(a["gen_ai.prompt"][1]) == {"messages": _record().messages}
-    assert json.loads(a["gen_ai.completion"][1]) == {"choices": [{
-        "index": 0, "message": {"role": "assistant", "content": _record().completion}, "finish_reason": "stop"}]}
+    outputs = json.loads(a["gen_ai.completion"][1])
+    assert outputs["choices"] == [{
+        "index": 0, "message": {"role": "assistant", "content": _record().completion}, "finish_reason": "stop"}]
+    # LangSmith reads a run's cost only from its outputs' usage_metadata (no attribute carries one)
+    rec = _record()
+    assert outputs["usage_metadata"] == {
+        "input_tokens": rec.prompt_tokens, "output_tokens": rec.completion_tokens, "total_tokens": rec.total_tokens,
+        "input_token_details": {"cache_read": 1024}, "output_token_details": {"reasoning": 0},
+        "input_cost": rec.input_cost, "output_cost": rec.output_cost, "total_cost": rec.total_cost}
     assert json.loads(a["gen_ai.usage.input_token_details"][1]) == {"cache_read": 1024}
     assert a["gen_ai.usage.details.reasoning_tokens"] == ("int", 0)
 

@@ -7,7 +7,7 @@ import json
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -27,10 +27,14 @@ def decode(headers: dict[str, str], raw: bytes) -> Any:
 
 
 class Capture:
-    """with Capture() as sink: ... sink.requests: [{method, path, headers (lower-case names), body}]."""
+    """with Capture() as sink: ... sink.requests: [{method, path, headers (lower-case names), body}].
 
-    def __init__(self) -> None:
+    Every request gets 200 ``{}``, but a path in ``answers``: its function of the sink's URL gives the JSON (an
+    SDK that logs in first, as Braintrust's, needs an answer naming where to send next)."""
+
+    def __init__(self, answers: dict[str, Callable[[str], Any]] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        answers = answers or {}
         capture = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,7 +43,8 @@ class Capture:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 capture.requests.append({"method": self.command, "path": self.path, "headers": headers,
                                          "body": decode(headers, raw) if raw else None})
-                answer = b"{}"
+                made = answers.get(self.path.split("?")[0])
+                answer = json.dumps(made(capture.url)).encode() if made else b"{}"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -267,7 +267,7 @@ def _langsmith() -> AttributePlan:
     SDK sends, langchain-ai/langsmith-sdk ``python/langsmith/_internal/otel/_otel_exporter.py``).
 
     The generation is an ``llm`` run whose inputs are ``{"messages"}`` and outputs OpenAI's chat shape
-    (LangSmith shows both as a chat); the span_name span and the trace's root are ``chain`` runs. A
+    (LangSmith shows both as a chat) with ``usage_metadata``, where LangSmith reads a run's costs; the span_name span and the trace's root are ``chain`` runs. A
     LangSmith "session" is a tracing project, so ``session_id`` goes to ``langsmith.metadata.session_id``
     (LangSmith groups threads by that metadata key), on every run of the trace."""
     steps = _model_keys() + _usage_semconv() + (
@@ -276,7 +276,7 @@ def _langsmith() -> AttributePlan:
     ) + _request_keys() + (
         A(Op.CONST, "langsmith.span.kind", None, "llm"),
         A(Op.JSON_OBJECT, "gen_ai.prompt", None, (("messages", "messages"), ("prompt", "prompt"))),
-        A(Op.PYFUNC, "gen_ai.completion", None, shapes.chat_choices),
+        A(Op.PYFUNC, "gen_ai.completion", None, shapes.langsmith_outputs),
         A(Op.STR, "langsmith.metadata.user_id", "user"),
         A(Op.STR, "langsmith.metadata.session_id", "session_id"),
         A(Op.EXPAND, "langsmith.metadata.", "trace", _RESERVED | {"user_id", "session_id"}),

@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = [
     "tool_arguments", "finish_reason", "genai_input", "genai_output", "assistant_message", "chat_choices",
-    "langfuse_usage", "langfuse_cost", "completion_start_iso", "mlflow_usage", "langsmith_token_details",
+    "langsmith_outputs", "langfuse_usage", "langfuse_cost", "completion_start_iso", "mlflow_usage", "langsmith_token_details",
     "openinference_metadata", "member", "openrouter_generation", "OPENROUTER_GENERATION_KEYS",
 ]
 
@@ -161,6 +161,32 @@ def chat_choices(rec: Any) -> str | None:
     if rec.finish_reason is not None:
         choice["finish_reason"] = rec.finish_reason
     return _json({"choices": [choice]})
+
+
+def langsmith_outputs(rec: Any) -> str | None:
+    """LangSmith's ``gen_ai.completion``: the run's outputs, the answer in OpenAI's chat shape plus
+    ``usage_metadata`` (tokens with their cache and reasoning breakdowns, costs in USD), as LangSmith's own
+    SDK sends an llm run's outputs over OTel (its exporter puts the whole outputs there). LangSmith takes a
+    run's cost only from ``usage_metadata``'s ``input_cost`` / ``output_cost`` / ``total_cost`` or derives it
+    from its price table; no span attribute carries a cost."""
+    choices = chat_choices(rec)
+    outputs: dict[str, Any] = json.loads(choices) if choices is not None else {}
+    usage: dict[str, Any] = {}
+    for key, value in (("input_tokens", rec.prompt_tokens), ("output_tokens", rec.completion_tokens),
+                       ("total_tokens", rec.total_tokens)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            usage[key] = value
+    for key, text in (("input_token_details", langsmith_token_details(rec)),
+                      ("output_token_details", _counts([("reasoning", rec.reasoning_tokens)]))):
+        if text is not None:
+            usage[key] = json.loads(text)
+    for key, value in (("input_cost", rec.input_cost), ("output_cost", rec.output_cost),
+                       ("total_cost", rec.total_cost)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            usage[key] = value
+    if usage:
+        outputs["usage_metadata"] = usage
+    return _json(outputs) if outputs else None
 
 
 def _counts(pairs: list[tuple[str, Any]]) -> str | None:

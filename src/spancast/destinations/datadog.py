@@ -40,13 +40,15 @@ https://docs.datadoghq.com/llm_observability/instrumentation/api/):
   tool-call-only answer's ``tool_calls`` as JSON text): LLM spans take messages, not ``value``;
   ``model_name``, ``model_provider``; ``error {message, type}`` on an error; ``metadata``: the
   generation id (``generation_id``), ``trace_name``, ``response_model``, ``finish_reason``,
-  ``input_cost``/``output_cost``/``total_cost`` (USD), ``streamed``, the model parameters
+  ``streamed``, the model parameters
   (``temperature``, ``max_tokens``, ...), and every custom ``trace`` key (OpenRouter: other trace
   keys go to the span's meta). Metadata values are strings, numbers or booleans: objects and arrays
   are sent as their JSON text.
 - ``metrics``: ``input_tokens``, ``output_tokens``, ``total_tokens``, ``time_to_first_token``
-  (seconds), and the cache and reasoning counts under dd-trace's names ``cache_read_input_tokens``,
-  ``cache_write_input_tokens``, ``reasoning_output_tokens``.
+  (seconds), the cache and reasoning counts under dd-trace's names ``cache_read_input_tokens``,
+  ``cache_write_input_tokens``, ``reasoning_output_tokens``, and the costs ``input_cost``/``output_cost``/
+  ``total_cost`` (USD), which Datadog shows over its own estimate (dd-trace's ``_constants.py``; its SDK
+  sends them as metrics too).
 - Tags: ``service:<mlApp>`` for the whole payload, ``user_id:<user>`` per span (OpenRouter's two
   automatic tags); ``session_id`` per span.
 - A span whose JSON passes 1 MB (Datadog's per-event limit) keeps its metadata and metrics but its
@@ -220,9 +222,6 @@ def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
         ("generation_id", rec.id),
         ("response_model", rec.response_model),
         ("finish_reason", rec.finish_reason),
-        ("input_cost", rec.input_cost),
-        ("output_cost", rec.output_cost),
-        ("total_cost", rec.total_cost),
         ("streamed", rec.streamed),
         ("cancelled", rec.cancelled),
         ("original_trace_id", original_trace),
@@ -258,6 +257,12 @@ def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
         ("cache_read_input_tokens", rec.cached_tokens),
         ("cache_write_input_tokens", rec.cache_write_tokens),
         ("reasoning_output_tokens", rec.reasoning_tokens),
+        # Costs are metrics, in USD: Datadog shows them instead of its own estimate from the token counts
+        # (dd-trace 4.16 ddtrace/llmobs/_constants.py INPUT/OUTPUT/TOTAL_COST_METRIC_KEY); in metadata they
+        # were only text to read, and the cost view showed Datadog's price-list estimate, or nothing.
+        ("input_cost", rec.input_cost),
+        ("output_cost", rec.output_cost),
+        ("total_cost", rec.total_cost),
     ):
         if value is not None:
             metrics[name] = value
