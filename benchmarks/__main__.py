@@ -13,6 +13,7 @@ SUITES = {
     "compare": "spancast vs the OpenTelemetry SDK + OTLP exporter on the same records: paced loads and a burst",
     "soak": "spancast serve with a spool for 10 min, the destination flapping, kill -9 half-way: RSS, loss, duplicates",
     "routing": "what privacy mode, media stripping and redaction cost per record, beside encoding it",
+    "compress": "compression alone, compressor x level: us per record and ratio on an OTLP body; the off-loop hop",
 }
 USAGE = "usage: python -m benchmarks SUITE [--quick] [--out DIR] [suite options]   (SUITE --help for its options)"
 
