@@ -31,8 +31,9 @@ except ImportError:  # pragma: no cover - isal is a dependency; the stdlib serve
 
 __all__ = ["Compressor", "OFF_LOOP_MIN_BYTES", "ISAL_MAX_LEVEL"]
 
-# A 32 KiB body costs ~45 us to compress with ISA-L (~80 us with zstd), twice and more the ~22 us of loop CPU that
-# a hop to a worker and back costs; a 16 KiB one costs about the hop (benchmarks/README.md, "off the loop").
+# A 32 KiB body costs ~45 us to compress with ISA-L (~65 us with zstd); a hop to a worker and back costs the loop
+# 16-50 us of CPU (measured, the more the busier the machine), as much as compressing 8-16 KiB on it
+# (benchmarks/README.md, "off the loop"). Only small batches are this small: a full batch is megabytes.
 OFF_LOOP_MIN_BYTES = 32 * 1024
 ISAL_MAX_LEVEL = 3  # ISA-L's levels are 0-3; gzip levels above go through zlib
 _LEVELS = {"gzip": (1, 9, 1), "zstd": (1, 22, 2)}  # min, max, default
