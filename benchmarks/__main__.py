@@ -14,6 +14,7 @@ SUITES = {
     "serve": "spancast serve: accepted/delivered rec/s, CPU per record, ingest latency; /v1/generations, /v1/traces, workers",
     "soak": "spancast serve with a spool for 10 min, the destination flapping, kill -9 half-way: RSS, loss, duplicates",
     "routing": "what privacy mode, media stripping and redaction cost per record, beside encoding it",
+    "compress": "compression alone, compressor x level: us per record and ratio on an OTLP body; the off-loop hop",
 }
 USAGE = "usage: python -m benchmarks SUITE [--quick] [--out DIR] [suite options]   (SUITE --help for its options)"
 

@@ -32,6 +32,8 @@ EXPECTED = {
     "routing": {"workload", "scenario", "us_per_record", "us_per_record_min", "us_per_record_max", "vs_encode"},
     "serve": {"route", "workers", "offered", "repeat", "sent", "accepted_per_s", "delivered_per_s", "cpu_us_per_record",
               "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded"},
+    "compress": {"format", "contender", "level", "us_per_record", "us_per_record_min", "us_per_record_max", "ratio",
+                 "vs_zlib_1", "other_thread"},
 }
 
 
@@ -63,10 +65,15 @@ def results(suite: str, out: pathlib.Path) -> tuple[list[dict], dict]:
     return rows, doc
 
 
-@pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare", "routing"])
+@pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare", "routing", "compress"])
 def test_suite_smoke(suite, tmp_path):
     run_suite(suite, tmp_path)
     rows, _ = results(suite, tmp_path)
+    if suite == "compress":
+        # stdlib gzip, ISA-L, zstd levels 1-3 and spancast's own defaults, each with a ratio above 1
+        names = {r["contender"] for r in rows}
+        assert {"zlib-1", "isal-1", "zstd-1", "zstd-2", "zstd-3", "spancast gzip", "spancast zstd"} <= names
+        assert all(float(r["ratio"]) > 1 for r in rows)
     if suite in ("pipeline", "fanout", "compare"):
         # the SDK ran beside spancast, and spancast's rows carry the ratio measured in the same repeat
         assert {r["contender"] for r in rows} >= {"spancast"} and any(r["contender"].startswith("sdk") for r in rows)

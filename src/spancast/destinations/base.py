@@ -93,7 +93,7 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="request body compression: none, gzip or zstd (sent as Content-Encoding)",
     )] = "none"
     compression_level: Annotated[int | None, msgspec.Meta(
-        description="gzip 1-9 (default 1) or zstd 1-22 (default 3); only with compression set",
+        description="gzip 1-9 (default 1) or zstd 1-22 (default 2); only with compression set",
     )] = None
     timeout_s: Annotated[float, msgspec.Meta(
         description="seconds one request may take in all (connect to last byte) before it is retried",
