@@ -1,8 +1,8 @@
 """Best-of timing of one checkout's native encoder against the SDK, for before/after pairs across commits.
 
-Usage: python benchmarks/encode_pair.py CHECKOUT [full|small]. CHECKOUT is a clone with its extension built
-in place (``python setup.py build_ext --inplace``), or the venv's own; its benchmarks/ and src/ are imported, so each commit
-is measured on its own records and baselines. Run two checkouts alternately, several times, in one sitting.
+Usage: python benchmarks/encode_pair.py CHECKOUT [full|small]. CHECKOUT is a clone with its extension
+built in place (``python setup.py build_ext --inplace``), or the venv's own; its benchmarks/ and src/ are
+imported, so each commit is measured on its own records and baselines. Run two checkouts alternately, several times, in one sitting.
 """
 
 from __future__ import annotations
