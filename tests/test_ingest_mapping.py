@@ -186,7 +186,7 @@ def test_round_trip_spancast_rendering_to_spancast_ingest(flavor, fmt):
 
 # ---------------------------------------------------------------- hostile input: a body error or spans, never a crash
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from spancast.ingest import BodyError  # noqa: E402
@@ -210,7 +210,16 @@ _document = st.fixed_dictionaries({"resourceSpans": st.lists(st.fixed_dictionari
         "scope": _values, "spans": st.lists(_span, max_size=4)}), max_size=2)}), max_size=2)}) | _values
 
 
+def _one_attribute(value):
+    return {"resourceSpans": [{"resource": None, "scopeSpans": [{"spans": [{"attributes": [
+        {"key": "gen_ai.request.model", "value": value}]}]}]}]}
+
+
 @given(_document)
+@example(_one_attribute({"kvlistValue": True}))  # found by this test: an AttributeError escaped, not a span error
+@example(_one_attribute({"arrayValue": True}))
+@example(_one_attribute({"arrayValue": {"values": 3}}))
+@example(_one_attribute({"kvlistValue": {"values": {"key": "k"}}}))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_json_is_a_body_error_or_spans_never_a_crash(doc):
     try:

@@ -52,13 +52,24 @@ def value_of(v: Any) -> Any:
                 raise ValueError("boolValue must be true or false")
             return item
         if key == "arrayValue" or key == "array_value":
-            return [value_of(x) for x in (item or {}).get("values") or ()]
+            return [value_of(x) for x in _values(item, key)]
         if key == "kvlistValue" or key == "kvlist_value":
-            return attributes((item or {}).get("values") or ())
+            return attributes(list(_values(item, key)))
         if key == "bytesValue" or key == "bytes_value":
             base64.b64decode(item, validate=True)  # checked, then kept as the base64 text it is
             return item
     return None
+
+
+def _values(item: Any, key: str) -> Any:
+    if item is None:
+        return ()
+    if not isinstance(item, dict):
+        raise ValueError(f"{key} must be an object with values")
+    values = item.get("values") or ()
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{key}.values must be a list")
+    return values
 
 
 def attributes(kvs: Any) -> dict[str, Any]:
