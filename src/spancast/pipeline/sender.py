@@ -30,7 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp.payload import BytesPayload
@@ -41,6 +41,9 @@ from .files import FileTransport
 from .limiter import AdaptiveLimit, ConcurrencyLimiter
 from .retry import Action, Decision, RetryPolicy, decide_error
 from .stats import DestinationStats
+
+if TYPE_CHECKING:
+    from ..destinations.base import Destination
 
 __all__ = ["Sender"]
 
@@ -55,7 +58,7 @@ class Sender:
 
     def __init__(
         self,
-        destination: Any,
+        destination: Destination,  # or what quacks like one (ingest's forwarding of spans)
         stats: DestinationStats,
         *,
         retry: RetryPolicy | None = None,
