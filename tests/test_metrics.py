@@ -104,7 +104,7 @@ def test_pending_polls_are_requests_and_the_batch_is_observed_once():
     assert dict(stats.requests) == {"pending": 3, "ok": 1}  # the 202 to the POST, two 202 polls, the 200 poll
     assert stats.request_latency_s.count == 4 and stats.consecutive_failures == 0
     assert (stats.batch_records.count, stats.batch_records.sum) == (1, 4)
-    assert stats.batch_bytes.sum == len(batch.wire or batch.body)
+    assert stats.batch_bytes.sum == batch.wire_bytes
 
 
 

@@ -31,7 +31,7 @@ from conftest import full_record
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError, Generation
 from spancast.destinations import make_destination
-from spancast.destinations.opik_rest import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, OpikBody, opik_id, render_documents
+from spancast.destinations.opik_rest import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, opik_id, render_documents
 from spancast.pipeline.retry import RetryPolicy
 from spancast.testing.sink import Reply
 
@@ -48,6 +48,11 @@ TRACE_FIELDS = {"id", "project_name", "name", "start_time", "end_time", "input",
 SPAN_FIELDS = {"id", "project_name", "trace_id", "parent_span_id", "name", "type", "start_time", "end_time", "input",
                "output", "metadata", "model", "provider", "tags", "usage", "error_info", "last_updated_at",
                "total_estimated_cost", "total_estimated_cost_version", "ttft", "source", "environment"}
+
+
+def requests(d, body):
+    """The requests a batch body becomes, as the sender builds them: its payloads, each compressed, then built."""
+    return [d.wire_request(payload) for payload in d.payloads(body)]
 
 
 def config(base_url: str, **extra) -> dict:
@@ -202,8 +207,8 @@ class OpikFake:
         return web.Response(status=reply.status, headers=dict(reply.headers), body=reply.body or None)
 
 
-def burst(fake, recs, **extra) -> dict:
-    b = Broadcaster([config(fake.base_url, **extra)], max_batch_records=N, retry=FAST).start()
+def burst(fake, recs, retry=FAST, **extra) -> dict:
+    b = Broadcaster([config(fake.base_url, **extra)], max_batch_records=N, retry=retry).start()
     for r in recs:
         b.emit(r)
     assert b.flush(10)
@@ -290,8 +295,34 @@ def test_splits_on_413(path):
     halves = [len(doc["spans"]) for p, *_, doc in fake.received if p == SPANS]
     assert sorted(halves) == [N // 2, N // 2]
     traces = fake.documents("traces")
-    # a split after the traces went sends them again, under the same ids: Opik replaces, nothing doubles
-    assert len(traces) == (N if path == TRACES else 2 * N) and len({t["id"] for t in traces}) == N
+    # a 413 on the spans splits the batch into halves that send their spans only: the traces Opik took
+    # (for every record of the batch) are not sent again
+    assert len(traces) == N and len({t["id"] for t in traces}) == N
+    if path == SPANS:
+        assert fake.replies == [(TRACES, 204), (SPANS, 413), (SPANS, 204), (SPANS, 204)]
+
+
+def test_each_request_of_a_batch_has_a_retry_budget_of_its_own():
+    # Two attempts per request: the traces take one, and the spans, refused once with a 503, still have both
+    # of theirs (a budget shared by the batch had none left, and dropped it as retries_exhausted).
+    recs = [full_record(i) for i in range(N)]
+    two = RetryPolicy(max_attempts=2, max_retry_elapsed_s=10, initial_backoff_s=0.01, max_backoff_s=0.05)
+    thread = SinkThread(OpikFake())
+    with thread as fake:
+        thread.call(lambda f: f.script(SPANS, Reply.error(503)))
+        d = burst(fake, recs, retry=two)
+    assert (d["delivered"], d["retried"], d["dropped"]) == (N, 1, {})
+    assert fake.replies == [(TRACES, 204), (SPANS, 503), (SPANS, 204)]
+    assert_delivered(fake, recs)
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_delivered_bytes_are_the_bytes_sent(compression):
+    recs = [full_record(i) for i in range(N)]
+    with SinkThread(OpikFake()) as fake:
+        d = burst(fake, recs, compression=compression)
+    sent = [len(raw) for _, _, raw, _, _ in fake.received]  # the traces request's body, then the spans'
+    assert len(sent) == 2 and d["delivered"] == N and d["delivered_bytes"] == sum(sent)
 
 
 def test_connection_test_passes_and_fails():
@@ -329,7 +360,7 @@ def test_secrets_never_show(caplog):
         encoder = d.new_encoder()
         encoder.append(full_record(2))
         body = encoder.finish()
-        shown += [repr(b), repr(d), repr(d.settings), repr(d.request(body)), repr(d.requests(body)),
+        shown += [repr(b), repr(d), repr(d.settings), repr(d.request(body)), repr(requests(d, body)),
                   repr(b.stats()), repr(b.lanes), repr(d.rest), repr(d.test_request())]
         shown.append(json.dumps(b.preview(full_record(1), d.name)))
         shown.append(repr(b.test_connection(d.name)))
@@ -389,7 +420,7 @@ def test_route_defaults_to_rest_and_otlp_changes_urls_auth_and_caps():
     assert default.rest is not None  # OpenRouter's mapping is the REST API's
     otlp = make_destination({**config("https://www.comet.com"), "route": "otlp"})
     assert otlp.rest is None and otlp.url == "https://www.comet.com/opik/api/v1/private/otel/v1/traces"
-    assert not hasattr(otlp, "requests") and otlp.max_batch_bytes is None and otlp.max_batch_records is None
+    assert otlp.requests_per_batch == 1 and otlp.max_batch_bytes is None and otlp.max_batch_records is None
     assert otlp.request(b"").headers["projectName"] == PROJECT
     rest = make_destination({**config(""), "baseUrl": "https://opik.acme.example/opik/api/"})  # slash dropped
     assert rest.encoding == "json" and rest.url == "https://opik.acme.example/opik/api/v1/private/traces/batch"
@@ -397,7 +428,7 @@ def test_route_defaults_to_rest_and_otlp_changes_urls_auth_and_caps():
     assert type(rest).max_batch_bytes is None and type(rest).max_batch_records is None  # the instance's caps
     encoder = rest.new_encoder()
     encoder.append(full_record(1))
-    first, second = rest.requests(encoder.finish())
+    first, second = requests(rest, encoder.finish())
     assert first.url.endswith("/v1/private/traces/batch") and second.url.endswith("/v1/private/spans/batch")
     assert dict(first.headers) == dict(second.headers) == {"Authorization": KEY, "Comet-Workspace": WORKSPACE,
                                                            "Content-Type": "application/json"}
@@ -445,14 +476,13 @@ def test_the_body_holds_both_documents_and_its_size_is_exact():
         encoder.append(full_record(i))
         sizes.append(encoder.size)
     body = encoder.finish()
-    assert isinstance(body, OpikBody) and len(body) == sizes[-1] and encoder.size == 26
+    assert type(body) is bytes and len(body) == sizes[-1] and encoder.size == 26
     traces, spans = body.split(b"\n")
-    assert body.traces_end == len(traces)
     assert [t["id"] for t in json.loads(traces)["traces"]] == [s["trace_id"] for s in json.loads(spans)["spans"]]
-    # the same requests from plain bytes (a body that lost its type)
+    # its payloads: the two documents, each naming its endpoint (nothing rides inside the bytes)
     d = make_destination(config("https://x.example"))
-    assert [bytes(r.body) for r in d.requests(bytes(body))] == [traces, spans]
-    assert [bytes(r.body) for r in d.requests(body)] == [traces, spans]
+    assert [(bytes(p.body), p.url.rsplit("/", 2)[1]) for p in d.payloads(body)] == [(traces, "traces"), (spans, "spans")]
+    assert [bytes(r.body) for r in requests(d, body)] == [traces, spans]
 
 
 def test_append_stops_at_max_bytes_and_a_lone_record_always_goes():
@@ -471,7 +501,7 @@ def test_a_bad_record_is_refused_alone():
     recs = [full_record(1), full_record(2, model_parameters={"huge": 2**70}), full_record(3)]
     encoder.append_many(recs, 0, 10, 1 << 20, errors)
     assert encoder.records == 2 and [i for i, _ in errors] == [1]
-    traces, spans = (json.loads(bytes(r.body)) for r in d.requests(encoder.finish()))
+    traces, spans = (json.loads(bytes(r.body)) for r in requests(d, encoder.finish()))
     assert [s["metadata"]["openrouter_observation_id"] for s in spans["spans"]] == [recs[0].id, recs[2].id]
     assert len(traces["traces"]) == 2
 
@@ -589,7 +619,7 @@ def test_the_sender_sends_what_requests_describes():
     rec = full_record(4)
     encoder = d.new_encoder()
     encoder.append(rec)
-    traces, spans = (json.loads(bytes(r.body)) for r in d.requests(encoder.finish()))
+    traces, spans = (json.loads(bytes(r.body)) for r in requests(d, encoder.finish()))
     assert (traces["traces"][0], spans["spans"]) == render_documents(rec, PROJECT, d.id_salt)
 
 
@@ -600,7 +630,7 @@ def test_the_fake_refuses_a_span_before_its_trace():
             d = make_destination(config(fake.base_url))
             encoder = d.new_encoder()
             encoder.append(full_record(1))
-            traces, spans = d.requests(encoder.finish())
+            traces, spans = requests(d, encoder.finish())
             async with aiohttp.ClientSession() as s:
                 async with s.post(spans.url, data=bytes(spans.body), headers=dict(spans.headers)) as r:
                     early = r.status

@@ -11,7 +11,7 @@ from conftest import full_record
 from spancast.destinations import make_destination
 from spancast.pipeline.batcher import Batch
 from spancast.pipeline.limiter import AdaptiveLimit
-from spancast.destinations.base import Request
+from spancast.destinations.base import Payload, Request
 from spancast.destinations.otlp import OtlpDestination
 from spancast.pipeline.retry import Action, Decision, RetryPolicy
 from spancast.pipeline.sender import Sender
@@ -164,15 +164,16 @@ class Pending(OtlpDestination):
         return Request("GET", url, {"Authorization": "Bearer t"}, b"")
 
 
-async def one_batch(cls, routes, n, retry, **settings):
+async def one_batch(cls, routes, n, retry, raw=False, **settings):
     """Send one batch of n records through a destination of type cls to a local app serving routes
-    [(method, path, handler)]; (stats, batch) once the sender is done with it."""
+    [(method, path, handler)]; (stats, batch) once the sender is done with it. raw: the handlers read
+    bodies as sent (not decompressed)."""
     from aiohttp import web
 
     app = web.Application()
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, auto_decompress=not raw)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -234,29 +235,65 @@ class TwoParts(OtlpDestination):
     """A receiver whose batches take two requests (as Opik's traces, then spans)."""
 
     base = ""
+    requests_per_batch = 2
 
-    def requests(self, body):
-        return [Request("POST", self.base + "/first", {"Content-Type": "application/x-protobuf"}, body),
-                Request("POST", self.base + "/second", {"Content-Type": "application/x-protobuf"}, body)]
+    def payloads(self, body, records=()):
+        return [Payload(body, url=self.base + "/first"), Payload(body, url=self.base + "/second")]
 
 
 def test_a_batch_of_several_requests_sends_them_in_order_and_resumes_where_it_failed():
     from aiohttp import web
 
-    seen = []
+    seen, taken = [], []
 
     async def first(request):
         seen.append("first")
+        taken.append(len(await request.read()))
         return web.Response(status=200)
 
     async def second(request):
         seen.append("second")
-        return web.Response(status=503 if seen.count("second") == 1 else 200)
+        raw = await request.read()
+        if seen.count("second") == 1:
+            return web.Response(status=503)
+        taken.append(len(raw))
+        return web.Response(status=200)
 
     routes = [("POST", "/first", first), ("POST", "/second", second)]
-    stats, _ = asyncio.run(one_batch(TwoParts, routes, 3, FAST, compression="gzip"))
+    # Two attempts per request: the second request's 503 is retried on its own budget, not the batch's.
+    two = RetryPolicy(max_attempts=2, max_retry_elapsed_s=5, initial_backoff_s=0.01, max_backoff_s=0.05)
+    stats, _ = asyncio.run(one_batch(TwoParts, routes, 3, two, compression="gzip", raw=True))
     assert seen == ["first", "second", "second"]  # the part already taken is not sent again
     assert (stats.delivered, stats.retried, dict(stats.dropped)) == (3, 1, {}) and stats.balanced()
     # Each part is a request of its own (metrics); the batch is observed once, on its first request.
     assert dict(stats.requests) == {"ok": 2, "retry": 1} and stats.request_latency_s.count == 3
     assert (stats.batch_records.count, stats.batch_records.sum) == (1, 3) and stats.consecutive_failures == 0
+    # Its bytes as sent: both requests' compressed bodies, counted once whatever the retries.
+    assert stats.delivered_bytes == stats.batch_bytes.sum == sum(taken)
+
+
+def test_a_413_on_a_later_request_splits_without_sending_the_taken_ones_again():
+    from aiohttp import web
+
+    seen = []
+
+    async def first(request):
+        seen.append(("first", span_ids(await request.read())))
+        return web.Response(status=200)
+
+    async def second(request):
+        seen.append(("second", span_ids(await request.read())))
+        return web.Response(status=413 if len(seen) == 2 else 200)
+
+    routes = [("POST", "/first", first), ("POST", "/second", second)]
+    stats, _ = asyncio.run(one_batch(TwoParts, routes, 4, FAST, encoding="json"))
+    # the halves start at the request refused: the first, taken for all four records, goes once
+    assert [path for path, _ in seen] == ["first", "second", "second", "second"]
+    assert seen[0][1] == seen[1][1] == seen[2][1] | seen[3][1]  # spans: all of the batch's, then its halves'
+    assert (stats.delivered, dict(stats.dropped), stats.batches["split"]) == (4, {}, 2) and stats.balanced()
+
+
+def span_ids(body):
+    import json
+
+    return {s["spanId"] for rs in json.loads(body)["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]}

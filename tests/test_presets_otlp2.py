@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import hmac
 import json
 
 import aiohttp
 import pytest
+import zstandard
+from aiohttp import web
 
 from conftest import full_record, load_contract
 from otlp import any_value, attrs, parse, spans
-from spancast import ConfigError
+from sinkthread import SinkThread
+from spancast import Broadcaster, ConfigError
 from spancast.destinations.arize import ArizeDestination
 from spancast.destinations.braintrust import BraintrustDestination
 from spancast.destinations.opik import OpikDestination
@@ -278,11 +282,67 @@ def test_webhook_without_a_secret_sends_no_signature_and_keeps_put():
     assert dict(req.headers) == {"Content-Type": JS}
 
 
-def test_webhook_signature_is_over_the_uncompressed_body():
+def test_webhook_signature_is_over_the_bytes_sent():
     d = build({**WEBHOOK, "compression": "gzip"})
-    req = d.request(b'{"resourceSpans":[]}')
-    wire = d.compressor.compress(req.body)
-    assert wire != req.body and _verify(SIGNING, req.body, req.headers["X-Spancast-Signature"])
+    body = b'{"resourceSpans":[]}'
+    (payload,) = d.payloads(body)
+    req = d.wire_request(payload)
+    assert req.body != body and gzip.decompress(req.body) == body and req.headers["Content-Encoding"] == "gzip"
+    assert _verify(SIGNING, req.body, req.headers["X-Spancast-Signature"])
+    assert not _verify(SIGNING, body, req.headers["X-Spancast-Signature"])
+
+
+class SignedHook:
+    """A webhook receiver that does what the webhook docstring tells receivers to: verify the signature over
+    the raw body it read, then decompress it as Content-Encoding says; 401 when the signature fails."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[bool, str | None, bytes, str | None]] = []  # (verified, encoding, body, test header)
+        self.base_url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        verified = _verify(SIGNING, raw, request.headers.get("X-Spancast-Signature", ""))
+        encoding = request.headers.get("Content-Encoding")
+        body = {"gzip": gzip.decompress, "zstd": lambda b: zstandard.ZstdDecompressor().decompress(b, max_output_size=1 << 26),
+                None: bytes}[encoding](raw)
+        self.got.append((verified, encoding, body, request.headers.get("X-Test-Connection")))
+        return web.Response(status=200 if verified else 401)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, auto_decompress=False)  # the raw bytes, as the signature covers them
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_a_receiver_verifies_the_webhook_signature_over_the_wire_bytes(compression):
+    records = [full_record(i) for i in range(5)]
+    with SinkThread(SignedHook()) as hook:
+        config = {"type": "webhook", "name": "w", "url": hook.base_url + "/hook", "signingSecret": SIGNING,
+                  "compression": compression}
+        b = Broadcaster([config], max_batch_records=5).start()
+        try:
+            for r in records:
+                b.emit(r)
+            assert b.flush(10)
+            stats = b.stats()["destinations"]["w"]
+            tested = b.test_connection("w")  # the probe is signed and compressed like any request
+        finally:
+            b.close()
+    assert stats["delivered"] == 5 and stats["dropped"] == {} and tested.ok and tested.status == 200
+    (delivered, encoding, body, _), (probe, _, probe_body, test_header) = hook.got
+    assert delivered and probe and test_header == "true"
+    assert encoding == (None if compression == "none" else compression)
+    sent = {s["spanId"] for rs in json.loads(body)["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]}
+    assert len(sent) >= 5 and json.loads(probe_body) == {"resourceSpans": []}
 
 
 def test_webhook_connection_test_is_an_empty_signed_body():

@@ -334,17 +334,20 @@ def verify(request, secret: str = SECRET, token: str | None = None, region: str 
 def test_requests_are_signed_over_the_bytes_sent():
     d = s3(sessionToken=TOKEN, headers={"x-amz-storage-class": "STANDARD_IA"}, compression="gzip",
            layout="ndjson")
+    records = [full_record(i) for i in range(3)]
     encoder = d.new_encoder()
-    encoder.extend([full_record(i) for i in range(3)])
+    encoder.extend(records)
     body = encoder.finish()
-    request = d.request(body)
-    assert request.method == "PUT" and request.body is body
+    (payload,) = d.payloads(body, records)
+    assert payload.body is body and payload.key.endswith(".ndjson.gz")  # the key beside the body, not in it
+    wire = d.compressor.compress(body)  # the pipeline's shared compression step
+    request = d.build_request(payload, wire, d.compressor.content_encoding)
+    assert request.method == "PUT" and request.body is wire and request.url == d.object_url(payload.key)
     assert request.headers["Content-Encoding"] == "gzip" and request.headers["X-Amz-Security-Token"] == TOKEN
-    assert gzip.decompress(body).count(b"\n") == 3
-    verify(request, token=TOKEN)
+    assert gzip.decompress(wire) == body and body.count(b"\n") == 3
+    verify(request, token=TOKEN)  # the signature covers the gzipped bytes, which are what is sent
     for signed in ("x-amz-storage-class", "content-encoding", "x-amz-security-token"):
         assert signed in request.headers["Authorization"]
-    assert d.compressor.kind == "none"  # the pipeline must not compress after signing
 
 
 def test_odd_ids_make_keys_that_are_sent_as_signed():
@@ -354,14 +357,13 @@ def test_odd_ids_make_keys_that_are_sent_as_signed():
     verify(request)
     encoder = d.new_encoder()
     encoder.append(record)
-    body = encoder.finish()
+    (payload,) = d.payloads(encoder.finish(), [record])
     assert re.fullmatch(r"openrouter-traces/a_b_c/2024-11-19/\.\.~[0-9a-f]{16}-1732000000-gen_1_x_~[0-9a-f]{16}\.json",
-                        body.key), body.key
-    request = d.request(body)
+                        payload.key), payload.key
+    request = d.wire_request(payload)
     verify(request)
-    other = d.new_encoder()
-    other.append(full_record(1, id="gen:1/(x)*!'$,;@=è", api_key_name="a b/c", trace={"trace_id": ".."}))
-    assert other.finish().key != body.key  # cleaned alike, told apart by the hash
+    other = full_record(1, id="gen:1/(x)*!'$,;@=è", api_key_name="a b/c", trace={"trace_id": ".."})
+    assert d.object_key(other, other) != payload.key  # cleaned alike, told apart by the hash
 
 
 def test_urls_path_style_and_virtual_hosted():
@@ -383,7 +385,8 @@ def test_layouts_batch_as_they_should():
     assert trace.new_encoder().append_many([full_record(1), full_record(2)], 0, 512, 1 << 20, []) == (1, "bytes")
     one = ndjson.new_encoder()
     one.append(full_record(5))
-    assert one.finish().key == "openrouter-traces/2024-11-19/1732000000-gen-1732000005-abcdef.ndjson"
+    (payload,) = ndjson.payloads(one.finish(), [full_record(5)])
+    assert payload.key == "openrouter-traces/2024-11-19/1732000000-gen-1732000005-abcdef.ndjson"
 
 
 def test_bad_settings_name_the_key():

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,15 +30,15 @@ import orjson
 
 from .errors import EncodeError
 from .pipeline.sender import describe_connection_error
-from .record import Generation
+from .probe import OPENROUTER_TEST_NAME, TEST_NAME, TEST_TRACE_ID, test_record
 from .scrub import QUERY_WORDS, SECRET_WORDS, Scrubber, scrub, secrets_of
 
-__all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url"]
+if TYPE_CHECKING:
+    from .destinations.base import Destination
 
-TEST_NAME = "spancast-connection-test"
-#: What OpenRouter's own test span is called (Ramp filters it out): the openrouter flavour's test sends it.
-OPENROUTER_TEST_NAME = "openrouter-connection-test"
-TEST_TRACE_ID = "0" * 31 + "1"
+__all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "mask_headers", "mask_url",
+           "TEST_NAME", "OPENROUTER_TEST_NAME", "TEST_TRACE_ID"]
+
 EXCERPT_CHARS = 300
 
 
@@ -62,32 +61,10 @@ class ConnectionResult:
         return f"<ConnectionResult {self.destination} {verdict} status={status} latency={self.latency_s * 1000:.0f}ms{extra}>"
 
 
-def test_record(now_ns: int | None = None, name: str = TEST_NAME) -> Generation:
-    """The record a connection test renders: one span, named and traced so receivers can drop it."""
-    now = time.time_ns() if now_ns is None else now_ns
-    return Generation(
-        id=name, model=name, start_time_ns=now, end_time_ns=now,
-        trace={"trace_id": TEST_TRACE_ID, "trace_name": name, "generation_name": name},
-    )
-
-
-def _test_request(destination: Any) -> tuple[Any, frozenset[int]]:
-    """(the request, the extra statuses that still pass) for a destination's connection test."""
-    custom = getattr(destination, "test_request", None)
-    if custom is not None:  # a destination with its own test (webhooks: empty body, 400 allowed)
-        return custom()
-    encoder = destination.new_encoder()
-    openrouter = getattr(getattr(encoder, "plan", None), "name", None) == "openrouter"
-    encoder.append(test_record(name=OPENROUTER_TEST_NAME if openrouter else TEST_NAME))
-    return destination.request(encoder.finish()), frozenset()
-
-
-def _hint(destination: Any, status: int | None, error: str, excerpt: str) -> str:
-    own = getattr(destination, "hint", None)  # a destination that knows its receiver's errors better
-    if own is not None:
-        said = own(status, excerpt)
-        if said:
-            return said
+def _hint(destination: Destination, status: int | None, error: str, excerpt: str) -> str:
+    said = destination.hint(status, excerpt)  # a destination that knows its receiver's errors better
+    if said:
+        return said
     if status == 404:
         return ("wrong path or base URL (the URL must be the OTLP traces endpoint), or a self-hosted version"
                 " without the OTLP route (Langfuse needs v3.22 or later)")
@@ -110,21 +87,20 @@ def _hint(destination: Any, status: int | None, error: str, excerpt: str) -> str
     return ""
 
 
-async def check_connection(destination: Any, timeout_s: float = 10.0,
+async def check_connection(destination: Destination, timeout_s: float = 10.0,
                            session: aiohttp.ClientSession | None = None) -> ConnectionResult:
     """Send the connection test to one destination and say how it went (never raises for network errors)."""
-    if getattr(destination, "transport", "http") == "file":
+    if destination.transport == "file":
         return _check_file(destination)
-    if getattr(destination, "transport", "http") == "redis":  # PING, and the key is a stream or absent
+    if destination.transport == "redis":  # PING, and the key is a stream or absent
         from .pipeline.redis_transport import check_stream
 
         result = await check_stream(destination, timeout_s)
         return dataclasses.replace(result, excerpt=scrub(result.excerpt, destination), error=scrub(result.error, destination))
-    request, also_ok = _test_request(destination)
-    body = destination.compressor.compress(request.body)
+    # The probe is compressed and built like any request: a signature in it covers the bytes sent.
+    request, also_ok = destination.test_request()
+    body = request.body
     headers = dict(request.headers)
-    if destination.compressor.content_encoding:
-        headers["Content-Encoding"] = destination.compressor.content_encoding
     own = session is None
     if own:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
@@ -155,7 +131,7 @@ async def check_connection(destination: Any, timeout_s: float = 10.0,
     return ConnectionResult(destination.name, ok, status, latency, excerpt, error, "" if ok else _hint(destination, status, error, excerpt))
 
 
-def _check_file(destination: Any) -> ConnectionResult:
+def _check_file(destination: Destination) -> ConnectionResult:
     """A file destination passes when its directory can be created and its file opened for appending
     (nothing is written: the file holds records only)."""
     start = time.monotonic()
@@ -198,27 +174,22 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def preview(destination: Any, record: Any) -> dict[str, Any]:
-    """The request this destination would receive for this record (routing and privacy mode applied)."""
-    route = getattr(destination, "route", None)
-    records = [record]
-    if route is not None:
-        records, filtered, sampled_out = route.select(records)
-        if not records:
-            return {"destination": destination.name, "sent": False,
-                    "reason": "filtered out" if filtered else "sampled out"}
+def preview(destination: Destination, record: Any) -> dict[str, Any]:
+    """The request this destination would receive for this record (routing and privacy mode applied): its
+    URL and headers as sent (compressed, signed), its body shown before compression."""
+    records, filtered, sampled_out = destination.route.select([record])
+    if not records:
+        return {"destination": destination.name, "sent": False,
+                "reason": "filtered out" if filtered else "sampled out"}
     encoder = destination.new_encoder()
     try:
         encoder.extend(records)
     except EncodeError as exc:  # the destination refuses this record (a bad value, or too old for Datadog)
         return {"destination": destination.name, "sent": False, "reason": f"refused: {exc}"}
-    request = destination.request(encoder.finish())
-    raw = bytes(request.body)
-    if any(k.lower() == "content-encoding" and v == "gzip" for k, v in request.headers.items()):
-        raw = gzip.decompress(raw)  # a destination that stores its objects gzipped (S3): shown decompressed
+    payload = destination.preview_payload(destination.payloads(encoder.finish(), records))
+    request = destination.wire_request(payload)
+    raw = bytes(payload.body)
     headers = dict(request.headers)
-    if destination.compressor.content_encoding:
-        headers["Content-Encoding"] = destination.compressor.content_encoding
     shown = headers.get("Content-Type") or ("application/x-ndjson" if destination.transport in ("file", "redis") else "")
     if "ndjson" in shown or "jsonl" in shown:  # one document per line (rows, event streams)
         body = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
@@ -230,7 +201,7 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
         json_encoder = destination.new_encoder(format="json")
         json_encoder.extend(records)
         body = orjson.loads(json_encoder.finish())
-        note = f"sent as {shown} ({len(request.body)} bytes before compression); shown as its OTLP JSON equivalent"
+        note = f"sent as {shown} ({len(raw)} bytes before compression); shown as its OTLP JSON equivalent"
     else:
         body = raw.decode("utf-8", "replace")
         note = f"sent as {shown or 'no content type'}; shown as text"
@@ -241,9 +212,9 @@ def preview(destination: Any, record: Any) -> dict[str, Any]:
     out = {"destination": destination.name, "sent": True, "method": request.method,
            "url": scrubber(mask_url(request.url)), "headers": mask_headers(headers, secret_names),
            "body": _scrub_json(body, scrubber)}
-    own_note = getattr(destination, "preview_note", None)  # what the lines become (Redis: one XADD each)
-    if own_note is not None:
-        note = f"{note}; {own_note()}" if note else own_note()
+    own_note = destination.preview_note()  # what the lines become (Redis: one XADD each)
+    if own_note:
+        note = f"{note}; {own_note}" if note else own_note
     if note:
         out["note"] = note
     return out

@@ -1,9 +1,22 @@
-"""What every destination shares: settings parsing with named errors, the request it describes, its repr.
+"""The destination contract: settings, render, payloads, request building, answers, connection test.
 
-A destination is pure: it knows its settings, how to render records into a body (an encoder), how
-to describe the HTTP request for a body, and how to classify the response. It owns no socket,
-timer, queue or retry loop; the pipeline does all I/O. Settings arrive as a mapping in the shape of
-a config-file entry; OpenRouter's camelCase keys (``baseUrl``) are accepted as well as snake_case.
+A destination is pure: it owns no socket, timer, queue or retry loop; the pipeline does all I/O. What it
+declares, in the order the pipeline uses it (every hook is a method of :class:`Destination`, with a
+default where one makes sense; the pipeline never looks a hook up by name):
+
+1. settings: ``settings_class``, parsed from a config-file entry (OpenRouter's camelCase keys, such as
+   ``baseUrl``, are accepted as well as snake_case), checked by ``validate``;
+2. render: ``new_encoder()`` turns records into one batch body;
+3. payloads: ``payloads(body, records)`` cuts the body into the payloads of the batch's requests
+   (``requests_per_batch`` of them, always in the same order; most destinations: one, the body itself),
+   each carrying beside its bytes what its request needs (an object key, a URL), never inside them;
+4. compression, a shared step: the pipeline compresses each payload with the destination's ``compressor``;
+5. request building: ``build_request(payload, wire, content_encoding)`` gets the exact bytes sent and
+   their Content-Encoding, so whatever covers the body (S3's SigV4, a webhook's HMAC) covers the bytes on
+   the wire; by default it is ``request(wire)`` plus the Content-Encoding header;
+6. answers: ``classify`` (and ``poll_request`` for a receiver that answers "still working");
+7. connection test: ``test_payload`` (the probe, built and compressed like any payload), ``test_refusal``
+   and ``hint``; previews: ``preview_payload`` and ``preview_note``.
 """
 
 from __future__ import annotations
@@ -12,7 +25,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from typing import Annotated, Any, ClassVar, Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -20,10 +33,11 @@ from ..codec.ids import id_salt
 from ..errors import ConfigError, lower_first
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
+from ..probe import OPENROUTER_TEST_NAME, TEST_NAME, test_record
 from ..routing import Route
-from ._secret import settings_repr, settings_rich_repr
+from ._secret import merge_headers, settings_repr, settings_rich_repr
 
-__all__ = ["Request", "Destination", "CommonSettings", "Secret", "parse_settings", "snake_case"]
+__all__ = ["Request", "Payload", "Destination", "CommonSettings", "Secret", "parse_settings", "snake_case"]
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -57,9 +71,16 @@ def _dec_hook(kind: type, value: Any) -> Any:
     raise NotImplementedError(kind)
 
 
+def _where(url: str) -> str:
+    """A URL as reprs show it: the scheme and host only, since a path or query may hold a credential
+    (webhook tokens, signed URLs)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/..."
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The HTTP request a destination wants for one body (before compression)."""
+    """One HTTP request as sent: ``body`` is the exact bytes on the wire (after compression)."""
 
     method: str
     url: str
@@ -67,11 +88,25 @@ class Request:
     body: bytes
 
     def __repr__(self) -> str:
-        # Header values may be credentials (names only), and so may a URL's path or query (webhook
-        # tokens, signed URLs): the scheme and host only.
-        parts = urlsplit(self.url)
-        where = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/..."
-        return f"<Request {self.method} {where} headers={sorted(self.headers)} body={len(self.body)}B>"
+        # Header values may be credentials: names only.
+        return f"<Request {self.method} {_where(self.url)} headers={sorted(self.headers)} body={len(self.body)}B>"
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """The bytes one request carries, before compression, and what building that request needs beside
+    them: metadata travels here, never inside the bytes."""
+
+    body: bytes  # bytes, or a view into the batch body (Opik's two documents)
+    key: str | None = None  # where the receiver stores it (S3's object key)
+    url: str | None = None  # where it goes when not to the destination's own URL (Opik's spans; a probe)
+    headers: Mapping[str, str] | None = None  # headers of this request only (the test's X-Test-Connection)
+
+    def __repr__(self) -> str:
+        extra = "".join((f" key={self.key!r}" if self.key is not None else "",
+                         f" url={_where(self.url)}" if self.url is not None else "",
+                         f" headers={sorted(self.headers)}" if self.headers else ""))
+        return f"<Payload {len(self.body)}B{extra}>"
 
 
 class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -210,6 +245,10 @@ class Destination:
     max_batch_bytes: ClassVar[int | None] = None
     #: The most records one request may carry (None: no limit of its own; S3's per-trace objects: 1).
     max_batch_records: ClassVar[int | None] = None
+    #: How many requests carry one batch: payloads() returns this many, always in the same order, so
+    #: that the halves of a batch split by a 413 on request k start at request k (the earlier ones were
+    #: taken for all of its records).
+    requests_per_batch: ClassVar[int] = 1
 
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         self.settings = parse_settings(mapping, self.settings_class, where)
@@ -231,12 +270,82 @@ class Destination:
     def validate(self, where: str) -> None:
         """Checks beyond the types (URLs and the like); raise ConfigError naming the key."""
 
+    # ------------------------------------------------------------ render, payloads, requests
+
+    def new_encoder(self, format: str | None = None) -> Any:
+        """An encoder that renders records into one batch body (append, extend, finish)."""
+        raise NotImplementedError(f"{type(self).__name__} renders no records")
+
+    def payloads(self, body: bytes, records: Sequence[Any] = ()) -> list[Payload]:
+        """The batch body (records: what it was rendered from, when known) as the payloads of its
+        requests, in the order they are sent: requests_per_batch of them. By default one, the body."""
+        return [Payload(body)]
+
+    def request(self, body: bytes) -> Request:
+        """The request that carries body, the exact bytes sent (already compressed when compression is
+        on), without Content-Encoding: build_request adds it."""
+        raise NotImplementedError(f"{type(self).__name__} describes no requests")
+
+    def build_request(self, payload: Payload, wire: bytes, content_encoding: str | None) -> Request:
+        """The request for one payload: wire is its bytes as sent (compressed into content_encoding,
+        None when not). By default request(wire), sent where the payload says, with its headers and the
+        Content-Encoding. Override it when the request depends on the payload's metadata (S3's key)."""
+        request = self.request(wire)
+        extra = dict(payload.headers or {})
+        if content_encoding:
+            extra["Content-Encoding"] = content_encoding
+        if not extra and payload.url is None:
+            return request
+        return Request(request.method, payload.url or request.url, merge_headers(request.headers, extra),
+                       request.body)
+
+    def wire_request(self, payload: Payload) -> Request:
+        """The request for a payload compressed here, on the caller's thread (tests, previews, a
+        connection test; the pipeline compresses off the loop when a body is big)."""
+        return self.build_request(payload, self.compressor.compress(payload.body), self.compressor.content_encoding)
+
+    def poll_request(self, url: str) -> Request:
+        """The request that asks how a batch the receiver answered PENDING is going (its poll_url)."""
+        raise NotImplementedError(f"{type(self).__name__} never answers pending")
+
+    # ------------------------------------------------------------ answers
+
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
         return decide(status, headers, retryable=self.retryable)
+
+    # ------------------------------------------------------------ connection test and previews
+
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
+        """The connection test's payload, and the statuses besides 2xx that still pass. By default the test
+        record, rendered and cut into payloads as any record is (its first payload)."""
+        encoder = self.new_encoder()
+        # a destination rendering OpenRouter's own attributes names the test span as OpenRouter does
+        openrouter = getattr(getattr(encoder, "plan", None), "name", None) == "openrouter"
+        record = test_record(name=OPENROUTER_TEST_NAME if openrouter else TEST_NAME)
+        encoder.append(record)
+        return self.payloads(encoder.finish(), [record])[0], frozenset()
+
+    def test_request(self) -> tuple[Request, frozenset[int]]:
+        """The connection test as sent (test_payload compressed, then built like any request), and the
+        statuses besides 2xx that pass."""
+        payload, also_ok = self.test_payload()
+        return self.wire_request(payload), also_ok
 
     def test_refusal(self, status: int | None, answer: str) -> str | None:
         """Why a connection test the receiver answered with a 2xx still failed, from the start of its answer
         (BigQuery's 200 lists the rows it would not take); None, the default: a 2xx passes."""
+        return None
+
+    def hint(self, status: int | None, excerpt: str) -> str | None:
+        """The usual cause of a failed connection test at this receiver; None, the default: the generic hint."""
+        return None
+
+    def preview_payload(self, payloads: list[Payload]) -> Payload:
+        """What a preview shows of a batch's payloads: the one there is, by default."""
+        return payloads[0]
+
+    def preview_note(self) -> str | None:
+        """What a preview adds about how the body is delivered (Redis: one XADD per line); None: nothing."""
         return None
 
     def __repr__(self) -> str:

@@ -48,7 +48,7 @@ the network. google-auth is the optional extra ``spancast[bigquery]``, imported 
 is built; the key is parsed then (a bad key is a ConfigError naming credentials). ``request(body)`` mints a
 JWT on first use and reuses it until 5 minutes before it expires.
 
-Test Connection (:meth:`BigQueryDestination.test_request`). OpenRouter's test reads the table's metadata, then
+Test Connection (:meth:`BigQueryDestination.test_payload`). OpenRouter's test reads the table's metadata, then
 checks that the credentials can insert, so read-only ones fail up front (spec §1.7). spancast sends an
 insertAll of one row that cannot go in: the test record's row plus a column no table has
 (:data:`PROBE_COLUMN`), skipInvalidRows and ignoreUnknownValues false. insertAll needs
@@ -96,9 +96,10 @@ import orjson
 from ..codec import _py as _codec
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import Action, Decision, decide, parse_retry_after
+from ..probe import test_record
 from . import clickhouse as _ch
 from ._secret import merge_headers
-from .base import CommonSettings, Destination, Request, Secret
+from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder
 
 __all__ = ["COLUMNS", "OPENROUTER_COLUMNS", "BigQueryDestination", "BigQuerySchema", "BigQuerySettings",
@@ -376,15 +377,13 @@ class BigQueryDestination(Destination):
         """The insertAll POST of one batch, with a JWT minted (or reused) now."""
         return Request("POST", self.url, {**self._headers, "Authorization": self._authorization()}, body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """The permission probe: an insertAll of one row that cannot go in (see the module docstring)."""
-        from ..connection import test_record  # the test record is the connection module's
-
         shaped = openrouter_row if self.settings.schema == "openrouter" else row
         values = {**shaped(test_record(), self.resource_attributes, self.id_salt), PROBE_COLUMN: True}
         body = orjson.dumps({"kind": KIND, "skipInvalidRows": False, "ignoreUnknownValues": False,
                              "rows": [{"insertId": "spancast-connection-test", "json": values}]})
-        return self.request(body), frozenset()
+        return Payload(body), frozenset()
 
     def test_refusal(self, status: int | None, answer: str) -> str | None:
         """Why the probe's 200 still means rows would not go in: its insertErrors name a column other than the

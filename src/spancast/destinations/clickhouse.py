@@ -37,7 +37,7 @@ real 18.16 server by tests/test_clickhouse.py):
   message). A response without a code (a proxy, a load balancer) is judged by its status, as any
   destination's: 408/429/502/503/504 retried with Retry-After, 413 split, the rest permanent.
 
-Test Connection (:meth:`ClickHouseDestination.test_request`), the permission probe OpenRouter's BigQuery
+Test Connection (:meth:`ClickHouseDestination.test_payload`), the permission probe OpenRouter's BigQuery
 test describes (https://openrouter.ai/docs/guides/features/broadcast/bigquery: read-only credentials
 must fail up front), adapted: ``INSERT INTO `db`.`table` (<every column>) FORMAT JSONEachRow`` with an
 empty body. It inserts nothing, and passes only when the credentials are right, the table exists,
@@ -126,7 +126,7 @@ from ..pipeline.retry import OTLP_RETRYABLE, OVERLOAD, Action, Decision, decide,
 from ..record import Generation
 from ._preset import basic_auth
 from ._secret import check_header_value, merge_headers
-from .base import CommonSettings, Destination, Request, Secret
+from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder
 
 __all__ = [
@@ -591,9 +591,9 @@ class ClickHouseDestination(Destination):
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, self._headers, body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """The permission probe: an INSERT of zero rows naming every column (see the module docstring)."""
-        return Request("POST", self.probe_url, self._headers, b""), frozenset()
+        return Payload(b"", url=self.probe_url), frozenset()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         """The usual cause of a failed connection test, from the ClickHouse error code."""

@@ -60,7 +60,7 @@ https://docs.datadoghq.com/llm_observability/instrumentation/api/):
   for a proxy or test receiver that takes any age.
 - Privacy mode: the route has already removed the content fields, so the messages are absent.
 
-Test Connection (``test_request``) sends one ``llm`` span named ``spancast-connection-test`` (trace id
+Test Connection (``test_payload``) sends one ``llm`` span named ``spancast-connection-test`` (trace id
 ``000...0001``) and passes on a 2xx. Datadog treats it as data: it appears in the application's traces.
 """
 
@@ -74,8 +74,9 @@ import orjson
 
 from ..codec._py import SEED_PARENT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import ConfigError, EncodeError
+from ..probe import test_record
 from ._secret import check_header_value, merge_headers
-from .base import CommonSettings, Destination, Request, Secret
+from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder, trace_text
 from .otlp import check_url
 
@@ -363,10 +364,9 @@ class DatadogDestination(Destination):
         own = {"DD-API-KEY": self.settings.api_key, "Content-Type": "application/json"}
         return Request("POST", self.url, merge_headers(self.settings.headers, own), body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
-        """One ``spancast-connection-test`` llm span, timed now (Datadog stores it as data); a 2xx passes."""
-        from ..connection import test_record  # the test record is the connection module's
-
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
+        """One ``spancast-connection-test`` llm span, timed by this destination's clock (Datadog refuses
+        spans older than a day); a 2xx passes."""
         encoder = self.new_encoder()
         encoder.append(test_record(self.clock_ns()))
-        return self.request(encoder.finish()), frozenset()
+        return Payload(encoder.finish()), frozenset()

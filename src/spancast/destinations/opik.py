@@ -31,7 +31,7 @@ OTLP: ``route: rest``, the default, sends exactly that; ``route: otlp`` the OTLP
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Sequence
 
 import msgspec
 
@@ -40,7 +40,7 @@ from ..errors import ConfigError
 from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Request, Secret
+from .base import Payload, Request, Secret
 from .opik_rest import RestEncoder, RestRoute
 
 __all__ = ["OpikSettings", "OpikDestination", "DEFAULT_URL"]
@@ -82,12 +82,10 @@ class OpikDestination(OtlpPreset):
     def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
         super().__init__(mapping, where)
         self.rest = RestRoute(self.settings, self.id_salt) if self.settings.route == "rest" else None
-        if self.rest is not None:
-            # Read by the pipeline with getattr (instance attributes over the ClassVars): the lane's batch caps,
-            # and requests(body), which only a destination whose batch takes several requests has.
+        if self.rest is not None:  # instance attributes over the ClassVars: the lane's caps, two requests a batch
             self.max_batch_bytes = self.rest.max_batch_bytes
             self.max_batch_records = self.rest.max_batch_records
-            self.requests = self.rest.requests
+            self.requests_per_batch = 2
 
     def check(self, where: str) -> None:
         s = self.settings
@@ -116,24 +114,24 @@ class OpikDestination(OtlpPreset):
         """The route's encoder: for OTLP, the preset's; for REST, traces and spans in one body (format ignored)."""
         return self.rest.new_encoder() if self.rest is not None else super().new_encoder(format)
 
+    def payloads(self, body: bytes, records: Sequence[Any] = ()) -> list[Payload]:
+        """OTLP: the body. REST: its two documents, traces first."""
+        return self.rest.payloads(body) if self.rest is not None else super().payloads(body, records)
+
     def request(self, body: bytes) -> Request:
-        """OTLP: the request. REST: a combined view for previews; the sender sends requests(body) instead."""
         return self.rest.request(body) if self.rest is not None else super().request(body)
+
+    def preview_payload(self, payloads: list[Payload]) -> Payload:
+        return self.rest.preview_payload(payloads) if self.rest is not None else super().preview_payload(payloads)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
         if self.rest is not None:  # 204 and no body: no OTLP partial success to read
             return decide(status, headers, retryable=self.retryable)
         return super().classify(status, headers, body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """One ``spancast-connection-test`` span (OTLP) or trace (REST; stored as data); a 2xx passes."""
-        if self.rest is not None:
-            return self.rest.test_request()
-        from ..connection import test_record  # the test record is the connection module's
-
-        encoder = self.new_encoder()
-        encoder.append(test_record())
-        return self.request(encoder.finish()), frozenset()
+        return self.rest.test_payload() if self.rest is not None else super().test_payload()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         return self.rest.hint(status, excerpt) if self.rest is not None else None

@@ -20,13 +20,13 @@ https://www.comet.com/docs/opik/reference/rest-api/spans/create-spans; Opik's ba
   splits the batch. Compression: Opik's SDK gzips its JSON requests by default, so ``compression: gzip``
   is safe; the default stays ``none``.
 - A batch is one pipeline body holding both documents, ``{"traces":[...]}`` ``\\n`` ``{"spans":[...]}``
-  (an :class:`OpikBody`: bytes that also know where the first document ends; compact JSON never holds a raw
-  newline, so plain bytes split at the first one). ``requests(body)`` describes the two requests, as
-  views into that body (no copy); the sender sends them in order, each compressed on its own, and on a
-  retry resumes at the one that failed: traces Opik took are not sent again. ``request(body)`` is for
-  previews only: one combined view, ``POST <baseUrl>/v1/private/{traces,spans}/batch`` with the JSON
-  list of the two documents in the order they are sent (a URL Opik does not serve, so it cannot be sent
-  by mistake).
+  (compact JSON never holds a raw newline, so the body splits at its first one). ``payloads(body)`` cuts it
+  into the two requests' payloads, views into that body (no copy), each naming its endpoint; the pipeline
+  compresses each on its own and sends them in order, each with a retry budget of its own, and on a retry
+  resumes at the one that failed: traces Opik took are not sent again, nor after a 413 on the spans
+  request (the halves start at their spans). A preview shows one combined view (``preview_payload``),
+  ``POST <baseUrl>/v1/private/{traces,spans}/batch`` with the JSON list of the two documents in the order
+  they are sent (a URL Opik does not serve, so it cannot be sent by mistake).
 
 Ids. Opik takes only version 7 UUIDs as trace and span ids (``IdGenerator.validateVersion``: "id must be a
 version 7 UUID", HTTP 400 for the whole batch), and recent versions also refuse ids whose embedded
@@ -101,7 +101,7 @@ Mapping (OpenRouter's Opik page, https://openrouter.ai/docs/guides/features/broa
   reasoning, tool_calls), so neither document has ``input`` or ``output``; nothing else here is derived
   from content.
 
-Test Connection (``test_request``) posts a trace batch with one trace named ``spancast-connection-test``
+Test Connection (``test_payload``) posts a trace batch with one trace named ``spancast-connection-test``
 (``openrouter_trace_id`` ``000...0001``) and no span. Opik stores it as data: it appears among the
 project's traces, one per test (its id carries the test's time, which Opik requires to be recent).
 """
@@ -117,13 +117,14 @@ import orjson
 
 from ..codec.ids import salted
 from ..errors import EncodeError
+from ..probe import test_record
 from ..record import TRACE_KEYS
 from ._preset import join_url
 from ._secret import merge_headers
-from .base import Request
+from .base import Payload, Request
 from .events import EventEncoder, trace_text
 
-__all__ = ["RestRoute", "OpikBody", "RestEncoder", "opik_id", "render_documents", "MAX_BATCH_BYTES",
+__all__ = ["RestRoute", "RestEncoder", "opik_id", "render_documents", "MAX_BATCH_BYTES",
            "MAX_BATCH_RECORDS"]
 
 TRACES_PATH = "/v1/private/traces/batch"
@@ -279,12 +280,6 @@ def render_documents(rec: Any, project_name: str, salt: int = 0) -> tuple[dict[s
     return trace_doc, spans
 
 
-class OpikBody(bytes):
-    """A batch body: the traces document, a newline, the spans document; ``traces_end`` is where the first ends."""
-
-    traces_end: int | None = None
-
-
 TRACES_PREFIX = b'{"traces":['
 SPANS_PREFIX = b'{"spans":['
 SUFFIX = b"]}"
@@ -311,10 +306,9 @@ class RestEncoder(EventEncoder):
         self.records += 1
         return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
 
-    def finish(self) -> OpikBody:
-        traces = TRACES_PREFIX + self.separator.join(self._chunks) + SUFFIX
-        body = OpikBody(b"".join((traces, b"\n", SPANS_PREFIX, self.separator.join(self._spans), SUFFIX)))
-        body.traces_end = len(traces)
+    def finish(self) -> bytes:
+        body = b"".join((TRACES_PREFIX, self.separator.join(self._chunks), SUFFIX, b"\n", SPANS_PREFIX,
+                         self.separator.join(self._spans), SUFFIX))
         self.reset()
         return body
 
@@ -359,30 +353,27 @@ class RestRoute:
         own = {"Authorization": s.api_key, "Comet-Workspace": s.workspace, "Content-Type": "application/json"}
         return merge_headers(s.headers, own)
 
-    def requests(self, body: bytes) -> list[Request]:
-        """The batch's two requests, traces first; their bodies are views into ``body`` (no copy)."""
-        end = getattr(body, "traces_end", None)
-        if end is None:  # plain bytes (a body that lost its type): compact JSON has no raw newline but this one
-            end = bytes(body).index(b"\n")
+    def payloads(self, body: bytes) -> list[Payload]:
+        """The batch's two payloads, traces first, each naming its endpoint; views into ``body`` (no copy)."""
+        # compact JSON holds no raw newline but the one between the documents
+        end = (body if isinstance(body, bytes) else bytes(body)).index(b"\n")
         view = memoryview(body)
-        headers = self.headers()
-        return [Request("POST", self.traces_url, headers, view[:end]),
-                Request("POST", self.spans_url, headers, view[end + 1:])]
+        return [Payload(view[:end], url=self.traces_url), Payload(view[end + 1:], url=self.spans_url)]
 
     def request(self, body: bytes) -> Request:
-        """For previews only (the sender sends ``requests(body)``): both requests as one view, the URL naming
-        both paths and the body the JSON list of the two documents, in the order they are sent."""
-        documents = [bytes(r.body) for r in self.requests(body)]
-        combined = b"[" + b",".join(documents) + b"]"
-        return Request("POST", join_url(self.settings.base_url, PREVIEW_PATH), self.headers(), combined)
+        """The request for one payload as sent, to the traces endpoint unless its payload names the spans one."""
+        return Request("POST", self.traces_url, self.headers(), body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def preview_payload(self, payloads: list[Payload]) -> Payload:
+        """Both payloads as one view for a preview: the URL names both paths, the body is the JSON list of
+        the two documents in the order they are sent."""
+        combined = b"[" + b",".join(bytes(p.body) for p in payloads) + b"]"
+        return Payload(combined, url=join_url(self.settings.base_url, PREVIEW_PATH))
+
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """A trace batch with one ``spancast-connection-test`` trace (Opik stores it as data); a 2xx passes."""
-        from ..connection import test_record  # the test record is the connection module's
-
         trace, _ = render_documents(test_record(), self.settings.project_name)
-        body = orjson.dumps({"traces": [trace]})
-        return Request("POST", self.traces_url, self.headers(), body), frozenset()
+        return Payload(orjson.dumps({"traces": [trace]}), url=self.traces_url), frozenset()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         """What a failed test usually means on this route (None: the generic hint)."""

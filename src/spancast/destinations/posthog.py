@@ -61,7 +61,7 @@ every browser sends with its events (https://posthog.com/docs/api). It is still 
 :class:`~spancast.destinations.base.Secret`, so settings reprs, logs and errors show ``'***'`` (as
 OpenRouter masks it), but it is part of the body by protocol: previews and golden files show it.
 
-Test Connection (``test_request``) sends one ``$ai_generation`` event named ``spancast-connection-test``
+Test Connection (``test_payload``) sends one ``$ai_generation`` event named ``spancast-connection-test``
 (trace id ``000...0001``, no person profile). PostHog treats it as data: it appears among the
 project's generations, and can be filtered out by ``$ai_span_name``.
 """
@@ -303,11 +303,3 @@ class PostHogDestination(Destination):
     def request(self, body: bytes) -> Request:
         return Request("POST", self.url, merge_headers(self.settings.headers, {"Content-Type": "application/json"}), body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
-        """One ``spancast-connection-test`` generation event (PostHog stores it as data, without a person
-        profile); a 2xx passes."""
-        from ..connection import test_record  # the test record is the connection module's
-
-        encoder = self.new_encoder()
-        encoder.append(test_record())
-        return self.request(encoder.finish()), frozenset()

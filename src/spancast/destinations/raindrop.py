@@ -41,7 +41,7 @@ its Python SDK for ``event_id`` and ``timestamp``, https://raindrop.ai/docs/sdk/
 - Privacy mode: the route has already removed the content fields, so ``input`` and ``output`` (and
   with them ``ai_data``) are absent.
 
-Test Connection (``test_request``) sends one event named ``spancast-connection-test`` (trace id
+Test Connection (``test_payload``) sends one event named ``spancast-connection-test`` (trace id
 ``000...0001``). Raindrop treats it as data: it appears among the project's events.
 """
 
@@ -249,10 +249,3 @@ class RaindropDestination(Destination):
         own = {"Authorization": Secret("Bearer " + self.settings.write_key), "Content-Type": "application/json"}
         return Request("POST", self.url, merge_headers(self.settings.headers, own), body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
-        """One ``spancast-connection-test`` event (Raindrop stores it as data); a 2xx passes."""
-        from ..connection import test_record  # the test record is the connection module's
-
-        encoder = self.new_encoder()
-        encoder.append(test_record())
-        return self.request(encoder.finish()), frozenset()

@@ -64,15 +64,15 @@ rendering, so no ``input`` / ``output`` is written.
 Signing: AWS Signature Version 4 by botocore (the optional extra ``spancast[s3]``, imported when an
 s3 destination is configured): ``S3SigV4Auth`` over an ``AWSRequest`` with ``Credentials``. Every
 header is signed (Host, Content-Type, Content-Encoding, the user's), and the payload too:
-``X-Amz-Content-SHA256`` is the SHA-256 of the exact bytes sent. That is why the pipeline must not
-compress after ``request()``: the destination gzips the object itself and its pipeline compressor is
-always ``none``. ``request(body)`` signs at call time (each attempt gets a fresh X-Amz-Date); the key
-travels with the body (an ``S3Object``: bytes with a ``key``), since the pipeline hands request()
-only the body. A RequestTimeTooSkewed answer sets a clock offset from the server's Date header and
+``X-Amz-Content-SHA256`` is the SHA-256 of the exact bytes sent. The pipeline's shared compression step
+gzips the object (``compression: gzip``), and ``build_request`` gets those gzipped bytes and their
+Content-Encoding, so the signature covers what goes on the wire. It signs at call time (each attempt gets
+a fresh X-Amz-Date). The key travels beside the body, in the batch's payload (``payloads(body, records)``
+makes it from the batch's first and last records), never inside it. A RequestTimeTooSkewed answer sets a clock offset from the server's Date header and
 is retried, as botocore does. The signer is botocore's, minus its DEBUG log of the canonical request,
 which would carry the session token. The key is sent percent-encoded exactly as it was signed.
 
-Test Connection (``test_request``, broadcast.md §1.7: a permission probe): a PutObject of
+Test Connection (``test_payload``, broadcast.md §1.7: a permission probe): a PutObject of
 ``<path for today>/.spancast-connection-test.json`` (``.ndjson``; ``.gz``): the connection-test record
 rendered as this layout renders records, with the same headers and signature, so it proves
 ``s3:PutObject`` exactly where traces go. It overwrites itself on every test; Athena and Hive skip
@@ -98,11 +98,10 @@ import functools
 import hashlib
 import re
 import time
-import zlib
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
-from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -110,15 +109,15 @@ import orjson
 
 from ..codec._py import hash64
 from ..errors import ConfigError, EncodeError
-from ..pipeline.compress import Compressor
 from ..pipeline.retry import Action, Decision, decide
 from ._secret import check_header_value, merge_headers
-from .base import CommonSettings, Destination, Request, Secret
+from ..probe import test_record
+from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder
 from .otlp import check_url
 from .s3_document import trace_document, trace_id_of
 
-__all__ = ["S3Settings", "S3Destination", "S3Object", "ObjectEncoder", "VARIABLES", "TEST_OBJECT"]
+__all__ = ["S3Settings", "S3Destination", "ObjectEncoder", "VARIABLES", "TEST_OBJECT"]
 
 VARIABLES = ("prefix", "date", "year", "month", "day", "apiKeyName")
 TEST_OBJECT = ".spancast-connection-test"
@@ -213,12 +212,6 @@ class S3Settings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
     )] = None
 
 
-class S3Object(bytes):
-    """An object's body as the encoder finished it, carrying the key it is stored under."""
-
-    key: str | None = None
-
-
 class S3Destination(Destination):
     """PUTs trace objects into one bucket; see the module docstring for layouts, keys and signing."""
 
@@ -253,16 +246,13 @@ class S3Destination(Destination):
             if parts.query or parts.fragment:
                 raise ConfigError(f"{where}.endpoint", "expected a base URL without a query or fragment")
         if self.compressor.kind not in ("none", "gzip"):
-            raise ConfigError(f"{where}.compression", "S3 objects are stored as sent: none or gzip (the destination"
-                                                      " gzips the object itself, and signs the gzipped bytes)")
-        # The signature covers the bytes sent, so nothing may compress after request(): the object's
-        # own gzip replaces the pipeline's.
-        self.gzip_level = self.compressor.level if self.compressor.kind == "gzip" else None
-        self.compressor = Compressor("none")
+            raise ConfigError(f"{where}.compression", "S3 objects are stored as sent: none or gzip (readers such"
+                                                      " as Athena take gzipped objects, not zstd ones)")
+        self.gzipped = self.compressor.kind == "gzip"
         self._template = _compile(s.path_template, s.prefix, where)
         self.layout = s.layout
         self.content_type = CONTENT_TYPES[s.layout]
-        self.extension = EXTENSIONS[s.layout] + (".gz" if self.gzip_level is not None else "")
+        self.extension = EXTENSIONS[s.layout] + (".gz" if self.gzipped else "")
         if s.layout == "trace":
             self.max_batch_records = 1  # type: ignore[misc]  # one object per generation
         self._base = _base_url(s, self.region)
@@ -310,14 +300,26 @@ class S3Destination(Destination):
     def object_url(self, key: str) -> str:
         return self._base + quote(key, safe="/~")
 
-    def request(self, body: bytes) -> Request:
-        key = getattr(body, "key", None) or self._fallback_key(body)
+    def payloads(self, body: bytes, records: Sequence[Any] = ()) -> list[Payload]:
+        """The object: the body, and beside it the key it is stored under, from its first and last records
+        (without records, a key made from the body's content)."""
+        key = self.object_key(records[0], records[-1]) if records else self._fallback_key(body)
+        return [Payload(body, key=key)]
+
+    def build_request(self, payload: Payload, wire: bytes, content_encoding: str | None) -> Request:
+        """The PutObject of wire, the object as sent (gzipped when compression is on), under the payload's
+        key; every header, Content-Encoding too, and the SHA-256 of wire are signed."""
+        key = payload.key or self._fallback_key(payload.body)
         url = self.object_url(key)
         own = {"Content-Type": self.content_type}
-        if self.gzip_level is not None:
-            own["Content-Encoding"] = "gzip"
+        if content_encoding:
+            own["Content-Encoding"] = content_encoding
         headers = merge_headers(self.settings.headers, own)
-        return Request("PUT", url, self._sign(url, headers, body), body)
+        return Request("PUT", url, self._sign(url, headers, wire), wire)
+
+    def request(self, body: bytes) -> Request:
+        """The PutObject of body as it is (not compressed), under a key made from its content."""
+        return self.build_request(Payload(body), body, None)
 
     def _fallback_key(self, body: bytes) -> str:
         """A key for a body that lost its own (plain bytes: a preview of raw bytes, a body from elsewhere):
@@ -331,17 +333,14 @@ class S3Destination(Destination):
         self._botocore.Signer(self._credentials, self.region, now.strftime(SIGV4_TIMESTAMP)).add_auth(aws)
         return dict(aws.headers.items())
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
-        """A permission probe: PutObject of the connection-test record, rendered and signed like any object,
-        at ``<path for today>/.spancast-connection-test.json`` (overwritten by every test)."""
-        from ..connection import test_record
-
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
+        """A permission probe: PutObject of the connection-test record, rendered, compressed and signed like
+        any object, at ``<path for today>/.spancast-connection-test.json`` (overwritten by every test)."""
         record = test_record()
         encoder = self.new_encoder()
         encoder.append(record)
-        body = encoder.finish()
-        body.key = _join(self.path(record.start_time_ns, record.api_key_name), TEST_OBJECT + self.extension)
-        return self.request(body), frozenset()
+        key = _join(self.path(record.start_time_ns, record.api_key_name), TEST_OBJECT + self.extension)
+        return Payload(encoder.finish(), key=key), frozenset()
 
     # ------------------------------------------------------------ answers
 
@@ -389,15 +388,12 @@ class S3Destination(Destination):
 
     def __repr__(self) -> str:
         return (f"<S3Destination name={self.name!r} bucket={self.settings.bucket_name!r} layout={self.layout}"
-                f"{' gzip' if self.gzip_level is not None else ''}>")
+                f"{' gzip' if self.gzipped else ''}>")
 
 
 class ObjectEncoder(EventEncoder):
-    """One object's body: a trace document (trace layout: one record), or NDJSON lines (ndjson layout),
-    gzipped as it grows when the destination gzips. ``finish()`` returns an S3Object with its key.
-
-    ``size`` counts the bytes before gzip (what max_batch_bytes limits, as for every destination,
-    whose compression comes after the batch closes)."""
+    """One object's body: a trace document (trace layout: one record), or NDJSON lines (ndjson layout).
+    Its key is not in it: payloads() makes it from the batch's records, and compression comes after."""
 
     format = "json"
 
@@ -406,61 +402,16 @@ class ObjectEncoder(EventEncoder):
         super().__init__(destination.render, prefix=b"", separator=b"\n", suffix=b"\n" if ndjson else b"")
         self.destination = destination
         self.limit = None if ndjson else 1
-        self.level = destination.gzip_level
-        self._zip: Any = None
-        self._out: list[bytes] = []
-        self._first: Any = None
-        self._last: Any = None
 
     def append(self, record: Any, max_bytes: int = -1) -> int:
         if self.limit is not None and self.records >= self.limit:
             return 0  # the trace layout: one record per object
-        event = self._render(record)
-        added = len(event) + (len(self.separator) if self.records else 0)
-        if max_bytes >= 0 and self.records and self.size + added > max_bytes:
-            return 0
-        if self.level is None:
-            self._chunks.append(event)
-        else:
-            if self._zip is None:
-                self._zip = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: a gzip member, mtime 0
-            out = self._out
-            if self.records:
-                out.append(self._zip.compress(self.separator))
-            out.append(self._zip.compress(event))
-        if self._first is None:
-            self._first = record
-        self._last = record
-        self._body += added
-        self.records += 1
-        return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
+        return super().append(record, max_bytes)
 
     def extend(self, records: Iterable[Any]) -> None:
         for record in records:
             if not self.append(record):
                 raise EncodeError("<batch>", "the trace layout stores one record per object")
-
-    def finish(self) -> S3Object:
-        if self.level is None:
-            data = S3Object(self.prefix + self.separator.join(self._chunks) + self.suffix)
-        else:
-            if self._zip is None:
-                self._zip = zlib.compressobj(self.level, zlib.DEFLATED, 31)
-            self._out.append(self._zip.compress(self.suffix))
-            self._out.append(self._zip.flush())
-            data = S3Object(b"".join(self._out))
-        if self._first is not None:
-            data.key = self.destination.object_key(self._first, self._last)
-        self.reset()
-        return data
-
-    finish_view = finish
-
-    def reset(self) -> None:
-        super().reset()
-        self._zip = None
-        self._out = []
-        self._first = self._last = None
 
     def __repr__(self) -> str:
         return f"<ObjectEncoder layout={self.destination.layout} records={self.records} bytes={self.size}>"

@@ -44,7 +44,7 @@ Wire (Snowflake SQL API, https://docs.snowflake.com/en/developer-guide/sql-api/r
   permanent; 429, 500, 502, 503, 504 retried (Retry-After honoured); 413 splits; 400, 401, 403, 404,
   405, 415 permanent (a wrong account answers 403, 404 or 513).
 
-Test Connection (:meth:`SnowflakeDestination.test_request`), the permission probe OpenRouter's BigQuery
+Test Connection (:meth:`SnowflakeDestination.test_payload`), the permission probe OpenRouter's BigQuery
 test describes, adapted: the batch statement with one row of NULLs and ``WHERE FALSE``. It writes
 nothing and passes only when the token is accepted, the warehouse is usable, the table exists with
 every column spancast writes, and the role may INSERT into it (422 otherwise; :meth:`hint` says which).
@@ -89,7 +89,7 @@ from ..errors import ConfigError
 from ..pipeline.retry import Action, Decision, decide, parse_retry_after
 from . import clickhouse as _ch
 from ._secret import check_header_value, merge_headers
-from .base import CommonSettings, Destination, Request, Secret
+from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder
 
 __all__ = ["COLUMNS", "OPENROUTER_COLUMNS", "SnowflakeDestination", "SnowflakeSettings", "StatementEncoder",
@@ -331,10 +331,10 @@ class SnowflakeDestination(Destination):
         """The GET that asks how a pending statement (a 202's poll_url) is going."""
         return Request("GET", url, self._poll_headers, b"")
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """The permission probe: an INSERT of nothing that names every column (see the module docstring)."""
         url = f"{self.statements_url}?requestId={uuid.uuid4()}"  # never a resubmission of an earlier probe
-        return Request("POST", url, self._headers, self._probe), frozenset()
+        return Payload(self._probe, url=url), frozenset()
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
         if status == 202:

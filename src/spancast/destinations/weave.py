@@ -40,7 +40,7 @@ from ..errors import ConfigError
 from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Request, Secret
+from .base import Payload, Request, Secret
 from .events import EventEncoder
 from .weave_calls import CallsRoute
 
@@ -135,15 +135,9 @@ class WeaveDestination(OtlpPreset):
             return decide(status, headers, retryable=self.retryable)
         return super().classify(status, headers, body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """One ``spancast-connection-test`` span (OTLP) or call (calls route; stored as data); a 2xx passes."""
-        if self.calls is not None:
-            return self.calls.test_request()
-        from ..connection import test_record  # the test record is the connection module's
-
-        encoder = self.new_encoder()
-        encoder.append(test_record())
-        return self.request(encoder.finish()), frozenset()
+        return self.calls.test_payload() if self.calls is not None else super().test_payload()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         return self.calls.hint(status, excerpt) if self.calls is not None else None

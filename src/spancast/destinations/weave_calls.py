@@ -64,7 +64,7 @@ Mapping (OpenRouter's Weave page, https://openrouter.ai/docs/guides/features/bro
   reasoning, tool_calls), so ``inputs`` holds the model and its parameters only and there is no ``output``;
   nothing else here is derived from content.
 
-Test Connection (``test_request``) upserts one call named ``spancast-connection-test`` (trace id
+Test Connection (``test_payload``) upserts one call named ``spancast-connection-test`` (trace id
 ``000...0001``). Weave stores it as data: it appears among the project's traces. Its call id is fixed,
 so every later test overwrites that one call rather than adding another.
 
@@ -83,10 +83,11 @@ import orjson
 
 from ..codec.ids import salted
 from ..errors import EncodeError
+from ..probe import test_record
 from ..record import TRACE_KEYS
 from ._preset import basic_auth, join_url
 from ._secret import merge_headers
-from .base import Request
+from .base import Payload, Request
 from .events import EventEncoder, trace_text
 
 __all__ = ["CallsRoute", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_pair"]
@@ -266,14 +267,12 @@ class CallsRoute:
         own = {"Authorization": basic_auth("api", self.settings.api_key), "Content-Type": "application/json"}
         return Request("POST", self.url, merge_headers(self.settings.headers, own), body)
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """One ``spancast-connection-test`` call (Weave stores it as data, always under the same call id);
         a 2xx passes."""
-        from ..connection import test_record  # the test record is the connection module's
-
         encoder = self.new_encoder()
         encoder.append(test_record())
-        return self.request(encoder.finish()), frozenset()
+        return Payload(encoder.finish()), frozenset()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         """What a failed test usually means on this route (None: the generic hint)."""

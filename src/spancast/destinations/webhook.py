@@ -7,15 +7,15 @@ ExportTraceServiceRequest (``Content-Type: application/json``): webhook receiver
 
 Beyond OpenRouter: ``signingSecret`` (``signing_secret``; a credential, shown as ``'***'``). When set,
 each request carries ``X-Spancast-Signature: sha256=<hex>``, the HMAC-SHA256 of the request body under
-that secret. It is computed over the body this destination describes, **before compression**: webhooks
-default to no compression, and a receiver that turns compression on verifies after decompressing.
-A receiver checks it with the raw body bytes (not re-serialised JSON)::
+that secret. It is computed over the exact bytes on the wire, **after compression** (gzip or zstd, named
+in Content-Encoding): a receiver verifies the raw body it read, before it decompresses anything, and not
+re-serialised JSON::
 
     import hashlib, hmac
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     ok = hmac.compare_digest(expected, request.headers.get("X-Spancast-Signature", ""))
 
-Test Connection (``test_request``) sends what OpenRouter's does: an empty OTLP body
+Test Connection (``test_payload``) sends what OpenRouter's does: an empty OTLP body
 (``{"resourceSpans":[]}``, signed like any other) with ``X-Test-Connection: true``; 2xx or 400 passes.
 
 The signature proves who sent the body, not when: a replayed request verifies again, so receivers that
@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from ._secret import check_header_value, merge_headers
-from .base import CommonSettings, Request, Secret
+from .base import CommonSettings, Payload, Request, Secret
 from .otlp import CONTENT_TYPES, FLAVOR_HELP, OtlpDestination, check_url
 
 __all__ = ["WebhookSettings", "WebhookDestination", "SIGNATURE_HEADER", "sign"]
@@ -54,7 +54,7 @@ class WebhookSettings(CommonSettings, kw_only=True, forbid_unknown_fields=True):
         description="extra OTLP resource attributes on every request (service.name defaults to spancast)",
     )] = {}
     signing_secret: Annotated[Secret | None, msgspec.Meta(
-        description="HMAC-SHA256 key: each body (before compression) is signed in X-Spancast-Signature",
+        description="HMAC-SHA256 key: each body, as sent (after compression), is signed in X-Spancast-Signature",
     )] = None
 
 
@@ -80,14 +80,13 @@ class WebhookDestination(OtlpDestination):
     def encoding(self) -> str:
         return "json"  # receivers of webhooks read JSON
 
-    def test_request(self) -> tuple[Request, frozenset[int]]:
+    def test_payload(self) -> tuple[Payload, frozenset[int]]:
         """OpenRouter's webhook test: an empty OTLP body with ``X-Test-Connection: true`` (signed like any
         other request); 2xx passes, and so does 400, since some endpoints refuse empty bodies."""
-        request = self.request(self.new_encoder().finish())
-        headers = merge_headers(request.headers, {"X-Test-Connection": "true"})
-        return Request(request.method, request.url, headers, request.body), frozenset({400})
+        return Payload(self.new_encoder().finish(), headers={"X-Test-Connection": "true"}), frozenset({400})
 
     def request(self, body: bytes) -> Request:
+        """The request for body as sent: the signature covers these exact bytes (compressed, when on)."""
         own = {"Content-Type": CONTENT_TYPES["json"]}
         if self.settings.signing_secret is not None:
             own[SIGNATURE_HEADER] = sign(self.settings.signing_secret, body)

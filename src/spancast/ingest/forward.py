@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ..destinations.base import Payload
 from ..pipeline.batcher import Batch
 from ..pipeline.retry import RetryPolicy
 from ..pipeline.sender import Sender
@@ -125,8 +126,11 @@ class _Forwarding:
         self.transport = "http"
         self.encoding = destination.encoding
 
-    def request(self, body: bytes) -> Any:
-        return self.destination.request(body)
+    def payloads(self, body: bytes, records: Any = ()) -> list[Payload]:
+        return [Payload(body)]  # spans already encoded: one request, whatever the destination cuts records into
+
+    def build_request(self, payload: Payload, wire: bytes, content_encoding: str | None) -> Any:
+        return self.destination.build_request(payload, wire, content_encoding)
 
     def classify(self, status: int, headers: Any, body: bytes) -> Any:
         return self.destination.classify(status, headers, body)
@@ -143,7 +147,7 @@ def forwards_to(destination: Any) -> bool:
     from ..destinations.otlp import OtlpDestination
 
     return (isinstance(destination, OtlpDestination) and destination.transport == "http"
-            and getattr(destination, "requests", None) is None and destination.settings.enabled
+            and destination.requests_per_batch == 1 and destination.settings.enabled
             and not destination.settings.privacy_mode)
 
 

@@ -43,12 +43,17 @@ class Batch:
     items: list[Any]  # the records, in order
     reason: str  # records | bytes | interval | flush | split
     opened_at: float
-    attempts: int = 0
-    first_attempt_at: float | None = None
-    wire: bytes | None = None  # the body as sent (compressed), made once for all attempts
+    attempts: int = 0  # of the request going out now: each of a batch's requests has a retry budget of its own
+    first_attempt_at: float | None = None  # of the request going out now
+    payloads: list[Any] | None = None  # the destination's payloads of its requests, cut at the first attempt
+    wires: list[Any] | None = None  # each payload as sent (compressed), made once for all attempts
+    compressed_bytes: int = 0  # what the compressed copies in wires hold beside the body
     waiting: bool = False  # the sender counts it as waiting for a slot
     settled: bool = False  # the sender has counted its records as delivered or dropped
-    part: int = 0  # which of the destination's requests for this batch goes next (most have one)
+    # Which of the destination's requests for this batch goes next (most have one); a half of a batch split
+    # by a 413 starts where that batch was, since the requests before were taken for all of its records.
+    part: int = 0
+    observed: bool = False  # its size went into the stats, on its first request
     positions: list[int] | None = None  # the records' backlog positions, when a spool needs them
     settles: bool = True  # False when its records stay unsettled (a spool replays them): retries exhausted
 
@@ -57,11 +62,20 @@ class Batch:
         return len(self.items)
 
     @property
+    def wire_bytes(self) -> int:
+        """Its bytes as sent: the compressed payloads of the requests it sends (the body until they are made)."""
+        if self.wires is None:
+            return len(self.body)
+        return sum(len(wire) for wire in self.wires if wire is not None)
+
+    @property
     def ids(self) -> list[str]:
         return [r.id for r in self.items]
 
     def __repr__(self) -> str:
-        return f"<Batch records={self.records} bytes={len(self.body)} reason={self.reason} attempts={self.attempts}>"
+        parts = f" part={self.part + 1}/{len(self.payloads)}" if self.payloads is not None and len(self.payloads) > 1 else ""
+        return (f"<Batch records={self.records} bytes={len(self.body)} reason={self.reason}{parts}"
+                f" attempts={self.attempts}>")
 
 
 class Batcher:

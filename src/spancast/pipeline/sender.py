@@ -9,11 +9,16 @@ still too large is dropped. Permanent errors are logged once per status with an 
 response body, never with a header value; every reason kept or logged is scrubbed of the destination's
 secrets first (spancast.scrub), since receivers echo requests in their errors.
 
+A batch goes out as the destination declares (spancast.destinations.base): its payloads, each compressed
+once (the shared step), then one request per payload built from the bytes as sent, in order. Each of
+those requests has a retry budget of its own; one taken is not sent again, on a retry nor after a 413 on
+a later one (the halves start where the batch was).
+
 Every request that went out is counted by outcome with its latency (from the moment it is sent, not
 from the wait for a slot): sends and re-sends, each part of a batch that takes several, each poll of
 a pending batch, the file destination's appends and the redis destination's XADD pipelines; one cut
-short by shutdown is not. A batch's size (records, and bytes as counted in delivered_bytes) is
-observed once, when its first request goes out.
+short by shutdown is not. A batch's size (records, and its bytes as sent, as counted in delivered_bytes)
+is observed once, when its first request goes out.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp.payload import BytesPayload
@@ -36,6 +41,9 @@ from .files import FileTransport
 from .limiter import AdaptiveLimit, ConcurrencyLimiter
 from .retry import Action, Decision, RetryPolicy, decide_error
 from .stats import DestinationStats
+
+if TYPE_CHECKING:
+    from ..destinations.base import Destination
 
 __all__ = ["Sender"]
 
@@ -50,7 +58,7 @@ class Sender:
 
     def __init__(
         self,
-        destination: Any,
+        destination: Destination,  # or what quacks like one (ingest's forwarding of spans)
         stats: DestinationStats,
         *,
         retry: RetryPolicy | None = None,
@@ -129,7 +137,7 @@ class Sender:
         """The batch's records are counted (delivered or dropped): it leaves in_flight in the same step."""
         batch.settled = True
         self.stats.in_flight -= batch.records
-        self.bytes_in_flight -= len(batch.body) + (len(batch.wire) if batch.wire is not batch.body and batch.wire else 0)
+        self.bytes_in_flight -= len(batch.body) + batch.compressed_bytes
         if self.on_settled is not None and batch.settles and batch.positions:
             self.on_settled(batch.positions)
 
@@ -191,8 +199,11 @@ class Sender:
                 if decision.retry_after_s is not None:
                     self.limiter.pause(min(decision.retry_after_s, self.retry.max_retry_after_s))
                 if decision.action is Action.DELIVERED:
-                    if batch.part + 1 < self._part_count(batch):  # more requests make up this batch
-                        batch.part += 1  # the next one now; the parts already taken are not sent again
+                    if batch.payloads is not None and batch.part + 1 < len(batch.payloads):
+                        # More requests make up this batch: the next one now, with a retry budget of its own
+                        # (the retries its predecessors used are theirs); the parts taken are not sent again.
+                        batch.part += 1
+                        batch.attempts, batch.first_attempt_at = 0, None
                         continue
                     self._delivered(batch, decision)
                     return
@@ -221,22 +232,27 @@ class Sender:
             if not cancelled:
                 self._settle(batch)
 
-    def _part_count(self, batch: Batch) -> int:
-        parts = getattr(self.destination, "requests", None)
-        return 1 if parts is None else len(parts(batch.body))
+    async def _prepare(self, batch: Batch) -> None:
+        """Cut the batch into the destination's payloads and compress each, once for all attempts; the
+        payloads a split half does not send (taken before its batch was split) are not compressed."""
+        destination = self.destination
+        payloads = destination.payloads(batch.body, batch.items)
+        wires: list[Any] = []
+        for k, payload in enumerate(payloads):
+            wire = None if k < batch.part else await destination.compressor.compress_async(payload.body)
+            if wire is not None and wire is not payload.body:
+                batch.compressed_bytes += len(wire)
+                self.bytes_in_flight += len(wire)
+            wires.append(wire)
+        batch.payloads, batch.wires = payloads, wires
 
     async def _attempt(self, batch: Batch, poll_url: str | None = None) -> Decision:
-        """Send the batch (or, while it is pending, ask at poll_url how it is going) and judge the answer.
-
-        A destination whose batch takes several requests (Opik: traces, then spans) describes them with
-        requests(body); they go in order, one per attempt, each compressed on its own."""
-        multi = getattr(self.destination, "requests", None)
-        if multi is not None and batch.wire is None:
-            batch.wire = b""  # parts are compressed as they go
-        if batch.wire is None:
-            batch.wire = await self.destination.compressor.compress_async(batch.body)
-            if batch.wire is not batch.body:
-                self.bytes_in_flight += len(batch.wire)
+        """Send the batch's next request (or, while it is pending, ask at poll_url how it is going) and judge
+        the answer. A batch whose destination cuts it into several payloads (Opik: traces, then spans) sends
+        them in order, one per attempt."""
+        if batch.wires is None:
+            await self._prepare(batch)
+        assert batch.payloads is not None and batch.wires is not None
         if not batch.waiting:
             batch.waiting = True
             self.waiting += 1
@@ -255,23 +271,18 @@ class Sender:
         outcome: str | None = None  # when it is not the decision's own (no answer came)
         sent_at: float | None = None
         try:
-            # Described only now, holding the slot: a signed request (S3's SigV4) is as fresh as it can be.
+            # Built only now, holding the slot: a signed request (S3's SigV4) is as fresh as it can be. The
+            # destination gets the exact bytes sent, so whatever signs the body signs the wire.
             if poll_url is not None:
                 request, data = self.destination.poll_request(poll_url), None
-                headers = dict(request.headers)
-            elif multi is not None:
-                request = multi(batch.body)[batch.part]
-                data = _payload(await self.destination.compressor.compress_async(request.body))
-                headers = dict(request.headers)
-                if self.destination.compressor.content_encoding:
-                    headers["Content-Encoding"] = self.destination.compressor.content_encoding
             else:
-                request, data = self.destination.request(batch.body), _payload(batch.wire)
-                headers = dict(request.headers)
-                if self.destination.compressor.content_encoding:
-                    headers["Content-Encoding"] = self.destination.compressor.content_encoding
-            if poll_url is None and batch.attempts == 1:  # its first request, even when it takes several
-                self.stats.batch_sent(batch.records, len(batch.wire or batch.body))
+                request = self.destination.build_request(batch.payloads[batch.part], batch.wires[batch.part],
+                                                         self.destination.compressor.content_encoding)
+                data = _payload(request.body)
+            headers = dict(request.headers)
+            if poll_url is None and not batch.observed:  # its first request, even when it takes several
+                batch.observed = True
+                self.stats.batch_sent(batch.records, batch.wire_bytes)
             sent_at = time.perf_counter()
             if self.local is not None:
                 decision = _scrubbed(await self.local.send(request.body), self.destination)
@@ -307,7 +318,7 @@ class Sender:
     def _delivered(self, batch: Batch, decision: Decision) -> None:
         rejected = min(decision.rejected_spans, batch.records)  # one span or more per record: at most all
         self.stats.delivered += batch.records - rejected
-        self.stats.delivered_bytes += len(batch.wire or batch.body)
+        self.stats.delivered_bytes += batch.wire_bytes  # as sent: compressed, every request of the batch
         if rejected:
             self.stats.drop("partial_success", rejected)
             self.stats.last_error = f"partial success: {rejected} rejected: {decision.reason}"[:300]
@@ -340,7 +351,9 @@ class Sender:
                     where = [p for k, p in enumerate(where) if k not in bad]
             if part:
                 self.stats.batches["split"] += 1
-                self.submit(Batch(encoder.finish(), part, "split", batch.opened_at, positions=where))
+                # The requests before the one refused were taken for every record of this batch: its halves
+                # start at the refused one (Opik: a 413 on the spans sends the halves' spans, not their traces).
+                self.submit(Batch(encoder.finish(), part, "split", batch.opened_at, positions=where, part=batch.part))
 
     def _permanent(self, batch: Batch, decision: Decision) -> None:
         self.stats.drop("permanent_http_error", batch.records)
