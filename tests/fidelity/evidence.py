@@ -51,7 +51,7 @@ EVIDENCE: dict[str, tuple[str, str, str]] = {
                 f"{SDKS}::test_posthog_sends_what_posthogs_sdk_sends"),
     "raindrop": ("vendor SDK", "raindrop-ai 0.0.28's track_ai of the same generation",
                  f"{SDKS}::test_raindrop_sends_what_raindrops_sdk_sends"),
-    "datadog": ("vendor SDK", "ddtrace 4.16's LLM Observability span for the same generation",
+    "datadog": ("vendor SDK", "ddtrace 4.16's LLM Observability workflow, task and llm spans for the same generation, and a failed call",
                 f"{SDKS}::test_datadog_sends_the_span_ddtraces_llmobs_sends"),
     "snowflake": ("documentation only", "Snowflake's SQL API docs", "test_snowflake.py"),
     "bigquery": ("documentation only", "BigQuery's insertAll docs", "test_bigquery.py"),
