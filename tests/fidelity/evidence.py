@@ -43,7 +43,7 @@ EVIDENCE: dict[str, tuple[str, str, str]] = {
              "test_presets_otlp2.py::test_ramp_json_carries_every_usage_field_ramp_reads"),
     "braintrust": ("vendor SDK", "braintrust 0.48.1's OTel exporter (transport) and logger row (values and units)",
                    f"{SDKS}::test_braintrust_gets_the_transport_and_values_braintrusts_sdk_sends"),
-    "opik": ("vendor SDK", "opik 2.2.122's trace and span for the same generation (REST route)",
+    "opik": ("vendor SDK", "opik 2.2.122's trace and span for the same generation (REST route), its usage from an OpenAI-shaped usage object",
              f"{SDKS}::test_opik_sends_the_trace_and_span_opiks_sdk_sends"),
     "weave": ("vendor SDK", "weave 0.54's call for the same generation (calls route)",
               f"{SDKS}::test_weave_sends_the_call_weaves_sdk_sends"),
