@@ -236,10 +236,14 @@ def test_datadog_maps_each_field():
     rec = full_record(3, trace={"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "trace_name": "checkout",
                                 "generation_name": "answer", "tier": "gold", "nested": {"a": [1]}},
                       cache_write_tokens=16, reasoning_tokens=40)
-    (span,) = datadog_spans(rec)
+    root, span = datadog_spans(rec)
     trace_hex, span_hex = otlp_span_ids(rec, id_salt("datadog"))
     assert span["trace_id"] == trace_hex and span["span_id"] == str(int(span_hex, 16))  # derived alike, in Datadog's form
-    assert (span["name"], span["parent_id"], span["status"]) == ("answer", "undefined", "ok")
+    # the trace's root: a workflow named trace_name, as dd-trace's LLMObs.workflow() (the name Datadog's trace list shows)
+    assert (root["name"], root["parent_id"], root["status"], root["meta"]) == ("checkout", "undefined", "ok",
+                                                                              {"kind": "workflow"})
+    assert root["trace_id"] == trace_hex and (root["start_ns"], root["duration"]) == (rec.start_time_ns, 1_250_000_000)
+    assert (span["name"], span["parent_id"], span["status"]) == ("answer", root["span_id"], "ok")
     assert (span["start_ns"], span["duration"]) == (rec.start_time_ns, 1_250_000_000)
     assert (span["session_id"], span["tags"]) == ("sess-7", ["user_id:user-42"])
     meta = span["meta"]
@@ -263,14 +267,18 @@ def test_datadog_payload_ids_parents_and_errors():
     body = body_of(d, full_record(1), full_record(2))
     attrs = body["data"]["attributes"]
     assert body["data"]["type"] == "span" and attrs["ml_app"] == "shop-bot" and attrs["tags"] == ["service:shop-bot"]
-    assert len(attrs["spans"]) == 2
+    # both records share full_record's trace: its root once, both llm spans under it
+    root, one, two = attrs["spans"]
+    assert (root["name"], root["parent_id"], root["meta"]["kind"]) == ("checkout-flow", "undefined", "workflow")
+    assert one["parent_id"] == two["parent_id"] == root["span_id"]
     rec = full_record(1, trace={"trace_id": "workflow_12345", "parent_span_id": "00f067aa0ba902b7",
-                                "span_name": "agent-step"},
+                                "span_name": "agent-step", "trace_name": "checkout"},
                       status="error", error_type="upstream_error", error_message="All providers failed")
-    workflow, llm = datadog_spans(rec)
-    assert (workflow["name"], workflow["meta"], workflow["parent_id"]) == ("agent-step", {"kind": "workflow"},
-                                                                          str(0x00F067AA0BA902B7))
-    assert llm["parent_id"] == workflow["span_id"] and llm["trace_id"] == workflow["trace_id"]
+    # under the caller's span: no root of ours (the caller's trace has one), the span_name span is a task
+    task, llm = datadog_spans(rec)
+    assert (task["name"], task["meta"], task["parent_id"]) == ("agent-step", {"kind": "task"}, str(0x00F067AA0BA902B7))
+    assert task["metrics"] == {}  # the tokens and costs are the llm span's alone (Datadog sums a trace's)
+    assert llm["parent_id"] == task["span_id"] and llm["trace_id"] == task["trace_id"]
     assert len(llm["trace_id"]) == 32 and llm["meta"]["metadata"]["original_trace_id"] == "workflow_12345"
     assert llm["status"] == "error" and llm["meta"]["error"] == {"message": "All providers failed", "type": "upstream_error"}
     hashed = datadog_spans(full_record(1, trace={"parent_span_id": "not-hex"}))[0]
@@ -278,8 +286,45 @@ def test_datadog_payload_ids_parents_and_errors():
     assert datadog_spans(full_record(1, trace=None))[0]["name"] == "openai/gpt-4o"  # OpenRouter's default: the model
 
 
+def test_datadog_draws_the_trace_as_ddtraces_workflow_task_and_llm_spans():
+    shared = {"trace_id": "research-42", "trace_name": "research-agent"}
+    plan = full_record(1, trace={**shared, "generation_name": "plan"})
+    answer = full_record(2, trace={**shared, "span_name": "answer-step", "generation_name": "answer"},
+                         start_time_ns=plan.start_time_ns + 5 * 10**9, end_time_ns=plan.end_time_ns + 5 * 10**9)
+    retry = full_record(3, trace={**shared, "generation_name": "retry"}, status="error", error_type="upstream_error",
+                        error_message="All providers failed", start_time_ns=plan.start_time_ns - 10**9)
+    d = make_destination(DATADOG)
+    encoder = d.new_encoder()
+    for rec in (plan, answer, retry):
+        encoder.append(rec)
+    size = encoder.size
+    data = encoder.finish()
+    assert len(data) == size  # the size stays exact when a root is widened in place
+    root, plan_llm, task, answer_llm, retry_llm = orjson.loads(data)["data"]["attributes"]["spans"]
+    # one root per trace per request, named trace_name; widened to its calls and failed as one of them failed
+    assert (root["name"], root["parent_id"], root["meta"]["kind"]) == ("research-agent", "undefined", "workflow")
+    assert root["start_ns"] == retry.start_time_ns and root["start_ns"] + root["duration"] == answer.end_time_ns
+    assert root["status"] == "error" and (plan_llm["status"], retry_llm["status"]) == ("ok", "error")
+    assert (task["name"], task["meta"]["kind"], task["parent_id"]) == ("answer-step", "task", root["span_id"])
+    assert plan_llm["parent_id"] == retry_llm["parent_id"] == root["span_id"] and answer_llm["parent_id"] == task["span_id"]
+    assert len({s["trace_id"] for s in (root, plan_llm, task, answer_llm, retry_llm)}) == 1
+    assert plan_llm["meta"]["metadata"]["original_trace_id"] == "research-42"
+    # a new request writes the root again (the same span id: Datadog keeps one span of an id)
+    again = d.new_encoder()
+    again.append(answer)
+    assert orjson.loads(again.finish())["data"]["attributes"]["spans"][0]["span_id"] == root["span_id"]
+    # without trace_id and trace_name there is no trace to name: the llm span is the root, a span_name span a
+    # workflow above it; and a generation that bears the trace's name is its root
+    (alone,) = datadog_spans(full_record(1, trace=None))
+    assert alone["parent_id"] == "undefined"
+    top, _llm = datadog_spans(full_record(1, trace={"span_name": "step"}))
+    assert (top["meta"]["kind"], top["parent_id"]) == ("workflow", "undefined")
+    (same,) = datadog_spans(full_record(1, trace={"trace_name": "openai/gpt-4o"}))
+    assert (same["name"], same["parent_id"]) == ("openai/gpt-4o", "undefined")
+
+
 def test_datadog_span_over_1mb_keeps_metadata_but_drops_messages():
-    (span,) = datadog_spans(full_record(1, completion="z" * 2_000_000))
+    _root, span = datadog_spans(full_record(1, completion="z" * 2_000_000))
     assert len(orjson.dumps(span)) < 1_000_000
     for side in ("input", "output"):
         assert "dropped" in span["meta"][side]["messages"][0]["content"]
@@ -388,7 +433,9 @@ def test_privacy_mode_sends_no_content(config):
         assert "ai_data" not in body[0] and body[0]["properties"]["convo_id"] == "sess-7"
         assert body[0]["properties"]["total_cost"] == 0.0075 and body[0]["properties"]["customer_tier"] == "gold"
     else:
-        meta = body["data"]["attributes"]["spans"][0]["meta"]
+        root, llm = body["data"]["attributes"]["spans"]
+        assert root["meta"] == {"kind": "workflow"}  # the trace's root carries no content to begin with
+        meta = llm["meta"]
         assert "input" not in meta and "output" not in meta and meta["metadata"]["customer_tier"] == "gold"
 
 

@@ -591,7 +591,15 @@ def test_trace_and_span_fields():
                                   "reasoning": "thinking"}}
     assert trace["ttft"] == span["ttft"] == 412.5 and "error_info" not in trace
     assert span["type"] == "llm" and span["model"] == "openai/gpt-4o" and span["provider"] == "OpenAI"
-    assert span["usage"] == {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500}
+    # as Opik's SDK sends an OpenAI-shaped usage: the totals, then the provider's usage flattened under
+    # original_usage. (where the cached and reasoning counts are)
+    assert span["usage"] == {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
+                             "original_usage.prompt_tokens": 1200, "original_usage.completion_tokens": 300,
+                             "original_usage.total_tokens": 1500,
+                             "original_usage.prompt_tokens_details.cached_tokens": 1024,
+                             "original_usage.completion_tokens_details.reasoning_tokens": 0}
+    _, written = _docs(full_record(cache_write_tokens=64))
+    assert written["usage"]["original_usage.prompt_tokens_details.cache_write_tokens"] == 64
     assert span["total_estimated_cost"] == 0.0075
     meta = span["metadata"]
     assert (meta["input_cost"], meta["output_cost"], meta["total_cost"]) == (0.003, 0.0045, 0.0075)
@@ -608,7 +616,12 @@ def test_a_prompt_without_messages_an_error_and_huge_counts():
     assert trace["input"] == {"prompt": "Say hi"} and "output" not in trace and "output" not in span
     assert trace["error_info"] == span["error_info"] == {"exception_type": "ProviderError", "message": "upstream 502",
                                                          "traceback": "upstream 502"}
-    assert "usage" not in span  # Opik keeps Int32 counts: a larger one would fail the whole batch
+    # Opik keeps Int32 counts: a larger one would fail the whole batch, so only the others go
+    assert span["usage"] == {"original_usage.prompt_tokens_details.cached_tokens": 1024,
+                             "original_usage.completion_tokens_details.reasoning_tokens": 0}
+    _, none = _docs(full_record(prompt_tokens=None, completion_tokens=None, total_tokens=None, cached_tokens=None,
+                                reasoning_tokens=None))
+    assert "usage" not in none
     _, bare = _docs(full_record(status="error"))
     assert bare["error_info"] == {"exception_type": "error", "traceback": "error"}
 

@@ -34,10 +34,11 @@ GENERATION = dict(
 )
 
 
-def sdk_requests(vendor: str, answers: dict | None = None) -> list[dict]:
-    """What the vendor's SDK sent for GENERATION (answers: Capture's canned answers)."""
-    g = {**GENERATION, "name": GENERATION["trace"]["generation_name"], "trace_name": GENERATION["trace"]["trace_name"],
-         "trace_id": GENERATION["trace"]["trace_id"], "latency_s": 1.5, "ttft_s": 0.35}
+def sdk_requests(vendor: str, answers: dict | None = None, generation: dict = GENERATION) -> list[dict]:
+    """What the vendor's SDK sent for the generation (answers: Capture's canned answers)."""
+    trace = generation["trace"]
+    g = {**generation, "name": trace["generation_name"], "trace_name": trace["trace_name"], "trace_id": trace["trace_id"],
+         "span_name": trace.get("span_name"), "latency_s": 1.5, "ttft_s": 0.35}
     with Capture(answers) as sink:
         done = subprocess.run([str(venv_bin("sdks", "python")), str(HERE / "sdk" / f"{vendor}_emit.py"), sink.url],
                               input=json.dumps(g).encode(), capture_output=True, timeout=120)
@@ -45,10 +46,10 @@ def sdk_requests(vendor: str, answers: dict | None = None) -> list[dict]:
     return [r for r in sink.requests if r["method"] != "GET"]
 
 
-def spancast_requests(config: dict) -> list[dict]:
+def spancast_requests(config: dict, generation: dict = GENERATION) -> list[dict]:
     with Capture() as sink:
         with Broadcaster([{**config(sink.url), "name": "d"}]) as b:
-            assert b.emit(Generation(**GENERATION))
+            assert b.emit(Generation(**generation))
             assert b.flush(10)
     return sink.requests
 
@@ -161,23 +162,58 @@ def test_langsmith_gets_the_run_langsmiths_sdk_sends_over_otel():
     assert sdk_a["langsmith.trace.name"][1] == llm.name
 
 
+def _datadog_spans(theirs: list[dict]) -> list[dict]:
+    """The spans dd-trace sent, in the order it finished them (one event per span, in one or more requests)."""
+    return [span for request in theirs for event in request["body"] for span in event["spans"]]
+
+
+def _tree(spans: list[dict]) -> list[tuple[str, str, str | None]]:
+    """(name, kind, parent's name) per span, by name: the hierarchy Datadog's trace view draws."""
+    names = {s["span_id"]: s["name"] for s in spans}
+    kind = lambda s: s["meta"].get("kind") or s["meta"]["span"]["kind"]  # noqa: E731 (public API / dd-trace intake)
+    return sorted((s["name"], kind(s), names.get(s["parent_id"])) for s in spans)
+
+
+DATADOG = lambda url: {"type": "datadog", "apiKey": "dd_sdk_differential", "mlApp": "spancast-probe",  # noqa: E731
+                       "baseUrl": url, "maxAgeS": None}
+#: GENERATION inside an agent step: trace_name, span_name and generation_name, the three levels of OpenRouter's tree.
+IN_A_STEP = {**GENERATION, "trace": {**GENERATION["trace"], "span_name": "answer-step"}}
+
+
 def test_datadog_sends_the_span_ddtraces_llmobs_sends():
-    (theirs,) = sdk_requests("ddtrace")
-    (ours,) = spancast_requests(lambda url: {"type": "datadog", "apiKey": "dd_sdk_differential", "mlApp": "spancast-probe",
-                                             "baseUrl": url, "maxAgeS": None})
+    theirs = sdk_requests("ddtrace", generation=IN_A_STEP)
+    (ours,) = spancast_requests(DATADOG, IN_A_STEP)
     # Deliberate: spancast posts to the documented public spans API (api.<site>/api/intake/llm-obs/v1/trace/spans,
     # {"data": {"type": "span", "attributes": {ml_app, tags, spans}}}); dd-trace 4.16 posts its own intake's
     # format (llmobs-intake.<site>/api/v2/llmobs, a list of {"_dd.stage", "event_type", "spans"}), which
     # Datadog does not document for other clients. The auth header and the JSON are the same.
-    assert (ours["path"], theirs["path"]) == ("/api/intake/llm-obs/v1/trace/spans", "/api/v2/llmobs")
-    assert ours["headers"]["dd-api-key"] == theirs["headers"]["dd-api-key"] == "dd_sdk_differential"
-    assert ours["headers"]["content-type"] == theirs["headers"]["content-type"] == "application/json"
-    (sdk_span,) = theirs["body"][0]["spans"]
+    assert ours["path"] == "/api/intake/llm-obs/v1/trace/spans" and {r["path"] for r in theirs} == {"/api/v2/llmobs"}
+    for request in theirs:
+        assert ours["headers"]["dd-api-key"] == request["headers"]["dd-api-key"] == "dd_sdk_differential"
+        assert ours["headers"]["content-type"] == request["headers"]["content-type"] == "application/json"
+    sdk_spans = _datadog_spans(theirs)
     attributes = ours["body"]["data"]["attributes"]
-    (span,) = attributes["spans"]
-    assert attributes["ml_app"] == "spancast-probe" and "ml_app:spancast-probe" in sdk_span["tags"]
-    for key in ("name", "parent_id", "session_id", "status"):
-        assert span[key] == sdk_span[key], key  # "undefined" for a root, both
+    spans = attributes["spans"]
+    assert attributes["ml_app"] == "spancast-probe" and all("ml_app:spancast-probe" in s["tags"] for s in sdk_spans)
+    # The hierarchy: LLMObs.workflow(trace_name) > task(span_name) > llm(generation_name), one trace id throughout;
+    # the workflow is the root ("undefined" parent), the name Datadog's trace list shows.
+    assert _tree(spans) == _tree(sdk_spans) == [("LLM Generation", "llm", "answer-step"),
+                                                ("answer-step", "task", "spancast-trace"),
+                                                ("spancast-trace", "workflow", None)]
+    for ours_tree in (spans, sdk_spans):
+        assert len({s["trace_id"] for s in ours_tree}) == 1
+        (root,) = [s for s in ours_tree if s["parent_id"] == "undefined"]
+        assert root["name"] == "spancast-trace"
+        for s in ours_tree:  # a parent's time covers its children's
+            parent = next((p for p in ours_tree if p["span_id"] == s["parent_id"]), None)
+            if parent is not None:
+                assert parent["start_ns"] <= s["start_ns"]
+                assert s["start_ns"] + s["duration"] <= parent["start_ns"] + parent["duration"]
+    by_name = {s["name"]: s for s in sdk_spans}
+    for s in spans:
+        sdk_s = by_name[s["name"]]
+        assert (s["status"], s["session_id"]) == (sdk_s["status"], sdk_s["session_id"]), s["name"]
+    span, sdk_span = spans[-1], by_name["LLM Generation"]
     assert "user_id:user-1" in span["tags"] and "user_id:user-1" in sdk_span["tags"]
     # ids: 128-bit trace id as 32 hex digits, span id in decimal; times in ns, both integers
     assert len(span["trace_id"]) == len(sdk_span["trace_id"]) == 32 and span["span_id"].isdigit() and sdk_span["span_id"].isdigit()
@@ -190,21 +226,45 @@ def test_datadog_sends_the_span_ddtraces_llmobs_sends():
     assert meta["metadata"]["finish_reason"] == sdk_meta["metadata"]["finish_reason"]
     # Deliberate: the public API's span kind is meta.kind; dd-trace's own intake reads meta.span.kind
     assert (meta["kind"], sdk_meta["span"]["kind"]) == ("llm", "llm")
-    # tokens, time to first token (s) and costs (USD) are metrics, the same keys and values
+    # tokens, time to first token (s) and costs (USD) are metrics, the same keys and values, on the llm span only
     assert span["metrics"] == sdk_span["metrics"]
+    assert not any(s["metrics"] for s in spans[:-1]) and not any(s["metrics"] for s in sdk_spans if s is not sdk_span)
+
+
+def test_datadog_fails_the_trace_root_as_ddtrace_does_when_a_call_fails():
+    failed = {**GENERATION, "status": "error", "error_type": "upstream_error", "error_message": "All providers failed"}
+    sdk_spans = _datadog_spans(sdk_requests("ddtrace", generation=failed))
+    (ours,) = spancast_requests(DATADOG, failed)
+    spans = ours["body"]["data"]["attributes"]["spans"]
+    assert _tree(spans) == _tree(sdk_spans) == [("LLM Generation", "llm", "spancast-trace"),
+                                                ("spancast-trace", "workflow", None)]
+    # both fail: the llm span with its error (message, type), the workflow root as the trace Datadog lists
+    assert [s["status"] for s in spans] == ["error", "error"] and {s["status"] for s in sdk_spans} == {"error"}
+    span, sdk_span = spans[-1], next(s for s in sdk_spans if s["name"] == "LLM Generation")
+    assert span["meta"]["error"]["message"] == sdk_span["meta"]["error"]["message"] == "All providers failed"
+    # Deliberate: the type is the record's error_type; dd-trace's is the Python exception's qualified name
+    assert (span["meta"]["error"]["type"], sdk_span["meta"]["error"]["type"]) == ("upstream_error", "__main__.ProviderError")
 
 
 def _instant(iso: str) -> datetime:
     return datetime.fromisoformat(iso)  # "...Z" and "...+00:00" alike (Python 3.11)
 
 
+#: GENERATION with every count Opik's usage can show: cached (GENERATION's), cache write and reasoning tokens.
+ALL_COUNTS = {**GENERATION, "cache_write_tokens": 3, "reasoning_tokens": 1}
+
+
 def test_opik_sends_the_trace_and_span_opiks_sdk_sends():
     # spancast's opik default, route: rest, is the wire the SDK uses: traces/batch, then spans/batch
-    theirs = sdk_requests("opik")
+    theirs = sdk_requests("opik", generation=ALL_COUNTS)
     ours = spancast_requests(lambda url: {"type": "opik", "apiKey": "opik_sdk_differential", "workspace": "ws",
-                                          "projectName": "spancast-probe", "baseUrl": url + "/api"})
+                                          "projectName": "spancast-probe", "baseUrl": url + "/api"}, ALL_COUNTS)
     paths = ["/api/v1/private/traces/batch", "/api/v1/private/spans/batch"]
-    assert [r["path"] for r in ours] == [r["path"] for r in theirs] == paths
+    assert [r["path"] for r in ours] == paths
+    # The SDK's background workers post the two batches in either order (seen: spans first, about one run in
+    # four); Opik stores a span whose trace it has not seen yet, so only spancast's order is asserted.
+    theirs = sorted(theirs, key=lambda r: paths.index(r["path"]))
+    assert [r["path"] for r in theirs] == paths
     for name in ("authorization", "comet-workspace", "content-type"):
         assert ours[0]["headers"][name] == theirs[0]["headers"][name], name  # the key itself, no Bearer
     # Deliberate: the SDK gzips; spancast's opik default is no compression (src/spancast/destinations/opik_rest.py:
@@ -220,7 +280,12 @@ def test_opik_sends_the_trace_and_span_opiks_sdk_sends():
     assert trace["metadata"]["user_id"] == sdk_trace["metadata"]["user_id"]
     for key in ("project_name", "name", "type", "input", "output", "model", "provider", "total_estimated_cost"):
         assert span[key] == sdk_span[key], key
-    assert {k: v for k, v in sdk_span["usage"].items() if not k.startswith("original_usage.")} == span["usage"]
+    # usage: the SDK given the OpenAI-shaped usage object (what its OpenAI integration passes on) sends the totals
+    # and the object flattened under original_usage., cached, cache-write and reasoning counts included
+    assert span["usage"] == sdk_span["usage"]
+    assert span["usage"]["original_usage.prompt_tokens_details.cached_tokens"] == 5
+    assert span["usage"]["original_usage.prompt_tokens_details.cache_write_tokens"] == 3
+    assert span["usage"]["original_usage.completion_tokens_details.reasoning_tokens"] == 1
     # times: ISO 8601 UTC strings, the same instants
     for ours_doc, sdk_doc in ((trace, sdk_trace), (span, sdk_span)):
         for key in ("start_time", "end_time"):

@@ -21,20 +21,31 @@ https://docs.datadoghq.com/llm_observability/instrumentation/api/):
 - Body: ``{"data": {"type": "span", "attributes": {"ml_app": <mlApp>, "tags": ["service:<mlApp>"],
   "spans": [...]}}}``, as many spans per request as fit in ``max_batch_bytes`` = 5 MiB (Datadog's own
   SDK, dd-trace, caps a payload at 5 MiB against an intake limit of about 5.1 MB).
-- One ``llm`` span per record (and, when ``trace.span_name`` is given, a ``workflow`` span of that name
-  wrapping it, as OpenRouter's intermediate span)::
+- The span tree, as dd-trace's ``LLMObs.workflow()`` / ``task()`` / ``llm()`` nest (and as the OTLP encoders
+  draw it, README "The span tree"): a record that names its trace (``trace.trace_name``) or shares it
+  (``trace.trace_id``) gets a ``workflow`` root span named ``trace_name``, else the model; its span id comes
+  from the trace id, so every record of the trace hangs under the same root, which Datadog's trace list
+  shows by its name. A request carries each root once: a later record of the same trace widens the root's
+  start and duration to cover it and marks it ``error`` if it failed (dd-trace's workflow fails when a call
+  in it raised). No root is drawn under ``trace.parent_span_id`` (the caller's span is in a trace that has
+  its root already) nor when the generation bears the trace's name (it is the root then). Under the root,
+  ``trace.span_name`` is a ``task`` span (a ``workflow`` when it is the trace's top span), then one ``llm``
+  span per record::
 
       {"name", "span_id", "trace_id", "parent_id", "start_ns", "duration", "status", "session_id",
        "tags": ["user_id:<user>"], "meta": {...}, "metrics": {...}}
 
-  ``name``: ``trace.generation_name``, else the model (as OpenRouter documents the default).
+  ``name``: ``trace.generation_name``, else the model (as OpenRouter documents the default). The root and
+  the ``span_name`` span carry ``meta.kind``, the ids, times, status, ``session_id`` and the user tag only:
+  the messages, tokens and costs are the ``llm`` span's (Datadog sums a trace's from its llm spans).
   Ids are derived as the OTLP destinations derive them (``spancast.codec``'s hash, with this
   destination's salt, ``spancast.codec.ids``):
   ``trace_id`` the 32-hex trace id (``trace.trace_id`` when it is one, else a hash of it, or of the
   generation id without one; the original then in ``metadata.original_trace_id``), ``span_id`` the
   generation span's 64-bit id in decimal (as dd-trace writes span ids), ``parent_id`` the decimal of
   ``trace.parent_span_id`` (16 hex digits, else hashed; ``metadata.original_parent_span_id``), or the
-  literal ``"undefined"`` for a root, as the API asks. ``duration`` is in nanoseconds.
+  literal ``"undefined"`` for a root, as the API asks; the trace root's span id, the decimal of
+  ``spancast.codec``'s root id for the trace. ``duration`` is in nanoseconds.
 - ``meta``: ``kind: "llm"``; ``input.messages`` (``[{role, content}]``, text parts joined; a
   completion's ``prompt`` as one user message) and ``output.messages`` (the completion, or a
   tool-call-only answer's ``tool_calls`` as JSON text): LLM spans take messages, not ``value``;
@@ -72,7 +83,7 @@ from typing import Annotated, Any, ClassVar, Mapping
 import msgspec
 import orjson
 
-from ..codec._py import SEED_PARENT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec._py import SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import ConfigError, EncodeError
 from ..probe import test_record
 from ._secret import check_header_value, merge_headers
@@ -80,7 +91,8 @@ from .base import CommonSettings, Destination, Payload, Request, Secret
 from .events import EventEncoder, trace_text
 from .otlp import check_url
 
-__all__ = ["DatadogSettings", "DatadogDestination", "RecordTooOld", "SITES", "site_host", "DEFAULT_MAX_AGE_S"]
+__all__ = ["DatadogSettings", "DatadogDestination", "DatadogEncoder", "RecordTooOld", "SITES", "site_host",
+           "DEFAULT_MAX_AGE_S", "render_tree", "render_spans"]
 
 SPANS_PATH = "/api/intake/llm-obs/v1/trace/spans"
 DEFAULT_SITE = "us5.datadoghq.com"  # OpenRouter's default (spec 3.5), not Datadog's own (US1)
@@ -189,8 +201,9 @@ def _meta_value(value: Any) -> Any:
     return orjson.dumps(value).decode()
 
 
-def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
-    """The spans of one record, as dicts: [the workflow span of ``span_name``], the llm span."""
+def render_tree(rec: Any, salt: int = 0) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One record as span dicts: (its trace's workflow root, or None when none is drawn; [the span of
+    ``span_name``], the llm span). See the module docstring for when a root is drawn."""
     trace = rec.trace or {}
     if not isinstance(trace, Mapping):
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
@@ -204,12 +217,24 @@ def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
     tags = [f"user_id:{rec.user}"] if rec.user else []
     if tags:
         common["tags"] = tags
+    failed = rec.status == "error"
+    gen_name = trace_text(trace, "generation_name") or rec.model
+    trace_name = trace_text(trace, "trace_name")
+    # The codec's rule (spancast.codec._py.spans_of), so Datadog shows the tree the OTLP destinations draw.
+    root = None
+    if parent == "undefined" and (trace_name or trace_text(trace, "trace_id")) and trace_name != gen_name:
+        root_id = str(hash64(bytes.fromhex(trace_id), SEED_ROOT ^ salt))
+        root = {"name": trace_name or rec.model, "span_id": root_id, "parent_id": "undefined", **common,
+                "status": "error" if failed else "ok", "meta": {"kind": "workflow"}, "metrics": {}}
+        parent = root_id
     spans: list[dict[str, Any]] = []
     span_name = trace_text(trace, "span_name")
     if span_name:
         mid = str(hash64(gen_id, SEED_SPAN_MID ^ salt))
+        # A task inside a trace (dd-trace's LLMObs.task()); the trace's top span is a workflow, as its roots are.
+        kind = "workflow" if parent == "undefined" else "task"
         spans.append({"name": span_name, "span_id": mid, "parent_id": parent, **common, "status": "ok",
-                      "meta": {"kind": "workflow"}})
+                      "meta": {"kind": kind}, "metrics": {}})
         parent = mid
 
     metadata: dict[str, Any] = {}
@@ -270,11 +295,67 @@ def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
     if rec.time_to_first_token_ms is not None:
         metrics["time_to_first_token"] = rec.time_to_first_token_ms / 1000
 
-    span = {"name": trace_text(trace, "generation_name") or rec.model,
-            "span_id": str(hash64(gen_id, SEED_SPAN_GEN ^ salt)), "parent_id": parent, **common,
-            "status": "error" if rec.status == "error" else "ok", "meta": meta, "metrics": metrics}
+    span = {"name": gen_name, "span_id": str(hash64(gen_id, SEED_SPAN_GEN ^ salt)), "parent_id": parent, **common,
+            "status": "error" if failed else "ok", "meta": meta, "metrics": metrics}
     spans.append(span)
-    return spans
+    return root, spans
+
+
+def render_spans(rec: Any, salt: int = 0) -> list[dict[str, Any]]:
+    """Every span of one record, as dicts: [its trace's root], [the span of ``span_name``], the llm span."""
+    root, spans = render_tree(rec, salt)
+    return spans if root is None else [root, *spans]
+
+
+class DatadogEncoder(EventEncoder):
+    """The spans request of one batch, each trace's root written once (see the module docstring).
+
+    The body's items are JSON spans: a root is an item of its own, kept beside its dict, so that a later
+    record of its trace can widen it and mark it failed in place; the body's size stays exact."""
+
+    def __init__(self, render: Any, *, prefix: bytes) -> None:
+        super().__init__(render, prefix=prefix, separator=b",", suffix=b"]}}}")
+        #: The roots in this body: trace id -> (index of its item, its span).
+        self._roots: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def append(self, record: Any, max_bytes: int = -1) -> int:
+        root, spans = self._render(record)
+        items: list[bytes] = []
+        patch = None
+        if root is not None:
+            known = self._roots.get(root["trace_id"])
+            if known is None:
+                items.append(orjson.dumps(root))
+            else:
+                index, span = known
+                start = min(span["start_ns"], root["start_ns"])
+                end = max(span["start_ns"] + span["duration"], root["start_ns"] + root["duration"])
+                widened = {**span, "start_ns": start, "duration": end - start,
+                           "status": "error" if "error" in (span["status"], root["status"]) else "ok"}
+                patch = (index, widened, orjson.dumps(widened))
+        items.append(spans)
+        added = sum(map(len, items)) + len(self.separator) * (len(items) - (0 if self._chunks else 1))
+        if patch is not None:
+            added += len(patch[2]) - len(self._chunks[patch[0]])
+        if max_bytes >= 0 and self.records and self.size + added > max_bytes:
+            return 0
+        if patch is not None:
+            index, widened, data = patch
+            self._chunks[index] = data
+            self._roots[widened["trace_id"]] = (index, widened)
+        elif root is not None:
+            self._roots[root["trace_id"]] = (len(self._chunks), root)
+        self._chunks += items
+        self._body += added
+        self.records += 1
+        return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
+
+    def reset(self) -> None:
+        super().reset()
+        self._roots = {}
+
+    def __repr__(self) -> str:
+        return f"<DatadogEncoder records={self.records} roots={len(self._roots)} bytes={self.size}>"
 
 
 def _fit(span: dict[str, Any]) -> bytes:
@@ -344,21 +425,23 @@ class DatadogDestination(Destination):
         base = self.base_url.rstrip("/")
         return base if base.endswith(SPANS_PATH) else base + SPANS_PATH
 
-    def render(self, rec: Any) -> bytes:
-        """One record's spans, comma-separated JSON (RecordTooOld when Datadog would refuse its age)."""
+    def render(self, rec: Any) -> tuple[dict[str, Any] | None, bytes]:
+        """One record: (its trace's root span, for the encoder to write once per request, or None; its other
+        spans, comma-separated JSON). RecordTooOld when Datadog would refuse its age."""
         max_age_s = self.settings.max_age_s
         if max_age_s is not None:
             age_ns = self.clock_ns() - rec.start_time_ns
             if age_ns > max_age_s * 1_000_000_000:
                 raise RecordTooOld(age_ns / 1e9, max_age_s)
-        return b",".join(_fit(span) for span in render_spans(rec, self.id_salt))
+        root, spans = render_tree(rec, self.id_salt)
+        return root, b",".join(_fit(span) for span in spans)
 
-    def new_encoder(self, format: str | None = None) -> EventEncoder:
+    def new_encoder(self, format: str | None = None) -> DatadogEncoder:
         """A batch encoder: the spans request with its ``spans`` array open (format: JSON only, ignored)."""
         s = self.settings
         prefix = (b'{"data":{"type":"span","attributes":{"ml_app":' + orjson.dumps(s.ml_app)
                   + b',"tags":' + orjson.dumps([f"service:{s.ml_app}"]) + b',"spans":[')
-        return EventEncoder(self.render, prefix=prefix, separator=b",", suffix=b"]}}}")
+        return DatadogEncoder(self.render, prefix=prefix)
 
     def request(self, body: bytes) -> Request:
         own = {"DD-API-KEY": self.settings.api_key, "Content-Type": "application/json"}

@@ -85,8 +85,15 @@ Mapping (OpenRouter's Opik page, https://openrouter.ai/docs/guides/features/broa
                             parent lies in another trace (each record is its own): Opik stores the link,
                             how its trace view draws such a span was not checked
   ``model``, ``provider``   ``model``, ``provider``
-  ``usage``                 ``prompt_tokens``, ``completion_tokens``, ``total_tokens`` (Opik keeps 32-bit
-                            counts: a larger one is left out, and stays in the record's other fields)
+  ``usage``                 as Opik's SDK sends an OpenAI-shaped usage (its OpenAI integration, opik 2.2.122
+                            ``llm_usage``: ``OpikUsage.to_backend_compatible_full_usage_dict``): ``prompt_tokens``,
+                            ``completion_tokens``, ``total_tokens``, then the provider's usage flattened under
+                            ``original_usage.``: the same three, ``prompt_tokens_details.cached_tokens``,
+                            ``prompt_tokens_details.cache_write_tokens`` and
+                            ``completion_tokens_details.reasoning_tokens`` (OpenRouter's usage object, the shape
+                            the SDK records for a call through OpenRouter); Opik's backend reads the cached count
+                            there (``SpanCostCalculator``, ``original_usage.prompt_tokens_details.cached_tokens``).
+                            Opik keeps 32-bit counts: a larger one is left out, and stays in metadata
   ``total_estimated_cost``  ``total_cost`` (USD; Opik then does not estimate the cost itself)
   ``metadata``              every custom ``trace`` key, then ``openrouter_trace_id``,
                             ``openrouter_observation_id`` (the generation id), ``openrouter_parent_span_id``,
@@ -124,7 +131,7 @@ from ._secret import merge_headers
 from .base import Payload, Request
 from .events import EventEncoder, trace_text
 
-__all__ = ["RestRoute", "RestEncoder", "opik_id", "render_documents", "MAX_BATCH_BYTES",
+__all__ = ["RestRoute", "RestEncoder", "opik_id", "render_documents", "usage_of", "MAX_BATCH_BYTES",
            "MAX_BATCH_RECORDS"]
 
 TRACES_PATH = "/v1/private/traces/batch"
@@ -206,6 +213,26 @@ def trace_uuid(rec: Any, shared: str | None, salt: int = 0) -> str:
     return opik_id("shared-trace", shared, rec.start_time_ns // _HOUR_NS * _HOUR_NS, salt)
 
 
+def usage_of(rec: Any) -> dict[str, int]:
+    """The span's ``usage``: what Opik's SDK sends for the record's counts as an OpenAI-shaped usage object
+    (see the module docstring); absent counts and counts over Int32 are left out."""
+    shaped = (
+        ("prompt_tokens", rec.prompt_tokens),
+        ("completion_tokens", rec.completion_tokens),
+        ("total_tokens", rec.total_tokens),
+    )
+    # Without the "original_usage." keys Opik shows the three totals only: the cache and reasoning counts are
+    # what the SDK flattens from the provider's usage, under the provider's own (here OpenAI's) names.
+    original = shaped + (
+        ("prompt_tokens_details.cached_tokens", rec.cached_tokens),
+        ("prompt_tokens_details.cache_write_tokens", rec.cache_write_tokens),
+        ("completion_tokens_details.reasoning_tokens", rec.reasoning_tokens),
+    )
+    usage = {key: value for key, value in shaped if value is not None and value <= MAX_USAGE}
+    usage.update((f"original_usage.{key}", value) for key, value in original if value is not None and value <= MAX_USAGE)
+    return usage
+
+
 def render_documents(rec: Any, project_name: str, salt: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The trace and the spans (the span_name span, if any, then the llm span) of one record, as dicts
     (see the module docstring for the mapping); salt is the destination's id salt."""
@@ -269,10 +296,7 @@ def render_documents(rec: Any, project_name: str, salt: int = 0) -> tuple[dict[s
         ("streamed", rec.streamed),
         ("cancelled", rec.cancelled),
     ))
-    usage = {key: value for key, value in (("prompt_tokens", rec.prompt_tokens),
-                                           ("completion_tokens", rec.completion_tokens),
-                                           ("total_tokens", rec.total_tokens))
-             if value is not None and value <= MAX_USAGE}
+    usage = usage_of(rec)
     _put(span_doc, (("model", rec.model), ("provider", rec.provider), ("tags", tags or None), ("usage", usage or None),
                     ("total_estimated_cost", rec.total_cost), ("error_info", error),
                     ("ttft", rec.time_to_first_token_ms)))
