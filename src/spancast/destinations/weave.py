@@ -3,8 +3,10 @@
 Settings, as OpenRouter names them: ``apiKey`` (required, credential), ``entity`` (required; W&B team
 or user name), ``project`` (required), ``baseUrl`` (default ``https://trace.wandb.ai``; Dedicated
 Cloud and Self-Managed use ``https://<subdomain>.wandb.io/traces``), ``headers``. Plus spancast's
-``route`` (``calls``, the default: OpenRouter's mapping is the call API's vocabulary, or ``otlp``), and for the OTLP route ``encoding`` (``protobuf`` only:
-``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
+``route`` (``calls``, the default: OpenRouter's mapping is the call API's vocabulary, or ``otlp``), for the
+calls route ``callsComplete`` (default true: complete calls to ``/v2/<entity>/<project>/calls/complete``, as
+weave's SDK sends them; false: start/end pairs to ``/call/upsert_batch``), and for the OTLP route ``encoding``
+(``protobuf`` only: ``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
 
 The route decides the URL, the body, the auth header and the batch size cap; everything else (settings,
 checks, classification of answers) is shared. The calls route lives in
@@ -25,8 +27,7 @@ https://docs.wandb.ai/weave/guides/tracking/otel):
   its calls.
 
 OpenRouter's own Weave mapping (``op_name``, ``inputs``, ``summary``) reads like Weave's call API rather
-than OTLP: ``route: calls`` sends exactly that vocabulary. The OTLP route stays the default, so existing
-configurations send what they always did.
+than OTLP: ``route: calls``, the default, sends exactly that vocabulary.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     route: Annotated[Literal["otlp", "calls"], msgspec.Meta(
         description="calls: Weave's call API (OpenRouter's mapping: op_name, inputs, summary); otlp: its OTLP endpoint (protobuf)",
     )] = "calls"
+    calls_complete: Annotated[bool, msgspec.Meta(
+        description="route calls: each call whole to /v2/{entity}/{project}/calls/complete, as weave's SDK sends"
+                    " it; false: start/end pairs to /call/upsert_batch, for a Weave server without that route",
+    )] = True
     # Redeclared from PresetSettings (same type, default and place) for their descriptions. encoding is
     # accepted as a key so that "json" gets a reason, not "unknown field".
     encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
@@ -95,6 +100,8 @@ class WeaveDestination(OtlpPreset):
                 raise ConfigError(f"{where}.resource", "applies to route: otlp only (the calls route has no resource)")
         elif s.encoding != "protobuf":
             raise ConfigError(f"{where}.encoding", "Weave's OTLP endpoint takes protobuf only (application/x-protobuf)")
+        elif not s.calls_complete:
+            raise ConfigError(f"{where}.callsComplete", "applies to route: calls only")
         check_header_value(s.api_key, f"{where}.apiKey")
         for key, value in (("entity", s.entity), ("project", s.project)):
             check_header_value(value, f"{where}.{key}")
