@@ -23,8 +23,14 @@ https://docs.wandb.ai/weave/guides/tracking/otel):
   ``wandb.entity`` / ``wandb.project``; the earlier page (and integrations written against it) by the
   header ``project_id: <entity>/<project>``. Both are sent, so either reading of the endpoint files the
   spans in the same project; the settings win over the user's ``resource`` for those two keys.
-- Attributes: the ``gen_ai`` flavour; Weave maps GenAI-convention (and OpenInference) attributes onto
-  its calls.
+- Attributes: the ``gen_ai`` flavour, which Weave's OTel conversion maps onto its calls (inputs, output,
+  usage, model, thread), plus the ``wandb.*`` keys only Weave reads (its server code,
+  ``weave/trace_server/opentelemetry/constants.py`` ``WB_KEYS``, checked by running it:
+  tests/fidelity/test_fidelity_vendor_code.py): ``wandb.display_name`` on the generation and the trace's
+  root, since Weave otherwise shows a call by its op name made safe (``openai/gpt-4o`` as
+  ``openai_gpt-4o``); ``wandb.attributes.*``, the call's attributes, for the user (``user_id``) and the
+  custom trace keys, which Weave shows nowhere else. Weave prices usage with its own table: the record's
+  cost cannot be shown on this route (the calls route sends it in the summary).
 
 OpenRouter's own Weave mapping (``op_name``, ``inputs``, ``summary``) reads like Weave's call API rather
 than OTLP: ``route: calls``, the default, sends exactly that vocabulary.
@@ -37,17 +43,42 @@ from typing import Annotated, Any, Literal, Mapping
 import msgspec
 
 from ..codec import TraceEncoder
+from ..codec.plan import Attr, Op, get_plan
 from ..errors import ConfigError
+from ..record import TRACE_KEYS
 from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
 from .base import Request, Secret
-from .events import EventEncoder
+from .events import EventEncoder, trace_text
 from .weave_calls import CallsRoute
 
 __all__ = ["WeaveSettings", "WeaveDestination", "DEFAULT_URL"]
 
 DEFAULT_URL = "https://trace.wandb.ai"
+
+
+def _generation_name(rec: Any) -> str:
+    """The generation span's name, as the encoders give it (the gen_ai flavour: generation_name, else model)."""
+    return trace_text(rec.trace or {}, "generation_name") or rec.model
+
+
+def _root_name(rec: Any) -> str:
+    """The trace root's name, as the encoders give it (trace_name, else model)."""
+    return trace_text(rec.trace or {}, "trace_name") or rec.model
+
+
+_GEN_AI = get_plan("gen_ai")
+#: The gen_ai flavour with the wandb.* keys Weave's OTel conversion reads (see the module docstring).
+PLAN = get_plan(_GEN_AI._replace(
+    name="weave",
+    steps=_GEN_AI.steps + (
+        Attr(Op.PYFUNC, "wandb.display_name", None, _generation_name),
+        Attr(Op.STR, "wandb.attributes.user_id", "user"),
+        Attr(Op.EXPAND, "wandb.attributes.", "trace", frozenset(TRACE_KEYS) | {"user_id"}),
+    ),
+    root_steps=_GEN_AI.root_steps + (Attr(Op.PYFUNC, "wandb.display_name", None, _root_name),),
+))
 
 
 class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
@@ -80,7 +111,7 @@ class WeaveDestination(OtlpPreset):
     type = "weave"
     settings_class = WeaveSettings
     path = "/otel/v1/traces"
-    flavor = "gen_ai"
+    flavor = PLAN
     secret_headers = frozenset({"wandb-api-key", "authorization"})
     #: The calls route, or None on the OTLP route (set once the settings are read).
     calls: CallsRoute | None = None
