@@ -191,3 +191,15 @@ def test_weave_shows_each_generation_as_the_records_say():
     assert "output" not in shown[records[3].id].usage and records[3].completion_tokens == 0
     # Not shown by Weave from OTLP at all: the record's cost (Weave prices summary.usage with its own table,
     # keyed by the model it read) and the time to first token (no field for it).
+
+
+def test_weave_takes_the_calls_routes_complete_calls():
+    """The calls route's body for the fidelity records, parsed by Weave's own request model and checked by its
+    validators (weave 0.52.43: trace_server_interface.py CallsUpsertCompleteReq, validation.py), as the
+    calls/complete route would."""
+    records = scenario(uuid.uuid4().hex[:8])
+    body = request_body({**WEAVE_OTLP, "route": "calls"}, records)
+    done = subprocess.run([str(venv_bin("weave-server", "python")), str(HERE / "vendor" / "weave_check_complete.py")],
+                          input=body, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert int(done.stdout) == len(records)
