@@ -5,7 +5,8 @@ runs the same checks for the calls route: deliver a batch over a real Broadcaste
 503, a 400 counted, a 413 split, the connection test, secrets, privacy mode, and a golden request body
 (tests/golden/weave-calls.json; regenerate with SPANCAST_UPDATE_GOLDEN=1 and review the diff like code).
 The fake checks what Weave checks: path, method, Basic ``api:<key>``, JSON, and a body whose ids,
-names and times Weave's validators would take (weave/trace_server/validation.py).
+names and times Weave's validators would take (weave/trace_server/validation.py): complete calls to
+/v2/<entity>/<project>/calls/complete by default, start/end pairs to /call/upsert_batch with callsComplete: false.
 """
 
 from __future__ import annotations
@@ -37,10 +38,15 @@ N = 12
 KEY = "wandb-calls-5c1d9e7a2b84f360"
 SECRETS = (KEY, base64.b64encode(f"api:{KEY}".encode()).decode())
 ENTITY, PROJECT = "calls-team", "calls-project"
-PATH = "/call/upsert_batch"
+PATH = f"/v2/{ENTITY}/{PROJECT}/calls/complete"
+UPSERT_PATH = "/call/upsert_batch"
 START_FIELDS = {"project_id", "id", "op_name", "display_name", "trace_id", "parent_id", "thread_id", "turn_id",
                 "started_at", "attributes", "inputs", "otel_dump", "wb_user_id", "wb_run_id", "wb_run_step"}
 END_FIELDS = {"project_id", "id", "ended_at", "exception", "output", "summary", "wb_run_step_end"}
+# v2_call_complete_params.Batch (weave 0.54's generated client): the start's and the end's fields in one call
+COMPLETE_FIELDS = {"project_id", "id", "trace_id", "op_name", "started_at", "ended_at", "display_name", "parent_id",
+                   "thread_id", "turn_id", "attributes", "inputs", "output", "summary", "otel_dump", "exception",
+                   "wb_user_id", "wb_run_id", "wb_run_step", "wb_run_step_end"}
 REF_SCHEMES = ("weave:///", "weave-trace-internal:///")  # Weave validates such an op name as a ref
 
 
@@ -83,12 +89,62 @@ def _time(value, field: str) -> datetime.datetime:
     return parsed
 
 
-def decode(body: bytes, content_type: str) -> list[str]:
-    """The generation ids of an upsert_batch body; ValueError where Weave would answer 400/422."""
+def check_call(start: dict, end: dict) -> str:
+    """The generation id of one call (its start and end fields); ValueError where Weave would answer 400/422."""
+    for part in (start, end):
+        if part.get("project_id") != f"{ENTITY}/{PROJECT}":
+            raise ValueError("project_id must be <entity>/<project>")
+        if not _call_id_ok(part.get("id") or ""):
+            raise ValueError(f"bad call id {part.get('id')!r}")
+    if start["id"] != end["id"]:
+        raise ValueError("the end names another call")
+    if not _trace_id_ok(start.get("trace_id") or ""):
+        raise ValueError(f"bad trace id {start.get('trace_id')!r}")
+    if "parent_id" in start and not _call_id_ok(start["parent_id"]):
+        raise ValueError(f"bad parent id {start['parent_id']!r}")
+    op = start.get("op_name")
+    if not isinstance(op, str) or not op or len(op) > 128 or op.startswith(REF_SCHEMES):
+        raise ValueError(f"bad op_name {op!r}")
+    if len(start.get("display_name") or "") > 1024:
+        raise ValueError("display_name too long")
+    if not isinstance(start.get("attributes"), dict) or not isinstance(start.get("inputs"), dict):
+        raise ValueError("attributes and inputs must be objects")
+    if not isinstance(end.get("summary"), dict):
+        raise ValueError("summary is required")
+    if _time(end.get("ended_at"), "ended_at") < _time(start.get("started_at"), "started_at"):
+        raise ValueError("ended before it started")
+    generation = start["attributes"].get("openrouter_generation_id")
+    # the destination's default name, "weave", salts its ids (spancast.codec.ids)
+    if start["id"] != str(uuid.uuid5(UUID_NAMESPACE, f"call:{generation}#{id_salt('weave'):016x}")):
+        raise ValueError("the call id is not the generation's")
+    return generation
+
+
+def _batch(body: bytes) -> list:
     doc = json.loads(body)
     if not isinstance(doc, dict) or set(doc) != {"batch"} or not isinstance(doc["batch"], list):
-        raise ValueError("expected {batch: [...]}")  # CallCreateBatchReq forbids other keys
-    items = doc["batch"]
+        raise ValueError("expected {batch: [...]}")  # the request models forbid other keys
+    return doc["batch"]
+
+
+def decode(body: bytes, content_type: str) -> list[str]:
+    """The generation ids of a calls/complete body; ValueError where Weave would answer 400/422."""
+    ids = []
+    for call in _batch(body):
+        if not isinstance(call, dict) or set(call) - COMPLETE_FIELDS:
+            raise ValueError(f"unknown fields {sorted(set(call) - COMPLETE_FIELDS)}")
+        for key in ("id", "trace_id", "op_name", "started_at", "ended_at", "attributes", "inputs", "summary"):
+            if key not in call:
+                raise ValueError(f"{key} is required")
+        start = {k: v for k, v in call.items() if k in START_FIELDS}
+        end = {k: v for k, v in call.items() if k in END_FIELDS}
+        ids.append(check_call(start, end))
+    return ids
+
+
+def decode_upsert(body: bytes, content_type: str) -> list[str]:
+    """The generation ids of an upsert_batch body; ValueError where Weave would answer 400/422."""
+    items = _batch(body)
     if len(items) % 2:
         raise ValueError("a start without its end")
     ids = []
@@ -100,39 +156,13 @@ def decode(body: bytes, content_type: str) -> list[str]:
         start, end = start_item["req"]["start"], end_item["req"]["end"]
         if set(start) - START_FIELDS or set(end) - END_FIELDS:
             raise ValueError(f"unknown fields {sorted(set(start) - START_FIELDS | set(end) - END_FIELDS)}")
-        for part in (start, end):
-            if part.get("project_id") != f"{ENTITY}/{PROJECT}":
-                raise ValueError("project_id must be <entity>/<project>")
-            if not _call_id_ok(part.get("id") or ""):
-                raise ValueError(f"bad call id {part.get('id')!r}")
-        if start["id"] != end["id"]:
-            raise ValueError("the end names another call")
-        if not _trace_id_ok(start.get("trace_id") or ""):
-            raise ValueError(f"bad trace id {start.get('trace_id')!r}")
-        if "parent_id" in start and not _call_id_ok(start["parent_id"]):
-            raise ValueError(f"bad parent id {start['parent_id']!r}")
-        op = start.get("op_name")
-        if not isinstance(op, str) or not op or len(op) > 128 or op.startswith(REF_SCHEMES):
-            raise ValueError(f"bad op_name {op!r}")
-        if len(start.get("display_name") or "") > 1024:
-            raise ValueError("display_name too long")
-        if not isinstance(start.get("attributes"), dict) or not isinstance(start.get("inputs"), dict):
-            raise ValueError("attributes and inputs must be objects")
-        if not isinstance(end.get("summary"), dict):
-            raise ValueError("summary is required")
-        if _time(end.get("ended_at"), "ended_at") < _time(start.get("started_at"), "started_at"):
-            raise ValueError("ended before it started")
-        generation = start["attributes"].get("openrouter_generation_id")
-        # the destination's default name, "weave", salts its ids (spancast.codec.ids)
-        if start["id"] != str(uuid.uuid5(UUID_NAMESPACE, f"call:{generation}#{id_salt('weave'):016x}")):
-            raise ValueError("the call id is not the generation's")
-        ids.append(generation)
+        ids.append(check_call(start, end))
     return ids
 
 
-def fake(default: Reply | None = None) -> OtlpSink:
-    expect = Expect(path=PATH, method="POST", content_types=frozenset({"application/json"}), auth=check_auth,
-                    decode=decode)
+def fake(default: Reply | None = None, upsert: bool = False) -> OtlpSink:
+    expect = Expect(path=UPSERT_PATH if upsert else PATH, method="POST", content_types=frozenset({"application/json"}),
+                    auth=check_auth, decode=decode_upsert if upsert else decode)
     return OtlpSink(expect, default=default)
 
 
@@ -191,13 +221,23 @@ def test_drops_a_422_and_counts_it():  # what Weave (FastAPI) answers for a body
     assert d["dropped"] == {"permanent_http_error": 3} and d["retried"] == 0
 
 
-def test_splits_on_413_keeping_each_start_with_its_end():
+def test_splits_on_413():
     recs = [full_record(i) for i in range(N)]
     thread = SinkThread(fake())
     with thread as sink:
         thread.call(lambda s: s.script(Reply.error(413)))
         d = burst(sink, recs)
-    assert_delivered(sink, recs)  # decode() refused any half that split a pair
+    assert_delivered(sink, recs)
+    assert d["batches"].get("split") == 2 and len(sink.received) == 2 and sink.problems == []
+
+
+def test_upsert_wire_splits_on_413_keeping_each_start_with_its_end():
+    recs = [full_record(i) for i in range(N)]
+    thread = SinkThread(fake(upsert=True))
+    with thread as sink:
+        thread.call(lambda s: s.script(Reply.error(413)))
+        d = burst(sink, recs, callsComplete=False)
+    assert_delivered(sink, recs)  # decode_upsert() refused any half that split a pair
     assert d["batches"].get("split") == 2 and len(sink.received) == 2 and sink.problems == []
 
 
@@ -207,31 +247,45 @@ def test_connection_test_passes_and_fails():
         assert good.ok and good.status == 200, good
         assert sink.problems == [] and sink.generation_ids() == ["spancast-connection-test"]
         (received,) = sink.received
-        start = json.loads(received.body)["batch"][0]["req"]["start"]
-        assert start["op_name"] == "spancast-connection-test" and start["trace_id"] == "0" * 31 + "1"
+        (call,) = json.loads(received.body)["batch"]
+        assert call["op_name"] == "spancast-connection-test" and call["trace_id"] == "0" * 31 + "1"
     with SinkThread(fake(default=Reply.error(403, body=b"forbidden"))) as sink:
         bad = Broadcaster([config(sink.base_url)]).test_connection("weave")
         assert not bad.ok and bad.status == 403 and "credentials" in bad.hint and bad.excerpt == "forbidden"
     with SinkThread(fake()) as sink:
         bad = Broadcaster([config(sink.base_url + "/nothing-here")]).test_connection("weave")
-        assert not bad.ok and bad.status == 404 and "path" in bad.hint and "/call/upsert_batch" in bad.hint
+        assert not bad.ok and bad.status == 404 and "path" in bad.hint and "/calls/complete" in bad.hint
+        assert "callsComplete: false" in bad.hint  # a server older than the route
     refused = Broadcaster([config("http://127.0.0.1:9")])
     result = refused.test_connection("weave", timeout_s=5)
     assert not result.ok and result.status is None and result.error and result.hint
 
 
+def test_the_upsert_wire_on_request():
+    with SinkThread(fake(upsert=True)) as sink:
+        good = Broadcaster([config(sink.base_url, callsComplete=False)]).test_connection("weave")
+        assert good.ok and sink.problems == [] and sink.generation_ids() == ["spancast-connection-test"]
+        recs = [full_record(i) for i in range(3)]
+        burst(sink, recs, callsComplete=False)
+        assert sorted(sink.generation_ids()) == sorted(["spancast-connection-test"] + [r.id for r in recs])
+    with SinkThread(fake(upsert=True)) as sink:
+        bad = Broadcaster([config(sink.base_url + "/nothing-here", callsComplete=False)]).test_connection("weave")
+        assert bad.status == 404 and "/call/upsert_batch" in bad.hint
+
+
 def test_connection_test_explains_a_project_in_calls_complete_mode():
+    # weave's own error (weave/trace/errors.py CallsCompleteModeRequired), as http_utils.py reads it
     body = b'{"error_code": "CALLS_COMPLETE_MODE_REQUIRED", "message": "Project requires calls_complete mode"}'
-    with SinkThread(fake(default=Reply.error(400, body=body))) as sink:
-        bad = Broadcaster([config(sink.base_url)]).test_connection("weave")
-    assert not bad.ok and bad.status == 400 and "route: otlp" in bad.hint
+    with SinkThread(fake(default=Reply.error(400, body=body), upsert=True)) as sink:
+        bad = Broadcaster([config(sink.base_url, callsComplete=False)]).test_connection("weave")
+    assert not bad.ok and bad.status == 400 and "callsComplete: true" in bad.hint
 
 
 def test_the_connection_probe_is_the_same_call_every_time():
     d = make_destination(config("https://backend.example"))
     first, _ = d.test_request()
     second, _ = d.test_request()
-    ids = [json.loads(r.body)["batch"][0]["req"]["start"]["id"] for r in (first, second)]
+    ids = [json.loads(r.body)["batch"][0]["id"] for r in (first, second)]
     assert ids[0] == ids[1] == call_id("spancast-connection-test", d.id_salt)
 
 
@@ -274,11 +328,10 @@ def test_privacy_mode_sends_no_byte_of_the_content():
         for text in secret_texts:
             for blob in (received.raw, received.body):
                 assert text.encode() not in blob and text.split()[0].encode() not in blob
-        for item in json.loads(received.body)["batch"]:
-            if item["mode"] == "start":  # the model and its parameters without text (stop sequences go), nothing else
-                assert set(item["req"]["start"]["inputs"]) == {"model", "temperature", "max_tokens", "top_p"}
-            else:
-                assert "output" not in item["req"]["end"] and item["req"]["end"]["summary"]["total_cost"] == 0.0075
+        for call in json.loads(received.body)["batch"]:
+            # the model and its parameters without text (stop sequences go), nothing else
+            assert set(call["inputs"]) == {"model", "temperature", "max_tokens", "top_p"}
+            assert "output" not in call and call["summary"]["total_cost"] == 0.0075
 
 
 def test_golden_request():
@@ -303,7 +356,12 @@ def test_route_defaults_to_calls_and_otlp_changes_url_auth_and_size_cap():
     assert otlp.calls is None and otlp.url == "https://trace.wandb.ai/otel/v1/traces" and otlp.max_batch_bytes is None
     assert otlp.request(b"").headers["Content-Type"] == "application/x-protobuf"
     calls = make_destination(config("https://acme.wandb.io/traces/"))
-    assert calls.url == "https://acme.wandb.io/traces/call/upsert_batch" and calls.encoding == "json"
+    assert calls.url == f"https://acme.wandb.io/traces{PATH}" and calls.encoding == "json"
+    upsert = make_destination(config("https://acme.wandb.io/traces/", callsComplete=False))
+    assert upsert.url == "https://acme.wandb.io/traces/call/upsert_batch"
+    # entity and project are one path segment each, percent-encoded as weave's generated client does
+    odd = make_destination({**config("https://trace.wandb.ai"), "entity": "my team", "project": "a?b#c"})
+    assert odd.url == "https://trace.wandb.ai/v2/my%20team/a%3Fb%23c/calls/complete"
     assert calls.max_batch_bytes == MAX_BATCH_BYTES == 31 * 1024 * 1024
     assert type(calls).max_batch_bytes is None  # the instance's cap, not the class's
     headers = calls.request(b"{}").headers
@@ -331,6 +389,7 @@ def test_the_lane_batches_under_weaves_request_limit():
     ({"route": "calls", "entity": "a/b"}, "d.entity", "must not contain '/'"),
     ({"route": "calls", "project": " "}, "d.project", "must not be empty"),
     ({"route": "calls", "baseUrl": "ftp://x"}, "d.baseUrl", "http(s) url"),
+    ({"route": "otlp", "callsComplete": False}, "d.callsComplete", "route: calls only"),
 ])
 def test_settings_errors_name_the_key(extra, path, words):
     mapping = {"type": "weave", "apiKey": KEY, "entity": "acme", "project": "checkout", **extra}

@@ -1,9 +1,9 @@
 """The evidence behind each destination type's fidelity: the strongest the suite has, and the test that holds it.
 
 Levels, strongest first: "real server" (the suite starts it and reads back what it shows), "vendor code" (the
-vendor's own ingestion code, encoded as an oracle that cites repository, file and commit), "vendor SDK" (the
-vendor's official SDK run against a local sink, its request compared with spancast's), "documentation only"
-(the contract suite: what the vendor documents, checked by a local fake). README.md's destinations table
+vendor's own ingestion code, run as it is or encoded as an oracle that cites repository, file and commit),
+"vendor SDK" (the vendor's official SDK run against a local sink, its request compared with spancast's),
+"documentation only" (the contract suite: what the vendor documents, checked by a local fake). README.md's destinations table
 shows these levels; tests/fidelity/test_fidelity_evidence.py holds the two equal.
 """
 
@@ -45,8 +45,12 @@ EVIDENCE: dict[str, tuple[str, str, str]] = {
                    f"{SDKS}::test_braintrust_gets_the_transport_and_values_braintrusts_sdk_sends"),
     "opik": ("vendor SDK", "opik 2.2.122's trace and span for the same generation (REST route), its usage from an OpenAI-shaped usage object",
              f"{SDKS}::test_opik_sends_the_trace_and_span_opiks_sdk_sends"),
-    "weave": ("vendor SDK", "weave 0.54's call for the same generation (calls route)",
-              f"{SDKS}::test_weave_sends_the_call_weaves_sdk_sends"),
+    # Two routes, two kinds of evidence: the OTLP route's spans run through Weave's own server conversion
+    # (the test named here); the calls route, the default, against weave 0.54's SDK
+    # (fidelity/test_fidelity_sdks.py::test_weave_sends_the_call_weaves_sdk_sends).
+    "weave": ("vendor code", "weave 0.52.43's own OTel-to-call conversion, run (OTLP route); weave 0.54's SDK call "
+                             "for the same generation (calls route)",
+              f"{ORACLES}::test_weave_shows_each_generation_as_the_records_say"),
     "posthog": ("vendor SDK", "posthog 7.91's capture of the same generation",
                 f"{SDKS}::test_posthog_sends_what_posthogs_sdk_sends"),
     "raindrop": ("vendor SDK", "raindrop-ai 0.0.28's track_ai of the same generation",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -34,14 +35,17 @@ GENERATION = dict(
 )
 
 
-def sdk_requests(vendor: str, answers: dict | None = None, generation: dict = GENERATION) -> list[dict]:
-    """What the vendor's SDK sent for the generation (answers: Capture's canned answers)."""
+def sdk_requests(vendor: str, answers: dict | None = None, generation: dict = GENERATION,
+                 env: dict | None = None) -> list[dict]:
+    """What the vendor's SDK sent for the generation (answers: Capture's canned answers; env: the SDK's
+    settings)."""
     trace = generation["trace"]
     g = {**generation, "name": trace["generation_name"], "trace_name": trace["trace_name"], "trace_id": trace["trace_id"],
          "span_name": trace.get("span_name"), "latency_s": 1.5, "ttft_s": 0.35}
     with Capture(answers) as sink:
         done = subprocess.run([str(venv_bin("sdks", "python")), str(HERE / "sdk" / f"{vendor}_emit.py"), sink.url],
-                              input=json.dumps(g).encode(), capture_output=True, timeout=120)
+                              input=json.dumps(g).encode(), capture_output=True, timeout=120,
+                              env={**os.environ, **(env or {})})
         assert done.returncode == 0, done.stderr.decode()[-2000:]
     return [r for r in sink.requests if r["method"] != "GET"]
 
@@ -296,24 +300,24 @@ def test_opik_sends_the_trace_and_span_opiks_sdk_sends():
 
 
 def test_weave_sends_the_call_weaves_sdk_sends():
+    # weave 0.54 (use_calls_complete, its default since 0.52.26) holds each call until it ends and sends it whole
+    # to /v2/{entity}/{project}/calls/complete (weave/trace_server_bindings/remote_http_trace_server.py,
+    # _flush_calls_complete; the call's keys from call_batch_processor.py, _create_complete). spancast's calls
+    # route, the default, sends the same; callsComplete: false is the SDK's WEAVE_USE_CALLS_COMPLETE=false wire.
     (theirs,) = sdk_requests("weave")
     (ours,) = spancast_requests(lambda url: {"type": "weave", "apiKey": "a" * 40, "entity": "entity",
                                              "project": "spancast-probe", "baseUrl": url})
-    # Different endpoints, knowingly: spancast's calls route (the default) sends start/end pairs to the call API's
-    # /call/upsert_batch (spec 3.18); weave 0.54 merges each call's start and end into one item for
-    # /v2/{entity}/{project}/calls/complete. The SDK still speaks upsert_batch, and switches to calls/complete
-    # only when the server answers error_code CALLS_COMPLETE_MODE_REQUIRED (weave/trace_server_bindings/
-    # http_utils.py), a refusal spancast cannot yet follow: see the README's weave row.
-    assert (ours["path"], theirs["path"]) == ("/call/upsert_batch", "/v2/entity/spancast-probe/calls/complete")
+    assert ours["path"] == theirs["path"] == "/v2/entity/spancast-probe/calls/complete"
     assert ours["headers"]["authorization"] == theirs["headers"]["authorization"]  # Basic api:<key>
     assert ours["headers"]["content-type"] == theirs["headers"]["content-type"] == "application/json"
-    (sdk_call,) = theirs["body"]["batch"]
-    start, end = (item["req"][item["mode"]] for item in ours["body"]["batch"])
-    assert [item["mode"] for item in ours["body"]["batch"]] == ["start", "end"]
-    call = {**start, **end}  # the call the server assembles from the pair
-    for key in ("project_id", "id", "op_name", "display_name", "trace_id", "thread_id", "started_at", "ended_at",
-                "attributes", "inputs", "output", "summary"):
-        assert key in call, key
+    assert set(ours["body"]) == set(theirs["body"]) == {"batch"}
+    (sdk_call,), (call,) = theirs["body"]["batch"], ours["body"]["batch"]
+    # every key spancast sends, the SDK sends, in the same order; the SDK writes null for what the call has
+    # not (parent_id, turn_id, wb_*: the server sets wb_user_id itself), spancast leaves those keys out
+    assert list(call) == [key for key in sdk_call if key in call]
+    assert {key for key, value in sdk_call.items() if value is not None} <= set(call)
+    for key, value in call.items():
+        assert type(value) is type(sdk_call[key]) or sdk_call[key] is None, (key, value, sdk_call[key])
     for key in ("project_id", "op_name", "display_name", "trace_id", "thread_id"):
         assert call[key] == sdk_call[key], key
     for key in ("user_id", "session_id", "provider"):
@@ -327,6 +331,28 @@ def test_weave_sends_the_call_weaves_sdk_sends():
         assert _instant(call[key]) == _instant(sdk_call[key]), key
     # a root call both: no parent (the SDK's explicit null, spancast's absent key)
     assert sdk_call["parent_id"] is None and call.get("parent_id") is None
+    # Deliberate: the SDK's ids are its own UUIDv7s; spancast's a UUIDv5 of the generation id (redelivery
+    # upserts the same call). Both are what Weave's validators take (a UUID).
+    assert uuid.UUID(call["id"]).version == 5 and uuid.UUID(sdk_call["id"]).version == 7
+
+
+def test_weave_upsert_wire_is_the_sdks_legacy_wire():
+    # callsComplete: false sends what weave 0.54 sends with WEAVE_USE_CALLS_COMPLETE=false: a start and an
+    # end item per call to /call/upsert_batch (remote_http_trace_server.py, _flush_calls)
+    (theirs,) = sdk_requests("weave", env={"WEAVE_USE_CALLS_COMPLETE": "false"})
+    (ours,) = spancast_requests(lambda url: {"type": "weave", "apiKey": "a" * 40, "entity": "entity",
+                                             "project": "spancast-probe", "baseUrl": url, "callsComplete": False})
+    assert ours["path"] == theirs["path"] == "/call/upsert_batch"
+    assert ours["headers"]["authorization"] == theirs["headers"]["authorization"]
+    assert [item["mode"] for item in ours["body"]["batch"]] == [item["mode"] for item in theirs["body"]["batch"]] == [
+        "start", "end"]
+    for item, sdk_item in zip(ours["body"]["batch"], theirs["body"]["batch"]):
+        mode = item["mode"]
+        assert set(item) == set(sdk_item) == {"mode", "req"} and set(item["req"]) == set(sdk_item["req"]) == {mode}
+        part, sdk_part = item["req"][mode], sdk_item["req"][mode]
+        assert {key for key, value in sdk_part.items() if value is not None} - {"trace_id"} <= set(part), mode
+        assert set(part) <= set(sdk_part), mode
+    # the SDK repeats trace_id on the end (its client capability trace_id_on_end); the server takes it from the start
 
 
 def _parts_text(messages: str) -> list[tuple[str, str]]:

@@ -3,8 +3,10 @@
 Settings, as OpenRouter names them: ``apiKey`` (required, credential), ``entity`` (required; W&B team
 or user name), ``project`` (required), ``baseUrl`` (default ``https://trace.wandb.ai``; Dedicated
 Cloud and Self-Managed use ``https://<subdomain>.wandb.io/traces``), ``headers``. Plus spancast's
-``route`` (``calls``, the default: OpenRouter's mapping is the call API's vocabulary, or ``otlp``), and for the OTLP route ``encoding`` (``protobuf`` only:
-``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
+``route`` (``calls``, the default: OpenRouter's mapping is the call API's vocabulary, or ``otlp``), for the
+calls route ``callsComplete`` (default true: complete calls to ``/v2/<entity>/<project>/calls/complete``, as
+weave's SDK sends them; false: start/end pairs to ``/call/upsert_batch``), and for the OTLP route ``encoding``
+(``protobuf`` only: ``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
 
 The route decides the URL, the body, the auth header and the batch size cap; everything else (settings,
 checks, classification of answers) is shared. The calls route lives in
@@ -21,12 +23,17 @@ https://docs.wandb.ai/weave/guides/tracking/otel):
   ``wandb.entity`` / ``wandb.project``; the earlier page (and integrations written against it) by the
   header ``project_id: <entity>/<project>``. Both are sent, so either reading of the endpoint files the
   spans in the same project; the settings win over the user's ``resource`` for those two keys.
-- Attributes: the ``gen_ai`` flavour; Weave maps GenAI-convention (and OpenInference) attributes onto
-  its calls.
+- Attributes: the ``gen_ai`` flavour, which Weave's OTel conversion maps onto its calls (inputs, output,
+  usage, model, thread), plus the ``wandb.*`` keys only Weave reads (its server code,
+  ``weave/trace_server/opentelemetry/constants.py`` ``WB_KEYS``, checked by running it:
+  tests/fidelity/test_fidelity_vendor_code.py): ``wandb.display_name`` on the generation and the trace's
+  root, since Weave otherwise shows a call by its op name made safe (``openai/gpt-4o`` as
+  ``openai_gpt-4o``); ``wandb.attributes.*``, the call's attributes, for the user (``user_id``) and the
+  custom trace keys, which Weave shows nowhere else. Weave prices usage with its own table: the record's
+  cost cannot be shown on this route (the calls route sends it in the summary).
 
 OpenRouter's own Weave mapping (``op_name``, ``inputs``, ``summary``) reads like Weave's call API rather
-than OTLP: ``route: calls`` sends exactly that vocabulary. The OTLP route stays the default, so existing
-configurations send what they always did.
+than OTLP: ``route: calls``, the default, sends exactly that vocabulary.
 """
 
 from __future__ import annotations
@@ -36,17 +43,42 @@ from typing import Annotated, Any, Literal, Mapping
 import msgspec
 
 from ..codec import TraceEncoder
+from ..codec.plan import Attr, Op, get_plan
 from ..errors import ConfigError
+from ..record import TRACE_KEYS
 from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
 from .base import Payload, Request, Secret
-from .events import EventEncoder
+from .events import EventEncoder, trace_text
 from .weave_calls import CallsRoute
 
 __all__ = ["WeaveSettings", "WeaveDestination", "DEFAULT_URL"]
 
 DEFAULT_URL = "https://trace.wandb.ai"
+
+
+def _generation_name(rec: Any) -> str:
+    """The generation span's name, as the encoders give it (the gen_ai flavour: generation_name, else model)."""
+    return trace_text(rec.trace or {}, "generation_name") or rec.model
+
+
+def _root_name(rec: Any) -> str:
+    """The trace root's name, as the encoders give it (trace_name, else model)."""
+    return trace_text(rec.trace or {}, "trace_name") or rec.model
+
+
+_GEN_AI = get_plan("gen_ai")
+#: The gen_ai flavour with the wandb.* keys Weave's OTel conversion reads (see the module docstring).
+PLAN = get_plan(_GEN_AI._replace(
+    name="weave",
+    steps=_GEN_AI.steps + (
+        Attr(Op.PYFUNC, "wandb.display_name", None, _generation_name),
+        Attr(Op.STR, "wandb.attributes.user_id", "user"),
+        Attr(Op.EXPAND, "wandb.attributes.", "trace", frozenset(TRACE_KEYS) | {"user_id"}),
+    ),
+    root_steps=_GEN_AI.root_steps + (Attr(Op.PYFUNC, "wandb.display_name", None, _root_name),),
+))
 
 
 class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
@@ -59,6 +91,10 @@ class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     route: Annotated[Literal["otlp", "calls"], msgspec.Meta(
         description="calls: Weave's call API (OpenRouter's mapping: op_name, inputs, summary); otlp: its OTLP endpoint (protobuf)",
     )] = "calls"
+    calls_complete: Annotated[bool, msgspec.Meta(
+        description="route calls: each call whole to /v2/{entity}/{project}/calls/complete, as weave's SDK sends"
+                    " it; false: start/end pairs to /call/upsert_batch, for a Weave server without that route",
+    )] = True
     # Redeclared from PresetSettings (same type, default and place) for their descriptions. encoding is
     # accepted as a key so that "json" gets a reason, not "unknown field".
     encoding: Annotated[Literal["protobuf", "json"], msgspec.Meta(
@@ -75,7 +111,7 @@ class WeaveDestination(OtlpPreset):
     type = "weave"
     settings_class = WeaveSettings
     path = "/otel/v1/traces"
-    flavor = "gen_ai"
+    flavor = PLAN
     secret_headers = frozenset({"wandb-api-key", "authorization"})
     #: The calls route, or None on the OTLP route (set once the settings are read).
     calls: CallsRoute | None = None
@@ -95,6 +131,8 @@ class WeaveDestination(OtlpPreset):
                 raise ConfigError(f"{where}.resource", "applies to route: otlp only (the calls route has no resource)")
         elif s.encoding != "protobuf":
             raise ConfigError(f"{where}.encoding", "Weave's OTLP endpoint takes protobuf only (application/x-protobuf)")
+        elif not s.calls_complete:
+            raise ConfigError(f"{where}.callsComplete", "applies to route: calls only")
         check_header_value(s.api_key, f"{where}.apiKey")
         for key, value in (("entity", s.entity), ("project", s.project)):
             check_header_value(value, f"{where}.{key}")

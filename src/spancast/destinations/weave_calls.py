@@ -1,21 +1,29 @@
-"""W&B Weave's call API (``weave`` with ``route: calls``): a start + end pair per record to ``/call/upsert_batch``.
+"""W&B Weave's call API (``weave`` with ``route: calls``): each record one complete call, as weave's own SDK sends it.
 
-Wire, and what each part rests on (W&B Weave Service API, "Call Start Batch",
-https://docs.wandb.ai/weave/reference/service-api/calls/call-start-batch, with "Call Start" and "Call
-End" for the two halves, and the cookbook https://docs.wandb.ai/weave/cookbooks/weave_via_service_api):
+Wire, and what each part rests on (weave 0.54's client, ``weave/trace_server_bindings/remote_http_trace_server.py``
+and ``call_batch_processor.py``; W&B Weave Service API, https://docs.wandb.ai/weave/reference/service-api):
 
-- ``POST <baseUrl>/call/upsert_batch``, ``Authorization: Basic base64(api:<apiKey>)``,
-  ``Content-Type: application/json``. Weave answers 200 with ``{"res": [...]}``; a body it cannot
-  validate gets 422 (dropped and counted, like every other 4xx but 429), too large a body 413 (the
-  pipeline splits the batch, as Weave's own client does).
-- Body: ``{"batch": [<start>, <end>, <start>, <end>, ...]}``, the two items of a record side by side::
+- ``POST <baseUrl>/v2/<entity>/<project>/calls/complete`` (entity and project percent-encoded as a path
+  segment each, as the SDK's generated client does), ``Authorization: Basic base64(api:<apiKey>)``,
+  ``Content-Type: application/json``. Since weave 0.52.26 the SDK's default (``use_calls_complete``) holds
+  each call until it ends and sends it whole here; spancast's records are always complete calls. Body::
 
-      {"mode": "start", "req": {"start": {"project_id": "acme/checkout", "id": "<call id>",
-        "op_name": ..., "display_name": ..., "trace_id": ..., "parent_id": ..., "thread_id": ...,
-        "started_at": "2024-11-19T07:06:40.000000Z", "attributes": {...}, "inputs": {...}}}}
-      {"mode": "end", "req": {"end": {"project_id": "acme/checkout", "id": "<call id>",
-        "ended_at": ..., "output": {...}, "summary": {...}, "exception": ...}}}
+      {"batch": [{"project_id": "acme/checkout", "id": "<call id>", "trace_id": ..., "op_name": ...,
+        "started_at": "2024-11-19T07:06:40.000000Z", "ended_at": ..., "display_name": ..., "parent_id": ...,
+        "thread_id": ..., "attributes": {...}, "inputs": {...}, "output": {...}, "summary": {...},
+        "exception": ...}, ...]}
 
+  in the SDK's key order (``CallBatchProcessor._create_complete``); absent values are left out where the SDK
+  writes null (every one of them is optional in the route's schema, ``v2_call_complete_params.Batch``).
+- ``callsComplete: false``: the older wire, for a Weave server without that route (the SDK's
+  ``WEAVE_USE_CALLS_COMPLETE=false``): ``POST <baseUrl>/call/upsert_batch`` with a start and an end item per
+  record, side by side (``{"batch": [{"mode": "start", "req": {"start": {...}}}, {"mode": "end", "req":
+  {"end": {...}}}, ...]}``), the same fields split as ``CallStartParams`` / ``CallEndParams`` split them. A
+  project written in the newer mode refuses it (400, ``error_code`` ``CALLS_COMPLETE_MODE_REQUIRED``, which
+  makes the SDK switch to calls/complete; here it is a setting, and the connection test's hint says so).
+- Answers: 200 (the body is not read); a body Weave cannot validate gets 422 (dropped and counted, like
+  every other 4xx but 429), too large a body 413 (the pipeline splits the batch, as Weave's client does:
+  ``SPLIT_BATCH_STATUS_CODES`` in ``http_utils.py``).
 - Size: Weave's client keeps a request under 32 MiB less 1 MiB of margin
   (``REMOTE_REQUEST_BYTES_LIMIT`` in ``weave/trace_server_bindings/http_utils.py``); so does this route
   (``MAX_BATCH_BYTES``, which the pipeline's lane honours through the destination's ``max_batch_bytes``).
@@ -59,7 +67,8 @@ Mapping (OpenRouter's Weave page, https://openrouter.ai/docs/guides/features/bro
                     is ``"error"``
   ================  ======================================================================================
 
-  Absent values are left out. Times are ISO 8601 UTC with microseconds.
+  Absent values are left out. Times are ISO 8601 UTC with microseconds (the SDK writes ``+00:00``, the
+  same instant).
 - Privacy mode: the route has already removed the content fields (messages, prompt, completion,
   reasoning, tool_calls), so ``inputs`` holds the model and its parameters only and there is no ``output``;
   nothing else here is derived from content.
@@ -67,10 +76,6 @@ Mapping (OpenRouter's Weave page, https://openrouter.ai/docs/guides/features/bro
 Test Connection (``test_payload``) upserts one call named ``spancast-connection-test`` (trace id
 ``000...0001``). Weave stores it as data: it appears among the project's traces. Its call id is fixed,
 so every later test overwrites that one call rather than adding another.
-
-Weave projects written by a recent Weave SDK may be in "calls complete" mode, where the server refuses
-``/call/upsert_batch`` with 400 and ``error_code`` ``CALLS_COMPLETE_MODE_REQUIRED``; the connection
-test's hint says so.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import orjson
 
@@ -90,9 +96,14 @@ from ._secret import merge_headers
 from .base import Payload, Request
 from .events import EventEncoder, trace_text
 
-__all__ = ["CallsRoute", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_pair"]
+__all__ = ["CallsRoute", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_calls",
+           "render_complete", "render_pair"]
 
-PATH = "/call/upsert_batch"
+COMPLETE_PATH = "/v2/{entity}/{project}/calls/complete"
+UPSERT_PATH = "/call/upsert_batch"
+#: The order CallBatchProcessor._create_complete writes a complete call's keys in.
+COMPLETE_KEYS = ("project_id", "id", "trace_id", "op_name", "started_at", "ended_at", "display_name", "parent_id",
+                 "thread_id", "attributes", "inputs", "output", "summary", "exception")
 #: Weave's client: "32 MiB (real limit) - 1 MiB (buffer)".
 MAX_BATCH_BYTES = (32 - 1) * 1024 * 1024
 MAX_OP_NAME_CHARS = 128
@@ -235,6 +246,13 @@ def render_calls(rec: Any, project_id: str, salt: int = 0) -> tuple[dict[str, An
     return start, end
 
 
+def render_complete(rec: Any, project_id: str, salt: int = 0) -> bytes:
+    """One record as a complete call: its start and end merged, keys in the SDK's order."""
+    start, end = render_calls(rec, project_id, salt)
+    merged = {**start, **end}
+    return orjson.dumps({key: merged[key] for key in COMPLETE_KEYS if key in merged})
+
+
 def render_pair(rec: Any, project_id: str, salt: int = 0) -> bytes:
     """One record as the two batch items (start, end) of its call, comma-separated."""
     start, end = render_calls(rec, project_id, salt)
@@ -251,16 +269,21 @@ class CallsRoute:
         self.settings = settings
         self.project_id = f"{settings.entity}/{settings.project}"
         self.salt = salt
+        self.complete = settings.calls_complete
+        self.path = UPSERT_PATH if not self.complete else COMPLETE_PATH.format(
+            entity=quote(settings.entity, safe=""), project=quote(settings.project, safe=""))
 
     @property
     def url(self) -> str:
-        return join_url(self.settings.base_url, PATH)
+        return join_url(self.settings.base_url, self.path)
 
     def render(self, rec: Any) -> bytes:
+        if self.complete:
+            return render_complete(rec, self.project_id, self.salt)
         return render_pair(rec, self.project_id, self.salt)
 
     def new_encoder(self) -> EventEncoder:
-        """A batch encoder: ``{"batch": [`` start, end, start, end, ... ``]}``."""
+        """A batch encoder: ``{"batch": [`` call, call, ... ``]}`` (upsert: start, end, start, end, ...)."""
         return EventEncoder(self.render, prefix=b'{"batch":[', separator=b",", suffix=b"]}")
 
     def request(self, body: bytes) -> Request:
@@ -278,8 +301,11 @@ class CallsRoute:
         """What a failed test usually means on this route (None: the generic hint)."""
         if "CALLS_COMPLETE_MODE_REQUIRED" in excerpt:
             return ("this Weave project takes complete calls only (a recent Weave SDK wrote to it) and refuses"
-                    " /call/upsert_batch: use route: otlp for it, or another project")
+                    " /call/upsert_batch: set callsComplete: true (the default)")
         if status == 404:
-            return ("wrong path or base URL: the calls route posts to <baseUrl>/call/upsert_batch, with baseUrl"
+            where = "<baseUrl>/call/upsert_batch" if not self.complete else (
+                "<baseUrl>/v2/<entity>/<project>/calls/complete (a Weave server older than that route:"
+                " callsComplete: false)")
+            return (f"wrong path or base URL: the calls route posts to {where}, with baseUrl"
                     " https://trace.wandb.ai (Self-Managed: https://<subdomain>.wandb.io/traces)")
         return None

@@ -1,7 +1,9 @@
 """Emit one call (start and end) with W&B Weave's own Python SDK to a local sink: python weave_emit.py URL < generation.json.
 
 weave.init() first asks W&B's GraphQL API for the project, which a sink cannot answer, so this drives the
-SDK's trace-server binding, RemoteHTTPTraceServer, that weave.init() sets up and every traced call goes through."""
+SDK's trace-server binding, RemoteHTTPTraceServer, that weave.init() sets up and every traced call goes through.
+With the SDK's default settings it pairs the start and the end into one call for /v2/{entity}/{project}/calls/complete;
+with WEAVE_USE_CALLS_COMPLETE=false it sends them as they are to /call/upsert_batch."""
 import json
 import sys
 from datetime import datetime, timezone
