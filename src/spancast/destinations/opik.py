@@ -4,7 +4,7 @@ Settings, as OpenRouter names them: ``apiKey`` (required, credential; ``opik_...
 (required), ``projectName`` (required), ``headers``. OpenRouter has no base URL for Opik (Comet's
 cloud only); spancast adds an optional ``baseUrl`` (default ``https://www.comet.com/opik/api``) for
 self-hosted Opik (``http://<host>:5173/api``), enterprise deployments (``https://<host>/opik/api``)
-and tests. Plus spancast's ``route`` (``otlp``, the default, or ``rest``), and for the OTLP route
+and tests. Plus spancast's ``route`` (``rest``, the default, or ``otlp``), and for the OTLP route
 ``encoding`` (``protobuf`` default, or ``json``) and ``resource`` (both refused with ``route: rest``).
 
 The route decides the URLs, the body, the headers and the batch caps; the settings and their checks are
