@@ -180,3 +180,64 @@ def test_no_room_for_all_of_a_request_takes_none_and_says_retry():
     assert (status, retry_after, error.code) == (503, "1", 14)  # UNAVAILABLE: retried whole by OTLP clients
     assert "no room for 5 records" in error.message
     assert queued == 0 and counts["refused"] == 5 and counts["generation"] == 0
+
+
+def test_a_token_count_int_refuses_is_that_spans_error_not_a_500():
+    def llm(span_id: str, tokens: str) -> dict:
+        return P.span(span_id, "chat gpt-4o", P.attrs(gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o",
+                                                       gen_ai__response__id=f"chatcmpl-{span_id}",
+                                                       gen_ai__usage__input_tokens=tokens))
+
+    # int() refuses both ("--5" passes a digits-after-minus check; 5,000 digits pass the check, not int())
+    doc = orjson.dumps(P.request(llm("0000000000000001", "--5"), llm("0000000000000002", "9" * 5000),
+                                 llm("0000000000000003", "12")))
+
+    async def scenario(server, session, sink):
+        answer = await post(session, doc, JSON)
+        await sink.wait_for(lambda s: s.generation_ids() == ["chatcmpl-0000000000000003"])
+        return answer
+
+    status, _, body = run(scenario)
+    partial = orjson.loads(body)["partialSuccess"]
+    assert status == 200 and int(partial["rejectedSpans"]) == 2
+    assert "gen_ai.usage.input_tokens" in partial["errorMessage"] and "expected an integer" in partial["errorMessage"]
+
+
+def test_a_forwarded_span_protobuf_cannot_hold_is_dropped_for_that_destination_and_the_rest_goes_on():
+    chain = P.span("cccccccccccccccc", "my-chain", P.attrs(openinference__span__kind="CHAIN"))
+    chain["links"] = [{"traceId": "zz", "spanId": "00f067aa0ba902b7"}]  # never read by the ingest, only re-encoded
+    doc = orjson.dumps(P.request(chain, *P.OPENINFERENCE["resourceSpans"][0]["scopeSpans"][0]["spans"][1:]))
+
+    async def scenario(server, session, sink):
+        answer = await post(session, doc, JSON)
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 1)
+        stats = server.traces.forwarder.stats["sink"]
+        return answer, await span_counts(session), stats.dropped.get("invalid_record"), stats.last_error
+
+    (status, _, _), counts, dropped, last_error = run(scenario, non_llm_spans="forward")
+    assert status == 200 and counts["generation"] == 1
+    assert dropped == 1 and "re-encoded as protobuf" in last_error and counts["not_llm_dropped"] == 1
+
+
+def test_spans_are_forwarded_only_where_every_record_would_go_as_it_is():
+    from spancast.destinations import make_destination
+    from spancast.ingest.forward import forwards_to
+
+    collector = {"type": "otel-collector", "name": "c", "endpoint": "http://127.0.0.1:1/v1/traces"}
+    takes = {
+        "plain": (collector, True),
+        "privacy": ({**collector, "privacy_mode": True}, False),
+        "redaction": ({**collector, "redact_patterns": ["email"]}, False),
+        "api keys": ({**collector, "api_key_hashes": ["a" * 64]}, False),
+        "filter rules": ({**collector, "filter_rules": {"groups": [{"rules": [
+            {"field": "model", "operator": "equals", "value": "gpt-4o"}]}]}}, False),
+        "sampling": ({**collector, "sampling_rate": 0.5}, False),
+        "weave calls": ({"type": "weave", "name": "w", "apiKey": "k", "entity": "e", "project": "p"}, False),
+        "weave otlp": ({"type": "weave", "name": "w", "apiKey": "k", "entity": "e", "project": "p",
+                        "route": "otlp"}, True),
+        "opik rest": ({"type": "opik", "name": "o", "apiKey": "k", "workspace": "w", "projectName": "p"}, False),
+        "opik otlp": ({"type": "opik", "name": "o", "apiKey": "k", "workspace": "w", "projectName": "p",
+                       "route": "otlp"}, True),
+    }
+    assert {name: forwards_to(make_destination(mapping)) for name, (mapping, _) in takes.items()} == \
+        {name: expected for name, (_, expected) in takes.items()}

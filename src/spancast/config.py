@@ -100,7 +100,8 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                                         gt=0)] = 30.0
     non_llm_spans: Annotated[Literal["drop", "forward"], _d(
         "POST /v1/traces: spans that are not LLM calls are dropped (counted), or forwarded unchanged to the "
-        "OTLP destinations without privacy mode")] = "drop"
+        "OTLP destinations that take every record as it is (no privacy mode, redaction, API-key allowlist, filter "
+        "rules or sampling)")] = "drop"
     forward_max_bytes: Annotated[int, _d("bytes of forwarded spans one destination may hold in flight; past it "
                                          "they are dropped (counted)", ge=1024)] = 64 * 1024 * 1024
     grpc_port: Annotated[Annotated[int, msgspec.Meta(ge=0, le=65535)] | None, _d(

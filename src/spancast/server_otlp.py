@@ -132,15 +132,16 @@ class TracesRoute:
             return 503, f"queue full: no room for {len(records)} records; retry later", 0, retry
         emitted = broadcaster.emit_many(records)  # room was checked: fewer only if the pipeline stopped meanwhile
         refused = len(records) - emitted
-        if emitted:
-            problem = await server.durable()
-            if problem is not None:
-                return 503, problem, 0, retry
         spans = self.spans
-        spans["generation"] += emitted
+        spans["generation"] += emitted  # taken, whatever the spool says next
         spans["refused"] += refused
         spans["rejected"] += len(ingested.errors)
         spans["attempt_folded"] += ingested.folded
+        if emitted:
+            problem = await server.durable()
+            if problem is not None:
+                spans["not_llm_dropped"] += len(ingested.other)  # the client sends the request again
+                return 503, problem, 0, retry
         if ingested.other:
             forwarded = self.forwarder.forward(ingested.other) if self.forwarder is not None else 0
             spans["not_llm_forwarded"] += forwarded

@@ -86,6 +86,7 @@ class OpikDestination(OtlpPreset):
             self.max_batch_bytes = self.rest.max_batch_bytes
             self.max_batch_records = self.rest.max_batch_records
             self.requests_per_batch = 2
+            self.takes_otlp_spans = False  # Opik's REST API, not OTLP
 
     def check(self, where: str) -> None:
         s = self.settings

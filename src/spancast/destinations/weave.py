@@ -121,6 +121,7 @@ class WeaveDestination(OtlpPreset):
         self.calls = CallsRoute(self.settings, self.id_salt) if self.settings.route == "calls" else None
         if self.calls is not None:  # read by the pipeline's lane (an instance attribute over the ClassVar)
             self.max_batch_bytes = self.calls.max_batch_bytes
+            self.takes_otlp_spans = False  # Weave's call API, not OTLP
 
     def check(self, where: str) -> None:
         s = self.settings

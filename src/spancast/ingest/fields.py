@@ -61,8 +61,11 @@ class Draft:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
+        if isinstance(value, str) and "_" not in value:
+            try:  # int() itself decides ("--5", "²" and 5,000 digits are refused), never an escaping ValueError
+                return int(value)
+            except ValueError:
+                pass
         raise SpanProblem(key, f"expected an integer, got {type(value).__name__}")
 
     def float(self, key: str) -> float | None:

@@ -2,9 +2,11 @@
 
 With ``server.non_llm_spans = "forward"``, the agent, tool, chain and HTTP spans around the LLM calls
 reach the OTLP destinations (otel-collector and its vendor presets) as they came: the same ids,
-attributes, events, links, resource and scope, re-encoded in each destination's encoding. Routing
-rules (API keys, filter rules, sampling) are about generations and do not apply; a destination with
-privacy mode gets none (such spans may carry prompts: input.value, tool arguments).
+attributes, events, links, resource and scope, re-encoded in each destination's encoding. Such spans
+may carry prompts (input.value, tool arguments) and are sent as they are, so only a destination that
+takes every record as it is gets them: none with privacy mode, redaction, an API-key allowlist, filter
+rules or sampling, and none whose route speaks a vendor's own API (Weave's calls, Opik's REST). Media in
+them is not stripped.
 
 Each destination has a Sender of its own (the pipeline's: retries, Retry-After, 413 splits, adaptive
 concurrency) and a bound on the bytes it holds (server.forward_max_bytes); what does not fit is
@@ -71,10 +73,14 @@ def encode_spans(spans: Sequence[SpanIn], encoding: str) -> bytes:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
         doc = orjson.loads(orjson.dumps(doc))  # a copy whose ids may be rewritten
-        for rs in doc["resourceSpans"]:
-            for span in rs["scopeSpans"][0]["spans"]:
-                _hex_to_b64(span)
-        return json_format.ParseDict(doc, ExportTraceServiceRequest(), ignore_unknown_fields=True).SerializeToString()
+        try:  # fields the ingest never read (links' ids, counts, flags) are checked only here
+            for rs in doc["resourceSpans"]:
+                for span in rs["scopeSpans"][0]["spans"]:
+                    _hex_to_b64(span)
+            request = json_format.ParseDict(doc, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+        except (json_format.Error, TypeError, ValueError) as exc:
+            raise ValueError(f"a span cannot be re-encoded as protobuf: {exc}") from None
+        return request.SerializeToString()
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     request = ExportTraceServiceRequest()
@@ -143,12 +149,18 @@ class _Forwarding:
 
 
 def forwards_to(destination: Any) -> bool:
-    """Whether a destination gets forwarded spans: OTLP over HTTP, enabled, without privacy mode."""
+    """Whether a destination gets forwarded spans: enabled, OTLP over HTTP, and a route that passes every
+    record as it is (no privacy mode, redaction, API-key allowlist, filter rules or sampling): spans are
+    forwarded unchanged, so a destination that asks for less than everything gets none of them."""
     from ..destinations.otlp import OtlpDestination
 
-    return (isinstance(destination, OtlpDestination) and destination.transport == "http"
-            and destination.requests_per_batch == 1 and destination.settings.enabled
-            and not destination.settings.privacy_mode)
+    if not (isinstance(destination, OtlpDestination) and destination.takes_otlp_spans
+            and destination.transport == "http" and destination.requests_per_batch == 1
+            and destination.settings.enabled):
+        return False
+    route = destination.route
+    return (not route.privacy_mode and not route.redaction and route.api_key_hashes is None
+            and (route.filter_rules is None or not route.filter_rules.enabled) and route.sampling_rate >= 1.0)
 
 
 class Forwarder:
@@ -169,11 +181,13 @@ class Forwarder:
             self.senders.append((target, sender))
 
     def forward(self, spans: list[SpanIn]) -> int:
-        """Send these spans to every forwarding destination; returns how many spans went out to all of them
-        (a destination that has no room drops them, counted in its stats as queue_full)."""
+        """Send these spans to every forwarding destination; returns how many at least one of them took (each
+        destination counts its own drops: queue_full when it has no room, invalid_record when they cannot be
+        encoded for it)."""
         if not self.senders:
             return 0
         bodies: dict[str, bytes] = {}
+        taken = False
         for target, sender in self.senders:
             stats = self.stats[target.name]
             stats.received += len(spans)
@@ -185,11 +199,16 @@ class Forwarder:
                 stats.drop("invalid_record", len(spans))
                 stats.last_error = "forwarding as protobuf needs the otlp extra: pip install 'spancast[otlp]'"
                 continue
+            except ValueError as exc:  # the request's own bytes: no secret of ours in the message
+                stats.drop("invalid_record", len(spans))
+                stats.last_error = str(exc)[:200]
+                continue
             if sender.bytes_in_flight + len(body) > self.max_bytes:
                 stats.drop("queue_full", len(spans))
                 continue
             sender.submit(Batch(body, list(spans), "records", 0.0))
-        return len(spans)
+            taken = True
+        return len(spans) if taken else 0
 
     async def close(self, timeout_s: float) -> None:
         """Deliver what is in flight within timeout_s (one deadline for all), then let go of the sessions."""
