@@ -122,3 +122,21 @@ def test_a_worker_that_cannot_start_fails_the_whole_serve(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "worker 0 exited with status 2 before it listened" in proc.stderr
     assert "spool" in proc.stderr
+
+
+def test_the_supervisor_waits_for_a_workers_line_only_until_its_deadline():
+    from spancast.server_workers import _first_line
+
+    def first(script: str, timeout_s: float):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        try:
+            return _first_line(proc.stdout, timeout_s)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+
+    assert first("print('spancast-worker-ready', flush=True)", 30) == "spancast-worker-ready"
+    assert first("pass", 30) == ""  # exited without a word: EOF
+    # stuck in start-up: None once the time is up (a readline would wait for as long as the worker does)
+    assert first("import time; time.sleep(60)", 0.2) is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -28,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from .errors import SpancastError
 
 __all__ = ["READY", "Supervisor", "worker_spool"]
 
@@ -74,7 +77,8 @@ class Supervisor:
         self._holder = holder
 
     def start(self) -> None:
-        """Start every worker and wait until each listens; RuntimeError (with the worker's status) if one cannot."""
+        """Start every worker and wait until each listens (within START_TIMEOUT_S in all); WorkerFailed, with the
+        worker's status, when one exits, says something else first, or is not listening in time."""
         self.metrics_dir = tempfile.mkdtemp(prefix="spancast-metrics-")
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
         for k in range(self.workers):
@@ -85,13 +89,15 @@ class Supervisor:
         deadline = time.monotonic() + START_TIMEOUT_S
         for k, proc in enumerate(self.procs):
             assert proc.stdout is not None
-            line = proc.stdout.readline().decode(errors="replace").strip()  # the worker's one line, or EOF
+            line = _first_line(proc.stdout, deadline - time.monotonic())  # the worker's one line, EOF or None
             proc.stdout.close()
-            if line != READY or time.monotonic() > deadline:
-                status = proc.wait(START_TIMEOUT_S)
+            if line != READY:
+                if proc.poll() is None:  # stuck in start-up, or it said something else: it will not serve
+                    proc.kill()
+                code = proc.wait()
                 self.stop_all(signal.SIGTERM)
                 self.wait_all()
-                raise WorkerFailed(k, status)
+                raise WorkerFailed(k, 128 - code if code < 0 else code)
 
     def forward(self, signum: int, frame: Any = None) -> None:
         """A signal to the supervisor: passed to every worker (the first drains, a second exits at once)."""
@@ -142,7 +148,16 @@ class Supervisor:
         return f"<Supervisor {self.host}:{self.port} workers={self.workers} alive={alive} signals={self.signals}>"
 
 
-class WorkerFailed(Exception):
+def _first_line(stream: Any, timeout_s: float) -> str | None:
+    """The first line a worker writes (without its newline), "" at EOF, None when none comes in time."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(max(timeout_s, 0.0)):
+            return None
+    return stream.readline().decode(errors="replace").strip()  # a worker writes its line whole
+
+
+class WorkerFailed(SpancastError):
     """A worker exited before it listened: ``index`` and its exit ``status``."""
 
     def __init__(self, index: int, status: int) -> None:
