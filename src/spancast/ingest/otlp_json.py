@@ -14,12 +14,13 @@ from typing import Any
 
 import orjson
 
+from ..errors import SpancastError
 from .spans import Group, SpanIn, SpanProblem
 
 __all__ = ["BodyError", "read_json"]
 
 
-class BodyError(ValueError):
+class BodyError(SpancastError, ValueError):
     """The body as a whole is not an ExportTraceServiceRequest."""
 
 
