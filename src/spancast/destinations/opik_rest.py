@@ -123,15 +123,14 @@ from typing import Any, Mapping, Sequence
 import orjson
 
 from ..codec.ids import salted
-from ..errors import ConfigError, EncodeError
+from ..errors import EncodeError
 from ..probe import test_record
 from ..record import TRACE_KEYS
-from ._preset import join_url
+from ._preset import check_json_route, join_url
 from ._secret import merge_headers
 from .base import Destination, Payload, Request
 from .events import EventEncoder, trace_text
 from .opik import OpikSettings, check_credentials
-from .otlp import check_url
 
 __all__ = ["OpikRestDestination", "RestEncoder", "opik_id", "render_documents", "usage_of", "MAX_BATCH_BYTES",
            "MAX_BATCH_RECORDS"]
@@ -362,11 +361,7 @@ class OpikRestDestination(Destination):
 
     def validate(self, where: str) -> None:
         s = self.settings
-        check_url(s.base_url, f"{where}.baseUrl")
-        if s.encoding != "protobuf":
-            raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the REST route sends JSON)")
-        if s.resource:
-            raise ConfigError(f"{where}.resource", "applies to route: otlp only (the REST route has no resource)")
+        check_json_route(s, where, "REST")
         check_credentials(s, where)
 
     @property

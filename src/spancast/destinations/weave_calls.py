@@ -88,13 +88,12 @@ from urllib.parse import quote
 import orjson
 
 from ..codec.ids import salted
-from ..errors import ConfigError, EncodeError
+from ..errors import EncodeError
 from ..record import TRACE_KEYS
-from ._preset import basic_auth, join_url
+from ._preset import basic_auth, check_json_route, join_url
 from ._secret import merge_headers
 from .base import Destination, Request
 from .events import EventEncoder, trace_text
-from .otlp import check_url
 from .weave import WeaveSettings, check_project
 
 __all__ = ["WeaveCallsDestination", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_calls",
@@ -281,11 +280,7 @@ class WeaveCallsDestination(Destination):
 
     def validate(self, where: str) -> None:
         s = self.settings
-        check_url(s.base_url, f"{where}.baseUrl")
-        if s.encoding != "protobuf":
-            raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the calls route sends JSON)")
-        if s.resource:
-            raise ConfigError(f"{where}.resource", "applies to route: otlp only (the calls route has no resource)")
+        check_json_route(s, where, "calls")
         check_project(s, where)
 
     @property
