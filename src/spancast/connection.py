@@ -29,7 +29,7 @@ import aiohttp
 import orjson
 
 from .errors import EncodeError
-from .pipeline.sender import describe_connection_error
+from .pipeline.transport_http import describe_connection_error
 from .probe import OPENROUTER_TEST_NAME, TEST_NAME, TEST_TRACE_ID, test_record
 from .scrub import QUERY_WORDS, SECRET_WORDS, Scrubber, scrub, secrets_of
 
