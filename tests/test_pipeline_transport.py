@@ -15,7 +15,8 @@ from spancast.pipeline.redis_transport import RedisTransport
 from spancast.pipeline.retry import Action
 from spancast.pipeline.split import split
 from spancast.pipeline.stats import DestinationStats
-from spancast.pipeline.transport import Sent, Transport, make_transport
+from spancast.pipeline.sender import make_transport
+from spancast.pipeline.transport import Sent, Transport
 from spancast.pipeline.transport_http import HttpTransport
 from spancast.testing.sink import OtlpSink, Reply
 

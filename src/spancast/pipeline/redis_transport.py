@@ -18,6 +18,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..probe import ConnectionResult
 from .retry import Action, Decision
 from .transport import Sent
 
@@ -120,8 +121,6 @@ class RedisTransport:
 async def check_stream(destination: Any, timeout_s: float = 10.0) -> Any:
     """Test connection for the redis destination: PING, then the key must be a stream or absent (XADD creates it)."""
     import redis.exceptions as rx
-
-    from ..connection import ConnectionResult
 
     s = destination.settings
     start = time.monotonic()

@@ -5,8 +5,8 @@ The stages, one a file (the OpenTelemetry Collector's exporterhelper is the mode
 - ``limiter.py``: the adaptive concurrency limit (a slot per request in flight; Retry-After pauses all);
 - ``delivery.py``: the loop of one batch: payloads compressed once, one request each, retries, polls;
 - ``split.py``: a batch answered 413 becomes two halves, submitted here in its place;
-- ``transport.py``: the interface the request goes through, and which transport a destination gets
-  (``transport_http.py``, ``files.py``, ``redis_transport.py``).
+- ``transport.py``: the interface the request goes through (``transport_http.py``, ``files.py``,
+  ``redis_transport.py``); make_transport, here, gives a destination the one it names.
 
 The Sender owns the tasks: submit() starts one per batch, drain() waits for them, close() ends the transport.
 """
@@ -17,19 +17,31 @@ import asyncio
 import functools
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .batcher import Batch
 from .delivery import Delivery
+from .files import FileTransport
 from .limiter import AdaptiveLimit, ConcurrencyLimiter
+from .redis_transport import RedisTransport
 from .retry import RetryPolicy
 from .stats import DestinationStats
-from .transport import make_transport
+from .transport import Transport
+from .transport_http import HttpTransport
 
 if TYPE_CHECKING:
     from ..destinations.base import Destination
 
-__all__ = ["Sender"]
+__all__ = ["Sender", "make_transport"]
+
+
+def make_transport(destination: Any, max_connections: int) -> Transport:
+    """The transport the destination names (max_connections: the most requests in flight at once)."""
+    if destination.transport == "file":
+        return FileTransport(destination)
+    if destination.transport == "redis":
+        return RedisTransport(destination)
+    return HttpTransport(destination, max_connections)
 
 
 class Sender:

@@ -2,8 +2,8 @@
 
 A transport carries the request it is given and says what came of it; it never retries, waits for a slot
 or splits (the delivery loop does), and never raises for the receiver's errors or the network's: those
-become a Decision. The destination names its transport (``Destination.transport``); ``make_transport``
-builds it. The three:
+become a Decision. The destination names its transport (``Destination.transport``); the sender, where
+the chain is composed, builds it (``sender.make_transport``). The three:
 
 - ``"http"``: :class:`~spancast.pipeline.transport_http.HttpTransport`, one keep-alive aiohttp session;
 - ``"file"``: :class:`~spancast.pipeline.files.FileTransport`, appends in a worker thread;
@@ -13,14 +13,14 @@ builds it. The three:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .retry import Action, Decision
 
 if TYPE_CHECKING:
     from ..destinations.base import Request
 
-__all__ = ["Transport", "Sent", "make_transport", "OUTCOMES"]
+__all__ = ["Transport", "Sent", "OUTCOMES"]
 
 #: How a request is counted (stats.request_done) by the verdict on its answer.
 OUTCOMES = {Action.DELIVERED: "ok", Action.PENDING: "pending", Action.SPLIT: "too_large", Action.RETRY: "retry",
@@ -54,19 +54,3 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def make_transport(destination: Any, max_connections: int) -> Transport:
-    """The transport the destination names (max_connections: the most requests in flight at once)."""
-    # Imported here: each transport's module imports Sent from this one.
-    if destination.transport == "file":
-        from .files import FileTransport
-
-        return FileTransport(destination)
-    if destination.transport == "redis":
-        from .redis_transport import RedisTransport
-
-        return RedisTransport(destination)
-    from .transport_http import HttpTransport
-
-    return HttpTransport(destination, max_connections)
