@@ -25,6 +25,7 @@ from .connection import ConnectionResult, check_connection, preview
 from .destinations import Destination, make_destination
 from .errors import ConfigError
 from .record import Generation
+from .pipeline import defaults
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
 from .pipeline.intake import Intake
@@ -56,21 +57,21 @@ class Broadcaster:
         self,
         destinations: Sequence[Mapping[str, Any] | Destination],
         *,
-        max_batch_records: int = 512,
-        max_batch_bytes: int = 4 * 1024 * 1024,
-        flush_interval_s: float = 1.0,
-        intake_max_records: int = 200_000,
-        intake_max_bytes: int = 512 * 1024 * 1024,
-        overflow: str = "drop_newest",
-        block_timeout_s: float = 1.0,
-        max_queued_records: int = 200_000,
-        max_queued_bytes: int = 512 * 1024 * 1024,
-        max_memory_bytes: int = 1024 * 1024 * 1024,
-        initial_concurrency: int = 4,
-        max_concurrency: int = 32,
+        max_batch_records: int = defaults.MAX_BATCH_RECORDS,
+        max_batch_bytes: int = defaults.MAX_BATCH_BYTES,
+        flush_interval_s: float = defaults.FLUSH_INTERVAL_S,
+        intake_max_records: int = defaults.INTAKE_MAX_RECORDS,
+        intake_max_bytes: int = defaults.INTAKE_MAX_BYTES,
+        overflow: str = defaults.OVERFLOW,
+        block_timeout_s: float = defaults.BLOCK_TIMEOUT_S,
+        max_queued_records: int = defaults.MAX_QUEUED_RECORDS,
+        max_queued_bytes: int = defaults.MAX_QUEUED_BYTES,
+        max_memory_bytes: int = defaults.MAX_MEMORY_BYTES,
+        initial_concurrency: int = defaults.INITIAL_CONCURRENCY,
+        max_concurrency: int = defaults.MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
-        shutdown_timeout_s: float = 10.0,
-        use_uvloop: bool = True,
+        shutdown_timeout_s: float = defaults.SHUTDOWN_TIMEOUT_S,
+        use_uvloop: bool = defaults.USE_UVLOOP,
         spool: SpoolSettings | Mapping[str, Any] | None = None,
     ) -> None:
         self.destinations = [make_destination(d, f"destinations[{i}]") for i, d in enumerate(destinations)]
