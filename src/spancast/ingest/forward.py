@@ -125,6 +125,8 @@ class _Forwarding:
         self.compressor = destination.compressor
         self.transport = "http"
         self.encoding = destination.encoding
+        self.secret_headers = destination.secret_headers  # what scrub masks in the receiver's answers
+        self.secret_values = destination.secret_values
 
     def payloads(self, body: bytes, records: Any = ()) -> list[Payload]:
         return [Payload(body)]  # spans already encoded: one request, whatever the destination cuts records into
