@@ -35,6 +35,7 @@ from .pipeline.retry import RetryPolicy
 from .pipeline.spool import Spool, SpoolSettings, check_directory
 from .pipeline.spool_disk import Disk
 from .pipeline.spooling import SpoolLink
+from .pipeline.snapshot import StatsSnapshot
 from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
@@ -492,7 +493,7 @@ class Broadcaster:
         if self._stalled in ("memory", "queues"):  # the drain decides whether there is room now
             self._wake_drain()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StatsSnapshot:
         """Counters per destination (consistent: taken on the loop) and the intake's."""
         on_loop_thread = self._thread is not None and threading.current_thread() is self._thread
         if self.loop is not None and self._own_loop and self.state in ("running", "closing") and not on_loop_thread:
@@ -500,8 +501,8 @@ class Broadcaster:
             return future.result(5)
         return self._snapshot()
 
-    def _snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def _snapshot(self) -> StatsSnapshot:
+        out: StatsSnapshot = {
             "intake": {"queued": len(self.intake), "bytes": self.intake.bytes, "dropped": self.intake.dropped,
                        "invalid": self.invalid, "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes,
                        "refusing": self.refusing()},
