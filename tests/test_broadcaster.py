@@ -284,3 +284,22 @@ def test_a_burst_that_fits_the_memory_cap_loses_nothing_with_one_healthy_destina
         assert accepted == n  # block blocks: every record was taken
     else:
         assert accepted + stats["intake"]["dropped"] == n and accepted >= 200_000  # refused at the door, if any
+
+
+def test_stats_has_the_typed_shape(tmp_path):
+    from spancast.pipeline.snapshot import BacklogSnapshot, DestinationSnapshot, IntakeSnapshot, StatsSnapshot
+
+    def keys(typed):
+        return typed.__required_keys__ | typed.__optional_keys__
+
+    b = Broadcaster([{"type": "file", "directory": str(tmp_path)}]).start()
+    try:
+        b.emit(full_record(1))
+        b.flush(10)
+        stats = b.stats()
+    finally:
+        b.close()
+    assert set(stats) == keys(StatsSnapshot) - {"spool"}  # no spool configured
+    assert set(stats["intake"]) == keys(IntakeSnapshot) and set(stats["backlog"]) == keys(BacklogSnapshot)
+    assert set(stats["destinations"]["file"]) == keys(DestinationSnapshot)
+    assert stats["destinations"]["file"]["delivered"] == 1

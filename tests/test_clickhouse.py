@@ -162,6 +162,7 @@ def test_rows_follow_the_columns_and_the_otlp_ids():
 
 def test_attributes_are_the_codecs_generation_span_attributes():
     from spancast.codec import _py
+    from spancast.codec.values import plain_value
 
     records = [*_records(), full_record(2, trace={"trace_id": 12345, "parent_span_id": "00f067aa0ba902b7", "n": None,
                                                   "big": 2**64, "f": 1e-7, "l": [1, "a"], "b": False},
@@ -169,7 +170,7 @@ def test_attributes_are_the_codecs_generation_span_attributes():
     for rec in records:
         spans = _py.spans_of(ch._PLAN, rec)
         gen = next(s for s in spans if s.kind == _py.KIND_CLIENT)
-        want = {key: ch._plain(value) for key, value in gen.attrs}
+        want = {key: plain_value(value) for key, value in gen.attrs}
         row = ch.row(rec)
         assert json.loads(row["ATTRIBUTES"]) == json.loads(orjson.dumps(want)), rec.id
         assert row["SPAN_ID"] == gen.span_id.hex()

@@ -23,6 +23,26 @@ def test_registry():
     assert generic | presets <= set(REGISTRY)
 
 
+@pytest.mark.parametrize("mapping, default, other", [
+    ({"type": "opik", "apiKey": "opik_k", "workspace": "acme", "projectName": "p"}, "rest", "otlp"),
+    ({"type": "weave", "apiKey": "k", "entity": "acme", "project": "p"}, "calls", "otlp"),
+], ids=lambda v: v["type"] if isinstance(v, dict) else v)
+def test_a_route_is_a_class_chosen_when_the_configuration_loads(mapping, default, other):
+    from spancast.destinations import ROUTES
+    from spancast.ingest.forward import forwards_to
+
+    routes = ROUTES[mapping["type"]]
+    assert type(make_destination(mapping)) is routes[default] is type(make_destination({**mapping, "route": default}))
+    assert type(make_destination({**mapping, "route": other})) is routes[other] is REGISTRY[mapping["type"]]
+    for cls in routes.values():  # one type, one settings schema, whichever route
+        assert cls.type == mapping["type"] and cls.settings_class is REGISTRY[mapping["type"]].settings_class
+    # only the OTLP route takes spans forwarded from the OTLP server
+    assert forwards_to(make_destination({**mapping, "route": other}))
+    assert not forwards_to(make_destination(mapping))
+    with pytest.raises(ConfigError, match="route"):
+        make_destination({**mapping, "route": "grpc"}, "d")
+
+
 @pytest.mark.parametrize(
     "mapping, path, reason",
     [

@@ -31,7 +31,9 @@ from conftest import full_record
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError, Generation
 from spancast.destinations import make_destination
-from spancast.destinations.opik_rest import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, opik_id, render_documents
+from spancast.destinations.opik import OpikDestination
+from spancast.destinations.opik_rest import (MAX_BATCH_BYTES, MAX_BATCH_RECORDS, OpikRestDestination, opik_id,
+                                           render_documents)
 from spancast.pipeline.retry import RetryPolicy
 from spancast.testing.sink import Reply
 
@@ -361,7 +363,7 @@ def test_secrets_never_show(caplog):
         encoder.append(full_record(2))
         body = encoder.finish()
         shown += [repr(b), repr(d), repr(d.settings), repr(d.request(body)), repr(requests(d, body)),
-                  repr(b.stats()), repr(b.lanes), repr(d.rest), repr(d.test_request())]
+                  repr(b.stats()), repr(b.lanes), repr(d.test_request())]
         shown.append(json.dumps(b.preview(full_record(1), d.name)))
         shown.append(repr(b.test_connection(d.name)))
         b.close()
@@ -417,15 +419,14 @@ def test_golden_request():
 
 def test_route_defaults_to_rest_and_otlp_changes_urls_auth_and_caps():
     default = make_destination({k: v for k, v in config("https://www.comet.com").items() if k != "route"})
-    assert default.rest is not None  # OpenRouter's mapping is the REST API's
+    assert type(default) is OpikRestDestination  # OpenRouter's mapping is the REST API's
     otlp = make_destination({**config("https://www.comet.com"), "route": "otlp"})
-    assert otlp.rest is None and otlp.url == "https://www.comet.com/opik/api/v1/private/otel/v1/traces"
+    assert type(otlp) is OpikDestination and otlp.url == "https://www.comet.com/opik/api/v1/private/otel/v1/traces"
     assert otlp.requests_per_batch == 1 and otlp.max_batch_bytes is None and otlp.max_batch_records is None
     assert otlp.request(b"").headers["projectName"] == PROJECT
     rest = make_destination({**config(""), "baseUrl": "https://opik.acme.example/opik/api/"})  # slash dropped
     assert rest.encoding == "json" and rest.url == "https://opik.acme.example/opik/api/v1/private/traces/batch"
     assert (rest.max_batch_bytes, rest.max_batch_records) == (MAX_BATCH_BYTES, MAX_BATCH_RECORDS) == (5 << 20, 500)
-    assert type(rest).max_batch_bytes is None and type(rest).max_batch_records is None  # the instance's caps
     encoder = rest.new_encoder()
     encoder.append(full_record(1))
     first, second = requests(rest, encoder.finish())
@@ -434,7 +435,7 @@ def test_route_defaults_to_rest_and_otlp_changes_urls_auth_and_caps():
                                                            "Content-Type": "application/json"}
     # a user header cannot replace the auth
     own = make_destination(config("https://x.example", headers={"authorization": "mine", "X-Team": "ml"}))
-    assert own.rest.headers() == {"X-Team": "ml", "Authorization": KEY, "Comet-Workspace": WORKSPACE,
+    assert own.headers() == {"X-Team": "ml", "Authorization": KEY, "Comet-Workspace": WORKSPACE,
                                   "Content-Type": "application/json"}
 
 

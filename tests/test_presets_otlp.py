@@ -12,7 +12,7 @@ from otlp import attrs, parse, parse_pb, spans
 
 from spancast import ConfigError, EncodeError, Generation
 from spancast.codec import Attr, AttributePlan, Op, get_plan, implementation
-from spancast.codec._py import json_text
+from spancast.codec.values import json_text
 from spancast.destinations import REGISTRY, make_destination
 from spancast.destinations.base import Destination, Secret
 from spancast.testing.sink import JSON, PROTOBUF, Expect, OtlpSink

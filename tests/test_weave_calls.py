@@ -28,7 +28,9 @@ from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError, Generation
 from spancast.destinations import make_destination
 from spancast.codec.ids import id_salt
-from spancast.destinations.weave_calls import MAX_BATCH_BYTES, UUID_NAMESPACE, call_id, render_calls
+from spancast.destinations.weave import WeaveDestination
+from spancast.destinations.weave_calls import (MAX_BATCH_BYTES, UUID_NAMESPACE, WeaveCallsDestination, call_id,
+                                             render_calls)
 from spancast.pipeline.retry import RetryPolicy
 from spancast.testing.sink import Expect, OtlpSink, Reply
 
@@ -297,8 +299,7 @@ def test_secrets_never_show(caplog):
         d = b.destinations[0]
         b.emit(full_record(1))
         b.flush(10)
-        shown += [repr(b), repr(d), repr(d.settings), repr(d.request(b"{}")), repr(b.stats()), repr(b.lanes),
-                  repr(d.calls.settings)]
+        shown += [repr(b), repr(d), repr(d.settings), repr(d.request(b"{}")), repr(b.stats()), repr(b.lanes)]
         shown.append(json.dumps(b.preview(full_record(1), d.name)))
         shown.append(repr(b.test_connection(d.name)))
         b.close()
@@ -351,9 +352,9 @@ def test_golden_request():
 
 def test_route_defaults_to_calls_and_otlp_changes_url_auth_and_size_cap():
     default = make_destination({k: v for k, v in config("https://trace.wandb.ai").items() if k != "route"})
-    assert default.calls is not None  # OpenRouter's mapping is the call API's
+    assert type(default) is WeaveCallsDestination  # OpenRouter's mapping is the call API's
     otlp = make_destination({**config("https://trace.wandb.ai"), "route": "otlp"})
-    assert otlp.calls is None and otlp.url == "https://trace.wandb.ai/otel/v1/traces" and otlp.max_batch_bytes is None
+    assert type(otlp) is WeaveDestination and otlp.url == "https://trace.wandb.ai/otel/v1/traces" and otlp.max_batch_bytes is None
     assert otlp.request(b"").headers["Content-Type"] == "application/x-protobuf"
     calls = make_destination(config("https://acme.wandb.io/traces/"))
     assert calls.url == f"https://acme.wandb.io/traces{PATH}" and calls.encoding == "json"
@@ -363,7 +364,6 @@ def test_route_defaults_to_calls_and_otlp_changes_url_auth_and_size_cap():
     odd = make_destination({**config("https://trace.wandb.ai"), "entity": "my team", "project": "a?b#c"})
     assert odd.url == "https://trace.wandb.ai/v2/my%20team/a%3Fb%23c/calls/complete"
     assert calls.max_batch_bytes == MAX_BATCH_BYTES == 31 * 1024 * 1024
-    assert type(calls).max_batch_bytes is None  # the instance's cap, not the class's
     headers = calls.request(b"{}").headers
     assert headers["Content-Type"] == "application/json" and headers["Authorization"] == "Basic " + SECRETS[1]
     assert "wandb-api-key" not in headers and "project_id" not in headers

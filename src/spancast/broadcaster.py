@@ -25,6 +25,7 @@ from .connection import ConnectionResult, check_connection, preview
 from .destinations import Destination, make_destination
 from .errors import ConfigError
 from .record import Generation
+from .pipeline import defaults
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
 from .pipeline.intake import Intake
@@ -34,6 +35,7 @@ from .pipeline.retry import RetryPolicy
 from .pipeline.spool import Spool, SpoolSettings, check_directory
 from .pipeline.spool_disk import Disk
 from .pipeline.spooling import SpoolLink
+from .pipeline.snapshot import StatsSnapshot
 from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
@@ -56,21 +58,21 @@ class Broadcaster:
         self,
         destinations: Sequence[Mapping[str, Any] | Destination],
         *,
-        max_batch_records: int = 512,
-        max_batch_bytes: int = 4 * 1024 * 1024,
-        flush_interval_s: float = 1.0,
-        intake_max_records: int = 200_000,
-        intake_max_bytes: int = 512 * 1024 * 1024,
-        overflow: str = "drop_newest",
-        block_timeout_s: float = 1.0,
-        max_queued_records: int = 200_000,
-        max_queued_bytes: int = 512 * 1024 * 1024,
-        max_memory_bytes: int = 1024 * 1024 * 1024,
-        initial_concurrency: int = 4,
-        max_concurrency: int = 32,
+        max_batch_records: int = defaults.MAX_BATCH_RECORDS,
+        max_batch_bytes: int = defaults.MAX_BATCH_BYTES,
+        flush_interval_s: float = defaults.FLUSH_INTERVAL_S,
+        intake_max_records: int = defaults.INTAKE_MAX_RECORDS,
+        intake_max_bytes: int = defaults.INTAKE_MAX_BYTES,
+        overflow: str = defaults.OVERFLOW,
+        block_timeout_s: float = defaults.BLOCK_TIMEOUT_S,
+        max_queued_records: int = defaults.MAX_QUEUED_RECORDS,
+        max_queued_bytes: int = defaults.MAX_QUEUED_BYTES,
+        max_memory_bytes: int = defaults.MAX_MEMORY_BYTES,
+        initial_concurrency: int = defaults.INITIAL_CONCURRENCY,
+        max_concurrency: int = defaults.MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
-        shutdown_timeout_s: float = 10.0,
-        use_uvloop: bool = True,
+        shutdown_timeout_s: float = defaults.SHUTDOWN_TIMEOUT_S,
+        use_uvloop: bool = defaults.USE_UVLOOP,
         spool: SpoolSettings | Mapping[str, Any] | None = None,
     ) -> None:
         self.destinations = [make_destination(d, f"destinations[{i}]") for i, d in enumerate(destinations)]
@@ -491,7 +493,7 @@ class Broadcaster:
         if self._stalled in ("memory", "queues"):  # the drain decides whether there is room now
             self._wake_drain()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StatsSnapshot:
         """Counters per destination (consistent: taken on the loop) and the intake's."""
         on_loop_thread = self._thread is not None and threading.current_thread() is self._thread
         if self.loop is not None and self._own_loop and self.state in ("running", "closing") and not on_loop_thread:
@@ -499,8 +501,8 @@ class Broadcaster:
             return future.result(5)
         return self._snapshot()
 
-    def _snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def _snapshot(self) -> StatsSnapshot:
+        out: StatsSnapshot = {
             "intake": {"queued": len(self.intake), "bytes": self.intake.bytes, "dropped": self.intake.dropped,
                        "invalid": self.invalid, "max_records": self.intake.max_records, "max_bytes": self.intake.max_bytes,
                        "refusing": self.refusing()},

@@ -35,6 +35,7 @@ import msgspec
 from .destinations import REGISTRY, Destination, make_destination
 from .destinations.base import Secret, camel_case, snake_case, unknown_key_reason
 from .errors import ConfigError, InvalidConfigError, lower_first
+from .pipeline import defaults
 from .pipeline.retry import RetryPolicy
 from .pipeline.spool import SpoolSettings
 
@@ -53,22 +54,29 @@ def _d(text: str, **constraints: Any) -> msgspec.Meta:
 class PipelineSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[pipeline]``: the Broadcaster's keywords (a test keeps the two in step)."""
 
-    max_batch_records: Annotated[int, _d("records per request at most", ge=1)] = 512
+    max_batch_records: Annotated[int, _d("records per request at most", ge=1)] = defaults.MAX_BATCH_RECORDS
     max_batch_bytes: Annotated[int, _d("encoded bytes per request at most (a destination may set less)", ge=1024)] = (
-        4 * 1024 * 1024)
-    flush_interval_s: Annotated[float, _d("a batch is sent when it is this old, full or not", gt=0)] = 1.0
-    intake_max_records: Annotated[int, _d("records emit() may queue before the overflow policy applies", ge=1)] = 200_000
-    intake_max_bytes: Annotated[int, _d("estimated bytes of those records at most", ge=1024)] = 512 * 1024 * 1024
-    overflow: Annotated[str, _d("when the intake is full: drop_newest, drop_oldest or block")] = "drop_newest"
-    block_timeout_s: Annotated[float, _d("how long emit() waits under overflow = block", ge=0)] = 1.0
-    max_queued_records: Annotated[int, _d("records one destination may have queued", ge=1)] = 200_000
-    max_queued_bytes: Annotated[int, _d("bytes one destination may have queued", ge=1024)] = 512 * 1024 * 1024
+        defaults.MAX_BATCH_BYTES)
+    flush_interval_s: Annotated[float, _d("a batch is sent when it is this old, full or not", gt=0)] = (
+        defaults.FLUSH_INTERVAL_S)
+    intake_max_records: Annotated[int, _d("records emit() may queue before the overflow policy applies", ge=1)] = (
+        defaults.INTAKE_MAX_RECORDS)
+    intake_max_bytes: Annotated[int, _d("estimated bytes of those records at most", ge=1024)] = (
+        defaults.INTAKE_MAX_BYTES)
+    overflow: Annotated[str, _d("when the intake is full: drop_newest, drop_oldest or block")] = defaults.OVERFLOW
+    block_timeout_s: Annotated[float, _d("how long emit() waits under overflow = block", ge=0)] = (
+        defaults.BLOCK_TIMEOUT_S)
+    max_queued_records: Annotated[int, _d("records one destination may have queued", ge=1)] = (
+        defaults.MAX_QUEUED_RECORDS)
+    max_queued_bytes: Annotated[int, _d("bytes one destination may have queued", ge=1024)] = defaults.MAX_QUEUED_BYTES
     max_memory_bytes: Annotated[int, _d("the whole pipeline's memory cap: intake, backlog and bodies", ge=1024)] = (
-        1024 * 1024 * 1024)
-    initial_concurrency: Annotated[int, _d("requests in flight per destination at start (adapts)", ge=1)] = 4
-    max_concurrency: Annotated[int, _d("requests in flight per destination at most", ge=1)] = 32
-    shutdown_timeout_s: Annotated[float, _d("one deadline for draining, in-flight requests and retries", gt=0)] = 10.0
-    use_uvloop: Annotated[bool, _d("run the pipeline's loop on uvloop when it is installed")] = True
+        defaults.MAX_MEMORY_BYTES)
+    initial_concurrency: Annotated[int, _d("requests in flight per destination at start (adapts)", ge=1)] = (
+        defaults.INITIAL_CONCURRENCY)
+    max_concurrency: Annotated[int, _d("requests in flight per destination at most", ge=1)] = defaults.MAX_CONCURRENCY
+    shutdown_timeout_s: Annotated[float, _d("one deadline for draining, in-flight requests and retries", gt=0)] = (
+        defaults.SHUTDOWN_TIMEOUT_S)
+    use_uvloop: Annotated[bool, _d("run the pipeline's loop on uvloop when it is installed")] = defaults.USE_UVLOOP
     retry: Annotated[dict[str, Any], _d("RetryPolicy fields, see [pipeline.retry]")] = {}
 
 

@@ -20,7 +20,6 @@ import asyncio
 import dataclasses
 import ssl
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from urllib.parse import urlsplit, urlunsplit
@@ -29,8 +28,9 @@ import aiohttp
 import orjson
 
 from .errors import EncodeError
-from .pipeline.sender import describe_connection_error
-from .probe import OPENROUTER_TEST_NAME, TEST_NAME, TEST_TRACE_ID, test_record
+from .pipeline.transport_http import describe_connection_error
+from .pipeline.redis_transport import check_stream
+from .probe import OPENROUTER_TEST_NAME, TEST_NAME, TEST_TRACE_ID, ConnectionResult, test_record
 from .scrub import QUERY_WORDS, SECRET_WORDS, Scrubber, scrub, secrets_of
 
 if TYPE_CHECKING:
@@ -40,25 +40,6 @@ __all__ = ["ConnectionResult", "check_connection", "preview", "test_record", "ma
            "TEST_NAME", "OPENROUTER_TEST_NAME", "TEST_TRACE_ID"]
 
 EXCERPT_CHARS = 300
-
-
-@dataclass(frozen=True)
-class ConnectionResult:
-    """The outcome of one test request."""
-
-    destination: str
-    ok: bool
-    status: int | None  # None when no HTTP answer came (DNS, TLS, refused, timeout)
-    latency_s: float
-    excerpt: str = ""  # the start of the response body
-    error: str = ""  # what went wrong, when something did
-    hint: str = ""  # the usual cause of that outcome
-
-    def __repr__(self) -> str:
-        verdict = "ok" if self.ok else "FAILED"
-        status = self.status if self.status is not None else "no answer"
-        extra = f" error={self.error!r}" if self.error else ""
-        return f"<ConnectionResult {self.destination} {verdict} status={status} latency={self.latency_s * 1000:.0f}ms{extra}>"
 
 
 def _hint(destination: Destination, status: int | None, error: str, excerpt: str) -> str:
@@ -93,8 +74,6 @@ async def check_connection(destination: Destination, timeout_s: float = 10.0,
     if destination.transport == "file":
         return _check_file(destination)
     if destination.transport == "redis":  # PING, and the key is a stream or absent
-        from .pipeline.redis_transport import check_stream
-
         result = await check_stream(destination, timeout_s)
         return dataclasses.replace(result, excerpt=scrub(result.excerpt, destination), error=scrub(result.error, destination))
     # The probe is compressed and built like any request: a signature in it covers the bytes sent.

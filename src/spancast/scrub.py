@@ -97,9 +97,7 @@ def _from_settings(destination: Any) -> list[str]:
             out += _url_secrets(value)
     headers = getattr(settings, "headers", None) or {}
     out += [v for v in headers.values() if isinstance(v, str)]
-    own = getattr(destination, "secret_values", None)  # what only the destination knows (Sentry's DSN key)
-    if own is not None:
-        out += list(own())
+    out += destination.secret_values()  # what only the destination knows (Sentry's DSN key)
     return out
 
 
@@ -115,7 +113,7 @@ def secrets_of(destination: Any, headers: Mapping[str, str] | None = None, url: 
                 pass
     found = list(cached)
     if headers:
-        names = set(getattr(destination, "secret_headers", ())) | {
+        names = set(destination.secret_headers if destination is not None else ()) | {
             n.lower() for n in (getattr(getattr(destination, "settings", None), "headers", None) or {})}
         for name, value in headers.items():
             found += _header_secrets(name, value, names)

@@ -33,7 +33,6 @@ text). Keys, span names and status messages are not attribute values.
 
 from __future__ import annotations
 
-import math
 import struct
 import sys
 from collections.abc import Iterable, Mapping
@@ -45,6 +44,10 @@ from ._cache import encode_with
 from ._scan import json_limits  # noqa: F401 - part of the twin's surface, like the native module's
 from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
 from .envelope import Envelope
+from .ids import SEED_ATTEMPT, SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from .values import (ORIGINAL_PARENT_ID, ORIGINAL_TRACE_ID, check_double as _double,
+                     check_int64 as _int64, check_mapping as _mapping, check_text as _text, check_time_ns as _time,
+                     given_id as _given_id, id_text as _id_text, json_text, plain_messages, typed_value)
 from . import shapes
 from .plan import AttributePlan, Op, get_plan
 from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
@@ -52,151 +55,10 @@ from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
 __all__ = ["TraceEncoder", "encode_traces", "hash64", "json_text", "check_id_salt"]
 
 _M64 = 0xFFFFFFFFFFFFFFFF
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-MAX_JSON_DEPTH = 256
 
-# Seeds of the id hash: one per kind of id, so different ids of one record never collide.
-SEED_TRACE_HI, SEED_TRACE_LO, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_PARENT, SEED_ROOT, SEED_ATTEMPT = 1, 2, 3, 4, 5, 6, 256
 
 KIND_INTERNAL, KIND_CLIENT = 1, 3
 STATUS_OK, STATUS_ERROR = 1, 2
-ORIGINAL_TRACE_ID = "spancast.original_trace_id"
-ORIGINAL_PARENT_ID = "spancast.original_parent_span_id"
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def plain_messages(messages: Any) -> bool:
-    """True when no message can hold media (every content a plain string or absent, no audio): the routes'
-    fast path (spancast.routing.media), here so that append_many can check records as it encodes them."""
-    if messages.__class__ is not list:
-        return False
-    for message in messages:
-        if message.__class__ is not dict:
-            return False
-        content = message.get("content")
-        if content.__class__ is str:
-            if content[:5] == "data:":
-                return False
-        elif content is not None:
-            return False
-        if "audio" in message:
-            return False
-    return True
-
-
-def hash64(data: bytes, seed: int) -> int:
-    """FNV-1a 64 over the bytes (basis xor seed) with the splitmix64 finaliser; never 0."""
-    h = 0xCBF29CE484222325 ^ seed
-    for b in data:
-        h = ((h ^ b) * 0x100000001B3) & _M64
-    h ^= h >> 30
-    h = (h * 0xBF58476D1CE4E5B9) & _M64
-    h ^= h >> 27
-    h = (h * 0x94D049BB133111EB) & _M64
-    h ^= h >> 31
-    return h or 1
-
-
-# ---------------------------------------------------------------- canonical JSON of free values
-
-
-def _json_parts(value: Any, field: str, depth: int, out: list[str]) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise EncodeError(field, f"nested deeper than {MAX_JSON_DEPTH} levels")
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(json_quote(value))
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        out.append(float.__repr__(value) if math.isfinite(value) else "null")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _json_parts(item, field, depth + 1, out)
-        out.append("]")
-    elif isinstance(value, dict):
-        out.append("{")
-        first = True
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise EncodeError(field, f"object key {k!r} is not a string")
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json_quote(k))
-            out.append(":")
-            _json_parts(v, field, depth + 1, out)
-        out.append("}")
-    else:
-        raise EncodeError(field, f"unsupported type {type(value).__name__}")
-
-
-def json_text(value: Any, field: str = "value") -> str:
-    """The canonical JSON text spancast writes for a free-form value (compact, non-finite -> null)."""
-    out: list[str] = []
-    _json_parts(value, field, 1, out)
-    return "".join(out)
-
-
-# ---------------------------------------------------------------- typed values (tagged tuples)
-
-# ("s", utf8 bytes) | ("b", bool) | ("i", int) | ("d", float) | ("a", [values]) | ("n", None)
-
-
-def typed_value(value: Any, field: str) -> tuple[str, Any]:
-    """The AnyValue a free-form value becomes (see the table in plan.py)."""
-    if value is None:
-        return ("n", None)
-    if value is True or value is False:
-        return ("b", value)
-    if isinstance(value, str):
-        return ("s", utf8(value))
-    if isinstance(value, int):
-        if INT64_MIN <= value <= INT64_MAX:
-            return ("i", int(value))
-        return ("s", int.__repr__(value).encode())
-    if isinstance(value, float):
-        return ("d", float(value))
-    if isinstance(value, (list, tuple, dict)):
-        return ("s", utf8(json_text(value, field)))
-    raise EncodeError(field, f"unsupported type {type(value).__name__}")
-
-
-def _text(value: Any, field: str) -> str:
-    if isinstance(value, str):
-        return value
-    raise EncodeError(field, f"expected str, got {type(value).__name__}")
-
-
-def _int64(value: Any, field: str) -> int:
-    if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
-        return int(value)
-    if isinstance(value, int):
-        raise EncodeError(field, "integer out of the int64 range")
-    raise EncodeError(field, f"expected int, got {type(value).__name__}")
-
-
-def _double(value: Any, field: str) -> float:
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:
-            raise EncodeError(field, "integer too large for a double") from None
-    raise EncodeError(field, f"expected float, got {type(value).__name__}")
-
-
-def _mapping(value: Any, field: str) -> Mapping[str, Any]:
-    if isinstance(value, dict):
-        return value
-    raise EncodeError(field, f"expected an object, got {type(value).__name__}")
 
 
 def _tool_call_attrs(prefix: str, tool_calls: Any, field: str, out: list) -> None:
@@ -354,26 +216,6 @@ def clip_value(value: tuple[str, Any], max_chars: int) -> tuple[str, Any]:
 # ---------------------------------------------------------------- ids and the span tree
 
 
-def _id_text(trace: Mapping[str, Any] | None, key: str) -> str | None:
-    if trace is None:
-        return None
-    value = trace.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int.__repr__(value)
-    raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")
-
-
-def _given_id(text: str, nhex: int) -> bytes | None:
-    """The id as bytes when the text is a valid, non-zero W3C id of nhex hex digits."""
-    if len(text) == nhex and all(c in _HEX for c in text):
-        raw = bytes.fromhex(text)
-        if any(raw):
-            return raw
-    return None
-
-
 class _Span:
     __slots__ = ("attrs", "code", "end", "events", "kind", "message", "name", "parent", "root", "span_id", "start",
                  "trace_id")
@@ -382,12 +224,6 @@ class _Span:
         self.trace_id, self.span_id, self.parent, self.name, self.kind = trace_id, span_id, parent, name, kind
         self.start, self.end, self.attrs, self.code, self.message = start, end, attrs, code, message
         self.events, self.root = events, root
-
-
-def _time(value: Any, field: str) -> int:
-    if isinstance(value, int) and 0 <= value <= _M64:
-        return int(value)
-    raise EncodeError(field, "expected an int in [0, 2**64)")
 
 
 def spans_of(plan: AttributePlan, rec: Any, salt: int = 0) -> list[_Span]:

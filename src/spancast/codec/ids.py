@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["id_salt", "salted"]
+__all__ = ["id_salt", "salted", "hash64", "SEED_TRACE_HI", "SEED_TRACE_LO", "SEED_SPAN_GEN", "SEED_SPAN_MID",
+           "SEED_PARENT", "SEED_ROOT", "SEED_ATTEMPT"]
 
 _PERSON = b"spancast.ids"
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+# Seeds of the id hash: one per kind of id, so different ids of one record never collide.
+SEED_TRACE_HI, SEED_TRACE_LO, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_PARENT, SEED_ROOT, SEED_ATTEMPT = 1, 2, 3, 4, 5, 6, 256
 
 
 def id_salt(name: str) -> int:
@@ -32,3 +37,16 @@ def id_salt(name: str) -> int:
 def salted(text: str, salt: int) -> str:
     """The text a name-based id (UUIDv5, a keyed hash) is made from, with the salt in it (0: as it was)."""
     return f"{text}#{salt:016x}" if salt else text
+
+
+def hash64(data: bytes, seed: int) -> int:
+    """FNV-1a 64 over the bytes (basis xor seed) with the splitmix64 finaliser; never 0."""
+    h = 0xCBF29CE484222325 ^ seed
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & _M64
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & _M64
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & _M64
+    h ^= h >> 31
+    return h or 1

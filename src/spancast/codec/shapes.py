@@ -3,7 +3,7 @@
 Each function takes one record and returns the value of one attribute (None: the attribute is left out).
 Both encoders call the same functions (the plan's PYFUNC steps, and the parts of GENAI_INPUT /
 GENAI_OUTPUT that need a JSON parser), so their bytes stay identical. JSON texts are canonical
-(``_py.json_text``: compact, insertion order, non-finite numbers as null).
+(``values.json_text``: compact, insertion order, non-finite numbers as null).
 
 The OpenTelemetry GenAI message shapes follow the conventions' JSON schemas
 (``gen-ai-input-messages.json`` / ``gen-ai-output-messages.json`` of semantic-conventions v1.41.0, kept
@@ -30,7 +30,7 @@ FINISH_REASONS = {"tool_calls": "tool_call"}
 
 
 def _json(value: Any, field: str = "value") -> str:
-    from ._py import json_text  # the canonical writer both encoders use
+    from .values import json_text  # the canonical writer both encoders use
 
     return json_text(value, field)
 

@@ -20,11 +20,12 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from ..codec import TraceEncoder
+from ..errors import ConfigError
 from ._secret import merge_headers
 from .base import CommonSettings, Request, Secret
 from .otlp import CONTENT_TYPES, OtlpDestination, check_url
 
-__all__ = ["PresetSettings", "OtlpPreset", "join_url", "basic_auth"]
+__all__ = ["PresetSettings", "OtlpPreset", "join_url", "basic_auth", "check_json_route"]
 
 OTLP_TRACES = "/v1/traces"
 
@@ -51,6 +52,16 @@ def join_url(base: str, path: str) -> str:
         if otlp_base and base.endswith(otlp_base):
             return base + OTLP_TRACES
     return base + path
+
+
+def check_json_route(settings: Any, where: str, route: str) -> None:
+    """The checks of a preset's route that sends its own JSON, not OTLP (Opik's REST, Weave's calls): its base
+    URL, and none of the OTLP route's settings (route: its name in the messages)."""
+    check_url(settings.base_url, f"{where}.baseUrl")
+    if settings.encoding != "protobuf":
+        raise ConfigError(f"{where}.encoding", f"applies to route: otlp only (the {route} route sends JSON)")
+    if settings.resource:
+        raise ConfigError(f"{where}.resource", f"applies to route: otlp only (the {route} route has no resource)")
 
 
 def basic_auth(user: str, password: str) -> Secret:

@@ -344,6 +344,11 @@ class Destination:
         """What a preview shows of a batch's payloads: the one there is, by default."""
         return payloads[0]
 
+    def secret_values(self) -> Iterable[str]:
+        """Credentials only the destination can tell (Sentry: the public key inside its DSN), masked by
+        spancast.scrub wherever a receiver repeats them; the Secret settings and headers need not be listed."""
+        return ()
+
     def preview_note(self) -> str | None:
         """What a preview adds about how the body is delivered (Redis: one XADD per line); None: nothing."""
         return None

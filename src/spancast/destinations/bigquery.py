@@ -93,7 +93,7 @@ from urllib.parse import urlsplit
 import msgspec
 import orjson
 
-from ..codec import _py as _codec
+from ..codec import implementation, values
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import Action, Decision, decide, parse_retry_after
 from ..probe import test_record
@@ -140,6 +140,7 @@ OPENROUTER_COLUMNS: tuple[tuple[str, str], ...] = tuple((name, kind) for name, k
     "attributes", "input", "output", "metadata", "model_parameters", "resource_attributes"})
 _SHAPES = {"spancast": COLUMNS, "openrouter": OPENROUTER_COLUMNS}
 _CONVERT = tuple((name, name.lower(), kind) for name, kind in _ch.COLUMNS)
+_PY = implementation("python")  # the encoders' pure-Python twin: resource_attrs, as the OTLP encoders type them
 _INT64_MAX = 2**63 - 1
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")  # a BigQuery column name
 _FIELD = re.compile(r"(?:no such|[Mm]issing required) field: ([A-Za-z_][A-Za-z0-9_]{0,299})")
@@ -339,7 +340,7 @@ class BigQueryDestination(Destination):
             if name.lower() == "authorization":
                 raise ConfigError(f"{where}.headers.{name}", "set credentials instead (spancast signs its own JWT)")
         try:
-            resource = orjson.dumps({k: _ch._plain(v) for k, v in _codec.resource_attrs(s.resource or None)}).decode()
+            resource = orjson.dumps({k: values.plain_value(v) for k, v in _PY.resource_attrs(s.resource or None)}).decode()
         except (EncodeError, TypeError) as exc:
             raise ConfigError(f"{where}.resource", str(exc)) from None
         self.resource_attributes = resource

@@ -118,9 +118,10 @@ import msgspec
 import orjson
 
 from ..codec import IMPL, implementation
-from ..codec import _py as _codec
+from ..codec import ids, values
 from ..codec import shapes
 from ..codec.plan import AttributePlan, Op, get_plan
+from ..codec.wire import utf8
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import OTLP_RETRYABLE, OVERLOAD, Action, Decision, decide, parse_retry_after
 from ..record import Generation
@@ -233,7 +234,7 @@ _PLAN = get_plan(AttributePlan("clickhouse", tuple(
     if step.op in _FAST_OPS and step.field is not None and step.key not in _CONTENT_KEYS
 )))
 # The id hash (FNV-1a 64 + splitmix64, spancast.codec): the extension's when it is loaded, it is the same.
-_hash64 = implementation("native").hash64_py if IMPL == "native" else _codec.hash64
+_hash64 = implementation("native").hash64_py if IMPL == "native" else ids.hash64
 
 
 def check_identifier(name: str, where: str) -> str:
@@ -301,7 +302,7 @@ def _json(value: Any, field: str) -> str:
     try:
         return orjson.dumps(value).decode()
     except (TypeError, ValueError):
-        return _codec.json_text(value, field)
+        return values.json_text(value, field)
 
 
 def _str(value: Any, field: str) -> str:
@@ -332,16 +333,6 @@ def _float(value: Any, field: str) -> float:
     raise EncodeError(field, f"expected a number, got {type(value).__name__}")
 
 
-def _plain(typed: tuple[str, Any]) -> Any:
-    """A codec typed value ("s", utf8 bytes) / ("a", [...]) / ... as a plain JSON value."""
-    kind, value = typed
-    if kind == "s":
-        return value.decode("utf-8")
-    if kind == "a":
-        return [_plain(item) for item in value]
-    return value  # b, i, d, n
-
-
 _MAP = int(Op.MAP)
 _STR, _STR_LOWER, _STR_OR, _STR_ARRAY, _INT, _DOUBLE, _BOOL, _EXPAND = (
     int(Op.STR), int(Op.STR_LOWER), int(Op.STR_OR), int(Op.STR_ARRAY), int(Op.INT), int(Op.DOUBLE), int(Op.BOOL),
@@ -356,14 +347,14 @@ def _free(value: Any, field: str) -> Any:
         return value
     if isinstance(value, int):
         return int(value) if _INT64[0] <= value <= _INT64[1] else int.__repr__(value)
-    return _plain(_codec.typed_value(value, field))  # list / dict: canonical JSON text; else EncodeError
+    return values.plain_value(values.typed_value(value, field))  # list / dict: canonical JSON text; else EncodeError
 
 
 def _attributes(rec: Any) -> dict[str, Any]:
     """The generation span's attributes under _PLAN as plain values: what the codec's evaluate() gives
     (tests/test_clickhouse.py holds them equal), without its byte-level detour."""
     out: dict[str, Any] = {}
-    text = _codec._text
+    text = values.check_text
     for op, key, field, arg in _STEPS:
         value = getattr(rec, field)
         if value is None:
@@ -375,9 +366,9 @@ def _attributes(rec: Any) -> dict[str, Any]:
         if op == _STR or op == _STR_OR:
             out[key] = value if type(value) is str else text(value, field)
         elif op == _INT:
-            out[key] = value if type(value) is int and _INT64[0] <= value <= _INT64[1] else _codec._int64(value, field)
+            out[key] = value if type(value) is int and _INT64[0] <= value <= _INT64[1] else values.check_int64(value, field)
         elif op == _DOUBLE:
-            number = _codec._double(value, field)
+            number = values.check_double(value, field)
             out[key] = number if arg == 1.0 else number * arg
         elif op == _STR_LOWER:
             out[key] = text(value, field).lower()
@@ -390,7 +381,7 @@ def _attributes(rec: Any) -> dict[str, Any]:
             mapped = arg[0].get(value)
             out[key] = mapped if mapped is not None else value.lower() if arg[1] else value
         else:  # _EXPAND (the plan above takes no other op)
-            for k, v in _codec._mapping(value, field).items():
+            for k, v in values.check_mapping(value, field).items():
                 if not isinstance(k, str):
                     raise EncodeError(field, f"key {k!r} is not a string")
                 if k not in arg:
@@ -421,25 +412,25 @@ def row(rec: Any, salt: int = 0) -> dict[str, Any]:
         raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
     trace = rec.trace
     if trace is not None:
-        _codec._mapping(trace, "trace")
-    gen_id = _codec._text(rec.id, "id")  # required: None is an error here
-    start = _codec._time(rec.start_time_ns, "start_time_ns")
-    end = _codec._time(rec.end_time_ns, "end_time_ns")
+        values.check_mapping(trace, "trace")
+    gen_id = values.check_text(rec.id, "id")  # required: None is an error here
+    start = values.check_time_ns(rec.start_time_ns, "start_time_ns")
+    end = values.check_time_ns(rec.end_time_ns, "end_time_ns")
     seconds = start // 1_000_000_000
     if seconds > 0xFFFFFFFF:
         raise EncodeError("start_time_ns", "after 2106-02-07, beyond ClickHouse's DateTime")
     attributes = _attributes(rec)
-    source = _codec.utf8(gen_id)
-    trace_text = _codec._id_text(trace, "trace_id")
+    source = utf8(gen_id)
+    trace_text = values.id_text(trace, "trace_id")
     if trace_text is None:
-        trace_id = _hex_id(source, _codec.SEED_TRACE_HI ^ salt) + _hex_id(source, _codec.SEED_TRACE_LO ^ salt)
+        trace_id = _hex_id(source, ids.SEED_TRACE_HI ^ salt) + _hex_id(source, ids.SEED_TRACE_LO ^ salt)
     else:
         trace_id = trace_text
-        if _codec._given_id(trace_text, 32) is None:
-            attributes[_codec.ORIGINAL_TRACE_ID] = trace_text
-    parent_text = _codec._id_text(trace, "parent_span_id")
-    if parent_text is not None and _codec._given_id(parent_text, 16) is None:
-        attributes[_codec.ORIGINAL_PARENT_ID] = parent_text
+        if values.given_id(trace_text, 32) is None:
+            attributes[values.ORIGINAL_TRACE_ID] = trace_text
+    parent_text = values.id_text(trace, "parent_span_id")
+    if parent_text is not None and values.given_id(parent_text, 16) is None:
+        attributes[values.ORIGINAL_PARENT_ID] = parent_text
     given = {"messages": rec.messages, "prompt": rec.prompt}
     inputs = {k: v for k, v in given.items() if v is not None}
     given = {"completion": rec.completion, "reasoning": rec.reasoning, "tool_calls": rec.tool_calls}
@@ -448,7 +439,7 @@ def row(rec: Any, salt: int = 0) -> dict[str, Any]:
     return {
         "GENERATION_ID": gen_id,
         "TRACE_ID": trace_id,
-        "SPAN_ID": _hex_id(source, _codec.SEED_SPAN_GEN ^ salt),
+        "SPAN_ID": _hex_id(source, ids.SEED_SPAN_GEN ^ salt),
         "PARENT_SPAN_ID": parent_text or "",
         "TIMESTAMP": seconds,
         "START_TIME_NS": start,
@@ -457,7 +448,7 @@ def row(rec: Any, salt: int = 0) -> dict[str, Any]:
         "TIME_TO_FIRST_TOKEN_MS": _float(rec.time_to_first_token_ms, "time_to_first_token_ms"),
         "USER_ID": _str(rec.user, "user"),
         "SESSION_ID": _str(rec.session_id, "session_id"),
-        "MODEL": _codec._text(rec.model, "model"),
+        "MODEL": values.check_text(rec.model, "model"),
         "RESPONSE_MODEL": _str(rec.response_model or rec.model, "response_model"),
         "PROVIDER_NAME": _str(rec.provider, "provider"),
         "OPERATION": _str(rec.operation, "operation"),

@@ -83,7 +83,7 @@ from typing import Annotated, Any, ClassVar, Mapping
 import msgspec
 import orjson
 
-from ..codec._py import SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec.ids import SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import ConfigError, EncodeError
 from ..probe import test_record
 from ._secret import check_header_value, merge_headers

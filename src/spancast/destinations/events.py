@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping
 
-from ..codec import _py
+from ..codec import implementation
 from ..errors import EncodeError
 from ..record import Generation
 
@@ -87,7 +87,7 @@ class EventEncoder:
         return added if self.records > 1 else added + len(self.prefix) + len(self.suffix)
 
     # The same loop as the trace encoders' (records, then bytes; bad records to errors), over append above.
-    append_many = _py.TraceEncoder.append_many
+    append_many = implementation("python").TraceEncoder.append_many  # the twin's: a Python function
 
     def extend(self, records: Iterable[Any]) -> None:
         for record in records:

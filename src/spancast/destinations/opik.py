@@ -7,9 +7,10 @@ self-hosted Opik (``http://<host>:5173/api``), enterprise deployments (``https:/
 and tests. Plus spancast's ``route`` (``rest``, the default, or ``otlp``), and for the OTLP route
 ``encoding`` (``protobuf`` default, or ``json``) and ``resource`` (both refused with ``route: rest``).
 
-The route decides the URLs, the body, the headers and the batch caps; the settings and their checks are
-shared. The REST route lives in :mod:`spancast.destinations.opik_rest` (its wire format, ids and mapping
-are described there); this module delegates to it.
+Each route is a destination class of its own, chosen when the configuration loads
+(``spancast.destinations.ROUTES``): the OTLP route is :class:`OpikDestination`, here; the REST route is
+:class:`~spancast.destinations.opik_rest.OpikRestDestination` (its wire format, ids and mapping are described
+there). The settings and their checks are shared.
 
 OTLP route: wire, and what each part rests on (Opik, "Get Started with OpenTelemetry",
 https://www.comet.com/docs/opik/integrations/opentelemetry):
@@ -31,19 +32,15 @@ OTLP: ``route: rest``, the default, sends exactly that; ``route: otlp`` the OTLP
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from ..codec import TraceEncoder
-from ..errors import ConfigError
-from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Payload, Request, Secret
-from .opik_rest import RestEncoder, RestRoute
+from .base import Secret
 
-__all__ = ["OpikSettings", "OpikDestination", "DEFAULT_URL"]
+__all__ = ["OpikSettings", "OpikDestination", "DEFAULT_URL", "check_credentials"]
 
 DEFAULT_URL = "https://www.comet.com/opik/api"
 
@@ -68,71 +65,25 @@ class OpikSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     )] = {}
 
 
+def check_credentials(s: OpikSettings, where: str) -> None:
+    """The settings both routes send as headers: each a valid header value."""
+    check_header_value(s.api_key, f"{where}.apiKey")
+    check_header_value(s.workspace, f"{where}.workspace")
+    check_header_value(s.project_name, f"{where}.projectName")
+
+
 class OpikDestination(OtlpPreset):
-    """GenAI spans to an Opik project through Opik's OTLP endpoint; or, with ``route: rest``, traces and spans."""
+    """GenAI spans to an Opik project through Opik's OTLP endpoint (``route: otlp``)."""
 
     type = "opik"
     settings_class = OpikSettings
     path = "/v1/private/otel/v1/traces"
     flavor = "gen_ai"
     secret_headers = frozenset({"authorization"})
-    #: The REST route, or None on the OTLP route (set once the settings are read).
-    rest: RestRoute | None = None
-
-    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
-        super().__init__(mapping, where)
-        self.rest = RestRoute(self.settings, self.id_salt) if self.settings.route == "rest" else None
-        if self.rest is not None:  # instance attributes over the ClassVars: the lane's caps, two requests a batch
-            self.max_batch_bytes = self.rest.max_batch_bytes
-            self.max_batch_records = self.rest.max_batch_records
-            self.requests_per_batch = 2
-            self.takes_otlp_spans = False  # Opik's REST API, not OTLP
 
     def check(self, where: str) -> None:
-        s = self.settings
-        if s.route == "rest":
-            if s.encoding != "protobuf":
-                raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the REST route sends JSON)")
-            if s.resource:
-                raise ConfigError(f"{where}.resource", "applies to route: otlp only (the REST route has no resource)")
-        check_header_value(s.api_key, f"{where}.apiKey")
-        check_header_value(s.workspace, f"{where}.workspace")
-        check_header_value(s.project_name, f"{where}.projectName")
+        check_credentials(self.settings, where)
 
     def auth_headers(self) -> dict[str, str]:
         s = self.settings
         return {"Authorization": s.api_key, "Comet-Workspace": s.workspace, "projectName": s.project_name}
-
-    @property
-    def url(self) -> str:
-        return self.rest.traces_url if self.rest is not None else super().url
-
-    @property
-    def encoding(self) -> str:
-        return "json" if self.rest is not None else super().encoding
-
-    def new_encoder(self, format: str | None = None) -> TraceEncoder | RestEncoder:
-        """The route's encoder: for OTLP, the preset's; for REST, traces and spans in one body (format ignored)."""
-        return self.rest.new_encoder() if self.rest is not None else super().new_encoder(format)
-
-    def payloads(self, body: bytes, records: Sequence[Any] = ()) -> list[Payload]:
-        """OTLP: the body. REST: its two documents, traces first."""
-        return self.rest.payloads(body) if self.rest is not None else super().payloads(body, records)
-
-    def request(self, body: bytes) -> Request:
-        return self.rest.request(body) if self.rest is not None else super().request(body)
-
-    def preview_payload(self, payloads: list[Payload]) -> Payload:
-        return self.rest.preview_payload(payloads) if self.rest is not None else super().preview_payload(payloads)
-
-    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
-        if self.rest is not None:  # 204 and no body: no OTLP partial success to read
-            return decide(status, headers, retryable=self.retryable)
-        return super().classify(status, headers, body)
-
-    def test_payload(self) -> tuple[Payload, frozenset[int]]:
-        """One ``spancast-connection-test`` span (OTLP) or trace (REST; stored as data); a 2xx passes."""
-        return self.rest.test_payload() if self.rest is not None else super().test_payload()
-
-    def hint(self, status: int | None, excerpt: str) -> str | None:
-        return self.rest.hint(status, excerpt) if self.rest is not None else None

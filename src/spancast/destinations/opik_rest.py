@@ -118,7 +118,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import orjson
 
@@ -126,12 +126,13 @@ from ..codec.ids import salted
 from ..errors import EncodeError
 from ..probe import test_record
 from ..record import TRACE_KEYS
-from ._preset import join_url
+from ._preset import check_json_route, join_url
 from ._secret import merge_headers
-from .base import Payload, Request
+from .base import Destination, Payload, Request
 from .events import EventEncoder, trace_text
+from .opik import OpikSettings, check_credentials
 
-__all__ = ["RestRoute", "RestEncoder", "opik_id", "render_documents", "usage_of", "MAX_BATCH_BYTES",
+__all__ = ["OpikRestDestination", "RestEncoder", "opik_id", "render_documents", "usage_of", "MAX_BATCH_BYTES",
            "MAX_BATCH_RECORDS"]
 
 TRACES_PATH = "/v1/private/traces/batch"
@@ -346,15 +347,22 @@ class RestEncoder(EventEncoder):
         return f"<RestEncoder records={self.records} bytes={self.size}>"
 
 
-class RestRoute:
-    """The REST route of one ``opik`` destination: its URLs, batch encoder, requests, preview, test and hints."""
+class OpikRestDestination(Destination):
+    """Traces and spans to an Opik project through Opik's REST batch API (``route: rest``, the default)."""
 
+    type = "opik"
+    settings_class = OpikSettings
+    secret_headers = frozenset({"authorization"})
+    #: The body's encoding, as the OTLP route names its own (read by previews and tests).
+    encoding = "json"
     max_batch_bytes = MAX_BATCH_BYTES
     max_batch_records = MAX_BATCH_RECORDS
+    requests_per_batch = 2  # traces, then spans
 
-    def __init__(self, settings: Any, salt: int = 0) -> None:
-        self.settings = settings
-        self.salt = salt
+    def validate(self, where: str) -> None:
+        s = self.settings
+        check_json_route(s, where, "REST")
+        check_credentials(s, where)
 
     @property
     def traces_url(self) -> str:
@@ -364,12 +372,17 @@ class RestRoute:
     def spans_url(self) -> str:
         return join_url(self.settings.base_url, SPANS_PATH)
 
+    @property
+    def url(self) -> str:
+        return self.traces_url
+
     def render(self, rec: Any) -> tuple[bytes, bytes]:
         """The record's trace, and its spans as array items (comma-joined: they go into one JSON array)."""
-        trace, spans = render_documents(rec, self.settings.project_name, self.salt)
+        trace, spans = render_documents(rec, self.settings.project_name, self.id_salt)
         return orjson.dumps(trace), b",".join(orjson.dumps(span) for span in spans)
 
-    def new_encoder(self) -> RestEncoder:
+    def new_encoder(self, format: str | None = None) -> RestEncoder:
+        """Traces and spans in one body (format ignored: the route sends JSON only)."""
         return RestEncoder(self.render)
 
     def headers(self) -> dict[str, str]:
@@ -377,7 +390,7 @@ class RestRoute:
         own = {"Authorization": s.api_key, "Comet-Workspace": s.workspace, "Content-Type": "application/json"}
         return merge_headers(s.headers, own)
 
-    def payloads(self, body: bytes) -> list[Payload]:
+    def payloads(self, body: bytes, records: Sequence[Any] = ()) -> list[Payload]:
         """The batch's two payloads, traces first, each naming its endpoint; views into ``body`` (no copy)."""
         # compact JSON holds no raw newline but the one between the documents
         end = (body if isinstance(body, bytes) else bytes(body)).index(b"\n")
@@ -414,4 +427,4 @@ class RestRoute:
         return None
 
     def __repr__(self) -> str:
-        return f"<RestRoute project={self.settings.project_name!r}>"
+        return f"<OpikRestDestination name={self.name!r} type=opik project={self.settings.project_name!r}>"

@@ -10,7 +10,7 @@ ExportTraceServiceResponse wire format (read here without protobuf objects):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 import msgspec
@@ -58,9 +58,6 @@ class OtlpDestination(Destination):
 
     type = "otel-collector"
     settings_class = OtlpSettings
-    #: Whether its requests carry OTLP trace requests, so that spans ingested from another producer can be
-    #: forwarded to it unchanged (a route that speaks the vendor's own API, Weave's calls or Opik's REST, not).
-    takes_otlp_spans: ClassVar[bool] = True
 
     def validate(self, where: str) -> None:
         check_url(self.settings.endpoint, f"{where}.endpoint")

@@ -107,7 +107,7 @@ from urllib.parse import quote, urlsplit
 import msgspec
 import orjson
 
-from ..codec._py import hash64
+from ..codec.ids import hash64
 from ..errors import ConfigError, EncodeError
 from ..pipeline.retry import Action, Decision, decide
 from ._secret import check_header_value, merge_headers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..codec._py import SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec.ids import SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from .events import iso_ms

@@ -8,9 +8,10 @@ calls route ``callsComplete`` (default true: complete calls to ``/v2/<entity>/<p
 weave's SDK sends them; false: start/end pairs to ``/call/upsert_batch``), and for the OTLP route ``encoding``
 (``protobuf`` only: ``json`` is refused when the settings are read) and ``resource`` (refused with ``route: calls``).
 
-The route decides the URL, the body, the auth header and the batch size cap; everything else (settings,
-checks, classification of answers) is shared. The calls route lives in
-:mod:`spancast.destinations.weave_calls` (its wire format is described there); this module delegates to it.
+Each route is a destination class of its own, chosen when the configuration loads
+(``spancast.destinations.ROUTES``): the OTLP route is :class:`WeaveDestination`, here; the calls route is
+:class:`~spancast.destinations.weave_calls.WeaveCallsDestination` (its wire format is described there). The
+settings and their checks are shared.
 
 OTLP route: wire, and what each part rests on (W&B, "Send OpenTelemetry Traces to Weave",
 https://docs.wandb.ai/weave/guides/tracking/otel):
@@ -38,7 +39,7 @@ than OTLP: ``route: calls``, the default, sends exactly that vocabulary.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -46,14 +47,12 @@ from ..codec import TraceEncoder
 from ..codec.plan import Attr, Op, get_plan
 from ..errors import ConfigError
 from ..record import TRACE_KEYS
-from ..pipeline.retry import Decision, decide
 from ._preset import OtlpPreset, PresetSettings
 from ._secret import check_header_value
-from .base import Payload, Request, Secret
-from .events import EventEncoder, trace_text
-from .weave_calls import CallsRoute
+from .base import Secret
+from .events import trace_text
 
-__all__ = ["WeaveSettings", "WeaveDestination", "DEFAULT_URL"]
+__all__ = ["WeaveSettings", "WeaveDestination", "DEFAULT_URL", "check_project"]
 
 DEFAULT_URL = "https://trace.wandb.ai"
 
@@ -105,58 +104,38 @@ class WeaveSettings(PresetSettings, kw_only=True, forbid_unknown_fields=True):
     )] = {}
 
 
+def check_project(s: WeaveSettings, where: str) -> None:
+    """The settings both routes send (the key as a header, entity and project in headers or the path)."""
+    check_header_value(s.api_key, f"{where}.apiKey")
+    for key, value in (("entity", s.entity), ("project", s.project)):
+        check_header_value(value, f"{where}.{key}")
+        if "/" in value:
+            raise ConfigError(f"{where}.{key}", "must not contain '/' (the project id is <entity>/<project>)")
+
+
 class WeaveDestination(OtlpPreset):
-    """GenAI spans, protobuf only, to a Weave project; or, with ``route: calls``, Weave calls."""
+    """GenAI spans, protobuf only, to a Weave project through its OTLP endpoint (``route: otlp``)."""
 
     type = "weave"
     settings_class = WeaveSettings
     path = "/otel/v1/traces"
     flavor = PLAN
     secret_headers = frozenset({"wandb-api-key", "authorization"})
-    #: The calls route, or None on the OTLP route (set once the settings are read).
-    calls: CallsRoute | None = None
-
-    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
-        super().__init__(mapping, where)
-        self.calls = CallsRoute(self.settings, self.id_salt) if self.settings.route == "calls" else None
-        if self.calls is not None:  # read by the pipeline's lane (an instance attribute over the ClassVar)
-            self.max_batch_bytes = self.calls.max_batch_bytes
-            self.takes_otlp_spans = False  # Weave's call API, not OTLP
 
     def check(self, where: str) -> None:
         s = self.settings
-        if s.route == "calls":
-            if s.encoding != "protobuf":
-                raise ConfigError(f"{where}.encoding", "applies to route: otlp only (the calls route sends JSON)")
-            if s.resource:
-                raise ConfigError(f"{where}.resource", "applies to route: otlp only (the calls route has no resource)")
-        elif s.encoding != "protobuf":
+        if s.encoding != "protobuf":
             raise ConfigError(f"{where}.encoding", "Weave's OTLP endpoint takes protobuf only (application/x-protobuf)")
-        elif not s.calls_complete:
+        if not s.calls_complete:
             raise ConfigError(f"{where}.callsComplete", "applies to route: calls only")
-        check_header_value(s.api_key, f"{where}.apiKey")
-        for key, value in (("entity", s.entity), ("project", s.project)):
-            check_header_value(value, f"{where}.{key}")
-            if "/" in value:
-                raise ConfigError(f"{where}.{key}", "must not contain '/' (the project id is <entity>/<project>)")
+        check_project(s, where)
 
     def auth_headers(self) -> dict[str, str]:
         s = self.settings
         return {"wandb-api-key": s.api_key, "project_id": f"{s.entity}/{s.project}"}
 
-    @property
-    def url(self) -> str:
-        return self.calls.url if self.calls is not None else super().url
-
-    @property
-    def encoding(self) -> str:
-        return "json" if self.calls is not None else super().encoding
-
-    def new_encoder(self, format: str | None = None) -> TraceEncoder | EventEncoder:
-        """The route's encoder: for OTLP, the preset's, with entity and project in the resource (over the
-        user's own resource); for calls, a JSON batch encoder (format ignored)."""
-        if self.calls is not None:
-            return self.calls.new_encoder()
+    def new_encoder(self, format: str | None = None) -> TraceEncoder:
+        """The preset's encoder, with entity and project in the resource (over the user's own resource)."""
         s = self.settings
         return TraceEncoder(
             format=format or self.encoding,
@@ -165,18 +144,3 @@ class WeaveDestination(OtlpPreset):
             max_value_chars=self.max_value_chars,
             id_salt=self.id_salt,
         )
-
-    def request(self, body: bytes) -> Request:
-        return self.calls.request(body) if self.calls is not None else super().request(body)
-
-    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Decision:
-        if self.calls is not None:  # {"res": [...]}: no OTLP partial success to read
-            return decide(status, headers, retryable=self.retryable)
-        return super().classify(status, headers, body)
-
-    def test_payload(self) -> tuple[Payload, frozenset[int]]:
-        """One ``spancast-connection-test`` span (OTLP) or call (calls route; stored as data); a 2xx passes."""
-        return self.calls.test_payload() if self.calls is not None else super().test_payload()
-
-    def hint(self, status: int | None, excerpt: str) -> str | None:
-        return self.calls.hint(status, excerpt) if self.calls is not None else None

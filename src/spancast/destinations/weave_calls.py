@@ -89,14 +89,14 @@ import orjson
 
 from ..codec.ids import salted
 from ..errors import EncodeError
-from ..probe import test_record
 from ..record import TRACE_KEYS
-from ._preset import basic_auth, join_url
+from ._preset import basic_auth, check_json_route, join_url
 from ._secret import merge_headers
-from .base import Payload, Request
+from .base import Destination, Request
 from .events import EventEncoder, trace_text
+from .weave import WeaveSettings, check_project
 
-__all__ = ["CallsRoute", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_calls",
+__all__ = ["WeaveCallsDestination", "MAX_BATCH_BYTES", "call_id", "weave_trace_id", "weave_parent_id", "render_calls",
            "render_complete", "render_pair"]
 
 COMPLETE_PATH = "/v2/{entity}/{project}/calls/complete"
@@ -260,18 +260,28 @@ def render_pair(rec: Any, project_id: str, salt: int = 0) -> bytes:
             + orjson.dumps({"mode": "end", "req": {"end": end}}))
 
 
-class CallsRoute:
-    """The calls route of one ``weave`` destination: its URL, batch encoder, request, test and hints."""
+class WeaveCallsDestination(Destination):
+    """Complete calls (or start/end pairs) to a Weave project through its call API (``route: calls``, the default)."""
 
+    type = "weave"
+    settings_class = WeaveSettings
+    secret_headers = frozenset({"wandb-api-key", "authorization"})
+    #: The body's encoding, as the OTLP route names its own (read by previews and tests).
+    encoding = "json"
     max_batch_bytes = MAX_BATCH_BYTES
 
-    def __init__(self, settings: Any, salt: int = 0) -> None:
-        self.settings = settings
-        self.project_id = f"{settings.entity}/{settings.project}"
-        self.salt = salt
-        self.complete = settings.calls_complete
+    def __init__(self, mapping: Mapping[str, Any], where: str = "destination") -> None:
+        super().__init__(mapping, where)
+        s = self.settings
+        self.project_id = f"{s.entity}/{s.project}"
+        self.complete = s.calls_complete
         self.path = UPSERT_PATH if not self.complete else COMPLETE_PATH.format(
-            entity=quote(settings.entity, safe=""), project=quote(settings.project, safe=""))
+            entity=quote(s.entity, safe=""), project=quote(s.project, safe=""))
+
+    def validate(self, where: str) -> None:
+        s = self.settings
+        check_json_route(s, where, "calls")
+        check_project(s, where)
 
     @property
     def url(self) -> str:
@@ -279,23 +289,17 @@ class CallsRoute:
 
     def render(self, rec: Any) -> bytes:
         if self.complete:
-            return render_complete(rec, self.project_id, self.salt)
-        return render_pair(rec, self.project_id, self.salt)
+            return render_complete(rec, self.project_id, self.id_salt)
+        return render_pair(rec, self.project_id, self.id_salt)
 
-    def new_encoder(self) -> EventEncoder:
-        """A batch encoder: ``{"batch": [`` call, call, ... ``]}`` (upsert: start, end, start, end, ...)."""
+    def new_encoder(self, format: str | None = None) -> EventEncoder:
+        """A batch encoder: ``{"batch": [`` call, call, ... ``]}`` (upsert: start, end, start, end, ...); format
+        ignored: the route sends JSON only. The connection test renders its record with it, as one call."""
         return EventEncoder(self.render, prefix=b'{"batch":[', separator=b",", suffix=b"]}")
 
     def request(self, body: bytes) -> Request:
         own = {"Authorization": basic_auth("api", self.settings.api_key), "Content-Type": "application/json"}
         return Request("POST", self.url, merge_headers(self.settings.headers, own), body)
-
-    def test_payload(self) -> tuple[Payload, frozenset[int]]:
-        """One ``spancast-connection-test`` call (Weave stores it as data, always under the same call id);
-        a 2xx passes."""
-        encoder = self.new_encoder()
-        encoder.append(test_record())
-        return Payload(encoder.finish()), frozenset()
 
     def hint(self, status: int | None, excerpt: str) -> str | None:
         """What a failed test usually means on this route (None: the generic hint)."""
@@ -309,3 +313,6 @@ class CallsRoute:
             return (f"wrong path or base URL: the calls route posts to {where}, with baseUrl"
                     " https://trace.wandb.ai (Self-Managed: https://<subdomain>.wandb.io/traces)")
         return None
+
+    def __repr__(self) -> str:
+        return f"<WeaveCallsDestination name={self.name!r} type=weave project={self.project_id!r}>"

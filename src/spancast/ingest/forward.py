@@ -131,6 +131,8 @@ class _Forwarding:
         self.compressor = destination.compressor
         self.transport = "http"
         self.encoding = destination.encoding
+        self.secret_headers = destination.secret_headers  # what scrub masks in the receiver's answers
+        self.secret_values = destination.secret_values
 
     def payloads(self, body: bytes, records: Any = ()) -> list[Payload]:
         return [Payload(body)]  # spans already encoded: one request, whatever the destination cuts records into
@@ -154,8 +156,8 @@ def forwards_to(destination: Any) -> bool:
     forwarded unchanged, so a destination that asks for less than everything gets none of them."""
     from ..destinations.otlp import OtlpDestination
 
-    if not (isinstance(destination, OtlpDestination) and destination.takes_otlp_spans
-            and destination.transport == "http" and destination.requests_per_batch == 1
+    # Weave's calls and Opik's REST routes are destination classes of their own, not OtlpDestinations
+    if not (isinstance(destination, OtlpDestination) and destination.transport == "http" and destination.requests_per_batch == 1
             and destination.settings.enabled):
         return False
     route = destination.route

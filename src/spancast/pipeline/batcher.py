@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from . import defaults
 
 __all__ = ["Batch", "BatchSettings", "Batcher"]
 
 
 @dataclass(frozen=True, slots=True)
 class BatchSettings:
-    max_batch_records: int = 512
-    max_batch_bytes: int = 4 * 1024 * 1024
-    flush_interval_s: float = 1.0
+    max_batch_records: int = defaults.MAX_BATCH_RECORDS
+    max_batch_bytes: int = defaults.MAX_BATCH_BYTES
+    flush_interval_s: float = defaults.FLUSH_INTERVAL_S
 
     def __post_init__(self) -> None:
         if self.max_batch_records < 1:

@@ -6,9 +6,13 @@ import asyncio
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .retry import Action, Decision
+from .transport import Sent
+
+if TYPE_CHECKING:
+    from ..destinations.base import Request
 
 __all__ = ["FileTransport", "RotatingFile"]
 
@@ -61,16 +65,26 @@ class RotatingFile:
 
 
 class FileTransport:
-    """The file destination's transport: each batch appended in a worker thread (the sender's interface
-    for what is not HTTP: send(body) -> Decision, close())."""
+    """The file destination's transport (spancast.pipeline.transport): each request's body appended to the
+    rotating file in a worker thread."""
 
     def __init__(self, destination: Any) -> None:
         s = destination.settings
         self.file = RotatingFile(destination.path, s.max_file_bytes, s.max_files)
 
-    async def send(self, body: bytes) -> Decision:
-        await asyncio.get_running_loop().run_in_executor(None, self.file.append, body)
-        return Decision(Action.DELIVERED, None)
+    async def start(self) -> None:
+        """Nothing to open: the file is opened by the first append."""
+
+    async def send(self, request: Request) -> Sent:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.file.append, request.body)
+        except OSError as exc:  # a full disk, a directory taken away: it may pass later
+            reason = f"cannot append to {self.file.path}: {exc.strerror or type(exc).__name__}"
+            return Sent(Decision(Action.RETRY, None, None, False, reason), "error")
+        return Sent(Decision(Action.DELIVERED, None))
 
     async def close(self) -> None:
         self.file.close()
+
+    def __repr__(self) -> str:
+        return f"<FileTransport {self.file!r}>"

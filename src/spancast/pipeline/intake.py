@@ -20,6 +20,7 @@ from itertools import repeat
 from typing import Any
 
 from ..errors import ConfigError
+from . import defaults
 
 __all__ = ["OVERFLOW_POLICIES", "Intake"]
 
@@ -43,10 +44,10 @@ class Intake:
 
     def __init__(
         self,
-        max_records: int = 200_000,
-        policy: str = "drop_newest",
-        block_timeout_s: float = 1.0,
-        max_bytes: int = 512 * 1024 * 1024,
+        max_records: int = defaults.INTAKE_MAX_RECORDS,
+        policy: str = defaults.OVERFLOW,
+        block_timeout_s: float = defaults.BLOCK_TIMEOUT_S,
+        max_bytes: int = defaults.INTAKE_MAX_BYTES,
         record_bytes: int = 4096,
     ) -> None:
         if max_records < 1:

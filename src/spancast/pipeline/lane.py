@@ -50,8 +50,8 @@ class Lane:
         self.loop = loop
         self.stats = DestinationStats(destination.name)
         # A receiver's own limits: payload bytes (New Relic: 1 MB), records per request (one object per trace).
-        cap_bytes = getattr(destination, "max_batch_bytes", None) or batch.max_batch_bytes
-        cap_records = getattr(destination, "max_batch_records", None) or batch.max_batch_records
+        cap_bytes = destination.max_batch_bytes or batch.max_batch_bytes
+        cap_records = destination.max_batch_records or batch.max_batch_records
         if cap_bytes < batch.max_batch_bytes or cap_records < batch.max_batch_records:
             batch = BatchSettings(min(batch.max_batch_records, cap_records), min(batch.max_batch_bytes, cap_bytes),
                                   batch.flush_interval_s)

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..probe import ConnectionResult
 from .retry import Action, Decision
+from .transport import Sent
+
+if TYPE_CHECKING:
+    from ..destinations.base import Request
 
 __all__ = ["RedisTransport", "check_stream", "decide_redis", "make_client"]
 
@@ -73,13 +78,19 @@ def decide_redis(exc: BaseException) -> Decision:
 
 
 class RedisTransport:
-    """Appends the redis destination's batches to its stream."""
+    """The redis destination's transport (spancast.pipeline.transport): each request's lines appended to its stream."""
 
     def __init__(self, destination: Any) -> None:
         self.destination = destination
         self.client: Any = None  # made on first use, on the loop that sends
 
-    async def send(self, body: bytes) -> Decision:
+    async def start(self) -> None:
+        """Nothing to open: the client is made by the first send, on the loop that sends."""
+
+    async def send(self, request: Request) -> Sent:
+        return Sent(await self.append(request.body))
+
+    async def append(self, body: bytes) -> Decision:
         """XADD every line of body (one record each) in one pipeline; never raises for Redis errors."""
         import redis.exceptions as rx
 
@@ -110,8 +121,6 @@ class RedisTransport:
 async def check_stream(destination: Any, timeout_s: float = 10.0) -> Any:
     """Test connection for the redis destination: PING, then the key must be a stream or absent (XADD creates it)."""
     import redis.exceptions as rx
-
-    from ..connection import ConnectionResult
 
     s = destination.settings
     start = time.monotonic()

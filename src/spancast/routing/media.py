@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from ..codec import IMPL, implementation
-from ..codec._py import plain_messages
+from ..codec.values import plain_messages
 from ..record import Generation
 
 __all__ = ["strip_media", "plain_messages", "first_maybe_media", "MEDIA_TYPES", "placeholder"]
