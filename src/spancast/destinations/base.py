@@ -16,7 +16,9 @@ default where one makes sense; the pipeline never looks a hook up by name):
    the wire; by default it is ``request(wire)`` plus the Content-Encoding header;
 6. answers: ``classify`` (and ``poll_request`` for a receiver that answers "still working");
 7. connection test: ``test_payload`` (the probe, built and compressed like any payload), ``test_refusal``
-   and ``hint``; previews: ``preview_payload`` and ``preview_note``.
+   and ``hint``; previews: ``preview_payload`` and ``preview_note``;
+8. secrets: ``secret_headers`` and ``secret_values()`` (credentials only the destination can tell, such as
+   the key inside Sentry's DSN), scrubbed from every receiver answer spancast keeps, logs or prints.
 """
 
 from __future__ import annotations
