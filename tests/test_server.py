@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import aiohttp
@@ -88,7 +89,7 @@ def test_bad_records_are_named_by_position_and_the_good_ones_still_go():
 
 
 def test_gzip_bodies_limits_and_content_types():
-    records = [full_record(i) for i in range(4)]
+    records = [full_record(i) for i in range(6)]
 
     async def scenario(server, session, sink):
         out = {}
@@ -97,7 +98,14 @@ def test_gzip_bodies_limits_and_content_types():
             async with session.post("/v1/generations", data=data, headers={"Content-Type": NDJSON, **headers}) as r:
                 out[name] = (r.status, await r.json())
 
-        await post("gzip", gzip.compress(body(*records)), **{"Content-Encoding": "gzip"})
+        await post("gzip", gzip.compress(body(*records[:4])), **{"Content-Encoding": "gzip"})
+        # two gzip members, as pigz or a writer appending to a .gz makes: both are the body, none ignored
+        await post("members", gzip.compress(body(*records[4:5]) + b"\n") + gzip.compress(body(*records[5:])),
+                   **{"Content-Encoding": "gzip"})
+        # a bomb in the second member is stopped at the limit too
+        await post("member_bomb", gzip.compress(body(records[0])) + gzip.compress(b" " * (server.max_body_bytes * 4)),
+                   **{"Content-Encoding": "gzip"})
+        await post("deflate_trailer", zlib.compress(body(records[0])) + b"trailing", **{"Content-Encoding": "deflate"})
         await post("too_large", b" " * (server.max_body_bytes + 1))
         # A small body that inflates past the limit: stopped at the limit, not held in memory.
         await post("bomb", gzip.compress(b" " * (server.max_body_bytes * 4)), **{"Content-Encoding": "gzip"})
@@ -106,12 +114,14 @@ def test_gzip_bodies_limits_and_content_types():
         await post("csv", b"a,b", **{"Content-Type": "text/csv"})
         await post("malformed", b"[{", **{"Content-Type": "application/json"})
         await post("empty", b" \n", **{"Content-Type": "application/json"})
-        await sink.wait_for(lambda s: len(s.generation_ids()) == 4)
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 6)
         return out
 
     out = run(scenario)
     assert out["gzip"] == (202, {"accepted": 4, "rejected": 0, "errors": []})
-    assert out["too_large"][0] == 413 and out["bomb"][0] == 413
+    assert out["members"] == (202, {"accepted": 2, "rejected": 0, "errors": []})
+    assert out["too_large"][0] == 413 and out["bomb"][0] == 413 and out["member_bomb"][0] == 413
+    assert out["deflate_trailer"][0] == 400 and "after the end" in out["deflate_trailer"][1]["error"]
     assert out["corrupt_gzip"][0] == 400
     assert out["brotli"][0] == 415 and "content encoding 'br'" in out["brotli"][1]["error"]
     assert out["csv"][0] == 415 and "text/csv" in out["csv"][1]["error"]

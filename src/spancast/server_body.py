@@ -73,17 +73,32 @@ async def read_body(request: web.Request, max_bytes: int, timeout_s: float,
         return body
     if encoding == "zstd":
         return _unzstd(body, max_bytes)
-    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-    try:
-        # Inflated up to the limit and no further: a gzip bomb cannot fill memory.
-        out = inflater.decompress(body, max_bytes + 1)
-    except zlib.error:
-        raise BodyRefusal(400, f"cannot decode the {encoding} body") from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise BodyRefusal(413, f"body over {max_bytes} bytes once decompressed")
-    if not inflater.eof:
-        raise BodyRefusal(400, f"truncated {encoding} body")
-    return out
+    return _inflate(body, encoding, max_bytes)
+
+
+def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    """gzip (every member: RFC 1952 allows several, as pigz and appending writers make) or deflate, up to
+    max_bytes once inflated; what follows a deflate stream is refused, never ignored."""
+    parts: list[bytes] = []
+    size, rest = 0, body
+    while True:
+        inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+        try:
+            # Inflated up to the limit and no further: a gzip bomb cannot fill memory.
+            out = inflater.decompress(rest, max_bytes + 1 - size)
+        except zlib.error:
+            raise BodyRefusal(400, f"cannot decode the {encoding} body") from None
+        size += len(out)
+        parts.append(out)
+        if size > max_bytes or inflater.unconsumed_tail:
+            raise BodyRefusal(413, f"body over {max_bytes} bytes once decompressed")
+        if not inflater.eof:
+            raise BodyRefusal(400, f"truncated {encoding} body")
+        rest = inflater.unused_data
+        if not rest:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if encoding != "gzip":
+            raise BodyRefusal(400, f"data after the end of the {encoding} stream")
 
 
 async def _read(request: web.Request, max_bytes: int) -> bytes:
