@@ -110,8 +110,10 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         "POST /v1/traces: spans that are not LLM calls are dropped (counted), or forwarded unchanged to the "
         "OTLP destinations that take every record as it is (no privacy mode, redaction, API-key allowlist, filter "
         "rules or sampling)")] = "drop"
-    forward_max_bytes: Annotated[int, _d("bytes of forwarded spans one destination may hold in flight; past it "
-                                         "they are dropped (counted)", ge=1024)] = 64 * 1024 * 1024
+    forward_max_bytes: Annotated[int, _d("encoded bytes of forwarded spans one destination may hold in flight; "
+                                         "past it they are dropped (counted). The spans themselves, kept for a 413 "
+                                         "split, take about 3x their JSON size more, once for all destinations",
+                                         ge=1024)] = 64 * 1024 * 1024
     grpc_port: Annotated[Annotated[int, msgspec.Meta(ge=0, le=65535)] | None, _d(
         "OTLP/gRPC traces are taken on this port too (the standard is 4317), with the grpc extra; none: off")] = None
     workers: Annotated[int, _d("processes serving one port (SO_REUSEPORT), each with its own pipeline and spool "

@@ -9,8 +9,10 @@ rules or sampling, and none whose route speaks a vendor's own API (Weave's calls
 them is not stripped.
 
 Each destination has a Sender of its own (the pipeline's: retries, Retry-After, 413 splits, adaptive
-concurrency) and a bound on the bytes it holds (server.forward_max_bytes); what does not fit is
-dropped and counted (queue_full), like everything a Sender cannot deliver. Protobuf out of an OTLP
+concurrency) and a bound on the encoded bytes it holds (server.forward_max_bytes); what does not fit is
+dropped and counted (queue_full), like everything a Sender cannot deliver. The SpanIn objects a batch keeps
+for a 413 split are shared by every destination's batch and not counted: about 3x the spans' JSON size
+(measured on content-heavy tool spans), once, for as long as one destination holds them. Protobuf out of an OTLP
 JSON request needs the otlp extra, as protobuf in does.
 """
 
