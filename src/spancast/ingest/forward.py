@@ -159,8 +159,8 @@ def forwards_to(destination: Any) -> bool:
     from ..destinations.otlp import OtlpDestination
 
     # Weave's calls and Opik's REST routes are destination classes of their own, not OtlpDestinations
-    if not (isinstance(destination, OtlpDestination) and destination.transport == "http" and destination.requests_per_batch == 1
-            and destination.settings.enabled):
+    if not (isinstance(destination, OtlpDestination) and destination.transport == "http"
+            and destination.requests_per_batch == 1 and destination.settings.enabled):
         return False
     route = destination.route
     return (not route.privacy_mode and not route.redaction and route.api_key_hashes is None
@@ -203,9 +203,10 @@ class Forwarder:
                 stats.drop("invalid_record", len(spans))
                 stats.last_error = "forwarding as protobuf needs the otlp extra: pip install 'spancast[otlp]'"
                 continue
-            except ValueError as exc:  # the request's own bytes: no secret of ours in the message
+            except ValueError:  # protobuf's message may quote the span's values: a fixed one instead
                 stats.drop("invalid_record", len(spans))
-                stats.last_error = str(exc)[:200]
+                stats.last_error = ("a span cannot be re-encoded as protobuf: a field the ingest does not read "
+                                    "(links, counts, flags) is malformed")
                 continue
             if sender.bytes_in_flight + len(body) > self.max_bytes:
                 stats.drop("queue_full", len(spans))
