@@ -255,13 +255,7 @@ class Replayer:
         spool.reading = segment
         try:
             with spool.disk.read(str(segment.path)) as data:
-                for _, kind, payload in entries(data):
-                    if kind != RECORDS:
-                        continue
-                    try:
-                        entry = self._decoder.decode(payload)
-                    except (msgspec.DecodeError, ValueError):
-                        continue  # counted when learning
+                for entry in self._records(data):
                     wanted = [n for n in (entry.only or run.destinations) if n in self.live]
                     for start, records, dests in _groups(entry, wanted, run.owes):
                         if not dests:
@@ -322,13 +316,7 @@ class Replayer:
         owes = lambda n, p: spool.owed[n].settled(p) and not spool.progress[n].settled(p)  # noqa: E731
         try:
             with spool.disk.read(str(segment.path)) as data:
-                for _, kind, payload in entries(data):
-                    if kind != RECORDS:
-                        continue
-                    try:
-                        entry = self._decoder.decode(payload)
-                    except (msgspec.DecodeError, ValueError):
-                        continue
+                for entry in self._records(data):
                     names = [n for n in wanted if budget[n] != 0 and n in (entry.only or wanted)]
                     for start, records, dests in _groups(entry, names, owes):
                         dests = frozenset(n for n in dests if budget[n] != 0)
@@ -348,6 +336,16 @@ class Replayer:
         return handed
 
     # ------------------------------------------------------------ helpers
+
+    def _records(self, data: Any) -> Iterator[Records]:
+        """A segment's RECORDS entries, decoded; one that does not decode is skipped (counted when learning)."""
+        for _, kind, payload in entries(data):
+            if kind != RECORDS:
+                continue
+            try:
+                yield self._decoder.decode(payload)
+            except (msgspec.DecodeError, ValueError):
+                continue
 
     async def _put(self, records: list[Any], dests: frozenset[str], origin: tuple[str, int], redelivered: bool) -> None:
         while not self.inject(records, dests, origin, redelivered):
