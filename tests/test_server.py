@@ -22,6 +22,7 @@ from spancast.server import Server
 from spancast.testing.sink import OtlpSink, Reply
 
 from conftest import full_record
+from serving import run_server
 from sinkthread import SinkThread
 
 NDJSON = "application/x-ndjson"
@@ -31,24 +32,8 @@ def body(*records) -> bytes:
     return b"\n".join(msgspec.json.encode(r) for r in records)
 
 
-def config_for(sink_url: str, **pipeline) -> object:
-    return parse_config({"pipeline": {"flush_interval_s": 0.05, **pipeline},
-                         "destinations": [{"type": "otel-collector", "name": "sink", "endpoint": sink_url}]})
-
-
 def run(scenario, sink: OtlpSink | None = None, token: str | None = None, **pipeline):
-    """Run scenario(server, session, sink) against a started Server whose one destination is a local sink."""
-    async def main():
-        async with (sink or OtlpSink()) as s:
-            server = Server(config_for(s.url, **pipeline), port=0, token=token)
-            await server.start()
-            try:
-                async with aiohttp.ClientSession(base_url=server.url) as session:
-                    return await scenario(server, session, s)
-            finally:
-                await server.stop(5)
-
-    return asyncio.run(main())
+    return run_server(scenario, sink=sink, token=token, pipeline=pipeline)
 
 
 def test_one_record_an_array_and_ndjson_are_taken_and_delivered():

@@ -14,30 +14,17 @@ import aiohttp
 import msgspec
 
 from spancast import server as server_module
-from spancast.config import parse_config
-from spancast.server import Server
 from spancast.testing.sink import OtlpSink, Reply
 
 from conftest import full_record
+from serving import run_server
 from sinkthread import SinkThread
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
 def run(scenario, sink: OtlpSink | None = None, server_settings: dict | None = None, **pipeline):
-    async def main():
-        async with (sink or OtlpSink()) as s:
-            config = parse_config({"pipeline": {"flush_interval_s": 0.05, **pipeline}, "server": server_settings or {},
-                                   "destinations": [{"type": "otel-collector", "name": "sink", "endpoint": s.url}]})
-            server = Server(config, port=0)
-            await server.start()
-            try:
-                async with aiohttp.ClientSession(base_url=server.url) as session:
-                    return await scenario(server, session, s)
-            finally:
-                await server.stop(5)
-
-    return asyncio.run(main())
+    return run_server(scenario, sink=sink, server=server_settings, pipeline=pipeline)
 
 
 def test_a_record_nested_too_deep_is_named_and_its_neighbours_go_without_a_traceback(caplog):

@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 
-import aiohttp
 import orjson
 import zstandard
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from spancast.codec import encode_traces
-from spancast.config import parse_config
-from spancast.server import Server
-from spancast.testing.sink import OtlpSink
 
 import otlp_payloads as P
 from conftest import full_record
+from serving import run_server
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 
 
 def run(scenario, token: str | None = None, max_body_bytes: int | None = None, pipeline: dict | None = None,
         **server_settings):
-    """scenario(server, session, sink) against a started Server whose one destination is a local sink."""
-    async def main():
-        async with OtlpSink() as sink:
-            server_section = dict(server_settings)
-            if max_body_bytes is not None:
-                server_section["max_body_bytes"] = max_body_bytes
-            config = parse_config({"pipeline": {"flush_interval_s": 0.05, **(pipeline or {})}, "server": server_section,
-                                   "destinations": [{"type": "otel-collector", "name": "sink", "endpoint": sink.url}]})
-            server = Server(config, port=0, token=token)
-            await server.start()
-            try:
-                async with aiohttp.ClientSession(base_url=server.url) as session:
-                    return await scenario(server, session, sink)
-            finally:
-                await server.stop(5)
-
-    return asyncio.run(main())
+    if max_body_bytes is not None:
+        server_settings["max_body_bytes"] = max_body_bytes
+    return run_server(scenario, token=token, server=server_settings, pipeline=pipeline)
 
 
 async def post(session, body: bytes, content_type: str, **headers):

@@ -53,7 +53,8 @@ def text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def arguments(value: Any) -> Any:
+def json_or_text(value: Any) -> Any:
+    """A value UIs parse when it is JSON text (tool arguments, MLflow's span inputs): parsed, else as it is."""
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -83,7 +84,7 @@ def expected(rec: Any, batch: list[Any]) -> Shown:
         model=rec.response_model or rec.model,
         input=[(m["role"], m["content"]) for m in messages if isinstance(m.get("content"), str) and m["role"] != "tool"],
         output=rec.completion,
-        tool_calls=[(c["function"]["name"], arguments(c["function"]["arguments"])) for c in rec.tool_calls or ()],
+        tool_calls=[(c["function"]["name"], json_or_text(c["function"]["arguments"])) for c in rec.tool_calls or ()],
         tool_results=[m["tool_call_id"] for m in messages if m.get("role") == "tool"],
         usage={k: v for k, v in (("input", rec.prompt_tokens), ("output", rec.completion_tokens),
                                  ("total", rec.total_tokens), ("cached", rec.cached_tokens),

@@ -13,7 +13,7 @@ from pathlib import Path
 from fidelity import oracle_langfuse
 from fidelity.records import scenario
 from fidelity.servers import venv_bin
-from fidelity.shown import Shown, arguments, compare, expected, text
+from fidelity.shown import Shown, compare, expected, json_or_text, text
 from otlp import parse_pb
 from spancast.destinations import make_destination
 
@@ -48,7 +48,7 @@ def langfuse_view(body: bytes) -> dict[str, Shown]:
                 shown.input.append((message["role"], message["content"]))
         if isinstance(answer, dict):
             shown.output = answer.get("content")
-            shown.tool_calls = [(c["function"]["name"], arguments(c["function"]["arguments"])) for c in answer.get("tool_calls") or ()]
+            shown.tool_calls = [(c["function"]["name"], json_or_text(c["function"]["arguments"])) for c in answer.get("tool_calls") or ()]
         usage = obs["usage"]  # the UI adds every type containing "input" / "output" back up
         if usage:
             shown.usage = {"input": sum(v for k, v in usage.items() if "input" in k),
@@ -159,7 +159,7 @@ def weave_view(converted: dict) -> dict[str, Shown]:
         answer = [p for m in output.get("gen_ai.output.messages") or () for p in m.get("parts") or ()]
         text_parts = [p["content"] for p in answer if p.get("type") == "text"]
         shown.output = output.get("output.value") or ("".join(text_parts) if text_parts else None)
-        shown.tool_calls = [(p["name"], arguments(p["arguments"])) for p in answer if p.get("type") == "tool_call"]
+        shown.tool_calls = [(p["name"], json_or_text(p["arguments"])) for p in answer if p.get("type") == "tool_call"]
         (usage,) = end["summary"]["usage"].values()  # keyed by the model Weave prices the call with
         shown.usage = {mine: usage[theirs] for mine, theirs in (
             ("input", "input_tokens"), ("output", "output_tokens"), ("total", "total_tokens"),

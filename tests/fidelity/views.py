@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from fidelity.shown import Shown, arguments, text
+from fidelity.shown import Shown, json_or_text, text
 
 # ---------------------------------------------------------------- Phoenix (REST /v1/projects/{p}/spans, GraphQL)
 
@@ -53,7 +53,7 @@ def phoenix_view(spans: list[dict[str, Any]], costs: dict[str, float | None]) ->
         answer = _indexed(a, "llm.output_messages.").get(0, {})
         shown.output = answer.get("message.content")
         for call in _indexed(answer, "message.tool_calls.").values():
-            shown.tool_calls.append((call.get("tool_call.function.name"), arguments(call.get("tool_call.function.arguments"))))
+            shown.tool_calls.append((call.get("tool_call.function.name"), json_or_text(call.get("tool_call.function.arguments"))))
         for name, key in (("input", "prompt"), ("output", "completion"), ("total", "total"),
                           ("cached", "prompt_details.cache_read"), ("reasoning", "completion_details.reasoning"),
                           ("cache_write", "prompt_details.cache_write")):
@@ -91,19 +91,10 @@ def any_value(v: dict[str, Any]) -> Any:
     return value
 
 
-def _loaded(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _messages(value: Any) -> list[dict[str, Any]]:
     """The chat messages MLflow's chat view reads: OpenAI's {"messages"} / [{role, content}], or the GenAI
     conventions' [{role, parts}]."""
-    value = _loaded(value)
+    value = json_or_text(value)
     if isinstance(value, dict):
         value = value.get("messages", [])
     return value if isinstance(value, list) else []
@@ -135,7 +126,7 @@ def mlflow_view(traces: list[dict[str, Any]]) -> dict[str, Shown]:
                 continue
             parent = by_id.get(span.get("parent_span_id"))
             shown = Shown(name=span["name"], parent=parent["name"] if parent else None, trace_name=trace_name)
-            shown.model = _loaded(a.get("mlflow.llm.model"))
+            shown.model = json_or_text(a.get("mlflow.llm.model"))
             for message in _messages(a.get("mlflow.spanInputs")):
                 content = _text_of(message)
                 if content is not None and message.get("role") != "tool":
@@ -144,26 +135,26 @@ def mlflow_view(traces: list[dict[str, Any]]) -> dict[str, Shown]:
                     (p.get("id") for p in message.get("parts", []) if p.get("type") == "tool_call_response"), None)
                 if call_id:
                     shown.tool_results.append(call_id)
-            outputs = _loaded(a.get("mlflow.spanOutputs"))
+            outputs = json_or_text(a.get("mlflow.spanOutputs"))
             if isinstance(outputs, dict) and "choices" in outputs:
                 message = outputs["choices"][0]["message"]
                 shown.output = message.get("content")
-                calls = [(c["function"]["name"], arguments(c["function"].get("arguments"))) for c in message.get("tool_calls") or ()]
+                calls = [(c["function"]["name"], json_or_text(c["function"].get("arguments"))) for c in message.get("tool_calls") or ()]
             elif isinstance(outputs, list):  # the GenAI conventions' output messages
                 shown.output = _text_of(outputs[0]) if outputs else None
-                calls = [(p["name"], arguments(p.get("arguments"))) for p in (outputs[0].get("parts", []) if outputs else ())
+                calls = [(p["name"], json_or_text(p.get("arguments"))) for p in (outputs[0].get("parts", []) if outputs else ())
                          if p.get("type") == "tool_call"]
             else:  # a plain value (output.value)
                 shown.output = outputs
-                parts = _loaded(a.get("gen_ai.output.messages")) or [{}]
-                calls = [(p["name"], arguments(p.get("arguments"))) for p in parts[0].get("parts", []) if p.get("type") == "tool_call"]
+                parts = json_or_text(a.get("gen_ai.output.messages")) or [{}]
+                calls = [(p["name"], json_or_text(p.get("arguments"))) for p in parts[0].get("parts", []) if p.get("type") == "tool_call"]
             shown.tool_calls = calls
-            usage = _loaded(a.get("mlflow.chat.tokenUsage")) or {}
+            usage = json_or_text(a.get("mlflow.chat.tokenUsage")) or {}
             for name, key in (("input", "input_tokens"), ("output", "output_tokens"), ("total", "total_tokens"),
                               ("cached", "cache_read_input_tokens"), ("cache_write", "cache_creation_input_tokens")):
                 if key in usage:
                     shown.usage[name] = usage[key]
-            cost = _loaded(a.get("mlflow.llm.cost")) or {}
+            cost = json_or_text(a.get("mlflow.llm.cost")) or {}
             shown.cost = cost.get("total_cost")
             shown.user = meta.get("mlflow.trace.user")
             shown.session = meta.get("mlflow.trace.session")
