@@ -47,7 +47,8 @@ from .envelope import Envelope
 from .ids import SEED_ATTEMPT, SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
 from .values import (ORIGINAL_PARENT_ID, ORIGINAL_TRACE_ID, check_double as _double,
                      check_int64 as _int64, check_mapping as _mapping, check_text as _text, check_time_ns as _time,
-                     given_id as _given_id, id_text as _id_text, json_text, plain_messages, typed_value)
+                     draws_trace_root, given_id as _given_id, id_text as _id_text, json_text, plain_messages,
+                     typed_value)
 from . import shapes
 from .plan import AttributePlan, Op, get_plan
 from .wire import json_kv, json_quote, len_field, pb_kv, utf8, varint
@@ -266,11 +267,9 @@ def spans_of(plan: AttributePlan, rec: Any, salt: int = 0) -> list[_Span]:
         name = gen_name or default
     else:
         name = gen_name or trace_name or default
-    # a root named like the generation adds nothing: the generation is the root (a connection test's one span)
-    # With parent_span_id the generation is a child of the caller's span, as OpenRouter documents: the caller's
-    # trace has its root already, and a root of ours would sit between the two.
-    draw_root = plan.root_span and parent_text is None and bool(trace_name or trace_text is not None) \
-        and not (trace_name and trace_name == name)
+    # native/encoder.pxi draws the same: a root named like the generation adds nothing (a connection test's one
+    # span); with parent_span_id the generation is a child of the caller's span, as OpenRouter documents
+    draw_root = plan.root_span and draws_trace_root(trace_name, trace_text, parent_text, name)
     span_name = _id_text(trace, "span_name")
     if rec.status == "error":
         code, message = STATUS_ERROR, _text(rec.error_message or "Provider returned error", "error_message")

@@ -175,6 +175,14 @@ def id_text(trace: Mapping[str, Any] | None, key: str) -> str | None:
     raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")
 
 
+def draws_trace_root(trace_name: str | None, trace_id: str | None, parent_span_id: str | None, name: str) -> bool:
+    """The span tree's rule (README "The span tree"), for every renderer that draws one: a record that names
+    its trace or shares it gets the trace's root span, unless it hangs under a caller's span (whose trace has
+    its root) or the root would only repeat the generation's name."""
+    return (parent_span_id is None and bool(trace_name or trace_id is not None)
+            and not (trace_name and trace_name == name))
+
+
 def given_id(text: str, nhex: int) -> bytes | None:
     """The id as bytes when the text is a valid, non-zero W3C id of nhex hex digits."""
     if len(text) == nhex and all(c in _HEX for c in text):

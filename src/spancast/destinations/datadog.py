@@ -84,6 +84,7 @@ import msgspec
 import orjson
 
 from ..codec.ids import SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec.values import draws_trace_root
 from ..errors import ConfigError, EncodeError
 from ..probe import test_record
 from ._secret import check_header_value, merge_headers
@@ -220,9 +221,9 @@ def render_tree(rec: Any, salt: int = 0) -> tuple[dict[str, Any] | None, list[di
     failed = rec.status == "error"
     gen_name = trace_text(trace, "generation_name") or rec.model
     trace_name = trace_text(trace, "trace_name")
-    # The codec's rule (spancast.codec._py.spans_of), so Datadog shows the tree the OTLP destinations draw.
+    # The codec's rule, so Datadog shows the tree the OTLP destinations draw.
     root = None
-    if parent == "undefined" and (trace_name or trace_text(trace, "trace_id")) and trace_name != gen_name:
+    if draws_trace_root(trace_name, trace_text(trace, "trace_id"), trace_text(trace, "parent_span_id"), gen_name):
         root_id = str(hash64(bytes.fromhex(trace_id), SEED_ROOT ^ salt))
         root = {"name": trace_name or rec.model, "span_id": root_id, "parent_id": "undefined", **common,
                 "status": "error" if failed else "ok", "meta": {"kind": "workflow"}, "metrics": {}}
