@@ -215,6 +215,11 @@ cdef struct SpanHead:
     int kind
     uint64_t start
     uint64_t end
+    # Which derived id each id field holds (ID_*; 0: one the caller gave, the same for every salt):
+    # a span cache (spancache.pxi) patches these for another destination's salt.
+    int trace_kind
+    int span_kind
+    int parent_kind
 
 
 @cython.final
@@ -259,6 +264,16 @@ cdef class TraceEncoder:
     cdef readonly object envelope
     cdef readonly Py_ssize_t records
     cdef readonly Py_ssize_t spans
+    cdef SpanCache cache    # shared with the encoders of destinations that render spans alike (or None)
+    cdef bint capturing     # this append keeps its spans in the cache
+    cdef IdAt cap_ids[MAX_IDS]  # where the last append wrote derived ids, from its start (for the cache)
+    cdef int ncap, cap_span_first
+    cdef Py_ssize_t cap_root_len  # where the root span the last append wrote first ends (0: none)
+    cdef bint cap_draw_root
+    cdef int cap_code
+    cdef uint64_t cap_start, cap_end
+    cdef object cap_id_src, cap_trace_src, cap_parent_src
+    cdef uint8_t cap_trace_given[16]
 
     def __cinit__(self):
         self.gen_steps.steps = NULL
@@ -1078,21 +1093,36 @@ cdef class TraceEncoder:
 
     # ------------------------------------------------------------ spans
 
+    cdef inline void _id_at(self, int kind, Py_ssize_t at) noexcept:
+        """Note where a derived id is written (a cache may patch it for another salt); past MAX_IDS the
+        append is not kept in the cache."""
+        if kind and self.capturing:
+            if self.ncap < MAX_IDS and kind < ID_MAX:
+                self.cap_ids[self.ncap].at = at
+                self.cap_ids[self.ncap].kind = kind
+                self.ncap += 1
+            else:
+                self.ncap = MAX_IDS + 1
+
     cdef Py_ssize_t span_open(self, SpanHead* h) except -1:
         cdef Buf* b = &self.body
         cdef Py_ssize_t slot = 0
         cdef char* p
         self.nattrs = 0
+        self.cap_span_first = self.ncap
         if self.json:
             if self.spans:
                 put_char(b, b',')
             buf_need(b, 128)
             put(b, '{"traceId":"', strlen('{"traceId":"'))
+            self._id_at(h.trace_kind, b.len)
             put_hex(b, h.trace_id, 16)
             put(b, '","spanId":"', strlen('","spanId":"'))
+            self._id_at(h.span_kind, b.len)
             put_hex(b, h.span_id, 8)
             if h.has_parent:
                 put(b, '","parentSpanId":"', strlen('","parentSpanId":"'))
+                self._id_at(h.parent_kind, b.len)
                 put_hex(b, h.parent, 8)
             put(b, '","name":"', strlen('","name":"'))
             put_escaped(b, h.name, h.name_len)
@@ -1111,11 +1141,14 @@ cdef class TraceEncoder:
             slot = p - b.data
             p += 2  # most spans are 128 B to 16 KiB: a 2-byte length, patched at the end
             p = wbyte(wbyte(p, 0x0A), 16)
+            self._id_at(h.trace_kind, p - b.data)
             p = wcopy(p, h.trace_id, 16)
             p = wbyte(wbyte(p, 0x12), 8)
+            self._id_at(h.span_kind, p - b.data)
             p = wcopy(p, h.span_id, 8)
             if h.has_parent:
                 p = wbyte(wbyte(p, 0x22), 8)
+                self._id_at(h.parent_kind, p - b.data)
                 p = wcopy(p, h.parent, 8)
             p = wbyte(p, 0x2A)
             p = wvarint(p, h.name_len)
@@ -1136,6 +1169,7 @@ cdef class TraceEncoder:
         After it, start_at and end_at are where the times are in the finished span."""
         cdef Buf* b = &self.body
         cdef Py_ssize_t status_len, before
+        cdef int i
         if self.json:
             put_cstr(b, '],')
             if events is not None:
@@ -1165,6 +1199,9 @@ cdef class TraceEncoder:
             patch_len(b, slot, 2)
             self.start_at += b.len - before  # the span moved when its length took other than 2 bytes
             self.end_at += b.len - before
+            if b.len != before:
+                for i in range(self.cap_span_first, min(self.ncap, MAX_IDS)):
+                    self.cap_ids[i].at += b.len - before
         self.spans += 1
         return 0
 
@@ -1228,8 +1265,9 @@ cdef class TraceEncoder:
             self.root_slots[slot] = i
         return 0
 
-    cdef int _add_root(self, const uint8_t* trace_id, int code, uint64_t start, uint64_t end) except -1:
-        cdef Buf* b = &self.body
+    cdef int _add_root(self, const uint8_t* trace_id, int code, uint64_t start, uint64_t end, Py_ssize_t code_at,
+                       Py_ssize_t start_at, Py_ssize_t end_at) except -1:
+        """A root just written: code_at, start_at, end_at are where its status code and times are."""
         cdef RootAt* grown
         cdef RootAt* r
         cdef Py_ssize_t slot
@@ -1243,9 +1281,7 @@ cdef class TraceEncoder:
             self._grow_slots()
         r = &self.root_at[self.nroots]
         memcpy(r.trace_id, trace_id, 16)
-        # the status code is the span's last byte in protobuf; in JSON it is followed by "}}"
-        r.code_at = b.len - (3 if self.json else 1)
-        r.start_at, r.end_at, r.start, r.end, r.code = self.start_at, self.end_at, start, end, code
+        r.code_at, r.start_at, r.end_at, r.start, r.end, r.code = code_at, start_at, end_at, start, end, code
         self._find_root(trace_id, &slot)
         self.root_slots[slot] = self.nroots
         self.nroots += 1
@@ -1288,6 +1324,8 @@ cdef class TraceEncoder:
         cdef int64_t status_code
         self.undo_slot = -1
         self.undo_changed = -1
+        self.ncap = 0
+        self.cap_root_len = 0
         if not is_instance(rec, GEN_TYPE):
             raise EncodeError("<record>", f"expected spancast.Generation, got {type(rec).__name__}")
         trace = fget(rec, F_TRACE)
@@ -1301,12 +1339,16 @@ cdef class TraceEncoder:
         trace_keys(trace, tk)
         trace_text = id_text(tk[K_TRACE_ID], "trace_id")
         original_trace = None
+        h.trace_kind = ID_TRACE
+        h.parent_kind = 0
         if trace_text is not None:
             p = utf8_of(trace_text, &tn, self._keep)
             if not parse_id(p, tn, 16, h.trace_id):
                 store_be64(h.trace_id, hash64(p, tn, SEED_TRACE_HI ^ self.salt))
                 store_be64(h.trace_id + 8, hash64(p, tn, SEED_TRACE_LO ^ self.salt))
                 original_trace = trace_text
+            else:
+                h.trace_kind = 0
         else:
             store_be64(h.trace_id, hash64(idp, idn, SEED_TRACE_HI ^ self.salt))
             store_be64(h.trace_id + 8, hash64(idp, idn, SEED_TRACE_LO ^ self.salt))
@@ -1319,6 +1361,7 @@ cdef class TraceEncoder:
             if not parse_id(p, tn, 8, h.parent):
                 store_be64(h.parent, hash64(p, tn, SEED_PARENT ^ self.salt))
                 original_parent = parent_text
+                h.parent_kind = ID_PARENT
         default = self.default_name or text_of(fget(rec, F_MODEL), "model")
         gen_name = id_text(tk[K_GEN_NAME], "generation_name")
         trace_name = id_text(tk[K_TRACE_NAME], "trace_name")
@@ -1337,6 +1380,9 @@ cdef class TraceEncoder:
             code = STATUS_ERROR
             message = fget(rec, F_ERRMSG) or "Provider returned error"
             msgp = utf8_of(text_of(message, "error_message"), &msgn, self._keep)
+        if self.capturing:
+            note_sources(self, draw_root, code, start, end, idp, idn, h.trace_kind, trace_text, &h.trace_id[0],
+                               parent_text if h.parent_kind else None)
 
         if draw_root:
             store_be64(root.span_id, hash64(<const char*>h.trace_id, 16, SEED_ROOT ^ self.salt))
@@ -1347,6 +1393,7 @@ cdef class TraceEncoder:
                 memcpy(root.trace_id, h.trace_id, 16)
                 root.has_parent = h.has_parent
                 memcpy(root.parent, h.parent, 8)
+                root.trace_kind, root.span_kind, root.parent_kind = h.trace_kind, ID_ROOT, h.parent_kind
                 root_name = trace_name or default
                 root.name = utf8_of(root_name, &root.name_len, self._keep)
                 root.kind = KIND_INTERNAL
@@ -1356,8 +1403,12 @@ cdef class TraceEncoder:
                 self.run_plan(rec, &self.root_steps)
                 self.run_plan(rec, &self.trace_steps)
                 self.span_close(slot, code, NULL, 0)
-                self._add_root(h.trace_id, code, start, end)
+                # the status code is the span's last byte in protobuf; in JSON it is followed by "}}"
+                self._add_root(h.trace_id, code, start, end, self.body.len - (3 if self.json else 1),
+                               self.start_at, self.end_at)
+                self.cap_root_len = self.body.len
             h.has_parent = True
+            h.parent_kind = ID_ROOT
             memcpy(h.parent, root.span_id, 8)
 
         if span_name:
@@ -1366,6 +1417,7 @@ cdef class TraceEncoder:
             store_be64(mid.span_id, hash64(idp, idn, SEED_SPAN_MID ^ self.salt))
             mid.has_parent = h.has_parent
             memcpy(mid.parent, h.parent, 8)
+            mid.trace_kind, mid.span_kind, mid.parent_kind = h.trace_kind, ID_MID, h.parent_kind
             mid.name = utf8_of(span_name, &mid.name_len, self._keep)
             mid.kind = KIND_INTERNAL
             mid.start = start
@@ -1376,9 +1428,11 @@ cdef class TraceEncoder:
                             PyBytes_GET_SIZE(value_b))
             self.span_close(slot, STATUS_OK, NULL, 0)
             h.has_parent = True
+            h.parent_kind = ID_MID
             memcpy(h.parent, mid.span_id, 8)
 
         store_be64(h.span_id, hash64(idp, idn, SEED_SPAN_GEN ^ self.salt))
+        h.span_kind = ID_GEN
         memcpy(gen_span_id, h.span_id, 8)
         h.name = utf8_of(name, &h.name_len, self._keep)
         h.kind = KIND_CLIENT
@@ -1414,7 +1468,9 @@ cdef class TraceEncoder:
                 stop = end if duration > end - cursor else cursor + duration
             memcpy(h.parent, gen_span_id, 8)
             h.has_parent = True
+            h.parent_kind = ID_GEN
             store_be64(h.span_id, hash64(idp, idn, (SEED_ATTEMPT + number) ^ self.salt))
+            h.span_kind = ID_ATTEMPT + number if number < ID_MAX - ID_ATTEMPT else ID_MAX  # past it: not kept
             aname = f"provider attempt {number}: {provider}"
             h.name = utf8_of(aname, &h.name_len, self._keep)
             h.start = cursor
@@ -1442,7 +1498,25 @@ cdef class TraceEncoder:
     # ------------------------------------------------------------ public
 
     cdef int _append_atomic(self, object record) except -1:
+        return self._append_from(record, self._kept(record), False)
+
+    cdef inline SpanPiece _kept(self, object record):
+        """The record's spans as another member of this encoder's group kept them, or None."""
+        if self.cache is None or self.cache.members < 2:
+            return None
+        return self.cache.get(record)
+
+    cdef int _append_from(self, object record, SpanPiece piece, bint plain) except -1:
+        """Append a record, from its kept spans when the cache has them (piece); plain: its messages were
+        checked for media and hold none (kept with its spans, so other lanes skip the check)."""
         cdef Py_ssize_t before_len = self.body.len, before_spans = self.spans
+        # Note where the ids go only when the spans will be kept for other members
+        self.capturing = piece is None and self.cache is not None and self.cache.members > 1
+        if piece is not None:
+            if paste(self, piece):
+                self.cache.taken(piece)
+                self.records += 1
+                return 0
         try:
             self._append(record)
         except BaseException:
@@ -1453,8 +1527,21 @@ cdef class TraceEncoder:
         finally:
             if self._keep:
                 self._keep.clear()
+        if self.capturing and self.ncap <= MAX_IDS:
+            keep_piece(self, record, before_len, before_spans, plain)
         self.records += 1
         return 0
+
+    def share_spans(self, dict caches):
+        """Share span bytes with the other encoders given the same caches (a dict the caller holds, one per
+        group of destinations) that have this encoder's format, plan and value cut; returns the SpanCache."""
+        key = (self.format, self.plan.name, self.max_chars)
+        cache = caches.get(key)
+        if cache is None or (<SpanCache>cache).plan is not self.plan:
+            cache = caches[key] = SpanCache(self.format, self.plan, self.max_chars)
+        self.cache = <SpanCache>cache
+        self.cache.members += 1
+        return cache
 
     def append(self, record, Py_ssize_t max_bytes=-1):
         """Add one record; returns the bytes it added. On error nothing is added.
@@ -1486,19 +1573,24 @@ cdef class TraceEncoder:
         separate pass over the batch met every record cold."""
         cdef Py_ssize_t i = start, n = len(records), before_len, before_spans
         cdef PyObject* messages
+        cdef SpanPiece piece
+        cdef bint plain
         while i < n:
             if self.records >= max_records:
                 return i, "records"
-            if i >= media_from:
-                record = records[i]
+            record = records[i]
+            piece = self._kept(record)
+            plain = False
+            if i >= media_from and (piece is None or not piece.plain):
                 if is_instance(record, GEN_TYPE):
                     messages = fraw(record, F_MESSAGES)
                     if messages != NULL and messages != <PyObject*>None and not md_plain(messages):
                         return i, "media"
+                    plain = True
             before_len = self.body.len
             before_spans = self.spans
             try:
-                self._append_atomic(records[i])
+                self._append_from(record, piece, plain)
             except EncodeError as exc:
                 errors.append((i, exc))
                 i += 1

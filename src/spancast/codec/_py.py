@@ -538,6 +538,12 @@ class TraceEncoder:
                 return i, "bytes"
         return i, "records" if self.records >= max_records else None
 
+    def share_spans(self, caches: dict) -> None:
+        """The native twin's span sharing between destinations that render alike (spancache.pxi). This twin
+        renders every record for every destination: what sharing saves is rendering, and the bytes are
+        the same either way."""
+        return None
+
     def extend(self, records: Iterable[Any]) -> None:
         for record in records:
             self.append(record)
