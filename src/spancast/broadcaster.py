@@ -29,7 +29,7 @@ from .pipeline import defaults
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
 from .pipeline.intake import Intake
-from .pipeline.lane import Lane
+from .pipeline.lane import Lane, pump_together
 from .pipeline.limiter import AdaptiveLimit
 from .pipeline.retry import RetryPolicy
 from .pipeline.spool import Spool, SpoolSettings, check_directory
@@ -40,6 +40,7 @@ from .pipeline.stats import DestinationStats
 
 __all__ = ["Broadcaster"]
 
+SPAN_CACHE_SHARE = 8  # the span caches may hold up to max_memory_bytes / this
 DRAIN_CHUNK = 1024  # records taken per loop turn (the intake's lock is held meanwhile: emit waits)
 # While records flow, the drainer comes back after this long instead of letting the next emit wake the
 # loop: a wake-up per emit would cost every caller a syscall.
@@ -117,6 +118,7 @@ class Broadcaster:
 
     def _reset(self) -> None:
         self.lanes: list[Lane] = []
+        self.span_caches: dict = {}  # (format, flavor, value cut) -> the span bytes lanes of that rendering share
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
         # Why the drain stopped taking records ("memory", "queues", "spool"), or None: what makes room wakes it.
@@ -273,6 +275,8 @@ class Broadcaster:
         self._drain(repeat=False, everything=True)
         # Every lane gets the whole remaining time at once: a hung one cannot eat a healthy one's share.
         await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
+        for cache in self.span_caches.values():
+            cache.clear()  # it holds records no lane will take any more
         if self.spool is not None:
             self.spool.close()  # what the deadline left undelivered stays spooled for the next start
         self.state = "closed"
@@ -309,10 +313,15 @@ class Broadcaster:
         self.loop = loop
         self.lanes = [
             Lane(d, self.backlog, self.batch, self.retry, AdaptiveLimit(self.initial_concurrency, 1, self.max_concurrency),
-                 self.max_queued_records, self.max_queued_bytes, loop, on_progress=self._on_lane_progress)
+                 self.max_queued_records, self.max_queued_bytes, loop, on_progress=self._on_lane_progress,
+                 span_caches=self.span_caches)
             for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
+        for cache in self.span_caches.values():
+            # Lanes of a group drift apart in a burst (each at its destination's pace): what the first holds
+            # for the last grows with the drift. An eighth of the memory cap, which counts it (memory_bytes).
+            cache.max_bytes = self.max_memory_bytes // SPAN_CACHE_SHARE
         if self.spool_settings is not None:
             check_directory(self.spool_settings.directory)
             self.spool = Spool(self.spool_settings, [lane.destination.name for lane in self.lanes], self.spool_disk)
@@ -364,8 +373,7 @@ class Broadcaster:
                 backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
                     lane.receive(len(records))
-                for lane in lanes:
-                    lane.pump()
+                pump_together(lanes)
                 backlog.trim()
             if len(intake):
                 if repeat:  # more came in: come back after pending I/O has had its turn
@@ -468,8 +476,9 @@ class Broadcaster:
         self.spooling.release(low)
 
     def memory_bytes(self) -> int:
-        """Estimated bytes the pipeline holds: the backlog once, plus every lane's encoded bodies."""
-        return self.backlog.nbytes + sum(lane.encoded_bytes() for lane in self.lanes)
+        """Estimated bytes the pipeline holds: the backlog once, every lane's encoded bodies, the shared spans."""
+        return (self.backlog.nbytes + sum(lane.encoded_bytes() for lane in self.lanes)
+                + sum(cache.bytes for cache in self.span_caches.values()))
 
     def _memory_room(self, want: int) -> int:
         """Bytes left under max_memory_bytes. When fewer than want, lanes behind the furthest-ahead one

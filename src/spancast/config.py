@@ -69,7 +69,7 @@ class PipelineSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     max_queued_records: Annotated[int, _d("records one destination may have queued", ge=1)] = (
         defaults.MAX_QUEUED_RECORDS)
     max_queued_bytes: Annotated[int, _d("bytes one destination may have queued", ge=1024)] = defaults.MAX_QUEUED_BYTES
-    max_memory_bytes: Annotated[int, _d("the whole pipeline's memory cap: intake, backlog and bodies", ge=1024)] = (
+    max_memory_bytes: Annotated[int, _d("the whole pipeline's memory cap: intake, backlog, bodies, shared spans", ge=1024)] = (
         defaults.MAX_MEMORY_BYTES)
     initial_concurrency: Annotated[int, _d("requests in flight per destination at start (adapts)", ge=1)] = (
         defaults.INITIAL_CONCURRENCY)

@@ -77,7 +77,7 @@ class Route:
     """One destination's key allowlist, filter rules, sampling and privacy mode, checked at configuration."""
 
     __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
-                 "keep_media", "redaction", "passthrough", "withheld", "_rules", "_hasher", "_threshold", "_transform",
+                 "keep_media", "redaction", "passthrough", "keeps_records", "withheld", "_rules", "_hasher", "_threshold", "_transform",
                  "_media_only", "_no_decisions", "strips_media_only")
 
     def __init__(
@@ -147,6 +147,9 @@ class Route:
         # Nothing to decide and at most media to strip: every record goes, without the groups it may not carry
         # (the default destination: its broadcast_generation_* flags are off and it strips media).
         self._no_decisions = not decides and (self._transform is None or self._media_only)
+        #: Every record goes, the very object emitted unless it holds media to strip or a group withheld (rare):
+        #: its lane may share span bytes with other lanes' (spancache.pxi), which are keyed by the record object.
+        self.keeps_records = self._no_decisions
         #: Every record goes and only media is stripped: a lane may leave the media check to its encoder
         #: (select(media=False), then the batcher's strip), which reads each record just before encoding it.
         self.strips_media_only = self._no_decisions and self._media_only
