@@ -19,7 +19,7 @@ COLUMNS = (
     "destinations", "contender", "runs", "burst", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
     "deliveries_per_s", "cpu_us_per_record", "cpu_us_per_record_min", "cpu_us_per_record_max", "cpu_us_per_delivery",
     "cpu_caller_us", "cpu_loop_us", "cpu_other_us", "emit_median_ns", "emit_p99_ns", "drops_max", "sink_util",
-    "checks", "vs_one", "vs_one_min", "vs_one_max", "vs_sdk", "vs_sdk_min", "vs_sdk_max", "cpu_vs_sdk",
+    "checks", "vs_one", "vs_one_min", "vs_one_max", "cpu_vs_one", "cpu_vs_one_min", "cpu_vs_one_max", "spans_copied", "vs_sdk", "vs_sdk_min", "vs_sdk_max", "cpu_vs_sdk",
     "cpu_vs_sdk_min", "cpu_vs_sdk_max", "emit_vs_sdk",
 )
 EXPLAIN = {
@@ -87,6 +87,12 @@ def summarize(results: list[dict], fanouts: list[int]) -> list[dict]:
             one = runs(c, 1)
             vs_one = report.ratio_spread([one[k]["rate"] if k in one else None for k in reps], [rs[k]["rate"] for k in reps])
             row.update(dict(zip(("vs_one", "vs_one_min", "vs_one_max"), vs_one or (None,) * 3)))
+            # issue 17's measure: CPU per record at N destinations over one destination's, same repeat
+            cpu_one = report.ratio_spread([one[k]["cpu_us"] if k in one else None for k in reps], [rs[k]["cpu_us"] for k in reps])
+            row.update(dict(zip(("cpu_vs_one", "cpu_vs_one_min", "cpu_vs_one_max"), cpu_one or (None,) * 3)))
+            shared = [rs[k].get("span_cache") for k in reps]
+            row["spans_copied"] = (sum(h for h, _ in shared) / max(1, sum(h + m for h, m in shared))
+                                   if all(shared) else None)
             if c == "spancast":
                 sdk = runs("sdk-bigq", n)
                 vs = report.ratio_spread([sdk[k]["rate"] if k in sdk else None for k in reps], [rs[k]["rate"] for k in reps])
@@ -110,15 +116,18 @@ def print_table(rows: list[dict]) -> None:
               report.fmt_spread(tup(r, "cpu_us_per_record"), 1), f"{r['cpu_us_per_delivery']:.1f}",
               f"{r['cpu_caller_us']:.1f}/{r['cpu_loop_us']:.1f}/{r['cpu_other_us']:.1f}",
               f"{r['emit_median_ns']:,.0f} / {r['emit_p99_ns']:,.0f}", f"{r['drops_max']:,}", f"{r['sink_util']:.0%}",
-              report.fmt_ratio(tup(r, "vs_one")), report.fmt_ratio(tup(r, "vs_sdk")),
+              report.fmt_ratio(tup(r, "vs_one")), report.fmt_ratio(tup(r, "cpu_vs_one")),
+              "-" if r.get("spans_copied") is None else f"{r['spans_copied']:.0%}", report.fmt_ratio(tup(r, "vs_sdk")),
               report.fmt_ratio(tup(r, "cpu_vs_sdk")), ",".join(r["checks"])) for r in rows]
     print()
     report.print_rows(("dests", "contender", "burst", "delivered rec/s (min..max)", "deliveries/s", "CPU us/rec (min..max)",
                        "us/delivery", "caller/loop/other", "emit med / p99 ns", "drops", "sink CPU", "rate vs x1",
-                       "rate vs SDK", "SDK CPU / ours", "check"), lines, left=(0, 1))
+                       "CPU vs x1", "spans copied", "rate vs SDK", "SDK CPU / ours", "check"), lines, left=(0, 1))
     print("  delivered rec/s = records delivered to every destination per second (sink-counted spans / N), first emit"
           " to flush returning; deliveries/s = that x N; CPU = the benchmark process (all threads) per delivered"
-          " record, and per delivery (/N); ratios are per repeat (same repeat, adjacent runs): median (min..max)")
+          " record, and per delivery (/N); CPU vs x1 = CPU per record over one destination's; spans copied = the"
+          " share of lane appends that copied another lane's rendering (span sharing); ratios are per repeat (same"
+          " repeat, adjacent runs): median (min..max)")
 
 
 def run(args: argparse.Namespace) -> dict:

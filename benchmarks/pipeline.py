@@ -303,7 +303,8 @@ def parse_args(argv: list[str] | None, default_out: bool = False) -> argparse.Na
     p.add_argument("--contender", default=",".join(CONTENDERS), help=f"comma-separated: {','.join(CONTENDERS)}")
     p.add_argument("--keep-media", action="store_true",
                    help="spancast's destinations keep media (keepMedia): no media check, the route a passthrough")
-    p.add_argument("--profile", metavar="COMP:N", help="instead: cProfile one spancast run (e.g. none:1), top 15")
+    p.add_argument("--profile", metavar="COMP:N", help="instead: cProfile one spancast run (e.g. none:1)")
+    p.add_argument("--profile-top", type=int, default=15, metavar="K", help="with --profile: the K costliest functions")
     args = p.parse_args(argv)
     if args.smoke:
         args.records, args.repeats, args.warmup = args.records or 500, args.repeats or 1, 100
@@ -326,8 +327,8 @@ def profile(args: argparse.Namespace, sink: Sink, path: Path, tmp: Path) -> None
     print(f"\nprofiled run (cProfile on the emitting thread and on the loop thread, timer = that thread's CPU time;"
           f" compression worker threads not profiled): {_n(r['rate'])} rec/s, {_n(r['cpu_us'], 2)} us CPU/rec")
     for part in ("loop", "main"):
-        print(f"\n--- {part} thread, top 15 by tottime ---")
-        pstats.Stats(str(tmp / f"prof.{part}")).sort_stats("tottime").print_stats(15)
+        print(f"\n--- {part} thread, top {args.profile_top} by tottime ---")
+        pstats.Stats(str(tmp / f"prof.{part}")).sort_stats("tottime").print_stats(args.profile_top)
 
 
 COLUMNS = (

@@ -116,7 +116,12 @@ def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[]
                 # a record the intake refused is missing at every destination
                 "reported_drops": dropped + st["intake"]["dropped"] * len(names),
                 "retried": sum(d["retried"] for d in dests.values()),
-                "batches": [dests[name]["batches"] for name in names]}
+                "batches": [dests[name]["batches"] for name in names],
+                # records a lane copied from another lane's rendering, and rendered itself (a build before
+                # span sharing, run for an A/B comparison, has no span caches)
+                "span_cache": [sum(c.hits for c in caches.values()), sum(c.misses for c in caches.values())]}
+
+    caches = getattr(b, "span_caches", {})
 
     def finish() -> bool:
         if not stalled:
