@@ -160,12 +160,13 @@ cdef void trace_keys(object trace, PyObject** out) noexcept:
 
 
 cdef object id_text(PyObject* raw, str key):
-    """A trace key's value as text: str as is, int as decimal, None when absent; anything else is an error."""
+    """A trace key's value as text: str as is, int as decimal, None when absent or empty (codec.values.id_text);
+    anything else is an error."""
     if raw == NULL:
         return None
     v = <object>raw
     if v is None or PyUnicode_Check(v):
-        return v
+        return v or None
     if PyLong_Check(v) and not (v is True or v is False):
         return int.__repr__(v)
     raise EncodeError(f"trace.{key}", f"expected str, got {type(v).__name__}")

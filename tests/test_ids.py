@@ -149,3 +149,17 @@ def test_two_collector_destinations_on_one_backend_keep_all_their_spans():
     assert traces["full"] & traces["private"] == {HEX_TRACE}  # the caller's own hex trace id is kept
     private_text = "".join(json.dumps(s["attributes"]) for s in by_project["private"])
     assert "OTLP is the OpenTelemetry Protocol" not in private_text
+
+
+def test_an_empty_trace_id_or_parent_span_id_is_absent_for_every_destination(kind):
+    """'' groups nothing and names no span: every renderer (the OTLP twins, the event APIs, the warehouses,
+    S3) derives the ids it derives when the key is not there at all, not a trace shared by every such record
+    and a parent no span has. (Where the trace object is sent as data, its empty keys stay in it.)"""
+    record = derived_record({"span_name": "agent-step", "feature": "x"})
+    empty = msgspec.structs.replace(record, trace={"trace_id": "", "parent_span_id": "", "span_name": "agent-step",
+                                                   "feature": "x"})
+    # the bodies only: Snowflake's URL holds a fresh requestId
+    shown, absent = (json.dumps(Broadcaster([config(kind, "d")]).preview(r, "d")["body"]) for r in (empty, record))
+    assert ids_in(shown) == ids_in(absent)
+    if kind not in DERIVES_NONE:
+        assert ids_in(absent)  # there are derived ids to compare

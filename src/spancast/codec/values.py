@@ -165,11 +165,14 @@ def check_time_ns(value: Any, field: str) -> int:
 
 
 def id_text(trace: Mapping[str, Any] | None, key: str) -> str | None:
+    """A trace key that names something (an id or a name), as every renderer reads it: a string, an integer
+    written in decimal, or None when absent; an empty string is absent (an empty trace_id groups nothing,
+    an empty parent_span_id names no span)."""
     if trace is None:
         return None
     value = trace.get(key)
     if value is None or isinstance(value, str):
-        return value
+        return value or None
     if isinstance(value, int) and not isinstance(value, bool):
         return int.__repr__(value)
     raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")

@@ -11,9 +11,10 @@ ValueError / TypeError, turned into one) and adds nothing.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from ..codec import implementation
+from ..codec.values import id_text as trace_text
 from ..errors import EncodeError
 from ..record import Generation
 
@@ -24,16 +25,6 @@ def iso_ms(ns: int) -> str:
     """Unix nanoseconds as ISO 8601 UTC with milliseconds (``2024-11-19T07:06:40.000Z``)."""
     seconds, rest = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
-
-
-def trace_text(trace: Mapping[str, Any], key: str) -> str | None:
-    """A trace key that names something (an id or a name): a string, or an integer written as one."""
-    value = trace.get(key)
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise EncodeError(f"trace.{key}", f"expected str, got {type(value).__name__}")
 
 
 class EventEncoder:

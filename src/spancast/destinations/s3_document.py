@@ -5,28 +5,18 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..codec.ids import SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
+from ..codec.values import id_text
 from ..errors import EncodeError
 from ..record import TRACE_KEYS
 from .events import iso_ms
 
-__all__ = ["trace_document", "trace_id_of", "text_of"]
-
-
-def text_of(value: Any, field: str) -> str | None:
-    """A trace key's value as text (ints are accepted, as the OTLP encoder accepts them); '' is absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int.__repr__(value)
-    raise EncodeError(field, f"expected str, got {type(value).__name__}")
+__all__ = ["trace_document", "trace_id_of"]
 
 
 def trace_id_of(record: Any, salt: int = 0) -> tuple[bool, str]:
     """(given by the caller, the trace id): the caller's trace.trace_id as written, else the 32-hex id
     derived from the generation id as the OTLP encoders derive it (salt: the destination's id salt)."""
-    given = text_of((record.trace or {}).get("trace_id"), "trace.trace_id")
+    given = id_text(record.trace, "trace_id")
     if given is not None:
         return True, given
     gen = record.id.encode("utf-8")
@@ -45,11 +35,11 @@ def trace_document(rec: Any, salt: int = 0) -> dict[str, Any]:
         raise EncodeError("trace", f"expected an object, got {type(trace).__name__}")
     metadata = {key: value for key, value in trace.items() if key not in TRACE_KEYS}
     _, trace_id = trace_id_of(rec, salt)
-    trace_name = text_of(trace.get("trace_name"), "trace.trace_name")
+    trace_name = id_text(trace, "trace_name")
     # names default to the model, as OpenRouter documents trace_name and generation_name
-    gen_name = text_of(trace.get("generation_name"), "trace.generation_name") or rec.model
-    span_name = text_of(trace.get("span_name"), "trace.span_name")
-    parent = text_of(trace.get("parent_span_id"), "trace.parent_span_id")
+    gen_name = id_text(trace, "generation_name") or rec.model
+    span_name = id_text(trace, "span_name")
+    parent = id_text(trace, "parent_span_id")
     start, end = iso_ms(rec.start_time_ns), iso_ms(rec.end_time_ns)
 
     doc: dict[str, Any] = {"id": trace_id, "name": trace_name or gen_name, "timestamp": start}
