@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="runs per contender and fan-out (default 3; --quick 2)")
     p.add_argument("--compression", default="none", choices=("none", "gzip"), help="for every destination (none)")
     p.add_argument("--no-sdk", action="store_true", help="spancast only")
+    p.add_argument("--encode", action="store_true",
+                   help="instead: the rendering alone, N encoders rendering every record or sharing span bytes")
     return p
 
 
@@ -172,6 +174,12 @@ def run(args: argparse.Namespace) -> dict:
 
 def bench(argv: list[str] | None = None) -> int:
     args = finish_args(build_parser().parse_args(argv))
+    if args.encode:
+        from benchmarks import fanout_encode
+
+        result = fanout_encode.run(args)
+        report.write_results("fanout-encode", args.out, result["rows"], result["columns"], result["doc"])
+        return 0
     result = run(args)
     report.write_results("fanout", args.out, result["rows"], result["columns"], result["doc"])
     return 0

@@ -23,7 +23,9 @@ EXPECTED = {
     "pipeline": {"compression", "destinations", "contender", "rate", "rate_min", "rate_max", "cpu_us",
                  "emit_median_ns", "drops_max", "vs_sdk", "vs_sdk_min", "vs_sdk_max"},
     "fanout": {"destinations", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
-               "cpu_us_per_record", "cpu_us_per_delivery", "emit_median_ns", "vs_one", "vs_sdk", "cpu_vs_sdk"},
+               "cpu_us_per_record", "cpu_us_per_delivery", "emit_median_ns", "vs_one", "vs_sdk", "cpu_vs_sdk",
+               "cpu_vs_one", "spans_copied"},
+    "fanout-encode": {"destinations", "mode", "first_us", "others_us", "total_us", "total_vs_render"},
     "sweep": {"rate_per_s", "max_batch_records", "flush_interval_s", "keeps_up_all", "delivered_per_s",
               "latency_p50_ms", "latency_p99_ms", "latency_p99_ms_min", "latency_p99_ms_max", "requests_per_s",
               "cpu_us_per_record", "cpu_vs_defaults"},
@@ -79,6 +81,18 @@ def test_suite_smoke(suite, tmp_path):
         assert {r["contender"] for r in rows} >= {"spancast"} and any(r["contender"].startswith("sdk") for r in rows)
         ratio = "vs_sdk" if suite != "compare" else "rate_vs_sdk"
         assert all(float(r[ratio]) > 0 for r in rows if r["contender"] == "spancast")
+    if suite == "fanout":  # 19 alike destinations: 18 of every 19 lane appends copied another lane's spans
+        (x19,) = [r for r in rows if r["contender"] == "spancast" and r["destinations"] == "19"]
+        assert float(x19["spans_copied"]) == pytest.approx(18 / 19)
+
+
+def test_fanout_encode_smoke(tmp_path):
+    """The rendering alone: N encoders rendering every record, or sharing span bytes, side by side."""
+    done = run_suite("fanout", tmp_path, "--encode")
+    rows, _ = results("fanout-encode", tmp_path)
+    assert {(int(r["destinations"]), r["mode"]) for r in rows} == {(1, "render"), (1, "share"), (19, "render"),
+                                                                   (19, "share")}
+    assert all(float(r["total_us"]) > 0 for r in rows) and "render / share" in done.stdout
 
 
 def test_serve_smoke_both_routes_two_worker_counts(tmp_path):
