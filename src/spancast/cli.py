@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import orjson
 from rich.console import Console
@@ -76,9 +76,7 @@ def announce_default(quiet: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ._loop import loop_name, new_loop
-    from .errors import ListenError, SpoolError
-    from .server import Server, serve
+    from ._loop import loop_name
 
     config, embedded = find_config(args.config)
     if args.worker is not None:
@@ -87,14 +85,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1:
         return _supervise(args, config, embedded, workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    loop = new_loop(config.pipeline.use_uvloop)
-    try:
-        server = Server(config, host=args.host, port=args.port)
-    except (PermissionError, ConfigError) as exc:
-        loop.close()
-        raise Unusable(str(exc)) from None
 
-    def announce(s: Server) -> None:
+    def announce(s: Any, loop: Any) -> None:
         names = ", ".join(f"{d.name} ({d.type})" for d in config.destinations) or "none"
         grpc = f"; OTLP/gRPC on port {s.grpc.port}" if s.grpc is not None else ""
         err.print(f"spancast {__version__} serving on [bold]{s.url}[/] (POST /v1/generations, /v1/traces, GET /metrics, "
@@ -104,12 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             announce_default(False)
         warn_no_destinations(config)
 
-    try:
-        return loop.run_until_complete(serve(server, announce))
-    except (ListenError, SpoolError) as exc:
-        raise Unusable(str(exc)) from None
-    finally:
-        loop.close()
+    return _run_server(config, announce, host=args.host, port=args.port)
 
 
 def _serve_worker(args: argparse.Namespace, config: Config) -> int:
@@ -117,9 +104,6 @@ def _serve_worker(args: argparse.Namespace, config: Config) -> int:
     metrics mirrored for the merged /metrics; says it listens with one line on stdout."""
     import dataclasses
 
-    from ._loop import new_loop
-    from .errors import ListenError, SpoolError
-    from .server import Server, serve
     from .server_workers import READY, worker_spool
 
     logging.basicConfig(level=logging.INFO,
@@ -130,19 +114,29 @@ def _serve_worker(args: argparse.Namespace, config: Config) -> int:
     for destination in config.destinations:
         if destination.type == "file":  # two processes must not append to (and rotate) one file
             destination.worker = args.worker
-    loop = new_loop(config.pipeline.use_uvloop)
-    try:
-        server = Server(config, host=args.host, port=args.port, reuse_port=True, merged_metrics=True)
-    except (PermissionError, ConfigError) as exc:
-        loop.close()
-        raise Unusable(str(exc)) from None
 
-    def ready(s: Server) -> None:
+    def ready(s: Any, loop: Any) -> None:
         sys.stdout.write(READY + "\n")
         sys.stdout.flush()
 
+    return _run_server(config, ready, host=args.host, port=args.port, reuse_port=True, merged_metrics=True)
+
+
+def _run_server(config: Config, on_ready: Callable[[Any, Any], None], **server_options: Any) -> int:
+    """Serve on a new loop until a signal; on_ready(server, loop) once it listens. A configuration, listening or
+    spool problem is Unusable (one line, exit 2), for a lone server and for a worker alike."""
+    from ._loop import new_loop
+    from .errors import ListenError, SpoolError
+    from .server import Server, serve
+
+    loop = new_loop(config.pipeline.use_uvloop)
     try:
-        return loop.run_until_complete(serve(server, ready))
+        server = Server(config, **server_options)
+    except (PermissionError, ConfigError) as exc:
+        loop.close()
+        raise Unusable(str(exc)) from None
+    try:
+        return loop.run_until_complete(serve(server, lambda s: on_ready(s, loop)))
     except (ListenError, SpoolError) as exc:
         raise Unusable(str(exc)) from None
     finally:
