@@ -119,6 +119,7 @@ class Broadcaster:
     def _reset(self) -> None:
         self.lanes: list[Lane] = []
         self.span_caches: dict = {}  # (format, flavor, value cut) -> the span bytes lanes of that rendering share
+        self._pump_in_turns = False  # some lanes share span bytes: they encode new records in turns
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
         # Why the drain stopped taking records ("memory", "queues", "spool"), or None: what makes room wakes it.
@@ -318,6 +319,7 @@ class Broadcaster:
             for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
+        self._pump_in_turns = any(cache.members > 1 for cache in self.span_caches.values())
         for cache in self.span_caches.values():
             # Lanes of a group drift apart in a burst (each at its destination's pace): what the first holds
             # for the last grows with the drift. An eighth of the memory cap, which counts it (memory_bytes).
@@ -373,7 +375,7 @@ class Broadcaster:
                 backlog.append(records, nbytes, self.loop.time())  # type: ignore[union-attr]
                 for lane in lanes:
                     lane.receive(len(records))
-                pump_together(lanes)
+                pump_together(lanes, self._pump_in_turns)
                 backlog.trim()
             if len(intake):
                 if repeat:  # more came in: come back after pending I/O has had its turn

@@ -35,8 +35,13 @@ AHEAD_BATCHES = 2
 PUMP_STEP = 128
 
 
-def pump_together(lanes: list[Lane]) -> None:
-    """Let every lane encode what its sender can take, the lanes taking turns of PUMP_STEP records."""
+def pump_together(lanes: list[Lane], in_turns: bool) -> None:
+    """Let every lane encode what its sender can take; in_turns (lanes share span bytes), in turns of
+    PUMP_STEP records."""
+    if not in_turns:
+        for lane in lanes:
+            lane.pump()
+        return
     moving = lanes
     while moving:
         moving = [lane for lane in moving if lane.pump(PUMP_STEP)]
