@@ -120,12 +120,15 @@ cdef char[17] HEXDIGITS
 HEXDIGITS[:] = b"0123456789abcdef\0"
 
 
-cdef inline void put_hex(Buf* b, const uint8_t* p, int n) noexcept:
+cdef inline void hex_at(char* out, const uint8_t* p, int n) noexcept:
     cdef int i
-    cdef char* out = b.data + b.len
     for i in range(n):
         out[2 * i] = HEXDIGITS[p[i] >> 4]
         out[2 * i + 1] = HEXDIGITS[p[i] & 0xF]
+
+
+cdef inline void put_hex(Buf* b, const uint8_t* p, int n) noexcept:
+    hex_at(b.data + b.len, p, n)
     b.len += 2 * n
 
 

@@ -126,10 +126,3 @@ cdef class SpanCache:
         return (f"<SpanCache format={self.format} flavor={self.plan.name} members={self.members} "
                 f"records={len(self.entries)} bytes={self.bytes} hits={self.hits} misses={self.misses} "
                 f"evicted={self.evicted}>")
-
-
-cdef inline void hex_at(char* out, const uint8_t* p, int n) noexcept:
-    cdef int i
-    for i in range(n):
-        out[2 * i] = HEXDIGITS[p[i] >> 4]
-        out[2 * i + 1] = HEXDIGITS[p[i] & 0xF]

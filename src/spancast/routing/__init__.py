@@ -77,8 +77,8 @@ class Route:
     """One destination's key allowlist, filter rules, sampling and privacy mode, checked at configuration."""
 
     __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
-                 "keep_media", "redaction", "passthrough", "keeps_records", "withheld", "_rules", "_hasher", "_threshold", "_transform",
-                 "_media_only", "_no_decisions", "strips_media_only")
+                 "keep_media", "redaction", "passthrough", "keeps_records", "withheld", "_rules", "_hasher", "_threshold",
+                 "_transform", "_media_only", "_no_decisions", "strips_media_only")
 
     def __init__(
         self,
