@@ -25,7 +25,6 @@ EXPECTED = {
     "fanout": {"destinations", "contender", "delivered_per_s", "delivered_per_s_min", "delivered_per_s_max",
                "cpu_us_per_record", "cpu_us_per_delivery", "emit_median_ns", "vs_one", "vs_sdk", "cpu_vs_sdk",
                "cpu_vs_one", "spans_copied"},
-    "fanout-encode": {"destinations", "mode", "first_us", "others_us", "total_us", "total_vs_render"},
     "sweep": {"rate_per_s", "max_batch_records", "flush_interval_s", "keeps_up_all", "delivered_per_s",
               "latency_p50_ms", "latency_p99_ms", "latency_p99_ms_min", "latency_p99_ms_max", "requests_per_s",
               "cpu_us_per_record", "cpu_vs_defaults"},
@@ -36,6 +35,10 @@ EXPECTED = {
               "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded"},
     "compress": {"format", "contender", "level", "us_per_record", "us_per_record_min", "us_per_record_max", "ratio",
                  "vs_zlib_1", "other_thread"},
+}
+# Results of a suite's other mode, under a name of their own (not suites: `python -m benchmarks` does not list them)
+EXPECTED_MODES = {
+    "fanout-encode": {"destinations", "mode", "first_us", "others_us", "total_us", "total_vs_render"},
 }
 
 
@@ -60,7 +63,8 @@ def results(suite: str, out: pathlib.Path) -> tuple[list[dict], dict]:
         rows = list(csv.DictReader(f))
     doc = json.loads(jsons[0].read_text())
     assert rows and len(doc["rows"]) == len(rows)
-    assert EXPECTED[suite] <= set(rows[0]), EXPECTED[suite] - set(rows[0])
+    expected = EXPECTED.get(suite) or EXPECTED_MODES[suite]
+    assert expected <= set(rows[0]), expected - set(rows[0])
     env = doc["environment"]
     for key in ("cpu", "cores", "python", "spancast_impl", "versions", "machine", "commit"):
         assert env[key], key
