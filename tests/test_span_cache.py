@@ -257,3 +257,18 @@ def test_a_broadcast_to_alike_destinations_renders_each_record_once_and_sends_ea
         assert got == want, name
     ids = [{s["span_id"] for r in sink.received for s in r.spans} for sink in sinks]
     assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+
+
+def test_which_vendor_destinations_share_as_the_readme_says():
+    """README: gen_ai protobuf presets share with a Collector, Phoenix with Arize; New Relic (a value cut) apart."""
+    from conftest import load_contract
+    from spancast.destinations import make_destination
+
+    caches: dict = {}
+    got = {}
+    for kind in ("otel-collector", "grafana", "sentry", "braintrust", "opik", "phoenix", "arize", "newrelic"):
+        destination = make_destination(load_contract(kind).config("https://backend.example", name=kind))
+        got[kind] = destination.new_encoder().share_spans(caches)
+    gen_ai = {got[k] for k in ("otel-collector", "grafana", "sentry", "braintrust", "opik")}
+    assert len(gen_ai) == 1 and got["phoenix"] is got["arize"]
+    assert got["newrelic"] not in gen_ai and got["newrelic"].members == 1
