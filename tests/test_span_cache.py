@@ -8,14 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import NATIVE_EXPECTED, attempts_record, full_record
+from conftest import attempts_record, full_record
 from test_codec_twins import records as random_records
 from otlp import parse_pb, spans
 from spancast import EncodeError, Generation
 from spancast.codec import FLAVORS, implementation
 from spancast.codec.ids import id_salt
 
-pytestmark = pytest.mark.skipif(not NATIVE_EXPECTED, reason="the span cache is the native encoder's")
 NATIVE, PYTHON = implementation("native"), implementation("python")
 
 # Traces from a small pool, so that records share roots within a batch and across batches.
