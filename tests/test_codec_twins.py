@@ -137,12 +137,14 @@ def check_model(rec: Generation, msg) -> None:
     # the trace's root span is drawn for trace keys, unless the caller's span is the parent (its trace has a
     # root) or the root would only repeat the generation's name
     trace_name = _text(trace.get("trace_name"))
-    root = trace.get("parent_span_id") is None and bool(trace_name or trace.get("trace_id") is not None) \
+    # an empty trace_id or parent_span_id is absent (README, the span tree)
+    trace_id, parent = (trace.get(k) if trace.get(k) != "" else None for k in ("trace_id", "parent_span_id"))
+    root = parent is None and bool(trace_name or trace_id is not None) \
         and trace_name != (_text(trace.get("generation_name")) or rec.model)
     expected = root + 1 + bool(trace.get("span_name")) + len(rec.provider_attempts or ())
     assert len(all_spans) == expected
     assert (gen.start_time_unix_nano, gen.end_time_unix_nano) == (rec.start_time_ns, rec.end_time_ns)
-    assert bool(gen.parent_span_id) == (root or bool(trace.get("span_name")) or trace.get("parent_span_id") is not None)
+    assert bool(gen.parent_span_id) == (root or bool(trace.get("span_name")) or parent is not None)
     a = attrs(gen)
     assert a["gen_ai.response.id"] == ("string", rec.id)
     if rec.completion is not None:
