@@ -1510,15 +1510,14 @@ cdef class TraceEncoder:
         """Append a record, from its kept spans when the cache has them (piece); plain: its messages were
         checked for media and hold none (kept with its spans, so other lanes skip the check)."""
         cdef Py_ssize_t before_len = self.body.len, before_spans = self.spans
+        cdef bint pasted = False
         # Note where the ids go only when the spans will be kept for other members
         self.capturing = piece is None and self.cache is not None and self.cache.members > 1
-        if piece is not None:
-            if paste(self, piece):
-                self.cache.taken(piece)
-                self.records += 1
-                return 0
         try:
-            self._append(record)
+            if piece is not None:
+                pasted = paste(self, piece)
+            if not pasted:
+                self._append(record)
         except BaseException:
             self._undo_roots()
             self.body.len = before_len
@@ -1527,7 +1526,9 @@ cdef class TraceEncoder:
         finally:
             if self._keep:
                 self._keep.clear()
-        if self.capturing and self.ncap <= MAX_IDS:
+        if pasted:
+            self.cache.taken(piece)
+        elif self.capturing and self.ncap <= MAX_IDS:
             keep_piece(self, record, before_len, before_spans, plain)
         self.records += 1
         return 0

@@ -26,6 +26,7 @@ cdef int note_sources(TraceEncoder self, bint draw_root, int code, uint64_t star
     memcpy(self.cap_trace_given, trace_id, 16)
     return 0
 
+
 cdef int keep_piece(TraceEncoder self, object record, Py_ssize_t at, Py_ssize_t spans_before, bint plain) except -1:
     """Give the cache the spans the last append wrote from at (see spancache.pxi)."""
     cdef SpanPiece e = SpanPiece.__new__(SpanPiece)
@@ -58,6 +59,7 @@ cdef int keep_piece(TraceEncoder self, object record, Py_ssize_t at, Py_ssize_t 
     e.plain = plain
     self.cap_id_src = self.cap_trace_src = self.cap_parent_src = None
     return self.cache.put(e)
+
 
 cdef bint paste(TraceEncoder self, SpanPiece e) except -1:
     """Append a kept record's spans with this encoder's ids; False, with nothing written, when they lack a
