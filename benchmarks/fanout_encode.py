@@ -66,7 +66,8 @@ def run(args: Any) -> dict:
         rows[-1]["total_vs_render"] = ratio[0] if ratio else None
     report.print_rows(
         ("dests", "mode", "first us/rec (min..max)", "each other us/rec", "all us/rec", "render / share"),
-        [(f"x{r['destinations']}", r["mode"], report.fmt_spread((r["first_us"], r["first_us_min"], r["first_us_max"]), 2),
+        [(f"x{r['destinations']}", r["mode"],
+          report.fmt_spread((r["first_us"], r["first_us_min"], r["first_us_max"]), 2),
           report.fmt_spread((r["others_us"], r["others_us_min"], r["others_us_max"]), 2),
           report.fmt_spread((r["total_us"], r["total_us_min"], r["total_us_max"]), 2),
           "-" if r.get("total_vs_render") is None else f"{r['total_vs_render']:.2f}x") for r in rows], left=(0, 1))

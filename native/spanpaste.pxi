@@ -51,7 +51,8 @@ cdef int keep_piece(TraceEncoder self, object record, Py_ssize_t at, Py_ssize_t 
     if self.cap_root_len:
         r = &self.root_at[self.nroots - 1]
         e.root_len = self.cap_root_len - at + lead
-        e.root_code_at, e.root_start_at, e.root_end_at = r.code_at - at + lead, r.start_at - at + lead, r.end_at - at + lead
+        e.root_code_at = r.code_at - at + lead
+        e.root_start_at, e.root_end_at = r.start_at - at + lead, r.end_at - at + lead
     e.code, e.start, e.end = self.cap_code, self.cap_start, self.cap_end
     e.id_src, e.trace_src, e.parent_src = self.cap_id_src, self.cap_trace_src, self.cap_parent_src
     e.trace_given = PyBytes_FromStringAndSize(<char*>self.cap_trace_given, 16) if e.trace_src is None else None
