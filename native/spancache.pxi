@@ -10,10 +10,13 @@
 #
 # A trace root is drawn once per request: a record keeps its root's bytes apart, so an encoder whose
 # request holds that root already takes the rest; one that needs a root the keeper did not write
-# renders the record itself. Entries are held by record object identity, each until every member
-# has taken it, and within max_bytes (oldest out first): a miss costs a render, never correctness.
+# renders the record itself. Entries are keyed by the record object, held weakly: an entry goes when
+# every member has taken it, when its record dies (a lane's own copy, stripped of media, once its batch
+# is sent; a record only one lane reads), or past max_bytes, oldest first. A miss costs a render, never
+# correctness.
 
 from collections import deque
+from weakref import ref as weak_ref
 
 cdef enum:
     MAX_IDS = 64  # derived ids a kept record may have (3 per span): a record with more is not kept
@@ -36,7 +39,9 @@ cdef struct IdAt:
 @cython.final
 cdef class SpanPiece:
     """One record's spans as the first encoder of a group wrote them, and what its ids are made of."""
-    cdef object record       # held: the cache is keyed by its identity
+    cdef object ref          # a weak reference to the record, whose death drops the entry (_died)
+    cdef Py_ssize_t key      # the record's id: its key in the cache
+    cdef SpanCache cache     # while kept (the cycle is cut when it goes)
     cdef bytes piece         # JSON: each span after a ','; the first one's is dropped at a request's start
     cdef bytes ids           # IdAt[nids]
     cdef Py_ssize_t nids
@@ -53,6 +58,12 @@ cdef class SpanPiece:
     cdef int uses
     cdef bint plain          # its messages were checked for media and hold none
 
+    def _died(self, ref):
+        """Its record died (its last reference went, on whichever thread): it goes from the cache."""
+        if self.cache is not None:
+            self.cache.dropped += 1
+            self.cache._forget(self)
+
 
 @cython.final
 cdef class SpanCache:
@@ -63,9 +74,9 @@ cdef class SpanCache:
     cdef public Py_ssize_t max_bytes  # the Broadcaster sets it from its memory cap
     cdef readonly int members
     cdef readonly Py_ssize_t bytes
-    cdef readonly Py_ssize_t hits, misses, kept, evicted
+    cdef readonly Py_ssize_t hits, misses, kept, evicted, dropped
     cdef dict entries        # id(record) -> SpanPiece
-    cdef object order        # deque of SpanPiece, oldest first (taken ones are husks until popped)
+    cdef object order        # deque of SpanPiece, oldest first (gone ones are husks until popped)
 
     def __init__(self, format, plan, Py_ssize_t max_chars, Py_ssize_t max_bytes=32 << 20):
         self.format = format
@@ -77,7 +88,7 @@ cdef class SpanCache:
 
     cdef SpanPiece get(self, object record):
         cdef object e = self.entries.get(id(record))
-        if e is None or (<SpanPiece>e).record is not record:
+        if e is None or (<SpanPiece>e).ref() is not record:
             self.misses += 1
             return None
         return <SpanPiece>e
@@ -91,17 +102,21 @@ cdef class SpanCache:
 
     cdef void _forget(self, SpanPiece e) noexcept:
         if e.piece is not None:
-            if self.entries.get(id(e.record)) is e:
-                del self.entries[id(e.record)]
+            if self.entries.get(e.key) is e:
+                del self.entries[e.key]
             self.bytes -= len(e.piece)
             e.piece = None
-            e.record = None
+            e.ref = None  # a weak reference that goes before its record never calls back
+            e.cache = None
             e.ids = None
 
-    cdef int put(self, SpanPiece e) except -1:
-        if self.members < 2 or id(e.record) in self.entries:
+    cdef int put(self, SpanPiece e, object record) except -1:
+        if self.members < 2 or id(record) in self.entries:
             return 0
-        self.entries[id(e.record)] = e
+        e.key = id(record)
+        e.ref = weak_ref(record, e._died)
+        e.cache = self
+        self.entries[e.key] = e
         self.order.append(e)
         self.bytes += len(e.piece)
         self.kept += 1
@@ -115,6 +130,8 @@ cdef class SpanCache:
         return 0
 
     def clear(self):
+        for e in self.order:
+            self._forget(<SpanPiece>e)
         self.entries.clear()
         self.order.clear()
         self.bytes = 0
@@ -125,4 +142,4 @@ cdef class SpanCache:
     def __repr__(self):
         return (f"<SpanCache format={self.format} flavor={self.plan.name} members={self.members} "
                 f"records={len(self.entries)} bytes={self.bytes} hits={self.hits} misses={self.misses} "
-                f"evicted={self.evicted}>")
+                f"evicted={self.evicted} dropped={self.dropped}>")

@@ -45,7 +45,6 @@ cdef int keep_piece(TraceEncoder self, object record, Py_ssize_t at, Py_ssize_t 
     for i in range(self.ncap):
         ids[i].at = self.cap_ids[i].at - at + lead
         ids[i].kind = self.cap_ids[i].kind
-    e.record = record
     e.nspans = self.spans - spans_before
     e.draw_root = self.cap_draw_root
     if self.cap_root_len:
@@ -59,7 +58,7 @@ cdef int keep_piece(TraceEncoder self, object record, Py_ssize_t at, Py_ssize_t 
     e.uses = 1
     e.plain = plain
     self.cap_id_src = self.cap_trace_src = self.cap_parent_src = None
-    return self.cache.put(e)
+    return self.cache.put(e, record)
 
 
 cdef bint paste(TraceEncoder self, SpanPiece e) except -1:

@@ -270,3 +270,48 @@ def test_which_vendor_destinations_share_as_the_readme_says():
     gen_ai = {got[k] for k in ("otel-collector", "grafana", "sentry", "braintrust", "opik")}
     assert len(gen_ai) == 1 and got["phoenix"] is got["arize"]
     assert got["newrelic"] not in gen_ai and got["newrelic"].members == 1
+
+
+def test_an_entry_goes_with_its_record_and_never_keeps_it_alive():
+    """A record only one member reads (a lane's own copy, stripped of media; a record replayed for one
+    destination) is kept for the others until it dies, not until newer records push it out."""
+    import gc
+    import weakref
+
+    caches: dict = {}
+    a, b = NATIVE.TraceEncoder(id_salt=1), NATIVE.TraceEncoder(id_salt=2)
+    cache = a.share_spans(caches)
+    b.share_spans(caches)
+    record = full_record(1, messages=[{"role": "user", "content": "x" * 100_000}])
+    alive = weakref.ref(record)
+    a.append(record)
+    assert len(cache) == 1 and cache.bytes > 100_000
+    del record
+    gc.collect()
+    assert alive() is None  # the cache did not keep it
+    assert (len(cache), cache.bytes, cache.dropped) == (0, 0, 1)
+    a.finish()
+
+
+def test_a_broadcast_leaves_nothing_kept_once_its_records_are_sent():
+    """Records with media (each lane strips its own copy) and without: after flush(), no span bytes are held
+    and the memory the pipeline reports is back to nothing."""
+    from sinkthread import SinkThread
+    from spancast import Broadcaster
+    from spancast.testing.sink import OtlpSink
+
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 400}}
+    recs = [full_record(i, messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}, image]}])
+            for i in range(200)] + [full_record(1000 + i) for i in range(200)]
+    with SinkThread(OtlpSink()) as a, SinkThread(OtlpSink()) as b:
+        dests = [{"type": "otel-collector", "name": "a", "endpoint": a.url},
+                 {"type": "otel-collector", "name": "b", "endpoint": b.url}]
+        with Broadcaster(dests, max_batch_records=64) as bc:
+            for r in recs:
+                assert bc.emit(r)
+            del r
+            assert bc.flush(10)
+            (cache,) = bc.span_caches.values()
+            assert cache.hits == 200  # the records without media: one lane rendered each, the other copied it
+            del recs
+            assert (len(cache), cache.bytes, bc.memory_bytes()) == (0, 0, 0)

@@ -78,7 +78,9 @@ GENERATION_GROUPS = {
 }
 
 
-class Generation(msgspec.Struct, kw_only=True, omit_defaults=True):
+# weakref: destinations that render alike share a record's span bytes for as long as the record lives
+# (native/spancache.pxi), without keeping it alive.
+class Generation(msgspec.Struct, kw_only=True, omit_defaults=True, weakref=True):
     """One LLM call. Only ``id``, ``model`` and the two timestamps are required."""
 
     id: IdStr
