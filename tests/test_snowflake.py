@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 
-from conftest import attempts_record, full_record
+from conftest import attempts_record, full_record, load_contract
 from contract import snowflake as contract
 from sinkthread import SinkThread
 from spancast import Broadcaster, ConfigError, Generation
@@ -58,17 +58,12 @@ def rows_of(doc: dict) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- what Snowflake does with a row
 
 
+CONTRACT = load_contract("snowflake")  # its SELECT-list splitter
+
+
 def _select_list(statement: str) -> list[str]:
     """The SELECT list's expressions (split at top-level commas)."""
-    text = statement[statement.index(" SELECT ") + 8: statement.index(" FROM (VALUES ")]
-    out, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        depth += c == "("
-        depth -= c == ")"
-        if c == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-    return out + [text[start:].strip()]
+    return CONTRACT.split_select(statement[statement.index(" SELECT ") + 8: statement.index(" FROM (VALUES ")])
 
 
 def _store(expression: str, kind: str, column: int, text: str):

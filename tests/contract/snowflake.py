@@ -73,7 +73,8 @@ def not_null(ddl: str) -> set[str]:
             if re.search(r"\bNOT\s+NULL\b", column, re.IGNORECASE)}
 
 
-def _split(select: str) -> list[str]:
+def split_select(select: str) -> list[str]:
+    """A SELECT list's expressions, split at its top-level commas (tests/test_snowflake.py uses it too)."""
     out, depth, start = [], 0, 0
     for i, c in enumerate(select):
         depth += c == "("
@@ -126,7 +127,7 @@ def decode(body: bytes, content_type: str, ddl: str = TABLE_DDL) -> list[str]:
     for name in names:
         if name not in table:
             raise ValueError(f"422: 000904 (42000): SQL compilation error: invalid identifier '{name}'")
-    select = _split(match["select"])
+    select = split_select(match["select"])
     if len(select) != len(names):
         raise ValueError(f"422: {len(names)} columns but {len(select)} values")
     for i, (name, expression) in enumerate(zip(names, select), 1):
