@@ -78,7 +78,7 @@ class Route:
 
     __slots__ = ("name", "api_key_hashes", "filter_rules", "sampling_rate", "privacy_mode", "keep_error_messages",
                  "keep_media", "redaction", "passthrough", "keeps_records", "withheld", "_rules", "_hasher", "_threshold",
-                 "_transform", "_media_only", "_no_decisions", "strips_media_only")
+                 "_transform", "_media_only", "strips_media_only")
 
     def __init__(
         self,
@@ -144,15 +144,14 @@ class Route:
         self.passthrough = not decides and self._transform is None and not self.withheld
         # Only media stripping: most batches hold no media and go through as they are (select's fast path).
         self._media_only = steps == [strip_media]
-        # Nothing to decide and at most media to strip: every record goes, without the groups it may not carry
-        # (the default destination: its broadcast_generation_* flags are off and it strips media).
-        self._no_decisions = not decides and (self._transform is None or self._media_only)
-        #: Every record goes, the very object emitted unless it holds media to strip or a group withheld (rare):
-        #: its lane may share span bytes with other lanes' (spancache.pxi), which are keyed by the record object.
-        self.keeps_records = self._no_decisions
+        #: Nothing to decide and at most media to strip: every record goes, without the groups it may not carry
+        #: (the default destination: its broadcast_generation_* flags are off and it strips media), the very
+        #: object emitted unless it holds media or a group withheld (rare): its lane may share span bytes with
+        #: other lanes' (spancache.pxi), which are keyed by the record object.
+        self.keeps_records = not decides and (self._transform is None or self._media_only)
         #: Every record goes and only media is stripped: a lane may leave the media check to its encoder
         #: (select(media=False), then the batcher's strip), which reads each record just before encoding it.
-        self.strips_media_only = self._no_decisions and self._media_only
+        self.strips_media_only = self.keeps_records and self._media_only
 
     @classmethod
     def from_settings(cls, settings: Any, name: str, where: str, written: Mapping[str, str] | None = None) -> Route:
@@ -207,7 +206,7 @@ class Route:
             if kept is not None:
                 kept.extend(range(len(records)))
             return records, 0, 0
-        if self._no_decisions:  # every record goes: without the groups withheld, its media stripped
+        if self.keeps_records:  # every record goes: without the groups withheld, its media stripped
             if kept is not None:
                 kept.extend(range(len(records)))
             withheld = self.withheld
@@ -258,7 +257,7 @@ class Route:
     def __repr__(self) -> str:  # counts, not values: key hashes and rule values stay out of logs
         if self.passthrough:
             return f"<Route dest={self.name!r} passthrough>"
-        if self._no_decisions and self._media_only:
+        if self.keeps_records and self._media_only:
             return f"<Route dest={self.name!r} strip_media>"
         parts = [f"dest={self.name!r}"]
         if self.api_key_hashes is not None:
