@@ -18,6 +18,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object s)
     void* PyUnicode_DATA(object s)
     long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     void PyErr_Clear()
     char* PyOS_double_to_string(double val, char format_code, int precision, int flags, int* ptype) except NULL
     int Py_DTSF_ADD_DOT_0
@@ -230,3 +231,18 @@ cdef int json_value(Buf* b, object v, object field, object subkey, int depth, li
     else:
         raise EncodeError(field_name(field, subkey), f"unsupported type {type(v).__name__}")
     return 0
+
+
+def json_text(value, field="value"):
+    """The twin of spancast.codec.values.json_text: the canonical JSON text of a free-form value, written
+    by the encoders' own writer (lone surrogates, only possible from records built in Python, become '?'
+    as the encoders write them; the Python twin keeps them in the text and its callers' utf8() replaces them)."""
+    cdef Buf b
+    cdef list keep = []
+    b.data = NULL
+    b.len = b.cap = 0
+    try:
+        json_value(&b, value, field, None, 1, keep, 1)
+        return PyUnicode_DecodeUTF8(b.data, b.len, NULL)
+    finally:
+        buf_free(&b)

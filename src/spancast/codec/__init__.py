@@ -31,6 +31,7 @@ __all__ = [
     "get_plan",
     "implementation",
     "json_limits",
+    "json_text",
     "record_bytes",
 ]
 
@@ -100,6 +101,9 @@ TraceEncoder = _impl.TraceEncoder
 record_bytes = _impl.record_bytes
 #: bytes -> (deepest bracket nesting, a digit run past TIME_MAX_NS): whether decode_records may skip record_checks
 json_limits = _impl.json_limits
+#: (value, field) -> the canonical JSON text of a free-form value (values.json_text), as both encoders'
+#: flavour shapes write it; EncodeError naming the field for what JSON cannot hold
+json_text = _impl.json_text
 
 
 def encode_traces(

@@ -3,7 +3,8 @@
 Each function takes one record and returns the value of one attribute (None: the attribute is left out).
 Both encoders call the same functions (the plan's PYFUNC steps, and the parts of GENAI_INPUT /
 GENAI_OUTPUT that need a JSON parser), so their bytes stay identical. JSON texts are canonical
-(``values.json_text``: compact, insertion order, non-finite numbers as null).
+(``values.json_text``, or its native twin where the extension is built: compact, insertion order,
+non-finite numbers as null).
 
 The OpenTelemetry GenAI message shapes follow the conventions' JSON schemas
 (``gen-ai-input-messages.json`` / ``gen-ai-output-messages.json`` of semantic-conventions v1.41.0, kept
@@ -29,10 +30,17 @@ __all__ = [
 FINISH_REASONS = {"tool_calls": "tool_call"}
 
 
-def _json(value: Any, field: str = "value") -> str:
-    from .values import json_text  # the canonical writer both encoders use
+_json_text: Any = None
 
-    return json_text(value, field)
+
+def _json(value: Any, field: str = "value") -> str:
+    # The selected implementation's writer (spancast.codec.json_text: the native one where it is built), for
+    # both encoders: this text is most of what the vendor flavours cost. Bound on first use, as spancast.codec
+    # imports this module before it has chosen; tests/test_json_text.py holds the two writers to each other.
+    global _json_text
+    if _json_text is None:
+        from . import json_text as _json_text
+    return _json_text(value, field)
 
 
 def tool_arguments(value: Any) -> Any:
