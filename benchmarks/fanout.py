@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sdk", action="store_true", help="spancast only")
     p.add_argument("--encode", action="store_true",
                    help="instead: the rendering alone, N encoders rendering every record or sharing span bytes")
+    p.add_argument("--catalogue", action="store_true",
+                   help="only the mixed catalogue: every destination type at once, and each alone")
+    p.add_argument("--no-catalogue", action="store_true", help="without the mixed catalogue")
+    p.add_argument("--catalogue-records", type=int, help="the catalogue's burst (default 10,000; --quick 3,000)")
     return p
 
 
@@ -56,6 +60,7 @@ def finish_args(args: argparse.Namespace) -> argparse.Namespace:
     args.records = args.records or (20_000 if args.quick else 100_000)
     args.sdk_records = args.sdk_records or (1_000 if args.quick else 4_000)
     args.repeats = args.repeats or (2 if args.quick else 3)
+    args.catalogue_records = args.catalogue_records or (200 if args.smoke else 3_000 if args.quick else 10_000)
     return args
 
 
@@ -181,8 +186,14 @@ def bench(argv: list[str] | None = None) -> int:
         result = fanout_encode.run(args)
         report.write_results("fanout-encode", args.out, result["rows"], result["columns"], result["doc"])
         return 0
-    result = run(args)
-    report.write_results("fanout", args.out, result["rows"], result["columns"], result["doc"])
+    if not args.catalogue:
+        result = run(args)
+        report.write_results("fanout", args.out, result["rows"], result["columns"], result["doc"])
+    if args.catalogue or not args.no_catalogue:
+        from benchmarks import catalogue
+
+        result = catalogue.run(args)
+        report.write_results("fanout-catalogue", args.out, result["rows"], result["columns"], result["doc"])
     return 0
 
 

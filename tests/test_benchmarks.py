@@ -39,6 +39,9 @@ EXPECTED = {
 # Results of a suite's other mode, under a name of their own (not suites: `python -m benchmarks` does not list them)
 EXPECTED_MODES = {
     "fanout-encode": {"destinations", "mode", "first_us", "others_us", "total_us", "total_vs_render"},
+    "fanout-catalogue": {"destination", "alone_per_s", "alone_cpu_us", "together_received", "together_claimed",
+                         "together_requests", "wire_bytes_per_record", "together_drops", "problems", "together_cpu_us",
+                         "sum_alone_cpu_us", "together_vs_sum", "together_vs_otlp"},
 }
 
 
@@ -73,7 +76,7 @@ def results(suite: str, out: pathlib.Path) -> tuple[list[dict], dict]:
 
 @pytest.mark.parametrize("suite", ["encode", "pipeline", "fanout", "compare", "routing", "compress"])
 def test_suite_smoke(suite, tmp_path):
-    run_suite(suite, tmp_path)
+    run_suite(suite, tmp_path, *(["--no-catalogue"] if suite == "fanout" else []))  # the catalogue: its own test
     rows, _ = results(suite, tmp_path)
     if suite == "compress":
         # stdlib gzip, ISA-L, zstd levels 1-3 and spancast's own defaults, each with a ratio above 1
@@ -97,6 +100,24 @@ def test_fanout_encode_smoke(tmp_path):
     assert {(int(r["destinations"]), r["mode"]) for r in rows} == {(1, "render"), (1, "share"), (19, "render"),
                                                                    (19, "share")}
     assert all(float(r["total_us"]) > 0 for r in rows) and "render / share" in done.stdout
+
+
+def test_fanout_catalogue_smoke(tmp_path):
+    """Every destination type at once, and each alone, against its contract's fake (the file, a real Redis):
+    every record reached every destination, none was refused, and the CPU is reported per destination and in total."""
+    from spancast.destinations import REGISTRY
+
+    done = run_suite("fanout", tmp_path, "--catalogue")
+    rows, _ = results("fanout-catalogue", tmp_path)
+    *per, total = rows
+    assert {r["destination"] for r in per} == set(REGISTRY) and total["destination"] == "all at once"
+    for r in per:
+        assert int(r["together_received"]) == int(r["together_claimed"]) == int(r["burst"]) == 200, r
+        assert int(r["together_drops"]) == int(r["problems"]) == 0 and float(r["alone_cpu_us"]) > 0, r
+        assert float(r["wire_bytes_per_record"]) > 0, r
+    assert int(total["together_received"]) == 200 * len(REGISTRY) and int(total["problems"]) == 0
+    assert float(total["together_cpu_us"]) > 0 and float(total["sum_alone_cpu_us"]) > 0
+    assert f"all {len(REGISTRY)} at once" in done.stdout
 
 
 def test_serve_smoke_both_routes_two_worker_counts(tmp_path):
