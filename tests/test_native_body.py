@@ -36,3 +36,19 @@ def test_a_body_lives_as_long_as_any_view_of_it_then_its_buffer_is_reused():
     enc.extend(recs)
     again = enc.finish_view()
     assert again == expected and repr(again) == f"<Body {len(expected)} bytes, pooled>"
+
+
+def test_a_body_equals_the_same_bytes_and_nothing_else():
+    native = implementation("native")
+    enc = native.TraceEncoder()
+    enc.extend([full_record(1), full_record(2)])
+    expected = enc.finish()
+    enc.extend([full_record(1), full_record(2)])
+    body = enc.finish_view()
+    other = bytearray(expected)
+    other[len(other) // 2] ^= 1  # one bit, half-way: same length, other bytes
+    assert body == expected and body == memoryview(expected) and expected == body
+    assert body != bytes(other) and body != expected[:-1] and body != expected + b"x"
+    assert body != "text" and body != 3 and body != b"" and body == body
+    enc.extend([full_record(1), full_record(2)])
+    assert body == enc.finish_view()  # two bodies: their bytes compared
