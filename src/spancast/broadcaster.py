@@ -28,6 +28,7 @@ from .record import Generation
 from .pipeline import defaults
 from .pipeline.backlog import Backlog, SizeEstimate
 from .pipeline.batcher import BatchSettings
+from .pipeline.bodyshare import BodyShare
 from .pipeline.intake import Intake
 from .pipeline.lane import Lane, pump_together
 from .pipeline.limiter import AdaptiveLimit
@@ -119,6 +120,7 @@ class Broadcaster:
     def _reset(self) -> None:
         self.lanes: list[Lane] = []
         self.span_caches: dict = {}  # (format, flavor, value cut) -> the span bytes lanes of that rendering share
+        self.body_shares: list[BodyShare] = []  # compressed bodies shared by lanes that send the same bytes
         self._pump_in_turns = False  # some lanes share span bytes: they encode new records in turns
         self.backlog = Backlog()
         self.sizes = SizeEstimate()
@@ -278,6 +280,8 @@ class Broadcaster:
         await asyncio.gather(*(lane.close(deadline - loop.time()) for lane in self.lanes))
         for cache in self.span_caches.values():
             cache.clear()  # it holds records no lane will take any more
+        for share in self.body_shares:
+            share.clear()
         if self.spool is not None:
             self.spool.close()  # what the deadline left undelivered stays spooled for the next start
         self.state = "closed"
@@ -319,6 +323,11 @@ class Broadcaster:
             for d in self.destinations if d.settings.enabled  # disabled: no lane, so it receives nothing
         ]
         self.backlog.cursors = list(self.lanes)
+        groups: dict[tuple, list[Lane]] = {}
+        for lane in self.lanes:
+            if lane.body_group is not None:
+                groups.setdefault(lane.body_group, []).append(lane)
+        self.body_shares = [self._share_bodies(group) for group in groups.values() if len(group) > 1]
         self._pump_in_turns = any(cache.members > 1 for cache in self.span_caches.values())
         for cache in self.span_caches.values():
             # Lanes of a group drift apart in a burst (each at its destination's pace): what the first holds
@@ -473,6 +482,14 @@ class Broadcaster:
             for watcher in self._settle_watchers:
                 watcher(low)
 
+    def _share_bodies(self, lanes: list[Lane]) -> BodyShare:
+        """One compressed copy of each body these alike lanes all send (pipeline/bodyshare.py); at most an
+        eighth of the memory cap, which counts it (memory_bytes)."""
+        share = BodyShare(lanes[0].destination.compressor, len(lanes), self.max_memory_bytes // SPAN_CACHE_SHARE)
+        for lane in lanes:
+            lane.sender.delivery.bodies = share
+        return share
+
     def _spool_release(self, low: int) -> None:
         assert self.spooling is not None
         self.spooling.release(low)
@@ -480,7 +497,8 @@ class Broadcaster:
     def memory_bytes(self) -> int:
         """Estimated bytes the pipeline holds: the backlog once, every lane's encoded bodies, the shared spans."""
         return (self.backlog.nbytes + sum(lane.encoded_bytes() for lane in self.lanes)
-                + sum(cache.bytes for cache in self.span_caches.values()))
+                + sum(cache.bytes for cache in self.span_caches.values())
+                + sum(share.bytes for share in self.body_shares))
 
     def _memory_room(self, want: int) -> int:
         """Bytes left under max_memory_bytes. When fewer than want, lanes behind the furthest-ahead one

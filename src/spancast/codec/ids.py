@@ -9,7 +9,9 @@ never merge or overwrite each other's spans. Ids the caller gave in the backend'
 
 The salt of a destination is ``blake2b(name, digest_size=8, person=b"spancast.ids")`` read as a
 big-endian integer, so it is the same in every process that configures a destination of that name:
-a record replayed, or delivered by another worker, gets the same ids again. The native encoder and
+a record replayed, or delivered by another worker, gets the same ids again. Destinations that name one
+``id_namespace`` take that namespace's salt instead (:func:`namespace_salt`), so they derive the same ids
+(different backends showing one trace under one id). The native encoder and
 its pure-Python twin xor it into the seed of their id hash (``hash64``); name-based ids take it in
 their hashed text (:func:`salted`).
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["id_salt", "salted", "hash64", "SEED_TRACE_HI", "SEED_TRACE_LO", "SEED_SPAN_GEN", "SEED_SPAN_MID",
+__all__ = ["id_salt", "namespace_salt", "salted", "hash64", "SEED_TRACE_HI", "SEED_TRACE_LO", "SEED_SPAN_GEN", "SEED_SPAN_MID",
            "SEED_PARENT", "SEED_ROOT", "SEED_ATTEMPT"]
 
 _PERSON = b"spancast.ids"
@@ -32,6 +34,11 @@ def id_salt(name: str) -> int:
     """The id salt of the destination with this name (an int in [0, 2**64))."""
     digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, person=_PERSON).digest()
     return int.from_bytes(digest, "big")
+
+
+def namespace_salt(namespace: str) -> int:
+    """The id salt of every destination that names this id_namespace: never a destination name's salt."""
+    return id_salt("\x00id_namespace:" + namespace)
 
 
 def salted(text: str, salt: int) -> str:

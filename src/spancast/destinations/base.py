@@ -31,7 +31,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping, Sequence
 
 import msgspec
 
-from ..codec.ids import id_salt
+from ..codec.ids import id_salt, namespace_salt
 from ..errors import ConfigError, lower_first
 from ..pipeline.compress import Compressor
 from ..pipeline.retry import OTLP_RETRYABLE, Decision, decide
@@ -120,6 +120,10 @@ class CommonSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(
         description="a unique label for stats, logs and errors (empty: the type); also seeds sampling and derived ids",
     )] = ""
+    id_namespace: Annotated[str | None, msgspec.Meta(
+        description="destinations with the same namespace derive the same trace and span ids (default: each its"
+                    " own, from name); for different backends that should show one trace under one id",
+    )] = None
     enabled: Annotated[bool, msgspec.Meta(
         description="false keeps the destination configured but sends it nothing",
     )] = True
@@ -257,8 +261,11 @@ class Destination:
         if self.settings.type != self.type:
             raise ConfigError(f"{where}.type", f"expected {self.type!r}, got {self.settings.type!r}")
         self.name = self.settings.name or self.type
-        #: Seeds every id this destination derives (spancast.codec.ids): two destinations never share one.
-        self.id_salt = id_salt(self.name)
+        #: Seeds every id this destination derives (spancast.codec.ids): two destinations share one only
+        #: when they name the same id_namespace.
+        self.id_salt = namespace_salt(self.settings.id_namespace) if self.settings.id_namespace else id_salt(self.name)
+        if self.settings.id_namespace == "":
+            raise ConfigError(f"{where}.id_namespace", "must not be empty (leave it out: ids of this destination's own)")
         if self.settings.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s", f"must be > 0, got {self.settings.timeout_s}")
         try:

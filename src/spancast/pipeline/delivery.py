@@ -1,7 +1,7 @@
 """The delivery loop of one batch: its payloads compressed once, a concurrency slot a request, retries, polls.
 
 A batch goes out as the destination declares (spancast.destinations.base): its payloads, each compressed
-once (the shared step), then one request per payload built from the bytes as sent, in order. Each of
+once (the shared step; once for every lane that sends the same bytes alike, bodyshare.py), then one request per payload built from the bytes as sent, in order. Each of
 those requests has a retry budget of its own; one taken is not sent again, on a retry nor after a 413 on
 a later one (the split step's halves start where the batch was).
 
@@ -31,6 +31,7 @@ from typing import Any
 
 from ..scrub import scrub
 from .batcher import Batch
+from .bodyshare import BodyShare
 from .limiter import ConcurrencyLimiter
 from .retry import Action, Decision, RetryPolicy
 from .split import split
@@ -65,6 +66,8 @@ class Delivery:
         # later instead of their being dropped.
         self.on_given_up: Callable[[list[int], str], None] | None = None
         self._logged: set[int] = set()  # statuses whose refusal was logged once already
+        # Set by the broadcaster when other lanes send the same bodies with the same compression.
+        self.bodies: BodyShare | None = None
 
     # ------------------------------------------------------------ a batch's accounting
 
@@ -170,7 +173,12 @@ class Delivery:
         payloads = destination.payloads(batch.body, batch.items)
         wires: list[Any] = []
         for k, payload in enumerate(payloads):
-            wire = None if k < batch.part else await destination.compressor.compress_async(payload.body)
+            if k < batch.part:
+                wire = None
+            elif self.bodies is not None:  # alike lanes: one compressed copy of the same bytes
+                wire = await self.bodies.compress(payload.body, batch.items)
+            else:
+                wire = await destination.compressor.compress_async(payload.body)
             if wire is not None and wire is not payload.body:
                 batch.compressed_bytes += len(wire)
                 self.bytes_in_flight += len(wire)

@@ -47,6 +47,20 @@ def pump_together(lanes: list[Lane], in_turns: bool) -> None:
         moving = [lane for lane in moving if lane.pump(PUMP_STEP)]
 
 
+def _body_group(destination: Any, encoder: Any, batch: BatchSettings) -> tuple | None:
+    """What lanes whose batches may be the same bytes, compressed alike, have in common (None: this lane's
+    cannot be another's): a trace encoder's whole rendering (ids included), the batch cut, the compression.
+    Lanes of one group share compressed bodies (bodyshare.py), each body checked byte for byte first."""
+    compressor = destination.compressor
+    if (compressor.kind == "none" or not isinstance(encoder, TraceEncoder) or not destination.route.keeps_records
+            or destination.requests_per_batch != 1):
+        return None
+    resource = getattr(destination.settings, "resource", None)
+    return (compressor.kind, compressor.level, encoder.format, id(encoder.plan), encoder.max_value_chars,
+            encoder.id_salt, repr(sorted(resource.items())) if resource else None,
+            batch.max_batch_records, batch.max_batch_bytes, batch.flush_interval_s)
+
+
 class Lane:
     def __init__(
         self,
@@ -77,6 +91,7 @@ class Lane:
         # the other lanes of the same rendering (spancache.pxi).
         if span_caches is not None and isinstance(encoder, TraceEncoder) and destination.route.keeps_records:
             encoder.share_spans(span_caches)
+        self.body_group = _body_group(destination, encoder, batch)
         self.batcher = Batcher(encoder, batch, clock=loop.time)
         self.sender = Sender(destination, self.stats, retry=retry, limit=limit, on_progress=self._on_sender_progress)
         self.max_queued_records = max_queued_records
