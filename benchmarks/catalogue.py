@@ -90,10 +90,11 @@ def http_kinds() -> list[str]:
     return sorted(t for t, cls in REGISTRY.items() if cls.transport == "http")
 
 
-def configs(sink: SinkProcess, redis: RedisProcess | None, file_dir: str) -> list[dict]:
-    """One destination of every type, named after its type, in the registry's order."""
+def configs(sink: SinkProcess, redis: RedisProcess | None) -> list[dict]:
+    """One destination of every type, named after its type, in the registry's order (the file destination's
+    directory is set per run)."""
     out = list(sink.configs.values())
-    out.append({"type": "file", "name": "file", "directory": file_dir, "max_file_bytes": 1 << 32})
+    out.append({"type": "file", "name": "file", "max_file_bytes": 1 << 32})
     if redis is not None:
         out.append({"type": "redis", "name": "redis", "url": redis.url, "stream": "catalogue", "maxlen": 0})
     return sorted(out, key=lambda c: c["name"])
@@ -116,8 +117,10 @@ def run_child(spec: dict, tmp: Path) -> dict | None:
 
 def run(args) -> dict:
     """Every type alone and all at once, `args.repeats` times, in alternating order; rows per destination + a total."""
-    from benchmarks.pipeline import records_file
+    from benchmarks.pipeline import EXTRA_DISTS, records_file
 
+    env = report.suite_environment("fanout-catalogue", "every destination type at once (catalogue.py)",
+                                   extra_dists=EXTRA_DISTS)
     began = time.perf_counter()
     burst = args.catalogue_records
     warmup = min(1000, burst)
@@ -125,7 +128,7 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="spancast-catalogue-") as tmp:
         sink, redis = SinkProcess(http_kinds()), RedisProcess.start(tmp)
         try:
-            dests = configs(sink, redis, str(Path(tmp) / "files"))
+            dests = configs(sink, redis)
             print(f"  catalogue {len(dests)} destinations, every type{'' if redis else ' but redis (no redis-server here)'}"
                   f" as its contract file configures it; burst {burst:,} 'full' records, {args.repeats} repeat(s),"
                   " each alone and all together, every run in a fresh process")
@@ -136,10 +139,12 @@ def run(args) -> dict:
                 for rep, label in plan:
                     advance(label)
                     chosen = dests if label == TOGETHER else [d for d in dests if d["name"] == label]
+                    files = str(Path(tmp) / f"files-{rep}-{label}")  # a directory a run: its file alone is counted
+                    chosen = [{**d, "directory": files} if d["type"] == "file" else d for d in chosen]
                     spec = {"label": label, "repeat": rep, "n": burst, "warmup": warmup, "records": str(path),
                             "configs": chosen, "control": sink.control,
                             "redis": {"url": redis.url, "stream": "catalogue"} if redis and label in (TOGETHER, "redis") else None,
-                            "file": str(Path(tmp) / "files") if label in (TOGETHER, "file") else None}
+                            "file": files if label in (TOGETHER, "file") else None}
                     r = run_child(spec, Path(tmp))
                     if r is not None:
                         results.append(r)
@@ -155,7 +160,7 @@ def run(args) -> dict:
     rows = summarize(results, [d["name"] for d in dests])
     print_table(rows)
     print(f"\n  catalogue done in {time.perf_counter() - began:.0f} s")
-    return {"rows": rows, "columns": COLUMNS, "doc": {"settings": vars(args), "runs": results}}
+    return {"rows": rows, "columns": COLUMNS, "doc": {"environment": env, "settings": vars(args), "runs": results}}
 
 
 def summarize(results: list[dict], names: list[str]) -> list[dict]:

@@ -20,6 +20,7 @@ COLUMNS = (
     "deliveries_per_s", "cpu_us_per_record", "cpu_us_per_record_min", "cpu_us_per_record_max", "cpu_us_per_delivery",
     "cpu_caller_us", "cpu_loop_us", "cpu_other_us", "emit_median_ns", "emit_p99_ns", "drops_max", "sink_util",
     "checks", "vs_one", "vs_one_min", "vs_one_max", "cpu_vs_one", "cpu_vs_one_min", "cpu_vs_one_max", "spans_copied",
+    "bodies_shared",
     "vs_sdk", "vs_sdk_min", "vs_sdk_max", "cpu_vs_sdk", "cpu_vs_sdk_min", "cpu_vs_sdk_max", "emit_vs_sdk",
 )
 EXPLAIN = {
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="runs per contender and fan-out (default 3; --quick 2)")
     p.add_argument("--compression", default="none", choices=("none", "gzip"), help="for every destination (none)")
     p.add_argument("--no-sdk", action="store_true", help="spancast only")
+    p.add_argument("--shared-ids", action="store_true",
+                   help="spancast's destinations in one id_namespace: the same bytes, so compressed bodies are shared")
     p.add_argument("--encode", action="store_true",
                    help="instead: the rendering alone, N encoders rendering every record or sharing span bytes")
     p.add_argument("--catalogue", action="store_true",
@@ -101,6 +104,9 @@ def summarize(results: list[dict], fanouts: list[int]) -> list[dict]:
             shared = [rs[k].get("span_cache") for k in reps]
             row["spans_copied"] = (sum(h for h, _ in shared) / max(1, sum(h + m for h, m in shared))
                                    if all(shared) else None)
+            bodies = [rs[k].get("body_share") for k in reps]
+            row["bodies_shared"] = (sum(h for h, _ in bodies) / max(1, sum(h + m for h, m in bodies))
+                                    if all(bodies) and sum(h + m for h, m in bodies) else None)
             if c == "spancast":
                 sdk = runs("sdk-bigq", n)
                 vs = report.ratio_spread([sdk[k]["rate"] if k in sdk else None for k in reps], [rs[k]["rate"] for k in reps])
@@ -125,17 +131,19 @@ def print_table(rows: list[dict]) -> None:
               f"{r['cpu_caller_us']:.1f}/{r['cpu_loop_us']:.1f}/{r['cpu_other_us']:.1f}",
               f"{r['emit_median_ns']:,.0f} / {r['emit_p99_ns']:,.0f}", f"{r['drops_max']:,}", f"{r['sink_util']:.0%}",
               report.fmt_ratio(tup(r, "vs_one")), report.fmt_ratio(tup(r, "cpu_vs_one")),
-              "-" if r.get("spans_copied") is None else f"{r['spans_copied']:.0%}", report.fmt_ratio(tup(r, "vs_sdk")),
+              "-" if r.get("spans_copied") is None else f"{r['spans_copied']:.0%}",
+              "-" if r.get("bodies_shared") is None else f"{r['bodies_shared']:.0%}", report.fmt_ratio(tup(r, "vs_sdk")),
               report.fmt_ratio(tup(r, "cpu_vs_sdk")), ",".join(r["checks"])) for r in rows]
     print()
     report.print_rows(("dests", "contender", "burst", "delivered rec/s (min..max)", "deliveries/s", "CPU us/rec (min..max)",
                        "us/delivery", "caller/loop/other", "emit med / p99 ns", "drops", "sink CPU", "rate vs x1",
-                       "CPU vs x1", "spans copied", "rate vs SDK", "SDK CPU / ours", "check"), lines, left=(0, 1))
+                       "CPU vs x1", "spans copied", "bodies shared", "rate vs SDK", "SDK CPU / ours", "check"), lines, left=(0, 1))
     print("  delivered rec/s = records delivered to every destination per second (sink-counted spans / N), first emit"
           " to flush returning; deliveries/s = that x N; CPU = the benchmark process (all threads) per delivered"
           " record, and per delivery (/N); CPU vs x1 = CPU per record over one destination's; spans copied = the"
-          " share of lane appends that copied another lane's rendering (span sharing); ratios are per repeat (same"
-          " repeat, adjacent runs): median (min..max)")
+          " share of lane appends that copied another lane's rendering (span sharing); bodies shared = the share"
+          " of compressed bodies a lane took from another lane of its group (--shared-ids, compression); ratios"
+          " are per repeat (same repeat, adjacent runs): median (min..max)")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -144,7 +152,8 @@ def run(args: argparse.Namespace) -> dict:
     env = report.suite_environment("fanout", "spancast fan-out benchmark (fanout.py)", extra_dists=EXTRA_DISTS)
     began = time.perf_counter()
     contenders = ["spancast"] + ([] if args.no_sdk else ["sdk-bigq"])
-    print(f"  runs      fan-outs {args.fanouts}, compression {args.compression}, 'full' records; burst {args.records:,}"
+    print(f"  runs      fan-outs {args.fanouts}, compression {args.compression}"
+          f"{', one id_namespace' if args.shared_ids else ''}, 'full' records; burst {args.records:,}"
           f" (SDK {args.sdk_records:,}), {args.repeats} repeat(s), every run in a fresh process, one sink process"
           " with a path per destination, contender order alternating")
     for c in contenders:
@@ -162,6 +171,7 @@ def run(args: argparse.Namespace) -> dict:
                 advance(f"x{n} {c}")
                 burst = args.records if c == "spancast" else args.sdk_records
                 spec = {"contender": c, "compression": args.compression, "destinations": n, "n": burst,
+                        "shared_ids": args.shared_ids,
                         "warmup": warmup[c], "records": str(path), "base": sink.base, "repeat": rep}
                 r = run_child(spec, Path(tmp))
                 if r is not None:

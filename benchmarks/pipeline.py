@@ -305,6 +305,8 @@ def parse_args(argv: list[str] | None, default_out: bool = False) -> argparse.Na
                    help="spancast's destinations keep media (keepMedia): no media check, the route a passthrough")
     p.add_argument("--profile", metavar="COMP:N", help="instead: cProfile one spancast run (e.g. none:1)")
     p.add_argument("--profile-top", type=int, default=15, metavar="K", help="with --profile: the K costliest functions")
+    p.add_argument("--shared-ids", action="store_true",
+                   help="with --profile: the destinations in one id_namespace (compressed bodies shared)")
     args = p.parse_args(argv)
     if args.smoke:
         args.records, args.repeats, args.warmup = args.records or 500, args.repeats or 1, 100
@@ -320,7 +322,7 @@ def profile(args: argparse.Namespace, sink: Sink, path: Path, tmp: Path) -> None
     comp, _, fanout = args.profile.partition(":")
     spec = {"contender": "spancast", "compression": comp, "destinations": int(fanout or 1), "n": args.records,
             "warmup": args.warmup, "records": str(path), "base": sink.base, "repeat": 0, "profile": str(tmp / "prof"),
-            "keep_media": args.keep_media}
+            "keep_media": args.keep_media, "shared_ids": args.shared_ids}
     r = run_child(spec, tmp)
     if r is None:
         return

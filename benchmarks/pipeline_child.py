@@ -97,7 +97,8 @@ def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[]
     from spancast import Broadcaster
 
     dests = [{"type": "otel-collector", "endpoint": url, "compression": spec["compression"], "name": f"d{k + 1}",
-              **({"keepMedia": True} if spec.get("keep_media") else {})}
+              **({"keepMedia": True} if spec.get("keep_media") else {}),
+              **({"id_namespace": "bench"} if spec.get("shared_ids") else {})}
              for k, url in enumerate(endpoints(spec["base"], spec["destinations"]))]
     stalled = spec["contender"] == "spancast-stalled"
     if stalled:  # one more destination, whose every request hangs (the timeout outlasts the run)
@@ -119,9 +120,12 @@ def spancast_contender(spec: dict) -> tuple[Any, Callable[[], bool], Callable[[]
                 "batches": [dests[name]["batches"] for name in names],
                 # records a lane copied from another lane's rendering, and rendered itself (a build before
                 # span sharing, run for an A/B comparison, has no span caches)
-                "span_cache": [sum(c.hits for c in caches.values()), sum(c.misses for c in caches.values())]}
+                "span_cache": [sum(c.hits for c in caches.values()), sum(c.misses for c in caches.values())],
+                # bodies a lane sent compressed by another lane of its group, and compressed itself
+                "body_share": [sum(s.hits for s in shares), sum(s.misses for s in shares)]}
 
     caches = getattr(b, "span_caches", {})
+    shares = getattr(b, "body_shares", [])
 
     def finish() -> bool:
         if not stalled:
