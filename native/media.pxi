@@ -44,3 +44,23 @@ def first_maybe_media(list records, Py_ssize_t start=0):
         if not md_plain(messages):
             return i
     return -1
+
+
+cdef Py_ssize_t F_GEN_COST = GEN["generation_cost"], F_GEN_IDENTITY = GEN["generation_identity"]
+cdef Py_ssize_t F_GEN_CONTEXT = GEN["generation_context"]
+
+
+def first_with_groups(list records, Py_ssize_t start=0):
+    """The index of the first record from start that holds a generation_* group (-1: none does): the twin
+    of spancast.routing._first_with_groups."""
+    cdef Py_ssize_t i
+    cdef PyObject* v
+    for i in range(max(start, 0), PyList_GET_SIZE(records)):
+        record = <object>PyList_GET_ITEM(records, i)
+        if not is_instance(record, GEN_TYPE):
+            continue
+        for off in (F_GEN_COST, F_GEN_IDENTITY, F_GEN_CONTEXT):
+            v = fraw(record, off)
+            if v != NULL and <object>v is not None:
+                return i
+    return -1

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from otlp import any_value, as_dict, attrs, parse_otlp_json, parse_pb, spans
 from spancast import EncodeError, Generation, ProviderAttempt
 from spancast.codec import FLAVORS, implementation
+from spancast.record import GenerationContext, GenerationCost, GenerationIdentity
 
 BIG = ["x" * 1_000_000, "é🚀\x00" * 250_000, ""]
 text = st.text() | st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -360,3 +361,22 @@ def test_twins_find_the_same_first_record_that_may_hold_media(recs, start):
     from spancast.routing import media
 
     assert NATIVE.first_maybe_media(recs, start) == media._first_maybe_media(recs, start)
+
+
+# The routes' check for generation_* groups a destination withholds (spancast.routing.first_with_groups).
+group_records = st.lists(st.one_of(
+    st.builds(lambda cost, identity, context: Generation(
+        id="g", model="m", start_time_ns=1, end_time_ns=2, generation_cost=cost, generation_identity=identity,
+        generation_context=context),
+        st.none() | st.just(GenerationCost(upstream_cost=0.5)), st.none() | st.just(GenerationIdentity(app_name="a")),
+        st.none() | st.just(GenerationContext(region="eu"))),
+    st.just({"generation_cost": {"upstream_cost": 1.0}}),  # not a record: never a hit
+), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recs=group_records, start=st.integers(min_value=-1, max_value=7))
+def test_twins_find_the_same_first_record_holding_a_group(recs, start):
+    from spancast import routing
+
+    assert NATIVE.first_with_groups(recs, start) == routing._first_with_groups(recs, start)

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..codec import IMPL, implementation
 from ..errors import ConfigError
 from ..record import CONTENT_FIELDS, GENERATION_GROUPS, Generation
 from .filters import FilterRules
@@ -71,6 +72,21 @@ def without(record: Generation, groups: tuple[str, ...]) -> Generation:
         return record
     clear = {name: None for name in groups if getattr(record, name) is not None}
     return msgspec.structs.replace(record, **clear) if clear else record
+
+
+def _first_with_groups(records: list[Any], start: int = 0) -> int:
+    """The index of the first record from start that holds a generation_* group (-1: none does). The native
+    twin (spancast._native.first_with_groups, the same index for every input) is used when it is loaded:
+    every lane reads this of every record, and the groups are off by default."""
+    for i in range(max(start, 0), len(records)):
+        r = records[i]
+        if isinstance(r, Generation) and (r.generation_cost is not None or r.generation_identity is not None
+                                          or r.generation_context is not None):
+            return i
+    return -1
+
+
+first_with_groups = implementation("native").first_with_groups if IMPL == "native" else _first_with_groups
 
 
 class Route:
@@ -211,15 +227,15 @@ class Route:
                 kept.extend(range(len(records)))
             withheld = self.withheld
             out = records
-            if withheld:  # a new list only when some record holds a group withheld (rare: three reads each)
-                for i, r in enumerate(records):
-                    if type(r) is Generation and (r.generation_cost is not None or r.generation_identity is not None
-                                                  or r.generation_context is not None):
-                        r2 = without(r, withheld)
-                        if r2 is not r:
-                            if out is records:
-                                out = list(records)
-                            out[i] = r2
+            if withheld:  # a new list only when some record holds a group withheld (rare)
+                i = first_with_groups(records)
+                while i >= 0:
+                    r2 = without(records[i], withheld)
+                    if r2 is not records[i]:
+                        if out is records:
+                            out = list(records)
+                        out[i] = r2
+                    i = first_with_groups(records, i + 1)
             if not self._media_only or not media:
                 return out, 0, 0
             i = first_maybe_media(out) if out.__class__ is list else 0
