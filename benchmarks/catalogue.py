@@ -101,14 +101,11 @@ def configs(sink: SinkProcess, redis: RedisProcess | None) -> list[dict]:
 
 
 def run_child(spec: dict, tmp: Path) -> dict | None:
-    spec = {**spec, "out": str(tmp / "catalogue-result.json")}
-    err = tmp / "catalogue-child.err"
-    with open(err, "w") as f:
-        proc = subprocess.run([sys.executable, str(CHILD), json.dumps(spec)], stderr=f, cwd=ROOT, timeout=3600)
-    if proc.returncode != 0:
-        print(f"  !! catalogue {spec['label']} failed:\n" + err.read_text()[-2000:], flush=True)
+    from benchmarks.pipeline import run_script
+
+    r = run_script(CHILD, spec, tmp, f"catalogue {spec['label']}", timeout_s=3600)
+    if r is None:
         return None
-    r = json.loads(Path(spec["out"]).read_text())
     records = sum(r["received"].values()) / len(r["names"])
     r.update(rate=records / r["elapsed_s"], cpu_us=r["cpu_s"] / records * 1e6 if records else None,
              drops=spec["n"] * len(r["names"]) - sum(r["received"].values()))

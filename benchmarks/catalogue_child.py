@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/catalogue_child.py SPEC`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.pipeline_child import FLUSH_TIMEOUT_S, _burst, _get, _loop_cpu, _minus, _percentiles, read_records
+from benchmarks.pipeline_child import (FLUSH_TIMEOUT_S, _burst, _get, _loop_cpu, _minus, _percentiles, child_main,
+                                       read_records)
 
 
 def destination_stats(b, names: list[str]) -> dict:
@@ -74,12 +74,5 @@ def run(spec: dict) -> dict:
             "sink": {name: sink[name] for name in names if name in sink}}
 
 
-def main() -> None:
-    spec = json.loads(sys.argv[1])
-    result = run(spec)
-    with open(spec["out"], "w") as f:
-        json.dump(result, f)
-
-
 if __name__ == "__main__":
-    main()
+    child_main(run)

@@ -119,18 +119,24 @@ class Sink:
         self.proc.wait(10)
 
 
-def run_child(spec: dict, tmp: Path) -> dict | None:
+def run_script(script: Path, spec: dict, tmp: Path, label: str, timeout_s: float = 1800) -> dict | None:
+    """A child script run on spec (JSON in argv) in a fresh process: its JSON result, or None (and its
+    stderr's tail printed under label) when it failed."""
     spec = {**spec, "out": str(tmp / "result.json")}
     err = tmp / "child.err"
     with open(err, "w") as f:
-        proc = subprocess.run([sys.executable, str(CHILD), json.dumps(spec)], stderr=f, cwd=ROOT, timeout=1800)
+        proc = subprocess.run([sys.executable, str(script), json.dumps(spec)], stderr=f, cwd=ROOT, timeout=timeout_s)
     if proc.returncode != 0:
-        print(f"  !! {spec['contender']} {spec['compression']} x{spec['destinations']} failed:\n"
-              + err.read_text()[-2000:], flush=True)
+        print(f"  !! {label} failed:\n" + err.read_text()[-2000:], flush=True)
         return None
     result = json.loads(Path(spec["out"]).read_text())
     result["stderr_lines"] = err.read_text().count("\n")
-    return derive(result)
+    return result
+
+
+def run_child(spec: dict, tmp: Path) -> dict | None:
+    result = run_script(CHILD, spec, tmp, f"{spec['contender']} {spec['compression']} x{spec['destinations']}")
+    return None if result is None else derive(result)
 
 
 def derive(r: dict) -> dict:

@@ -286,11 +286,16 @@ async def _call(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
-def main() -> None:
+def child_main(run_spec: Callable[[dict], dict]) -> None:
+    """A child's entry point: the spec (JSON) from argv, its result (JSON) to the spec's "out" file."""
     spec = json.loads(sys.argv[1])
-    result = run(spec)
+    result = run_spec(spec)
     with open(spec["out"], "w") as f:
         json.dump(result, f)
+
+
+def main() -> None:
+    child_main(run)
 
 
 if __name__ == "__main__":
