@@ -261,6 +261,12 @@ def test_generation_metadata_goes_only_where_its_flag_is_on():
     (kept,), _, _ = cost.select([rec])
     assert kept.generation_cost == rec.generation_cost and kept.generation_identity is None
     assert kept.completion is None  # privacy mode still applies
+    # only the records that hold a group are copied, wherever they are, from a list or any other sequence
+    bare = [full_record(1), rec, full_record(2), rec]
+    for given in (bare, tuple(bare)):
+        out, _, _ = make_destination(COLLECTOR).route.select(given)
+        assert out[0] is bare[0] and out[2] is bare[2] and out[1] is not rec and out[3] is not rec
+        assert out[1].generation_cost is None and out[3].generation_identity is None
 
 
 def test_the_default_route_withholds_the_groups_and_strips_media_in_one_pass():

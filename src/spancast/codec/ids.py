@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["id_salt", "namespace_salt", "salted", "hash64", "SEED_TRACE_HI", "SEED_TRACE_LO", "SEED_SPAN_GEN", "SEED_SPAN_MID",
-           "SEED_PARENT", "SEED_ROOT", "SEED_ATTEMPT"]
+__all__ = ["id_salt", "namespace_salt", "salted", "hash64", "SEED_TRACE_HI", "SEED_TRACE_LO", "SEED_SPAN_GEN",
+           "SEED_SPAN_MID", "SEED_PARENT", "SEED_ROOT", "SEED_ATTEMPT"]
 
 _PERSON = b"spancast.ids"
 _M64 = 0xFFFFFFFFFFFFFFFF

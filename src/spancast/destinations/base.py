@@ -263,9 +263,9 @@ class Destination:
         self.name = self.settings.name or self.type
         #: Seeds every id this destination derives (spancast.codec.ids): two destinations share one only
         #: when they name the same id_namespace.
-        self.id_salt = namespace_salt(self.settings.id_namespace) if self.settings.id_namespace else id_salt(self.name)
         if self.settings.id_namespace == "":
             raise ConfigError(f"{where}.id_namespace", "must not be empty (leave it out: ids of this destination's own)")
+        self.id_salt = namespace_salt(self.settings.id_namespace) if self.settings.id_namespace else id_salt(self.name)
         if self.settings.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s", f"must be > 0, got {self.settings.timeout_s}")
         try:

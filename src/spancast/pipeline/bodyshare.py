@@ -4,9 +4,10 @@ Destinations that render alike and derive the same ids (one ``id_namespace``, th
 encoding and resource) cut the same records into the same batches when their batch settings match:
 their bodies are byte for byte the same, and so is each compression of them. The first lane of such
 a group to compress a body keeps the compressed copy here; the others find it by the body's length,
-its first bytes and the records it holds, check that their body is the same (one memcmp, ~0.2 ms for
-a 2 MB body against ~15 ms to compress it) and send the copy. A body that differs, a batch cut
-elsewhere (a flush timer, a 413 split), a copy gone: each lane compresses its own, as it would alone.
+its first bytes and the records it holds, check that their body is the same (one memcmp, ~0.3 ms for
+a 2.4 MB body of 512 "full" records against ~4 ms to compress it with ISA-L) and send the copy. A
+body that differs, a batch cut elsewhere (a flush timer, a 413 split), a copy gone: each lane
+compresses its own, as it would alone.
 
 An entry goes once every member has taken it, or past max_bytes (oldest out first); it is counted in
 the broadcaster's memory_bytes().
@@ -61,7 +62,7 @@ class BodyShare:
             self.hits += 1
             entry.taken += 1
             if entry.taken >= self.members:
-                self._drop(key)
+                self._drop(key, entry.wire)  # this entry, not one a later body put under the same key
             return wire
         self.misses += 1
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

@@ -1,9 +1,10 @@
 """The delivery loop of one batch: its payloads compressed once, a concurrency slot a request, retries, polls.
 
 A batch goes out as the destination declares (spancast.destinations.base): its payloads, each compressed
-once (the shared step; once for every lane that sends the same bytes alike, bodyshare.py), then one request per payload built from the bytes as sent, in order. Each of
-those requests has a retry budget of its own; one taken is not sent again, on a retry nor after a 413 on
-a later one (the split step's halves start where the batch was).
+once (the shared step; once for every lane that sends the same bytes alike, bodyshare.py), then one
+request per payload built from the bytes as sent, in order. Each of those requests has a retry budget
+of its own; one taken is not sent again, on a retry nor after a 413 on a later one (the split step's
+halves start where the batch was).
 
 A batch waiting to be retried gives its slot back first. A Retry-After pauses the whole destination.
 A batch the receiver accepted but has not finished (PENDING, Snowflake's 202) is followed at the URL

@@ -228,14 +228,15 @@ class Route:
             withheld = self.withheld
             out = records
             if withheld:  # a new list only when some record holds a group withheld (rare)
-                i = first_with_groups(records)
+                scan = first_with_groups if records.__class__ is list else _first_with_groups
+                i = scan(records)
                 while i >= 0:
                     r2 = without(records[i], withheld)
                     if r2 is not records[i]:
                         if out is records:
                             out = list(records)
                         out[i] = r2
-                    i = first_with_groups(records, i + 1)
+                    i = scan(records, i + 1)
             if not self._media_only or not media:
                 return out, 0, 0
             i = first_maybe_media(out) if out.__class__ is list else 0
