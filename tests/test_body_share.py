@@ -193,3 +193,31 @@ def test_alike_destinations_send_one_compressed_copy_and_the_others_their_own():
     assert sinks[1].received[0].headers["X-Tenant"] == "b"  # headers are each destination's own
     spans = [{s["span_id"] for r in sink.received for s in r.spans} for sink in sinks]
     assert spans[0] == spans[1] == spans[2] and not spans[0] & spans[3]  # one namespace: the same ids
+
+
+def test_a_member_whose_receiver_splits_a_batch_still_delivers_everything_once():
+    """One of three alike gzip destinations answers 413 to its first request: its halves are rendered
+    anew and compressed by it alone; it still delivers every record once, and the other two share on."""
+    from sinkthread import SinkThread
+    from spancast import Broadcaster
+    from spancast.testing.sink import OtlpSink, Reply
+
+    recs = [full_record(i) for i in range(64)]
+    sinks = [OtlpSink() for _ in range(3)]
+    with SinkThread(sinks[0]) as a, SinkThread(sinks[1]) as b, SinkThread(sinks[2]) as c:
+        b.script(Reply.error(413))
+        common = {"type": "otel-collector", "compression": "gzip", "id_namespace": "team"}
+        dests = [{**common, "name": n, "endpoint": s.url} for n, s in zip("abc", (a, b, c))]
+        with Broadcaster(dests, max_batch_records=16, flush_interval_s=60) as bc:
+            assert all(bc.emit(r) for r in recs)
+            assert bc.flush(10)
+            (share,) = bc.body_shares
+            stats = bc.stats()
+    for name, sink in zip("abc", sinks):
+        assert sorted(sink.generation_ids()) == sorted(r.id for r in recs), name
+        assert stats["destinations"][name]["delivered"] == len(recs) and not stats["destinations"][name]["dropped"]
+    assert len(sinks[1].received) == 5  # its first batch in two halves, then the other three
+    assert sorted(r.raw for r in sinks[0].received) == sorted(r.raw for r in sinks[2].received)
+    # each of the 4 batches compressed once and taken by the two others (b's first one before its receiver
+    # refused it); b's two halves compressed by b alone, kept for a member that never comes (bounded; gone at close)
+    assert (share.misses, share.hits) == (4 + 2, 2 * 4)
