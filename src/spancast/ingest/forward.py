@@ -59,6 +59,14 @@ def _groups(spans: Sequence[SpanIn]) -> list[tuple[Any, list[SpanIn]]]:
     return list(groups.values())
 
 
+def _take(message: Any, raw: Any) -> None:
+    """raw into message: a parsed message (protobuf's reader), or the bytes it came in (the native reader's)."""
+    if isinstance(raw, bytes):
+        message.MergeFromString(raw)
+    else:
+        message.CopyFrom(raw)
+
+
 def encode_spans(spans: Sequence[SpanIn], encoding: str) -> bytes:
     """One ExportTraceServiceRequest holding these spans as they came, as protobuf or OTLP JSON."""
     if not spans:
@@ -88,12 +96,13 @@ def encode_spans(spans: Sequence[SpanIn], encoding: str) -> bytes:
     request = ExportTraceServiceRequest()
     for group, members in _groups(spans):
         rs = request.resource_spans.add()
-        rs.resource.CopyFrom(group.raw_resource)
+        _take(rs.resource, group.raw_resource)
         rs.schema_url = group.schema_url
         ss = rs.scope_spans.add()
-        ss.scope.CopyFrom(group.raw_scope)
+        _take(ss.scope, group.raw_scope)
         ss.schema_url = group.scope_schema_url
-        ss.spans.extend(s.raw for s in members)
+        for s in members:
+            _take(ss.spans.add(), s.raw)
     if encoding != "json":
         return request.SerializeToString()
     from google.protobuf import json_format

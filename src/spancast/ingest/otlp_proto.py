@@ -1,8 +1,10 @@
 """Reads an OTLP/HTTP protobuf ExportTraceServiceRequest into SpanIn, with opentelemetry-proto (the otlp extra).
 
-protobuf's upb backend parses in C; this walks the parsed message once. Without the extra,
-``available()`` is False and serve answers protobuf bodies with 415 naming the extra (OTLP JSON needs
-nothing).
+With the native extension, its reader walks the wire bytes in place (native/otlpread.pxi, ~5x less CPU
+a span); else protobuf's upb backend parses in C and _read_parsed walks the parsed message once: the twin
+(tests/test_otlp_read.py holds the two to the same spans). The native reader keeps a span, resource and
+scope as the bytes they came in (forward.py parses those it forwards). Without the extra, ``available()``
+is False and serve answers protobuf bodies with 415 naming the extra (OTLP JSON needs nothing).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ..codec import IMPL, implementation
 from .otlp_json import BodyError
 from .spans import Group, SpanIn, SpanProblem
 
@@ -23,6 +26,9 @@ try:
 except ImportError:  # the extra is not installed
     ExportTraceServiceRequest = None  # type: ignore[assignment,misc]
     DecodeError = Exception  # type: ignore[assignment,misc]
+
+
+_native: Any = implementation("native") if IMPL == "native" else None
 
 
 def available() -> bool:
@@ -61,6 +67,35 @@ def read_protobuf(body: bytes) -> tuple[list[SpanIn], list[tuple[int, str, SpanP
     """(the spans that could be read, [(index, where, problem) for the ones that could not])."""
     if ExportTraceServiceRequest is None:
         raise RuntimeError(MISSING)
+    return _read_wire(body) if _native is not None else _read_parsed(body)
+
+
+def _read_wire(body: bytes) -> tuple[list[SpanIn], list[tuple[int, str, SpanProblem]]]:
+    """read_protobuf by the native reader."""
+    try:
+        rows = _native.read_otlp_protobuf(body)
+    except _native.OtlpWireError as exc:
+        raise BodyError(f"not an ExportTraceServiceRequest: {exc}") from None
+    spans: list[SpanIn] = []
+    problems: list[tuple[int, str, SpanProblem]] = []
+    groups: dict[int, Group] = {}
+    for index, (r, s, k, g, span, raw) in enumerate(rows):
+        group = groups.get(id(g))
+        if group is None:
+            group = groups[id(g)] = Group(g[0], g[1], g[2], g[3], g[4], g[5])
+        where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{k}]"
+        trace_id, span_id, parent, name, kind, start, end, attrs, code, message, events = span
+        try:
+            spans.append(SpanIn(index, where, _id(trace_id, 16, "traceId"), _id(span_id, 8, "spanId"),
+                                _id(parent, 8, "parentSpanId"), name, kind, start, end, attrs, code, message,
+                                events, group, raw))
+        except SpanProblem as exc:
+            problems.append((index, where, exc))
+    return spans, problems
+
+
+def _read_parsed(body: bytes) -> tuple[list[SpanIn], list[tuple[int, str, SpanProblem]]]:
+    """read_protobuf by protobuf's parser: the native reader's twin."""
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except (DecodeError, ValueError) as exc:

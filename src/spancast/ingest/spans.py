@@ -3,8 +3,8 @@
 The mapping to records (ingest/mapping.py) is written once, against this. Attribute values are
 plain: string, bool, int, float, list, dict (OTLP kvlist), and bytes as base64 text (so that
 everything stays JSON). Ids are lowercase hex ("" when absent). ``raw`` keeps the span as it came
-(a protobuf Span, or the OTLP JSON object) with ``group``, its resource and scope, so that spans that
-are not LLM calls can be forwarded unchanged.
+(a protobuf Span or its bytes, or the OTLP JSON object) with ``group``, its resource and scope (alike),
+so that spans that are not LLM calls can be forwarded unchanged.
 """
 
 from __future__ import annotations
