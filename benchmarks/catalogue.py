@@ -25,7 +25,7 @@ CHILD = HERE / "catalogue_child.py"
 SINK = HERE / "catalogue_sink.py"
 TOGETHER = "together"
 COLUMNS = ("destination", "runs", "burst", "alone_per_s", "alone_cpu_us", "alone_cpu_us_min", "alone_cpu_us_max",
-           "together_received", "together_claimed", "together_requests", "wire_bytes_per_record", "together_drops",
+           "together_received", "together_claimed", "together_batches", "wire_bytes_per_record", "together_drops",
            "problems", "together_per_s", "together_cpu_us", "together_cpu_us_min", "together_cpu_us_max",
            "sum_alone_cpu_us", "together_vs_sum", "together_vs_otlp")
 
@@ -173,7 +173,7 @@ def summarize(results: list[dict], names: list[str]) -> list[dict]:
             **dict(zip(("alone_cpu_us", "alone_cpu_us_min", "alone_cpu_us_max"), cpu or (None,) * 3)),
             "together_received": min((r["received"][name] for r in together), default=None),
             "together_claimed": min((r["claimed"][name]["delivered"] for r in together), default=None),
-            "together_requests": _median([r["claimed"][name]["requests"] for r in together]),
+            "together_batches": _median([r["claimed"][name]["batches"] for r in together]),
             "wire_bytes_per_record": _median([_wire_per_record(r, name) for r in together]),
             "together_drops": max((r["spec"]["n"] - r["received"][name] for r in together), default=None),
             "problems": sum(r["sink"].get(name, {}).get("problem_count", 0) for r in together),
@@ -216,11 +216,11 @@ def print_table(rows: list[dict]) -> None:
     lines = [(r["destination"], num(r["alone_per_s"]),
               report.fmt_spread((r["alone_cpu_us"], r["alone_cpu_us_min"], r["alone_cpu_us_max"]), 1)
               if r["alone_cpu_us"] is not None else "-",
-              f"{num(r['together_received'])} / {num(r['together_claimed'])}", num(r["together_requests"]),
+              f"{num(r['together_received'])} / {num(r['together_claimed'])}", num(r["together_batches"]),
               num(r["wire_bytes_per_record"]), num(r["together_drops"]), str(r["problems"])) for r in per]
     print()
     report.print_rows(("destination", "alone rec/s", "alone CPU us/rec (min..max)", "together: received / claimed",
-                       "requests", "wire B/rec", "drops", "refused"), lines, left=(0,))
+                       "batches", "wire B/rec", "drops", "refused"), lines, left=(0,))
     print(f"\n  all {len(per)} at once: {num(total['together_per_s'])} rec/s to every destination, "
           f"CPU {num(total['together_cpu_us'], 1)} us/record ({num(total['together_cpu_us_min'], 1)}.."
           f"{num(total['together_cpu_us_max'], 1)}), {num(total['together_cpu_us'] and total['together_cpu_us'] / len(per), 2)}"

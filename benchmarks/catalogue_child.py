@@ -18,7 +18,7 @@ def destination_stats(b, names: list[str]) -> dict:
     st = b.stats()["destinations"]
     return {name: {"delivered": st[name]["delivered"], "delivered_bytes": st[name]["delivered_bytes"],
                    "dropped": sum(st[name]["dropped"].values()), "retried": st[name]["retried"],
-                   "requests": sum(st[name]["batches"].values())} for name in names}
+                   "batches": sum(st[name]["batches"].values())} for name in names}
 
 
 def outside_counts(spec: dict) -> dict:

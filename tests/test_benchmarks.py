@@ -40,7 +40,7 @@ EXPECTED = {
 EXPECTED_MODES = {
     "fanout-encode": {"destinations", "mode", "first_us", "others_us", "total_us", "total_vs_render"},
     "fanout-catalogue": {"destination", "alone_per_s", "alone_cpu_us", "together_received", "together_claimed",
-                         "together_requests", "wire_bytes_per_record", "together_drops", "problems", "together_cpu_us",
+                         "together_batches", "wire_bytes_per_record", "together_drops", "problems", "together_cpu_us",
                          "sum_alone_cpu_us", "together_vs_sum", "together_vs_otlp"},
 }
 
