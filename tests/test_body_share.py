@@ -221,3 +221,19 @@ def test_a_member_whose_receiver_splits_a_batch_still_delivers_everything_once()
     # each of the 4 batches compressed once and taken by the two others (b's first one before its receiver
     # refused it); b's two halves compressed by b alone, kept for a member that never comes (bounded; gone at close)
     assert (share.misses, share.hits) == (4 + 2, 2 * 4)
+
+
+def test_only_destinations_whose_bodies_can_be_the_same_bytes_form_a_group():
+    """Another resource, batch cut, compression level, privacy mode or id namespace: a group of its own."""
+    from spancast import Broadcaster
+
+    url = "http://127.0.0.1:9/v1/traces"
+    base = {"type": "otel-collector", "endpoint": url, "compression": "gzip", "id_namespace": "team"}
+    others = [{"resource": {"service.name": "other"}}, {"compression_level": 2}, {"privacy_mode": True},
+              {"id_namespace": "elsewhere"}, {"compression": "none"}]
+    dests = [{**base, "name": "a"}, {**base, "name": "b", "headers": {"X-Tenant": "b"}}]
+    dests += [{**base, **extra, "name": f"o{k}"} for k, extra in enumerate(others)]
+    with Broadcaster(dests) as bc:
+        groups = [sorted(lane.destination.name for lane in bc.lanes if lane.sender.delivery.bodies is share)
+                  for share in bc.body_shares]
+    assert groups == [["a", "b"]]

@@ -48,16 +48,15 @@ def pump_together(lanes: list[Lane], in_turns: bool) -> None:
 
 
 def _body_group(destination: Any, encoder: Any, batch: BatchSettings) -> tuple | None:
-    """What lanes whose batches may be the same bytes, compressed alike, have in common (None: this lane's
-    cannot be another's): a trace encoder's whole rendering (ids included), the batch cut, the compression.
-    Lanes of one group share compressed bodies (bodyshare.py), each body checked byte for byte first."""
-    compressor = destination.compressor
-    if (compressor.kind == "none" or not isinstance(encoder, TraceEncoder) or not destination.route.keeps_records
-            or destination.requests_per_batch != 1):
+    """What the lanes whose batches may be the same bytes, compressed alike, have in common (None: this
+    lane's cannot be another's), for a trace encoder given the records as they are: its whole rendering
+    (ids, and the resource and scope its envelope writes), the batch cut, the compression. Lanes of one
+    group share compressed bodies (bodyshare.py), each body checked byte for byte first."""
+    compressor, envelope = destination.compressor, encoder.envelope
+    if compressor.kind == "none" or destination.requests_per_batch != 1:
         return None
-    resource = getattr(destination.settings, "resource", None)
     return (compressor.kind, compressor.level, encoder.format, id(encoder.plan), encoder.max_value_chars,
-            encoder.id_salt, repr(sorted(resource.items())) if resource else None,
+            encoder.id_salt, envelope.prefix, envelope.resource_field, envelope.scope_field,
             batch.max_batch_records, batch.max_batch_bytes, batch.flush_interval_s)
 
 
@@ -87,11 +86,12 @@ class Lane:
             batch = BatchSettings(min(batch.max_batch_records, cap_records), min(batch.max_batch_bytes, cap_bytes),
                                   batch.flush_interval_s)
         encoder = destination.new_encoder()
-        # Lanes whose routes hand the encoder the records as they are share each record's span bytes with
-        # the other lanes of the same rendering (spancache.pxi).
-        if span_caches is not None and isinstance(encoder, TraceEncoder) and destination.route.keeps_records:
+        # Lanes whose routes hand a trace encoder the records as they are share each record's span bytes with
+        # the other lanes of the same rendering (spancache.pxi), and compressed bodies (bodyshare.py).
+        alike = isinstance(encoder, TraceEncoder) and destination.route.keeps_records
+        if alike and span_caches is not None:
             encoder.share_spans(span_caches)
-        self.body_group = _body_group(destination, encoder, batch)
+        self.body_group = _body_group(destination, encoder, batch) if alike else None
         self.batcher = Batcher(encoder, batch, clock=loop.time)
         self.sender = Sender(destination, self.stats, retry=retry, limit=limit, on_progress=self._on_sender_progress)
         self.max_queued_records = max_queued_records
