@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks import report
 
@@ -48,40 +48,15 @@ class SinkProcess:
         self.proc.wait(10)
 
 
-class RedisProcess:
-    """redis-server on a free port, nothing persisted; None from start() when redis-server is not installed."""
+def start_redis(directory: str):
+    """The tests' redis-server (tests/redisserver.py: a free port, nothing persisted, up when it answers
+    PING), or None when redis-server is not installed."""
+    if shutil.which("redis-server") is None:
+        return None
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redisserver import RedisServer
 
-    @classmethod
-    def start(cls, directory: str) -> RedisProcess | None:
-        exe = shutil.which("redis-server")
-        return cls(exe, directory) if exe else None
-
-    def __init__(self, exe: str, directory: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", directory], stdout=subprocess.DEVNULL)
-        import redis
-
-        deadline = time.monotonic() + 10
-        client = redis.Redis(port=self.port)
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)  # polling for the server to listen, under the deadline above
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+    return RedisServer(directory).start()
 
 
 def http_kinds() -> list[str]:
@@ -90,7 +65,7 @@ def http_kinds() -> list[str]:
     return sorted(t for t, cls in REGISTRY.items() if cls.transport == "http")
 
 
-def configs(sink: SinkProcess, redis: RedisProcess | None) -> list[dict]:
+def configs(sink: SinkProcess, redis: Any) -> list[dict]:
     """One destination of every type, named after its type, in the registry's order (the file destination's
     directory is set per run)."""
     out = list(sink.configs.values())
@@ -123,7 +98,7 @@ def run(args) -> dict:
     warmup = min(1000, burst)
     path = records_file(burst + warmup)
     with tempfile.TemporaryDirectory(prefix="spancast-catalogue-") as tmp:
-        sink, redis = SinkProcess(http_kinds()), RedisProcess.start(tmp)
+        sink, redis = SinkProcess(http_kinds()), start_redis(tmp)
         try:
             dests = configs(sink, redis)
             print(f"  catalogue {len(dests)} destinations, every type{'' if redis else ' but redis (no redis-server here)'}"
