@@ -77,6 +77,24 @@ def test_phoenix_shows_every_generation_as_the_records_say(phoenix, route):
     assert any(shown[r.id].cost for r in records)
 
 
+def test_phoenix_keeps_records_whose_trace_id_is_empty_apart(phoenix):
+    """trace_id "" groups nothing and parent_span_id "" names no span (every renderer reads them as absent):
+    two such records are two traces in Phoenix, each a generation without a parent, not one trace that every
+    record without an id would share under a root drawn for it."""
+    from conftest import full_record
+
+    run = uuid.uuid4().hex[:10]
+    records = [full_record(i, id=f"gen-empty-{run}-{i}", trace={"trace_id": "", "parent_span_id": ""})
+               for i in range(2)]
+    project = f"fidelity-empty-{run}"
+    deliver(PHOENIX_ROUTES["otel-collector"](phoenix, project), records)
+    spans = wait_for(f"Phoenix project {project} holding 2 spans",
+                     lambda: (lambda got: got if len(got) >= 2 else None)(phoenix_spans(phoenix, project)), 60)
+    assert len(spans) == 2, [s["name"] for s in spans]
+    assert len({s["context"]["trace_id"] for s in spans}) == 2
+    assert not any(s.get("parent_id") for s in spans)
+
+
 MLFLOW_ROUTES = {
     # type mlflow: the mlflow flavour (MLflow's own span attributes)
     "mlflow": lambda server, experiment: {"type": "mlflow", "name": "mlf", "trackingUri": server.base_url,
