@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from spancast.config import parse_config
 from spancast.server import Server
-from spancast.testing.sink import OtlpSink, Reply
+from spancast.codec import encode_traces
+from spancast.testing.sink import PROTOBUF, OtlpSink, Reply, decode_otlp
 
 from conftest import full_record
 from serving import run_server
@@ -112,6 +113,86 @@ def test_gzip_bodies_limits_and_content_types():
     assert out["csv"][0] == 415 and "text/csv" in out["csv"][1]["error"]
     assert out["malformed"][0] == 400 and out["malformed"][1]["errors"][0]["field"] == "<input>"
     assert out["empty"][0] == 400 and "empty body" in out["empty"][1]["error"]
+
+
+def test_bodies_in_pieces_and_of_every_size_through_one_pooled_buffer_arrive_whole():
+    """Chunked bodies in pieces of every size (one byte, odd sizes, empty chunks), and bodies that shrink
+    and grow through the same pooled receive buffer: each record arrives as sent, none from an earlier body."""
+    # each record's content its own, of its own length (and not ASCII): a byte out of place shows
+    records = [full_record(i, completion=f"answer {i}; " * (i % 50 + 1),
+                           messages=[{"role": "user", "content": f"question é✓ {i}\n" * (i % 30 + 1)}])
+               for i in range(400)]
+
+    def pieces(data: bytes, sizes):
+        async def gen():
+            at, k = 0, 0
+            while at < len(data):
+                size = sizes[k % len(sizes)]
+                yield data[at:at + size]
+                if k % 7 == 3:
+                    yield b""  # aiohttp skips an empty piece; the chunk boundaries move
+                at, k = at + size, k + 1
+        return gen()
+
+    async def scenario(server, session, sink):
+        answers, sent = [], []
+        plan = [(0, 100, None), (100, 103, (1, 2, 3)), (103, 360, (4093, 1, 65536)), (360, 361, None),
+                (361, 400, (7, 70_000))]
+        for start, stop, sizes in plan:
+            data = body(*records[start:stop])
+            payload = data if sizes is None else pieces(data, sizes)
+            async with session.post("/v1/generations", data=payload, headers={"Content-Type": NDJSON}) as r:
+                answers.append((r.status, (await r.json())["accepted"]))
+            sent += [r.id for r in records[start:stop]]
+        # a gzip body in pieces: read by the other path (joined, then inflated)
+        async with session.post("/v1/generations", data=pieces(gzip.compress(body(records[0])), (5, 9)),
+                                headers={"Content-Type": NDJSON, "Content-Encoding": "gzip"}) as r:
+            answers.append((r.status, (await r.json())["accepted"]))
+        await sink.wait_for(lambda s: len(s.generation_ids()) == 401)
+        kept = len(server.buffers._free)
+        got = {s["attributes"]["gen_ai.response.id"]: s["attributes"] for r in sink.received for s in r.spans
+               if "gen_ai.response.id" in s["attributes"]}
+        return answers, sink.generation_ids(), sent, kept, sink.problems, got
+
+    answers, ids, sent, kept, problems, got = run(scenario)
+    assert answers == [(202, 100), (202, 3), (202, 257), (202, 1), (202, 39), (202, 1)]
+    assert sorted(ids) == sorted(sent + [records[0].id]) and problems == []
+    expected = {s["attributes"]["gen_ai.response.id"]: s["attributes"]
+                for s in decode_otlp(bytes(encode_traces(records, format="protobuf")), PROTOBUF)
+                if "gen_ai.response.id" in s["attributes"]}
+    assert got == expected  # every record's content as sent: no byte of another body or another record
+    assert kept == 1  # one buffer served every request, one after another
+
+
+def test_a_chunk_read_before_its_end_arrived_does_not_end_the_body():
+    """aiohttp's reader answers (b"", True) when a chunk it already handed out ends: not the body's end."""
+    from aiohttp.streams import StreamReader
+
+    from spancast.server_body import _chunks
+
+    class Protocol:  # what the reader calls back to pause and resume the socket
+        connected = True
+
+        def pause_reading(self, **_):
+            pass
+
+        def resume_reading(self, **_):
+            pass
+
+    async def main():
+        reader = StreamReader(Protocol(), 2**16, loop=asyncio.get_running_loop())
+        chunks = _chunks(type("Request", (), {"content": reader})())
+        reader.begin_http_chunk_receiving()
+        reader.feed_data(b"abcd")
+        first = await anext(chunks)  # half of a chunk, read before its end arrives
+        reader.end_http_chunk_receiving()
+        reader.begin_http_chunk_receiving()
+        reader.feed_data(b"ef")
+        reader.end_http_chunk_receiving()
+        reader.feed_eof()
+        return [first] + [chunk async for chunk in chunks]
+
+    assert asyncio.run(main()) == [b"abcd", b"ef"]
 
 
 def test_a_token_is_required_when_configured():

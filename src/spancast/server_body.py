@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -101,11 +102,23 @@ def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
             raise BodyRefusal(400, f"data after the end of the {encoding} stream")
 
 
+async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The body's chunks as aiohttp received them. Not readany(): it joins every chunk buffered so far into
+    one new bytes, a copy of most of a large body that arrives faster than the handler runs."""
+    content = request.content
+    while True:
+        chunk, end_of_http_chunk = await content.readchunk()
+        if chunk:
+            yield chunk
+        elif not end_of_http_chunk:  # (b"", True) is only the end of one chunk of a chunked body
+            return
+
+
 async def _read(request: web.Request, max_bytes: int) -> bytes:
     """The body's chunks as they arrive, joined once (aiohttp's read() copies each into a bytearray, then
     the bytearray into bytes: a megabyte body twice more)."""
-    content, chunks, size = request.content, [], 0
-    while chunk := await content.readany():
+    chunks, size = [], 0
+    async for chunk in _chunks(request):
         size += len(chunk)
         if size > max_bytes:
             raise BodyRefusal(413, f"body over {max_bytes} bytes", close=True)
@@ -114,12 +127,18 @@ async def _read(request: web.Request, max_bytes: int) -> bytes:
 
 
 async def _read_into(request: web.Request, max_bytes: int, buffer: bytearray) -> memoryview:
-    content, size = request.content, 0
-    while chunk := await content.readany():
+    size = 0
+    async for chunk in _chunks(request):
         end = size + len(chunk)
         if end > max_bytes:
             raise BodyRefusal(413, f"body over {max_bytes} bytes", close=True)
-        buffer[size:end] = chunk  # within the buffer: a copy into warm memory; past it: the buffer grows
+        if end <= len(buffer):
+            # through a memoryview: bytearray's own slice assignment first copies bytes into a new bytearray
+            with memoryview(buffer) as view:
+                view[size:end] = chunk
+        else:  # past the buffer's end: what was there is dropped and the buffer grows by the chunk
+            del buffer[size:]
+            buffer += chunk
         size = end
     return memoryview(buffer)[:size]
 
