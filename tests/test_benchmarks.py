@@ -32,7 +32,8 @@ EXPECTED = {
                 "cpu_us_per_record", "emit_median_ns", "latency_p99_ms", "rate_vs_sdk", "cpu_vs_sdk"},
     "routing": {"workload", "scenario", "us_per_record", "us_per_record_min", "us_per_record_max", "vs_encode"},
     "serve": {"route", "workers", "offered", "repeat", "sent", "accepted_per_s", "delivered_per_s", "cpu_us_per_record",
-              "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded"},
+              "latency_ms_p50", "latency_ms_p99", "statuses", "embedded_cpu_us_per_record", "ratio_to_embedded",
+              "embedded_held_cpu_us_per_record", "ratio_to_embedded_held"},
     "compress": {"format", "contender", "level", "us_per_record", "us_per_record_min", "us_per_record_max", "ratio",
                  "vs_zlib_1", "other_thread"},
 }
@@ -129,7 +130,9 @@ def test_serve_smoke_both_routes_two_worker_counts(tmp_path):
     for r in rows:  # every record sent was taken and delivered; ratios to the same repeat's embedded run
         assert int(r["sent"]) == 2000 and json.loads(r["statuses"]) in ({"202": 4}, {"200": 4})
         assert float(r["cpu_us_per_record"]) > 0 and float(r["ratio_to_embedded"]) > 0
+        assert float(r["ratio_to_embedded_held"]) > 0  # the embedded path run both ways, each record freed and not
     assert "OpenTelemetry Collector, published" in done.stdout and "vs 1 worker" in done.stdout
+    assert "records held" in done.stdout and "vs held" in done.stdout
 
 
 def test_sweep_smoke_via_spancast_bench(tmp_path):
