@@ -2,8 +2,8 @@
 """spancast._native: the OTLP trace encoder in Cython, the twin of spancast.codec._py (same bytes)."""
 
 # One compilation unit: the buffer, the JSON writer, the field readers, the pooled bodies, the span cache,
-# the encoder (and its span sharing), the record size estimate, the routes' media pre-check, the JSON
-# limits scan and the OTLP protobuf reader are included.
+# the encoder (and its span sharing), the record size estimate, the routes' media pre-check, the record
+# checks and the OTLP protobuf reader are included.
 include "buffer.pxi"
 include "json.pxi"
 include "fields.pxi"
@@ -13,5 +13,5 @@ include "encoder.pxi"
 include "spanpaste.pxi"
 include "sizing.pxi"
 include "media.pxi"
-include "scan.pxi"
+include "checks.pxi"
 include "otlpread.pxi"

@@ -1,5 +1,6 @@
-"""One-pass decoding: the JSON limits scan's twins agree on any bytes, and decode_records gives the same
-records and errors whether a body takes the one-call path or the record-by-record one."""
+"""One-pass decoding: decode_records gives the same records and errors whether a body takes the one-call path
+or the record-by-record one, and the record checks asked of a whole body (native and Python) agree with
+record_checks.check."""
 
 from __future__ import annotations
 
@@ -11,53 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spancast import decode_records, record_checks
-from spancast.codec import _scan
 from spancast.pipeline.intake import Intake
 from spancast.record import _decode_whole
 
 from conftest import IMPLS, full_record
-
-
-json_docs = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-    max_leaves=30,
-)
-tricky = st.sampled_from([b'"', b"\\", b'\\"', b"[", b"]", b"{", b"}", b"4294967295999999999",
-                          b"4294967296000000000", b"12345678901234567890", b"-1", b".5e7", b"\n", b"\xff"])
-
-
-def both(data: bytes):
-    from spancast.codec import implementation
-
-    return [implementation(name).json_limits(data) for name in IMPLS]
-
-
-@given(st.lists(tricky | st.binary(max_size=8), max_size=40).map(b"".join))
-@settings(max_examples=400, deadline=None)
-def test_twins_agree_on_any_bytes(data):
-    results = both(data)
-    assert all(r == results[0] for r in results)
-
-
-@given(json_docs)
-@settings(max_examples=200, deadline=None)
-def test_twins_measure_json_as_written(doc):
-    data = json.dumps(doc).encode()
-    results = both(data)
-    assert all(r == results[0] for r in results)
-
-
-def test_the_scan_finds_depth_and_wide_integers_outside_strings_only():
-    from spancast.codec import json_limits
-
-    assert json_limits(b'{"a": [1, {"b": "[[[[{{"}]}') == (3, False)
-    assert json_limits(b'{"a": "\\"[[[", "b": [[]]}') == (3, False)  # an escaped quote does not end the string
-    assert json_limits(b'{"a": "x\\\\", "b": [[]]}') == (3, False)  # an escaped backslash does
-    assert json_limits(b'{"t": 4294967295999999999}') == (1, False)  # TIME_MAX_NS itself
-    assert json_limits(b'{"t": 4294967296000000000}') == (1, True)
-    assert json_limits(b'{"t": "123456789012345678901234"}') == (1, False)  # in a string: not a number
-    assert json_limits(b'[' * 200) == (200, False) and json_limits(b"") == (0, False)
 
 
 def records_body(n: int) -> bytes:
@@ -87,8 +45,6 @@ def test_bad_or_limit_breaking_input_goes_record_by_record_and_is_named():
     assert [r.id for r in result.records] == [full_record(1).id] * 2
     assert [(e.index, e.field) for e in result.errors] == [(1, "trace.x[0]"), (3, "end_time_ns"), (4, "trace.n"),
                                                            (5, "start_time_ns")]
-    # the limits are record_checks' own
-    assert record_checks.MAX_NESTING == 128 and _scan.TIME_MAX_DIGITS == str(record_checks.TIME_MAX_NS).encode()
 
 
 def test_a_record_at_the_nesting_limit_still_takes_the_fast_path():
@@ -106,3 +62,59 @@ def test_put_many_takes_what_fits_in_order_and_wakes_once():
     assert intake.put_many(list(range(3, 9))) == 2
     assert intake.put_many([9]) == 0
     assert intake.take(10) == [0, 1, 2, 3, 4] and woken == [1] and intake.dropped == 0
+
+
+# -------------------------------------------------------------- record_checks asked of many records at once
+
+edge_ints = st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**30, -(10**30)])
+free_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | edge_ints | st.floats() | st.text(max_size=3),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids, max_size=3),
+    max_leaves=12,
+)
+
+
+def nested(depth: int, leaf=1):
+    """A value depth containers deep (lists and dicts in turn)."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+record_strategy = st.builds(
+    lambda i, trace, params, messages, calls, total, end, deep: full_record(
+        i, trace={"v": trace, "d": nested(deep)}, model_parameters=params if isinstance(params, dict) else None,
+        messages=messages, tool_calls=calls, total_tokens=total, end_time_ns=end),
+    st.integers(0, 9), free_values, free_values,
+    st.none() | st.lists(st.dictionaries(st.text(max_size=3), free_values, max_size=2), max_size=2),
+    st.none() | st.lists(st.dictionaries(st.text(max_size=3), free_values, max_size=2), max_size=2),
+    st.none() | st.sampled_from([0, 2**63 - 1, 2**63, 2**64]),
+    st.sampled_from([1_732_000_001_250_000_000, record_checks.TIME_MAX_NS, record_checks.TIME_MAX_NS + 1]),
+    st.sampled_from([0, 120, 126, 127, 128, 140]),
+)
+
+
+@given(st.lists(record_strategy, max_size=6))
+@settings(max_examples=500, deadline=None)
+def test_first_problem_twins_agree_with_check(records):
+    from spancast.codec import implementation
+
+    expected = next((i for i, r in enumerate(records) if record_checks.check(r) is not None), -1)
+    assert [implementation(name).first_problem(records) for name in IMPLS] == [expected] * len(IMPLS)
+
+
+def test_first_problem_finds_each_limit():
+    from spancast.codec import implementation
+
+    good = full_record(1)
+    cases = {"wide int": full_record(2, trace={"n": [1, 2**64]}), "deep": full_record(3, trace={"x": nested(128)}),
+             "late": full_record(4, end_time_ns=record_checks.TIME_MAX_NS + 1),
+             "total": full_record(5, prompt_tokens=2**63 - 1, completion_tokens=1, total_tokens=None)}
+    for name, bad in cases.items():
+        assert record_checks.check(bad) is not None, name
+        for impl in IMPLS:
+            assert implementation(impl).first_problem([good, good, bad, good]) == 2, (name, impl)
+    at_limit = full_record(6, trace={"x": nested(127)}, model_parameters={"n": 2**64 - 1, "m": -(2**63)})
+    assert record_checks.check(at_limit) is None
+    assert [implementation(impl).first_problem([at_limit]) for impl in IMPLS] == [-1] * len(IMPLS)

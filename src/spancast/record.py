@@ -161,7 +161,7 @@ class DecodeResult(msgspec.Struct, frozen=True):
 _decoder = msgspec.json.Decoder(Generation)
 _list_decoder = msgspec.json.Decoder(list[Generation])
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
-_json_limits: Any = None  # spancast.codec.json_limits, bound on first use (codec imports this module)
+_first_problem: Any = None  # spancast.codec.first_problem, bound on first use (codec imports this module)
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _LINE = re.compile(rb"[^\n]*")
 _AT_PATH = re.compile(r"\s+-\s+at\s+`\$(.*)`$")
@@ -238,25 +238,25 @@ def _decode_one(raw: bytes | memoryview | msgspec.Raw, index: int, out: DecodeRe
 
 
 def _decode_whole(data: bytes | bytearray | memoryview) -> list[Generation] | None:
-    """Every record of the input in one msgspec call, when all of them are valid and a scan of the bytes
-    proves that none can break a limit record_checks enforces (codec/_scan.py); else None, and the input
-    is judged record by record, so that each bad one is named with its position."""
-    global _json_limits
-    if _json_limits is None:
-        from .codec import json_limits as _json_limits
-    deepest, big = _json_limits(data)
-    if big or deepest > record_checks.MAX_NESTING + 1:  # +1: the record's own object
-        return None
+    """Every record of the input in one msgspec call, when all of them decode and record_checks takes every
+    one (asked of all at once: codec.first_problem, native); else None, and the input is judged record by
+    record, so that each bad one is named with its position."""
+    global _first_problem
+    if _first_problem is None:
+        from .codec import first_problem as _first_problem
     start = _SPACE.match(data).end()  # type: ignore[union-attr]
     try:
         if data[start:start + 1] == b"[":
-            return _list_decoder.decode(data)
-        first = bytes(data[start:_LINE.match(data, start).end()]).rstrip()  # type: ignore[union-attr]
-        if first[:1] == b"{" and first[-1:] == b"}" and len(first) < len(data) - start:
-            return _decoder.decode_lines(data)  # NDJSON (as decode_records tells it apart, below)
-        return [_decoder.decode(data)]
+            records = _list_decoder.decode(data)
+        else:
+            first = bytes(data[start:_LINE.match(data, start).end()]).rstrip()  # type: ignore[union-attr]
+            if first[:1] == b"{" and first[-1:] == b"}" and len(first) < len(data) - start:
+                records = _decoder.decode_lines(data)  # NDJSON (as decode_records tells it apart, below)
+            else:
+                records = [_decoder.decode(data)]
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError, ValueError):
         return None
+    return records if _first_problem(records) < 0 else None
 
 
 def decode_records(data: bytes | bytearray | memoryview | str) -> DecodeResult:

@@ -30,7 +30,7 @@ __all__ = [
     "encode_traces",
     "get_plan",
     "implementation",
-    "json_limits",
+    "first_problem",
     "json_text",
     "record_bytes",
 ]
@@ -99,11 +99,12 @@ IMPL, _impl = _select()
 TraceEncoder = _impl.TraceEncoder
 #: record -> estimated bytes it holds while queued (the intake and the backlog bound memory with it)
 record_bytes = _impl.record_bytes
-#: bytes -> (deepest bracket nesting, a digit run past TIME_MAX_NS): whether decode_records may skip record_checks
-json_limits = _impl.json_limits
 #: (value, field) -> the canonical JSON text of a free-form value (values.json_text), as both encoders'
 #: flavour shapes write it; EncodeError naming the field for what JSON cannot hold
 json_text = _impl.json_text
+#: records -> the index of the first one record_checks.check refuses, -1 when none: whether decode_records'
+#: one-call path may keep a body's records as decoded (the Python twin: record_checks.first_problem)
+first_problem = _impl.first_problem
 
 
 def encode_traces(

@@ -40,8 +40,8 @@ from typing import Any
 
 from ..errors import EncodeError
 from ..record import Generation, ProviderAttempt
+from ..record_checks import first_problem  # noqa: F401 - part of the twin's surface, like the native module's
 from ._cache import encode_with
-from ._scan import json_limits  # noqa: F401 - part of the twin's surface, like the native module's
 from ._sizing import record_bytes  # noqa: F401 - part of the twin's surface, like the native module's
 from .envelope import Envelope
 from .ids import SEED_ATTEMPT, SEED_PARENT, SEED_ROOT, SEED_SPAN_GEN, SEED_SPAN_MID, SEED_TRACE_HI, SEED_TRACE_LO, hash64
