@@ -1,16 +1,8 @@
 # record_checks at the door, natively: the twin of spancast.record_checks.first_problem (the same index for
 # every list of records). It only says whether a record passes; record_checks.check says why one does not.
 
-from cpython.dict cimport PyDict_Next
+from cpython.bool cimport PyBool_Check
 from spancast import record_checks as _rc
-
-cdef extern from "Python.h":
-    bint PyDict_Check_p "PyDict_Check"(PyObject* o)
-    bint PyList_Check_p "PyList_Check"(PyObject* o)
-    bint PyBool_Check_p "PyBool_Check"(PyObject* o)
-    Py_ssize_t PyList_GET_SIZE_p "PyList_GET_SIZE"(PyObject* o)
-    PyObject* PyList_GET_ITEM_p "PyList_GET_ITEM"(PyObject* o, Py_ssize_t i)
-    void PyErr_Clear()
 
 cdef int MAX_NESTING = _rc.MAX_NESTING
 cdef object TIME_MAX_NS = _rc.TIME_MAX_NS
@@ -19,43 +11,41 @@ cdef Py_ssize_t F_TOTAL_C = GEN["total_tokens"]
 cdef tuple F_FREE = tuple(GEN[name] for name in _rc.FREE_FIELDS)
 
 
-cdef bint int_fits(PyObject* v) noexcept:
+cdef bint int_fits(object v) except -1:
     """int64 .. uint64, as record_checks.INT_MIN .. INT_MAX."""
     cdef int overflow = 0
-    PyLong_AsLongLongAndOverflow_p(v, &overflow)
+    PyLong_AsLongLongAndOverflow(v, &overflow)
     if overflow == 0:
         return True
     if overflow < 0:
         return False
-    PyLong_AsUnsignedLongLong(<object>v)
+    PyLong_AsUnsignedLongLong(v)
     if PyErr_Occurred() != NULL:
         PyErr_Clear()
         return False
     return True
 
 
-cdef bint free_fits(PyObject* v, int depth) noexcept:
+cdef bint free_fits(object v, int depth) except -1:
     """record_checks._walk(v, ..., depth) is None: containers at most MAX_NESTING deep, ints within 64 bits."""
-    cdef Py_ssize_t pos = 0, i, n
+    cdef Py_ssize_t pos = 0, i
     cdef PyObject* key
     cdef PyObject* item
-    if PyDict_Check_p(v):
+    if PyDict_Check(v):
         if depth > MAX_NESTING:
             return False
-        while PyDict_Next(<object>v, &pos, &key, &item):
-            if (PyDict_Check_p(item) or PyList_Check_p(item) or PyLong_Check_p(item)) and not free_fits(item, depth + 1):
+        while PyDict_Next(v, &pos, &key, &item):
+            if not free_fits(<object>item, depth + 1):
                 return False
         return True
-    if PyList_Check_p(v):
+    if PyList_Check(v):
         if depth > MAX_NESTING:
             return False
-        n = PyList_GET_SIZE_p(v)
-        for i in range(n):
-            item = PyList_GET_ITEM_p(v, i)
-            if (PyDict_Check_p(item) or PyList_Check_p(item) or PyLong_Check_p(item)) and not free_fits(item, depth + 1):
+        for i in range(PyList_GET_SIZE(v)):
+            if not free_fits(<object>PyList_GET_ITEM(v, i), depth + 1):
                 return False
         return True
-    if PyLong_Check_p(v) and not PyBool_Check_p(v):
+    if PyLong_Check(v) and not PyBool_Check(v):
         return int_fits(v)
     return True
 
@@ -71,7 +61,7 @@ cdef bint record_fits(object record) except -1:
             return False
     for off in F_FREE:
         v = fraw(record, off)
-        if v != NULL and v != <PyObject*>None and not free_fits(v, 1):
+        if v != NULL and v != <PyObject*>None and not free_fits(<object>v, 1):
             return False
     return True
 
