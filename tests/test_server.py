@@ -164,6 +164,27 @@ def test_bodies_in_pieces_and_of_every_size_through_one_pooled_buffer_arrive_who
     assert kept == 1  # one buffer served every request, one after another
 
 
+def test_a_body_sent_in_pieces_past_the_limit_is_refused_as_it_arrives():
+    """Without a Content-Length, the limit is counted over the chunks read: 413 and the connection closed,
+    plain (into the pooled buffer) and gzip (joined, before inflating)."""
+    def pieces(total: int):
+        async def gen():
+            for _ in range(total // 10_000):
+                yield b" " * 10_000
+        return gen()
+
+    async def scenario(server, session, sink):
+        out = []
+        for headers in ({}, {"Content-Encoding": "gzip"}):
+            async with session.post("/v1/generations", data=pieces(200_000),
+                                    headers={"Content-Type": NDJSON, **headers}) as r:
+                out.append((r.status, (await r.json())["error"], r.headers.get("Connection")))
+        return out
+
+    out = run_server(scenario, server={"max_body_bytes": 100_000})
+    assert out == [(413, "body over 100000 bytes", "close")] * 2
+
+
 def test_a_chunk_read_before_its_end_arrived_does_not_end_the_body():
     """aiohttp's reader answers (b"", True) when a chunk it already handed out ends: not the body's end."""
     from aiohttp.streams import StreamReader
@@ -181,7 +202,7 @@ def test_a_chunk_read_before_its_end_arrived_does_not_end_the_body():
 
     async def main():
         reader = StreamReader(Protocol(), 2**16, loop=asyncio.get_running_loop())
-        chunks = _chunks(type("Request", (), {"content": reader})())
+        chunks = _chunks(type("Request", (), {"content": reader})(), 100)
         reader.begin_http_chunk_receiving()
         reader.feed_data(b"abcd")
         first = await anext(chunks)  # half of a chunk, read before its end arrives

@@ -102,13 +102,17 @@ def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
             raise BodyRefusal(400, f"data after the end of the {encoding} stream")
 
 
-async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The body's chunks as aiohttp received them. Not readany(): it joins every chunk buffered so far into
-    one new bytes, a copy of most of a large body that arrives faster than the handler runs."""
-    content = request.content
+async def _chunks(request: web.Request, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body's chunks as aiohttp received them, up to max_bytes in all (BodyRefusal 413 past it). Not
+    readany(): it joins every chunk buffered so far into one new bytes, a copy of most of a large body that
+    arrives faster than the handler runs."""
+    content, size = request.content, 0
     while True:
         chunk, end_of_http_chunk = await content.readchunk()
         if chunk:
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyRefusal(413, f"body over {max_bytes} bytes", close=True)
             yield chunk
         elif not end_of_http_chunk:  # (b"", True) is only the end of one chunk of a chunked body
             return
@@ -117,21 +121,14 @@ async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
 async def _read(request: web.Request, max_bytes: int) -> bytes:
     """The body's chunks as they arrive, joined once (aiohttp's read() copies each into a bytearray, then
     the bytearray into bytes: a megabyte body twice more)."""
-    chunks, size = [], 0
-    async for chunk in _chunks(request):
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyRefusal(413, f"body over {max_bytes} bytes", close=True)
-        chunks.append(chunk)
+    chunks = [chunk async for chunk in _chunks(request, max_bytes)]
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _read_into(request: web.Request, max_bytes: int, buffer: bytearray) -> memoryview:
     size = 0
-    async for chunk in _chunks(request):
+    async for chunk in _chunks(request, max_bytes):
         end = size + len(chunk)
-        if end > max_bytes:
-            raise BodyRefusal(413, f"body over {max_bytes} bytes", close=True)
         if end <= len(buffer):
             # through a memoryview: bytearray's own slice assignment first copies bytes into a new bytearray
             with memoryview(buffer) as view:
